@@ -1,0 +1,64 @@
+# apiguard: see README.md. `make run` builds and starts the local gateway; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+SDK_MOD := github.com/tetratelabs/proxy-wasm-go-sdk
+BUILD := $(CURDIR)/build
+WASM_ENV := GOWORK=$(BUILD)/go.work GOOS=wasip1 GOARCH=wasm
+WASM_FLAGS := -buildmode=c-shared -trimpath
+GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') go.mod go.sum
+FUZZTIME ?= 10s
+SOAK_STREAMS ?= 1000000
+
+.PHONY: all build test unit e2e fuzz bench soak run check clean
+
+all: build
+
+build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm
+
+# The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md).
+$(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go
+	@rm -rf $(BUILD)/sdk && mkdir -p $(BUILD)
+	@src=$$($(GO) list -m -f '{{.Dir}}' $(SDK_MOD)) && test -n "$$src" && cp -r "$$src" $(BUILD)/sdk
+	@chmod -R u+w $(BUILD)/sdk
+	@rm $(BUILD)/sdk/proxywasm/internal/abi_hostcalls_mock.go $(BUILD)/sdk/proxywasm/internal/vmstate_test_export.go
+	@cp plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go $(BUILD)/sdk/proxywasm/internal/
+	@v=$$($(GO) list -m -f '{{.Version}}' $(SDK_MOD)) && \
+	  printf 'go 1.25.0\n\nuse ..\n\nreplace $(SDK_MOD) %s => ./sdk\n' "$$v" > $(BUILD)/go.work
+	@touch $@
+
+$(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES)
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./plugin
+	@$(GO) run ./e2e/cmd/wasmcheck $@
+
+$(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/nullplugin
+	@$(GO) run ./e2e/cmd/wasmcheck $@
+
+# Every test: unit tests and fuzz seed corpora natively, then the e2e suite against the built modules
+# (which includes a short soak).
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+fuzz:
+	@for pkg in $$($(GO) list ./filters/... ./plugin/...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./e2e/ ./filters/...
+
+soak: build
+	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/
+
+run: build
+	$(GO) run ./e2e/cmd/gateway -demo -config envoy/apiguard.json
+
+# Lint a policy file: prints every config error with its JSON path.
+check: build
+	$(GO) run ./e2e/cmd/gateway -check -config $(or $(CONFIG),envoy/apiguard.json)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,493 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+const (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+// restrictedCallbackError is the trap proxy-wasm-cpp-host raises for a host call
+// made where it is not allowed ("restricted_callback").
+type restrictedCallbackError struct {
+	name  string
+	phase phase
+}
+
+func (e restrictedCallbackError) Error() string {
+	where := "_initialize"
+	if e.phase == phaseAllocate {
+		where = "proxy_on_memory_allocate"
+	}
+	return fmt.Sprintf("restricted_callback: %s called during %s", e.name, where)
+}
+
+// allowedDuringInitialize and allowedDuringAllocate are proxy-wasm-cpp-host's
+// allow-lists for those two phases.
+var (
+	allowedDuringInitialize = map[string]bool{
+		"proxy_log": true, "fd_write": true, "args_get": true, "args_sizes_get": true,
+		"environ_get": true, "environ_sizes_get": true, "fd_prestat_get": true, "fd_prestat_dir_name": true,
+		"clock_time_get": true, "random_get": true, "fd_fdstat_get": true, "fd_fdstat_set_flags": true,
+	}
+	allowedDuringAllocate = map[string]bool{"proxy_log": true, "fd_write": true, "clock_time_get": true}
+)
+
+// hostFunc is one host function: its ABI signature and implementation.
+type hostFunc struct {
+	name    string
+	params  []api.ValueType
+	results []api.ValueType
+	fn      func(vm *VM, stack []uint64)
+}
+
+func i32s(n int) []api.ValueType {
+	out := make([]api.ValueType, n)
+	for i := range out {
+		out[i] = i32
+	}
+	return out
+}
+
+var oneI32 = []api.ValueType{i32}
+
+// export registers fns under module with Envoy's phase restrictions checked
+// before each call.
+func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
+	b := vm.rt.NewHostModuleBuilder(module)
+	for _, f := range fns {
+		f := f
+		okInit, okAlloc := allowedDuringInitialize[f.name], allowedDuringAllocate[f.name]
+		if f.name == "poll_oneoff" && vm.env.cfg.Profile == CppHostCurrent {
+			okAlloc = true
+		}
+		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
+			switch vm.phase {
+			case phaseInitialize:
+				if !okInit {
+					panic(restrictedCallbackError{f.name, vm.phase})
+				}
+			case phaseAllocate:
+				if !okAlloc {
+					panic(restrictedCallbackError{f.name, vm.phase})
+				}
+			}
+			f.fn(vm, stack)
+		}), f.params, f.results).Export(f.name)
+	}
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+func (vm *VM) instantiateHost(ctx context.Context) error {
+	if err := vm.export(ctx, "env", proxyFunctions()); err != nil {
+		return err
+	}
+	for _, m := range wasiModules {
+		if err := vm.export(ctx, m, wasiFunctions(vm.env.cfg.Profile)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func u32(v uint64) uint32 { return uint32(v) }
+
+// stream returns the stream of the effective context, or nil for the root.
+func (vm *VM) stream() *Stream { return vm.streams[vm.effective] }
+
+func unimplemented(name string, nparams int) hostFunc {
+	return hostFunc{name, i32s(nparams), oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusUnimplemented) }}
+}
+
+func proxyFunctions() []hostFunc {
+	return []hostFunc{
+		{"proxy_log", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			msg, ok := vm.readString(u32(s[1]), u32(s[2]))
+			if !ok {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			vm.env.log(vm.worker, LogLevel(int32(u32(s[0]))), msg)
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_get_log_level", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			vm.mem.WriteUint32Le(u32(s[0]), 0) // trace: the host forwards every level
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_get_status", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			code := statusOK
+			if vm.callResp != nil && vm.callResp.failed {
+				code = statusBrokenConnection
+			}
+			vm.mem.WriteUint32Le(u32(s[0]), code)
+			s[0] = uint64(vm.copyOut(nil, u32(s[1]), u32(s[2])))
+		}},
+		{"proxy_set_tick_period_milliseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			vm.tickPeriod = time.Duration(u32(s[0])) * time.Millisecond
+			vm.nextTick = vm.env.clock.Now().Add(vm.tickPeriod)
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_get_current_time_nanoseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			vm.mem.WriteUint64Le(u32(s[0]), uint64(vm.env.clock.Now().UnixNano()))
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_get_property", i32s(4), oneI32, func(vm *VM, s []uint64) {
+			path, ok := vm.readString(u32(s[0]), u32(s[1]))
+			if !ok {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			v, found := vm.property(path)
+			if !found {
+				s[0] = uint64(statusNotFound)
+				return
+			}
+			s[0] = uint64(vm.copyOut(v, u32(s[2]), u32(s[3])))
+		}},
+		{"proxy_set_property", i32s(4), oneI32, func(vm *VM, s []uint64) {
+			path, ok1 := vm.readString(u32(s[0]), u32(s[1]))
+			val, ok2 := vm.read(u32(s[2]), u32(s[3]))
+			if !ok1 || !ok2 {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			s[0] = uint64(vm.setProperty(path, val))
+		}},
+		{"proxy_continue_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			st := vm.stream()
+			if st == nil || u32(s[0]) > 1 {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			st.resumed = true
+			vm.resumes = append(vm.resumes, st)
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_close_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			st := vm.stream()
+			if st == nil {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			if st.reply == nil {
+				st.reply = &LocalReply{Status: 503, Details: "wasm_close_stream", GRPCStatus: -1}
+				vm.resumes = append(vm.resumes, st)
+			}
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_send_local_response", i32s(8), oneI32, func(vm *VM, s []uint64) {
+			st := vm.stream()
+			if st == nil {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			details, ok1 := vm.readString(u32(s[1]), u32(s[2]))
+			body, ok2 := vm.read(u32(s[3]), u32(s[4]))
+			hdrs, ok3 := vm.read(u32(s[5]), u32(s[6]))
+			if !ok1 || !ok2 || !ok3 {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			h, ok := deserializeHeaders(hdrs)
+			if !ok {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			if st.reply == nil && !st.replySent {
+				st.reply = &LocalReply{Status: int(u32(s[0])), Details: details, Headers: h,
+					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
+				vm.resumes = append(vm.resumes, st)
+			}
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_clear_route_cache", nil, oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusOK) }},
+		{"proxy_get_shared_data", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			key, ok := vm.readString(u32(s[0]), u32(s[1]))
+			if !ok {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			v, cas, found := vm.env.shared.get(vm.env.cfg.VMID, key)
+			if !found {
+				s[0] = uint64(statusNotFound)
+				return
+			}
+			if st := vm.copyOut(v, u32(s[2]), u32(s[3])); st != statusOK {
+				s[0] = uint64(st)
+				return
+			}
+			vm.mem.WriteUint32Le(u32(s[4]), cas)
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_set_shared_data", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			key, ok1 := vm.readString(u32(s[0]), u32(s[1]))
+			val, ok2 := vm.read(u32(s[2]), u32(s[3]))
+			if !ok1 || !ok2 {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			s[0] = uint64(vm.env.shared.set(vm.env.cfg.VMID, key, val, u32(s[4])))
+		}},
+		// Shared queues are not used by apiguard; a module that calls them is told so.
+		unimplemented("proxy_register_shared_queue", 3),
+		unimplemented("proxy_resolve_shared_queue", 5),
+		unimplemented("proxy_dequeue_shared_queue", 3),
+		unimplemented("proxy_enqueue_shared_queue", 3),
+		{"proxy_get_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			h := vm.headerMap(u32(s[0]))
+			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			switch {
+			case !ok:
+				s[0] = uint64(statusInvalidMemory)
+			case h == nil:
+				s[0] = uint64(statusBadArgument)
+			default:
+				v, found := h.Get(key)
+				if !found {
+					s[0] = uint64(statusNotFound)
+					return
+				}
+				s[0] = uint64(vm.copyOut([]byte(v), u32(s[3]), u32(s[4])))
+			}
+		}},
+		{"proxy_add_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			vm.editHeader(s, func(h *Headers, k, v string) { h.Add(k, v) })
+		}},
+		{"proxy_replace_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			vm.editHeader(s, func(h *Headers, k, v string) { h.Set(k, v) })
+		}},
+		{"proxy_remove_header_map_value", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			h := vm.headerMap(u32(s[0]))
+			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			switch {
+			case !ok:
+				s[0] = uint64(statusInvalidMemory)
+			case h == nil:
+				s[0] = uint64(statusBadArgument)
+			default:
+				h.Del(key)
+				s[0] = uint64(statusOK)
+			}
+		}},
+		{"proxy_get_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			// Envoy answers OK with an empty map even where the map is unavailable.
+			var data []byte
+			if h := vm.headerMap(u32(s[0])); h != nil {
+				data = serializeHeaders(*h)
+			} else {
+				data = serializeHeaders(nil)
+			}
+			s[0] = uint64(vm.copyOut(data, u32(s[1]), u32(s[2])))
+		}},
+		{"proxy_set_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			h := vm.headerMap(u32(s[0]))
+			b, ok := vm.read(u32(s[1]), u32(s[2]))
+			switch {
+			case !ok:
+				s[0] = uint64(statusInvalidMemory)
+			case h == nil:
+				s[0] = uint64(statusBadArgument)
+			default:
+				pairs, valid := deserializeHeaders(b)
+				if !valid {
+					s[0] = uint64(statusBadArgument)
+					return
+				}
+				*h = (*h)[:0]
+				for _, kv := range pairs {
+					h.Add(kv[0], kv[1])
+				}
+				s[0] = uint64(statusOK)
+			}
+		}},
+		{"proxy_get_header_map_size", i32s(2), oneI32, func(vm *VM, s []uint64) {
+			h := vm.headerMap(u32(s[0]))
+			if h == nil {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			vm.mem.WriteUint32Le(u32(s[1]), uint32(len(serializeHeaders(*h))))
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_get_buffer_status", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			b, ok := vm.buffer(u32(s[0]))
+			if !ok {
+				s[0] = uint64(statusNotFound)
+				return
+			}
+			vm.mem.WriteUint32Le(u32(s[1]), uint32(len(*b)))
+			vm.mem.WriteUint32Le(u32(s[2]), 0)
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_get_buffer_bytes", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			b, ok := vm.buffer(u32(s[0]))
+			if !ok {
+				s[0] = uint64(statusNotFound)
+				return
+			}
+			start, size := uint64(u32(s[1])), uint64(u32(s[2]))
+			n := uint64(len(*b))
+			if start > n {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			end := min(start+size, n)
+			s[0] = uint64(vm.copyOut((*b)[start:end], u32(s[3]), u32(s[4])))
+		}},
+		{"proxy_set_buffer_bytes", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			b, ok := vm.buffer(u32(s[0]))
+			data, ok2 := vm.read(u32(s[3]), u32(s[4]))
+			switch {
+			case !ok2:
+				s[0] = uint64(statusInvalidMemory)
+			case !ok || u32(s[0]) > 1:
+				s[0] = uint64(statusBadArgument)
+			default:
+				s[0] = uint64(setBuffer(b, int(u32(s[1])), int(u32(s[2])), data))
+			}
+		}},
+		{"proxy_http_call", i32s(10), oneI32, func(vm *VM, s []uint64) {
+			s[0] = uint64(vm.dispatchHTTPCall(s))
+		}},
+		unimplemented("proxy_grpc_call", 12),
+		unimplemented("proxy_grpc_stream", 9),
+		unimplemented("proxy_grpc_send", 4),
+		unimplemented("proxy_grpc_cancel", 1),
+		unimplemented("proxy_grpc_close", 1),
+		{"proxy_define_metric", i32s(4), oneI32, func(vm *VM, s []uint64) {
+			name, ok := vm.readString(u32(s[1]), u32(s[2]))
+			if !ok {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			if u32(s[0]) > metricHistogram {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			vm.mem.WriteUint32Le(u32(s[3]), vm.env.metrics.define(u32(s[0]), name))
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_increment_metric", []api.ValueType{i32, i64}, oneI32, func(vm *VM, s []uint64) {
+			s[0] = uint64(vm.env.metrics.increment(u32(s[0]), int64(s[1])))
+		}},
+		{"proxy_record_metric", []api.ValueType{i32, i64}, oneI32, func(vm *VM, s []uint64) {
+			s[0] = uint64(vm.env.metrics.record(u32(s[0]), s[1]))
+		}},
+		{"proxy_get_metric", i32s(2), oneI32, func(vm *VM, s []uint64) {
+			v, st := vm.env.metrics.value(u32(s[0]))
+			if st == statusOK {
+				vm.mem.WriteUint64Le(u32(s[1]), v)
+			}
+			s[0] = uint64(st)
+		}},
+		{"proxy_set_effective_context", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			id := u32(s[0])
+			if _, ok := vm.streams[id]; !ok && id != vm.rootID {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			vm.effective = id
+			s[0] = uint64(statusOK)
+		}},
+		{"proxy_done", nil, oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusOK) }},
+		unimplemented("proxy_call_foreign_function", 6),
+	}
+}
+
+// headerMap returns the map a host call may touch now, or nil (BAD_ARGUMENT).
+func (vm *VM) headerMap(t uint32) *Headers {
+	switch t {
+	case 6:
+		if vm.callResp != nil {
+			return &vm.callResp.headers
+		}
+		return nil
+	case 7:
+		if vm.callResp != nil {
+			return &vm.callResp.trailers
+		}
+		return nil
+	}
+	st := vm.stream()
+	if st == nil {
+		return nil
+	}
+	switch t {
+	case 0:
+		if st.reqHeadersOpen {
+			return &st.reqHeaders
+		}
+	case 1:
+		return &st.reqTrailers
+	case 2:
+		if st.respHeadersOpen {
+			return &st.respHeaders
+		}
+	case 3:
+		return &st.respTrailers
+	}
+	return nil
+}
+
+func (vm *VM) editHeader(s []uint64, edit func(h *Headers, k, v string)) {
+	h := vm.headerMap(u32(s[0]))
+	key, ok1 := vm.readString(u32(s[1]), u32(s[2]))
+	val, ok2 := vm.readString(u32(s[3]), u32(s[4]))
+	switch {
+	case !ok1 || !ok2:
+		s[0] = uint64(statusInvalidMemory)
+	case h == nil:
+		s[0] = uint64(statusBadArgument)
+	default:
+		edit(h, key, val)
+		s[0] = uint64(statusOK)
+	}
+}
+
+// buffer returns the buffer a host call may touch now.
+func (vm *VM) buffer(t uint32) (*[]byte, bool) {
+	switch t {
+	case 4:
+		if vm.callResp != nil {
+			return &vm.callResp.body, true
+		}
+	case 6:
+		return &vm.env.cfg.VMConfiguration, true
+	case 7:
+		return &vm.env.cfg.Configuration, true
+	case 0:
+		if st := vm.stream(); st != nil && st.reqBodyOpen {
+			return &st.reqBody, true
+		}
+	case 1:
+		if st := vm.stream(); st != nil && st.respBodyOpen {
+			return &st.respBody, true
+		}
+	}
+	return nil, false
+}
+
+// setBuffer applies proxy_set_buffer_bytes with Envoy's semantics: (0, 0)
+// prepends, (0, >= length) replaces, start >= length appends, anything else is
+// BAD_ARGUMENT.
+func setBuffer(b *[]byte, start, size int, data []byte) status {
+	n := len(*b)
+	switch {
+	case start == 0 && size == 0:
+		*b = append(append([]byte(nil), data...), *b...)
+	case start == 0 && size >= n:
+		*b = append([]byte(nil), data...)
+	case start >= n:
+		*b = append(*b, data...)
+	default:
+		return statusBadArgument
+	}
+	return statusOK
+}

@@ -1,0 +1,121 @@
+package host
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// Headers is an ordered header map with lower-case keys, as Envoy's; HTTP/2
+// style pseudo-headers (":method", ":path", ":authority", ":scheme", ":status")
+// are ordinary entries.
+type Headers [][2]string
+
+// Get returns the first value of key and whether it is present.
+func (h Headers) Get(key string) (string, bool) {
+	key = strings.ToLower(key)
+	for _, kv := range h {
+		if kv[0] == key {
+			return kv[1], true
+		}
+	}
+	return "", false
+}
+
+// Values returns every value of key, in order.
+func (h Headers) Values(key string) []string {
+	key = strings.ToLower(key)
+	var out []string
+	for _, kv := range h {
+		if kv[0] == key {
+			out = append(out, kv[1])
+		}
+	}
+	return out
+}
+
+// Add appends a value.
+func (h *Headers) Add(key, value string) {
+	*h = append(*h, [2]string{strings.ToLower(key), value})
+}
+
+// Set replaces every value of key with one value (Envoy's setCopy).
+func (h *Headers) Set(key, value string) {
+	h.Del(key)
+	h.Add(key, value)
+}
+
+// Del removes every value of key.
+func (h *Headers) Del(key string) {
+	key = strings.ToLower(key)
+	out := (*h)[:0]
+	for _, kv := range *h {
+		if kv[0] != key {
+			out = append(out, kv)
+		}
+	}
+	clear((*h)[len(out):])
+	*h = out
+}
+
+// Clone returns a copy.
+func (h Headers) Clone() Headers { return append(Headers(nil), h...) }
+
+// Envoy parses a serialized map larger than these as empty.
+const (
+	maxSerializedMap = 1 << 20
+	maxMapPairs      = 1024
+)
+
+// serializeHeaders encodes pairs in the proxy-wasm map format: a u32 count,
+// then a (key length, value length) u32 pair per entry, then each key and value
+// followed by a NUL.
+func serializeHeaders(h Headers) []byte {
+	size := 4 + 8*len(h)
+	for _, kv := range h {
+		size += len(kv[0]) + len(kv[1]) + 2
+	}
+	out := make([]byte, 0, size)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(h)))
+	for _, kv := range h {
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(kv[0])))
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(kv[1])))
+	}
+	for _, kv := range h {
+		out = append(out, kv[0]...)
+		out = append(out, 0)
+		out = append(out, kv[1]...)
+		out = append(out, 0)
+	}
+	return out
+}
+
+// deserializeHeaders decodes the map format; like Envoy it yields an empty map
+// for oversized input and reports malformed input.
+func deserializeHeaders(b []byte) (Headers, bool) {
+	if len(b) > maxSerializedMap {
+		return nil, true
+	}
+	if len(b) < 4 {
+		return nil, len(b) == 0
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n > maxMapPairs {
+		return nil, true
+	}
+	if len(b) < 4+8*n {
+		return nil, false
+	}
+	data := b[4+8*n:]
+	h := make(Headers, 0, n)
+	for i := 0; i < n; i++ {
+		kl := int(binary.LittleEndian.Uint32(b[4+8*i:]))
+		vl := int(binary.LittleEndian.Uint32(b[8+8*i:]))
+		if kl+vl+2 > len(data) || kl < 0 || vl < 0 {
+			return nil, false
+		}
+		k, v := string(data[:kl]), string(data[kl+1:kl+1+vl])
+		data = data[kl+vl+2:]
+		h = append(h, [2]string{k, v})
+	}
+	return h, true
+}

@@ -1,0 +1,316 @@
+package host
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// ErrVMFailed is returned for work given to a VM after it trapped: like Envoy
+// without failure_policy FAIL_RELOAD, a failed VM stays failed.
+var ErrVMFailed = errors.New("wasm VM failed")
+
+// phase restricts which host calls are allowed, as proxy-wasm-cpp-host does
+// while _initialize or proxy_on_memory_allocate runs.
+type phase uint8
+
+const (
+	phaseNormal phase = iota
+	phaseInitialize
+	phaseAllocate
+)
+
+// The callbacks the host calls, cached once per VM.
+const (
+	fnMalloc = iota
+	fnContextCreate
+	fnVMStart
+	fnConfigure
+	fnRequestHeaders
+	fnRequestBody
+	fnRequestTrailers
+	fnResponseHeaders
+	fnResponseBody
+	fnResponseTrailers
+	fnHTTPCallResponse
+	fnTick
+	fnLog
+	fnDone
+	fnDelete
+	numFns
+)
+
+var fnNames = [numFns]string{
+	fnMalloc: "proxy_on_memory_allocate", fnContextCreate: "proxy_on_context_create",
+	fnVMStart: "proxy_on_vm_start", fnConfigure: "proxy_on_configure",
+	fnRequestHeaders: "proxy_on_request_headers", fnRequestBody: "proxy_on_request_body",
+	fnRequestTrailers: "proxy_on_request_trailers", fnResponseHeaders: "proxy_on_response_headers",
+	fnResponseBody: "proxy_on_response_body", fnResponseTrailers: "proxy_on_response_trailers",
+	fnHTTPCallResponse: "proxy_on_http_call_response", fnTick: "proxy_on_tick",
+	fnLog: "proxy_on_log", fnDone: "proxy_on_done", fnDelete: "proxy_on_delete",
+}
+
+// VM is one instance of the module: what one Envoy worker thread runs. All calls
+// into it are serialized by its mutex, as a worker's event loop would.
+type VM struct {
+	env    *Env
+	worker int
+	rt     wazero.Runtime
+	mod    api.Module
+	mem    api.Memory
+	fns    [numFns]api.Function
+
+	mu         sync.Mutex
+	stack      [8]uint64
+	allocStack [1]uint64
+	phase      phase
+	failed     error
+	rootID     uint32
+	nextID     uint32
+	effective  uint32
+	streams    map[uint32]*Stream
+	tickPeriod time.Duration
+	nextTick   time.Time
+	nextToken  uint32
+	httpCalls  map[uint32]struct{}
+	callResp   *httpCallResult
+	resumes    []*Stream
+	// pollOneoffCalls counts WASI poll_oneoff calls: under Envoy 1.33 each one
+	// makes the Go runtime throw.
+	pollOneoffCalls int
+	// pendingCalls counts dispatched http calls whose callbacks have not run yet.
+	pendingCalls sync.WaitGroup
+}
+
+// StartVM instantiates the module for one more worker and runs it through
+// Envoy's start sequence: _initialize, the root context, proxy_on_vm_start and
+// proxy_on_configure. A false from either of the last two rejects the config.
+func (e *Env) StartVM() (*VM, error) {
+	e.mu.Lock()
+	worker := len(e.vms)
+	e.mu.Unlock()
+	vm := &VM{env: e, worker: worker, streams: map[uint32]*Stream{}, httpCalls: map[uint32]struct{}{}}
+	ctx := experimental.WithMemoryAllocator(context.Background(), experimental.MemoryAllocatorFunc(newReservedMemory))
+	vm.rt = wazero.NewRuntimeWithConfig(ctx, e.runtimeC)
+	if err := vm.instantiateHost(ctx); err != nil {
+		vm.rt.Close(ctx)
+		return nil, err
+	}
+	compiled, err := vm.rt.CompileModule(ctx, e.cfg.Module)
+	if err != nil {
+		vm.rt.Close(ctx)
+		return nil, fmt.Errorf("compile module: %w", err)
+	}
+	// Start functions are not run by wazero: _initialize runs below under
+	// Envoy's restrictions.
+	mod, err := vm.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("plugin").WithStartFunctions())
+	if err != nil {
+		vm.rt.Close(ctx)
+		return nil, fmt.Errorf("instantiate module: %w", err)
+	}
+	vm.mod, vm.mem = mod, mod.Memory()
+	for i, name := range fnNames {
+		vm.fns[i] = mod.ExportedFunction(name)
+	}
+	if vm.fns[fnMalloc] == nil || vm.fns[fnContextCreate] == nil {
+		vm.rt.Close(ctx)
+		return nil, errors.New("module does not export proxy_on_memory_allocate and proxy_on_context_create")
+	}
+
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if init := mod.ExportedFunction("_initialize"); init != nil {
+		vm.phase = phaseInitialize
+		_, err := init.Call(context.Background())
+		vm.phase = phaseNormal
+		if err != nil {
+			vm.fail(err)
+			return vm, fmt.Errorf("_initialize: %w", err)
+		}
+	}
+	vm.nextID = 1
+	vm.rootID = vm.newContextID()
+	if _, err := vm.call(fnContextCreate, uint64(vm.rootID), 0); err != nil {
+		return vm, err
+	}
+	ok, err := vm.call(fnVMStart, uint64(vm.rootID), uint64(len(e.cfg.VMConfiguration)))
+	if err != nil {
+		return vm, err
+	}
+	if ok == 0 {
+		return vm, errors.New("proxy_on_vm_start returned false")
+	}
+	ok, err = vm.call(fnConfigure, uint64(vm.rootID), uint64(len(e.cfg.Configuration)))
+	if err != nil {
+		return vm, err
+	}
+	if ok == 0 {
+		return vm, errors.New("proxy_on_configure returned false: configuration rejected")
+	}
+	e.mu.Lock()
+	e.vms = append(e.vms, vm)
+	e.mu.Unlock()
+	return vm, nil
+}
+
+// Worker is the VM's index, as Envoy's worker thread number.
+func (vm *VM) Worker() int { return vm.worker }
+
+// Failed returns the trap that failed the VM, or nil.
+func (vm *VM) Failed() error {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.failed
+}
+
+// MemorySize is the module's linear memory size in bytes.
+func (vm *VM) MemorySize() uint32 {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.mem.Size()
+}
+
+// Close releases the VM without calling the plugin (Envoy does the same on shutdown).
+func (vm *VM) Close() {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if vm.rt != nil {
+		vm.rt.Close(context.Background())
+		vm.rt = nil
+	}
+}
+
+func (vm *VM) newContextID() uint32 {
+	id := vm.nextID
+	vm.nextID++
+	return id
+}
+
+// call runs one exported callback with the VM locked and returns its result.
+// A missing optional export is a no-op returning 0, as in proxy-wasm-cpp-host.
+func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
+	if vm.failed != nil {
+		return 0, ErrVMFailed
+	}
+	f := vm.fns[fn]
+	if f == nil {
+		return 0, nil
+	}
+	if len(args) > 0 {
+		vm.effective = uint32(args[0])
+	}
+	stack := vm.stack[:]
+	copy(stack, args)
+	err := f.CallWithStack(context.Background(), stack)
+	if err != nil {
+		vm.fail(fmt.Errorf("%s: %w", fnNames[fn], err))
+		return 0, vm.failed
+	}
+	vm.afterCallback()
+	return stack[0], nil
+}
+
+func (vm *VM) fail(err error) {
+	vm.failed = err
+	vm.env.log(vm.worker, 5, "Plugin Crash: "+err.Error())
+	for _, s := range vm.streams {
+		s.signal()
+	}
+}
+
+// afterCallback applies what Envoy defers until the callback returns:
+// continue_stream and send_local_response take effect now.
+func (vm *VM) afterCallback() {
+	for _, s := range vm.resumes {
+		s.signal()
+	}
+	clear(vm.resumes)
+	vm.resumes = vm.resumes[:0]
+}
+
+// guestAlloc asks the module for size bytes, with host calls restricted as
+// Envoy restricts them inside proxy_on_memory_allocate.
+func (vm *VM) guestAlloc(size uint32) uint32 {
+	prev := vm.phase
+	vm.phase = phaseAllocate
+	vm.allocStack[0] = uint64(size)
+	err := vm.fns[fnMalloc].CallWithStack(context.Background(), vm.allocStack[:])
+	vm.phase = prev
+	if err != nil {
+		panic(fmt.Errorf("proxy_on_memory_allocate: %w", err))
+	}
+	return uint32(vm.allocStack[0])
+}
+
+// read returns a view of guest memory; ok is false for an out-of-range span.
+func (vm *VM) read(ptr, size uint32) ([]byte, bool) {
+	return vm.mem.Read(ptr, size)
+}
+
+func (vm *VM) readString(ptr, size uint32) (string, bool) {
+	b, ok := vm.mem.Read(ptr, size)
+	return string(b), ok
+}
+
+// copyOut allocates guest memory for data, copies it there and stores its
+// address and size at retPtr and retSize, as proxy-wasm-cpp-host's
+// copyToPointerSize does.
+func (vm *VM) copyOut(data []byte, retPtr, retSize uint32) status {
+	ptr := vm.guestAlloc(uint32(len(data)))
+	if len(data) > 0 && !vm.mem.Write(ptr, data) {
+		return statusInvalidMemory
+	}
+	if !vm.mem.WriteUint32Le(retPtr, ptr) || !vm.mem.WriteUint32Le(retSize, uint32(len(data))) {
+		return statusInvalidMemory
+	}
+	return statusOK
+}
+
+const statusInvalidMemory status = 6
+
+// fireDueTicks calls proxy_on_tick for every period that elapsed on the clock.
+func (vm *VM) fireDueTicks() {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	for vm.tickPeriod > 0 && vm.failed == nil && !vm.env.clock.Now().Before(vm.nextTick) {
+		vm.nextTick = vm.nextTick.Add(vm.tickPeriod)
+		if _, err := vm.call(fnTick, uint64(vm.rootID)); err != nil {
+			return
+		}
+	}
+}
+
+// RunTicks fires due ticks on every VM until ctx ends; for real clocks.
+func (e *Env) RunTicks(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.mu.Lock()
+			vms := append([]*VM(nil), e.vms...)
+			e.mu.Unlock()
+			for _, vm := range vms {
+				vm.fireDueTicks()
+			}
+		}
+	}
+}
+
+func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+// PollOneoffCalls is how many times the module called WASI poll_oneoff.
+func (vm *VM) PollOneoffCalls() int {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.pollOneoffCalls
+}

@@ -1,0 +1,83 @@
+// Package verdict is what every policy stage returns: continue, or deny with one
+// reason from a closed set. Problem bodies, logs, metrics and tests all speak in
+// these reasons, so a reason's code is a stable public name.
+package verdict
+
+// Reason is why a request was denied. The zero value means "not denied".
+type Reason uint8
+
+// The closed set of denial reasons. Add new ones at the end of the list and to
+// the reasons table below; codes are part of the public contract.
+const (
+	// None means the request may continue.
+	None Reason = iota
+	// BadPath: the :path cannot be normalized safely (encoded slash, backslash or
+	// NUL, double encoding, invalid UTF-8, control characters, missing or not
+	// origin-form). Status 400.
+	BadPath
+	// NoRoute: no route matches the normalized path and the default is deny. Status 404.
+	NoRoute
+	// MethodNotAllowed: a route matches the path but not the method. Status 405.
+	MethodNotAllowed
+	// BadRequest: the request is malformed in a way no other reason names
+	// (missing :method, duplicate pseudo-headers). Status 400.
+	BadRequest
+	numReasons
+)
+
+type reasonInfo struct {
+	code   string
+	title  string
+	status int
+}
+
+var reasons = [numReasons]reasonInfo{
+	None:             {"none", "", 200},
+	BadPath:          {"bad_path", "The request path is not acceptable", 400},
+	NoRoute:          {"no_route", "No route matches the request", 404},
+	MethodNotAllowed: {"method_not_allowed", "The method is not allowed on this route", 405},
+	BadRequest:       {"bad_request", "The request is malformed", 400},
+}
+
+// Code is the reason's stable snake_case name, used as the problem type suffix,
+// the metric name suffix and in logs.
+func (r Reason) Code() string { return r.info().code }
+
+// Title is a short, fixed human summary; it never contains request data.
+func (r Reason) Title() string { return r.info().title }
+
+// Status is the HTTP status of a denial for this reason.
+func (r Reason) Status() int { return r.info().status }
+
+func (r Reason) info() reasonInfo {
+	if r >= numReasons {
+		return reasonInfo{"internal", "Internal error", 500}
+	}
+	return reasons[r]
+}
+
+// All lists every denial reason (without None), for metrics definitions and tests.
+func All() []Reason {
+	out := make([]Reason, 0, numReasons-1)
+	for r := None + 1; r < numReasons; r++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Decision is a stage's answer. The zero value continues the request.
+type Decision struct {
+	// Reason is None to continue.
+	Reason Reason
+	// Detail is a fixed sentence chosen by the stage (never request data) that
+	// narrows the reason, e.g. "encoded slash in path".
+	Detail string
+	// Headers are extra response headers for a denial (e.g. Allow on a 405).
+	Headers [][2]string
+}
+
+// Denied reports whether the request must be stopped.
+func (d Decision) Denied() bool { return d.Reason != None }
+
+// Deny builds a denial with a fixed detail sentence.
+func Deny(r Reason, detail string) Decision { return Decision{Reason: r, Detail: detail} }

@@ -1,0 +1,202 @@
+//go:build wasip1 && go1.21
+
+// This file is copied into the SDK's proxywasm/internal package by `make build`;
+// see README.md beside it. It exports the SDK's proxy_on_* callbacks with upstream
+// Go's go:wasmexport. Every value crosses the boundary as a 32-bit integer: Go's
+// int is 64-bit on wasm and a bool parameter would be read as one byte, so the
+// wrappers convert explicitly (any non-zero value is true, true is returned as 1).
+
+package internal
+
+import (
+	"unsafe"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// callbackDepth counts the exported callbacks on the Go stack. The host calls
+// proxy_on_memory_allocate from inside host calls (nested in a callback) and keeps
+// only the raw address until that host call returns, so nothing in Go references
+// the buffer in between: a GC triggered by a second allocation could free it.
+// pinned keeps those buffers reachable until the outermost callback returns.
+var (
+	callbackDepth int
+	pinned        [][]byte
+	// zeroSized is what a 0-byte allocation returns: a valid, non-null address
+	// the host may record but never reads or writes.
+	zeroSized [1]byte
+)
+
+func enter() { callbackDepth++ }
+
+func leave() {
+	callbackDepth--
+	if callbackDepth == 0 && len(pinned) > 0 {
+		clear(pinned)
+		pinned = pinned[:0]
+	}
+}
+
+func toBool(v uint32) bool { return v != 0 }
+
+func fromBool(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+//go:wasmexport proxy_on_memory_allocate
+func exportOnMemoryAllocate(size uint32) unsafe.Pointer {
+	if size == 0 {
+		return unsafe.Pointer(&zeroSized[0])
+	}
+	buf := make([]byte, size)
+	if callbackDepth > 0 {
+		pinned = append(pinned, buf)
+	}
+	return unsafe.Pointer(&buf[0])
+}
+
+//go:wasmexport proxy_abi_version_0_2_0
+func exportABIVersion() {}
+
+//go:wasmexport proxy_on_vm_start
+func exportOnVMStart(rootContextID uint32, vmConfigurationSize uint32) uint32 {
+	enter()
+	defer leave()
+	return fromBool(bool(proxyOnVMStart(rootContextID, int(vmConfigurationSize))))
+}
+
+//go:wasmexport proxy_on_configure
+func exportOnConfigure(rootContextID uint32, pluginConfigurationSize uint32) uint32 {
+	enter()
+	defer leave()
+	return fromBool(bool(proxyOnConfigure(rootContextID, int(pluginConfigurationSize))))
+}
+
+//go:wasmexport proxy_on_context_create
+func exportOnContextCreate(contextID uint32, parentContextID uint32) {
+	enter()
+	defer leave()
+	proxyOnContextCreate(contextID, parentContextID)
+}
+
+//go:wasmexport proxy_on_new_connection
+func exportOnNewConnection(contextID uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnNewConnection(contextID))
+}
+
+//go:wasmexport proxy_on_downstream_data
+func exportOnDownstreamData(contextID uint32, dataSize uint32, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnDownstreamData(contextID, int(dataSize), toBool(endOfStream)))
+}
+
+//go:wasmexport proxy_on_downstream_connection_close
+func exportOnDownstreamConnectionClose(contextID uint32, peerType uint32) {
+	enter()
+	defer leave()
+	proxyOnDownstreamConnectionClose(contextID, types.PeerType(peerType))
+}
+
+//go:wasmexport proxy_on_upstream_data
+func exportOnUpstreamData(contextID uint32, dataSize uint32, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnUpstreamData(contextID, int(dataSize), toBool(endOfStream)))
+}
+
+//go:wasmexport proxy_on_upstream_connection_close
+func exportOnUpstreamConnectionClose(contextID uint32, peerType uint32) {
+	enter()
+	defer leave()
+	proxyOnUpstreamConnectionClose(contextID, types.PeerType(peerType))
+}
+
+//go:wasmexport proxy_on_request_headers
+func exportOnRequestHeaders(contextID uint32, numHeaders uint32, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnRequestHeaders(contextID, int(numHeaders), toBool(endOfStream)))
+}
+
+//go:wasmexport proxy_on_request_body
+func exportOnRequestBody(contextID uint32, bodySize uint32, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnRequestBody(contextID, int(bodySize), toBool(endOfStream)))
+}
+
+//go:wasmexport proxy_on_request_trailers
+func exportOnRequestTrailers(contextID uint32, numTrailers uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnRequestTrailers(contextID, int(numTrailers)))
+}
+
+//go:wasmexport proxy_on_response_headers
+func exportOnResponseHeaders(contextID uint32, numHeaders uint32, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnResponseHeaders(contextID, int(numHeaders), toBool(endOfStream)))
+}
+
+//go:wasmexport proxy_on_response_body
+func exportOnResponseBody(contextID uint32, bodySize uint32, endOfStream uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnResponseBody(contextID, int(bodySize), toBool(endOfStream)))
+}
+
+//go:wasmexport proxy_on_response_trailers
+func exportOnResponseTrailers(contextID uint32, numTrailers uint32) uint32 {
+	enter()
+	defer leave()
+	return uint32(proxyOnResponseTrailers(contextID, int(numTrailers)))
+}
+
+//go:wasmexport proxy_on_http_call_response
+func exportOnHttpCallResponse(rootContextID, calloutID, numHeaders, bodySize, numTrailers uint32) {
+	enter()
+	defer leave()
+	proxyOnHttpCallResponse(rootContextID, calloutID, int(numHeaders), int(bodySize), int(numTrailers))
+}
+
+//go:wasmexport proxy_on_log
+func exportOnLog(contextID uint32) {
+	enter()
+	defer leave()
+	proxyOnLog(contextID)
+}
+
+//go:wasmexport proxy_on_done
+func exportOnDone(contextID uint32) uint32 {
+	enter()
+	defer leave()
+	return fromBool(proxyOnDone(contextID))
+}
+
+//go:wasmexport proxy_on_delete
+func exportOnDelete(contextID uint32) {
+	enter()
+	defer leave()
+	proxyOnDelete(contextID)
+}
+
+//go:wasmexport proxy_on_queue_ready
+func exportOnQueueReady(rootContextID, queueID uint32) {
+	enter()
+	defer leave()
+	proxyOnQueueReady(rootContextID, queueID)
+}
+
+//go:wasmexport proxy_on_tick
+func exportOnTick(rootContextID uint32) {
+	enter()
+	defer leave()
+	proxyOnTick(rootContextID)
+}
