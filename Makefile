@@ -13,7 +13,7 @@ SOAK_STREAMS ?= 1000000
 
 all: build
 
-build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm
+build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm $(BUILD)/probe.wasm
 
 # The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md).
 $(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go
@@ -30,8 +30,13 @@ $(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES)
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./plugin
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
+# The benchmark floor and the host's own test module, built the same way.
 $(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/nullplugin
+	@$(GO) run ./e2e/cmd/wasmcheck $@
+
+$(BUILD)/probe.wasm: $(BUILD)/sdk/.patched e2e/testplugins/probe/main.go
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/testplugins/probe
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 # Every test: unit tests and fuzz seed corpora natively, then the e2e suite against the built modules

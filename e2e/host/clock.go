@@ -38,10 +38,14 @@ func (c *FakeClock) Now() time.Time {
 	return c.now
 }
 
+// fakeUptime offsets the fake monotonic clock: a real one (time since boot)
+// is never near zero, and the Go runtime treats a zero nanotime as unset.
+const fakeUptime = time.Hour
+
 func (c *FakeClock) Monotonic() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return int64(c.now.Sub(c.start))
+	return int64(fakeUptime + c.now.Sub(c.start))
 }
 
 func (c *FakeClock) advance(d time.Duration) {

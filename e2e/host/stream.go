@@ -105,7 +105,7 @@ func (s *Stream) outcome(ret uint64, err error) (Action, error) {
 	if err != nil {
 		return Reply, err
 	}
-	if s.reply != nil {
+	if s.reply != nil && !s.replySent {
 		return Reply, nil
 	}
 	if ret == 1 {

@@ -85,6 +85,7 @@ type VM struct {
 	// pollOneoffCalls counts WASI poll_oneoff calls: under Envoy 1.33 each one
 	// makes the Go runtime throw.
 	pollOneoffCalls int
+	stdout, stderr  []byte
 	// pendingCalls counts dispatched http calls whose callbacks have not run yet.
 	pendingCalls sync.WaitGroup
 }
@@ -218,6 +219,7 @@ func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
 }
 
 func (vm *VM) fail(err error) {
+	vm.flushStdio()
 	vm.failed = err
 	vm.env.log(vm.worker, 5, "Plugin Crash: "+err.Error())
 	for _, s := range vm.streams {

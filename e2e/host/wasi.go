@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"crypto/rand"
 	"sort"
 
@@ -39,11 +40,7 @@ func wasiFunctions(p Profile) []hostFunc {
 				}
 				msg = append(msg, b...)
 			}
-			level := LogLevel(2)
-			if fd == 2 {
-				level = 4
-			}
-			vm.env.log(vm.worker, level, string(msg))
+			vm.stdio(fd, msg)
 			vm.mem.WriteUint32Le(nwritten, uint32(len(msg)))
 			s[0] = errnoSuccess
 		}},
@@ -149,4 +146,37 @@ func (vm *VM) environ() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// stdio logs what the module writes to stdout (info) and stderr (error). Envoy
+// logs each fd_write; the Go runtime writes a panic a few bytes at a time, so
+// lines are assembled first to keep crash reports readable.
+func (vm *VM) stdio(fd uint32, msg []byte) {
+	level, buf := LogLevel(2), &vm.stdout
+	if fd == 2 {
+		level, buf = 4, &vm.stderr
+	}
+	*buf = append(*buf, msg...)
+	for {
+		i := bytes.IndexByte(*buf, '\n')
+		if i < 0 {
+			break
+		}
+		vm.env.log(vm.worker, level, string((*buf)[:i]))
+		*buf = (*buf)[i+1:]
+	}
+	if len(*buf) == 0 {
+		*buf = nil
+	}
+}
+
+// flushStdio logs an unterminated last line, e.g. before a trap.
+func (vm *VM) flushStdio() {
+	if len(vm.stdout) > 0 {
+		vm.env.log(vm.worker, 2, string(vm.stdout))
+	}
+	if len(vm.stderr) > 0 {
+		vm.env.log(vm.worker, 4, string(vm.stderr))
+	}
+	vm.stdout, vm.stderr = nil, nil
 }

@@ -1,0 +1,136 @@
+// Command probe is a test module for the e2e host itself, built like
+// plugin.wasm: each request's x-probe-action header makes it exercise one part
+// of the ABI (shared data CAS, http calls, local replies, properties, traps),
+// so the host's Envoy semantics are tested independently of apiguard's policy.
+package main
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func init() { proxywasm.SetVMContext(&vm{}) }
+
+func main() {}
+
+type vm struct{ types.DefaultVMContext }
+
+func (*vm) NewPluginContext(uint32) types.PluginContext { return &root{} }
+
+type root struct {
+	types.DefaultPluginContext
+	ticks proxywasm.MetricCounter
+}
+
+// OnPluginStart takes a configuration of "tick_ms=N" or "reject".
+func (r *root) OnPluginStart(int) types.OnPluginStartStatus {
+	cfg, _ := proxywasm.GetPluginConfiguration()
+	r.ticks = proxywasm.DefineCounterMetric("probe.ticks")
+	if string(cfg) == "reject" {
+		proxywasm.LogCritical("probe: configuration rejected")
+		return types.OnPluginStartStatusFailed
+	}
+	if ms, ok := strings.CutPrefix(string(cfg), "tick_ms="); ok {
+		n, _ := strconv.Atoi(ms)
+		_ = proxywasm.SetTickPeriodMilliSeconds(uint32(n))
+	}
+	return types.OnPluginStartStatusOK
+}
+
+func (r *root) OnTick() { r.ticks.Increment(1) }
+
+func (r *root) NewHttpContext(id uint32) types.HttpContext { return &stream{id: id} }
+
+type stream struct {
+	types.DefaultHttpContext
+	id uint32
+}
+
+func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
+	_ = proxywasm.SetProperty([]string{"probe_eos"}, []byte(strconv.FormatBool(eos)))
+	_ = proxywasm.SetProperty([]string{"probe_headers"}, []byte(strconv.Itoa(n)))
+	action, _ := proxywasm.GetHttpRequestHeader("x-probe-action")
+	switch action {
+	case "count":
+		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-count", strconv.FormatUint(incrementShared("probe.count"), 10))
+	case "reply":
+		_ = proxywasm.SendHttpResponse(418, [][2]string{{"x-probe", "reply"}}, []byte("short and stout"), -1)
+		return types.ActionPause
+	case "property":
+		name, _ := proxywasm.GetHttpRequestHeader("x-probe-property")
+		v, err := proxywasm.GetProperty(strings.Split(name, "."))
+		switch {
+		case err != nil:
+			_ = proxywasm.ReplaceHttpRequestHeader("x-probe-value", "error: "+err.Error())
+		case len(v) == 8 && strings.HasSuffix(name, "port"):
+			_ = proxywasm.ReplaceHttpRequestHeader("x-probe-value", strconv.FormatUint(binary.LittleEndian.Uint64(v), 10))
+		default:
+			_ = proxywasm.ReplaceHttpRequestHeader("x-probe-value", string(v))
+		}
+	case "call":
+		return s.call()
+	case "panic":
+		panic("probe: panic requested")
+	case "garbage":
+		kb, _ := proxywasm.GetHttpRequestHeader("x-probe-kb")
+		n, _ := strconv.Atoi(kb)
+		sink := make([][]byte, 0, n)
+		for i := 0; i < n; i++ {
+			sink = append(sink, make([]byte, 1024))
+		}
+		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-garbage", strconv.Itoa(len(sink)))
+	}
+	return types.ActionContinue
+}
+
+// incrementShared adds one to a shared-data counter with a CAS loop, as every
+// worker-shared counter must.
+func incrementShared(key string) uint64 {
+	for {
+		v, cas, err := proxywasm.GetSharedData(key)
+		var n uint64
+		if err == nil && len(v) == 8 {
+			n = binary.LittleEndian.Uint64(v)
+		}
+		n++
+		if err := proxywasm.SetSharedData(key, binary.LittleEndian.AppendUint64(nil, n), cas); err == nil {
+			return n
+		}
+	}
+}
+
+func (s *stream) call() types.Action {
+	cluster, _ := proxywasm.GetHttpRequestHeader("x-probe-cluster")
+	headers := [][2]string{{":method", "GET"}, {":path", "/probe"}, {":authority", "probe.internal"}}
+	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, 5000, func(nh, size, _ int) {
+		_ = proxywasm.SetEffectiveContext(s.id)
+		if nh == 0 {
+			_ = proxywasm.SendHttpResponse(502, nil, []byte("callout failed"), -1)
+			return
+		}
+		body, _ := proxywasm.GetHttpCallResponseBody(0, size)
+		status := ""
+		if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
+			for _, h := range hs {
+				if h[0] == ":status" {
+					status = h[1]
+				}
+			}
+		}
+		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-call", status+" "+string(body))
+		_ = proxywasm.ResumeHttpRequest()
+	})
+	if err != nil {
+		_ = proxywasm.SendHttpResponse(503, nil, []byte("dispatch: "+err.Error()), -1)
+	}
+	return types.ActionPause
+}
+
+func (s *stream) OnHttpResponseHeaders(int, bool) types.Action {
+	_ = proxywasm.AddHttpResponseHeader("x-probe-response-seen", "1")
+	return types.ActionContinue
+}
