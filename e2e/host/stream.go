@@ -325,3 +325,12 @@ func (s *Stream) Finish() error {
 	_, err := s.vm.call(fnDelete, uint64(s.id))
 	return err
 }
+
+// FilterState returns what the plugin stored with proxy_set_property under
+// key (Envoy's filter state wasm.<key>), for access logs.
+func (s *Stream) FilterState(key string) (string, bool) {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	v, ok := s.filterState[key]
+	return string(v), ok
+}

@@ -22,6 +22,9 @@ const (
 	// BadRequest: the request is malformed in a way no other reason names
 	// (missing :method, duplicate pseudo-headers). Status 400.
 	BadRequest
+	// Internal: the plugin itself failed while handling the request; it fails
+	// closed. Status 500.
+	Internal
 	numReasons
 )
 
@@ -37,6 +40,7 @@ var reasons = [numReasons]reasonInfo{
 	NoRoute:          {"no_route", "No route matches the request", 404},
 	MethodNotAllowed: {"method_not_allowed", "The method is not allowed on this route", 405},
 	BadRequest:       {"bad_request", "The request is malformed", 400},
+	Internal:         {"internal", "The gateway could not process the request", 500},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,
@@ -51,7 +55,7 @@ func (r Reason) Status() int { return r.info().status }
 
 func (r Reason) info() reasonInfo {
 	if r >= numReasons {
-		return reasonInfo{"internal", "Internal error", 500}
+		return reasons[Internal]
 	}
 	return reasons[r]
 }

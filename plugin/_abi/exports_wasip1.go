@@ -18,13 +18,23 @@ import (
 // proxy_on_memory_allocate from inside host calls (nested in a callback) and keeps
 // only the raw address until that host call returns, so nothing in Go references
 // the buffer in between: a GC triggered by a second allocation could free it.
-// pinned keeps those buffers reachable until the outermost callback returns.
+// pinned keeps such buffers reachable until the outermost callback returns.
 var (
 	callbackDepth int
 	pinned        [][]byte
 	// zeroSized is what a 0-byte allocation returns: a valid, non-null address
 	// the host may record but never reads or writes.
 	zeroSized [1]byte
+	// chunk is carved into small allocations: one make per chunk instead of one
+	// per header value, which in wasm costs more than the host call itself.
+	// Carved pieces are never reused: a chunk is ordinary Go memory that lives
+	// while anything (such as a header string) points into it.
+	chunk []byte
+)
+
+const (
+	chunkSize    = 8 << 10
+	maxChunkPart = 512
 )
 
 func enter() { callbackDepth++ }
@@ -35,6 +45,27 @@ func leave() {
 		clear(pinned)
 		pinned = pinned[:0]
 	}
+}
+
+// allocate returns size bytes of zeroed Go memory for the host to fill.
+func allocate(size uint32) []byte {
+	if size > maxChunkPart {
+		buf := make([]byte, size)
+		if callbackDepth > 0 {
+			pinned = append(pinned, buf)
+		}
+		return buf
+	}
+	n := int(size+7) &^ 7 // keep every piece 8-byte aligned
+	if len(chunk) < n {
+		if callbackDepth > 0 && chunk != nil {
+			pinned = append(pinned, chunk)
+		}
+		chunk = make([]byte, chunkSize)
+	}
+	buf := chunk[:size:size]
+	chunk = chunk[n:]
+	return buf
 }
 
 func toBool(v uint32) bool { return v != 0 }
@@ -51,11 +82,7 @@ func exportOnMemoryAllocate(size uint32) unsafe.Pointer {
 	if size == 0 {
 		return unsafe.Pointer(&zeroSized[0])
 	}
-	buf := make([]byte, size)
-	if callbackDepth > 0 {
-		pinned = append(pinned, buf)
-	}
-	return unsafe.Pointer(&buf[0])
+	return unsafe.Pointer(&allocate(size)[0])
 }
 
 //go:wasmexport proxy_abi_version_0_2_0

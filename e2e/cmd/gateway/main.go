@@ -1,0 +1,196 @@
+// Command gateway runs plugin.wasm in front of an upstream on loopback, the
+// way Envoy would, so a policy can be tried (or linted in CI with -check)
+// before it ships. Envoy remains the production path.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apiguard/apiguard/e2e/gateway"
+	"github.com/apiguard/apiguard/e2e/host"
+)
+
+// clusterFlags collects repeated -cluster name=url flags.
+type clusterFlags map[string]string
+
+func (c clusterFlags) String() string { return fmt.Sprint(map[string]string(c)) }
+
+func (c clusterFlags) Set(v string) error {
+	name, target, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return errors.New("want NAME=URL")
+	}
+	if _, err := url.ParseRequestURI(target); err != nil {
+		return fmt.Errorf("cluster %s: %w", name, err)
+	}
+	c[name] = target
+	return nil
+}
+
+var levels = map[string]host.LogLevel{"trace": 0, "debug": 1, "info": 2, "warn": 3, "error": 4, "critical": 5}
+
+func main() {
+	clusters := clusterFlags{}
+	var (
+		configPath = flag.String("config", "", "filter JSON file (required)")
+		wasmPath   = flag.String("wasm", "build/plugin.wasm", "plugin module")
+		listen     = flag.String("listen", "127.0.0.1:8080", "listen address")
+		upstream   = flag.String("upstream", "", "upstream base URL, e.g. http://127.0.0.1:9000")
+		workers    = flag.Int("workers", 2, "worker VMs, as Envoy's --concurrency")
+		logLevel   = flag.String("log-level", "info", "plugin log level: trace, debug, info, warn, error, critical")
+		profile    = flag.String("profile", "envoy-1.33", "host WASI profile: envoy-1.33 or cpp-host-current")
+		check      = flag.Bool("check", false, "only load the config: print every error with its JSON path; exit 1 if any")
+		demo       = flag.Bool("demo", false, "serve a built-in echo upstream and print curl lines to try")
+	)
+	flag.Var(clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS); repeatable")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo] [flags]\n       gateway -check -config FILE\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if err := run(*configPath, *wasmPath, *listen, *upstream, *workers, *logLevel, *profile, clusters, *check, *demo); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath, wasmPath, listen, upstream string, workers int, logLevel, profile string,
+	clusters clusterFlags, check, demo bool,
+) error {
+	if configPath == "" {
+		flag.Usage()
+		return errors.New("-config is required")
+	}
+	level, ok := levels[logLevel]
+	if !ok {
+		return fmt.Errorf("-log-level %q: want one of trace, debug, info, warn, error, critical", logLevel)
+	}
+	prof := host.Envoy133
+	switch profile {
+	case "envoy-1.33":
+	case "cpp-host-current":
+		prof = host.CppHostCurrent
+	default:
+		return fmt.Errorf("-profile %q: want envoy-1.33 or cpp-host-current", profile)
+	}
+	module, err := os.ReadFile(wasmPath)
+	if err != nil {
+		return fmt.Errorf("%w (run `make build` first)", err)
+	}
+	config, err := os.ReadFile(configPath)
+	if err != nil {
+		return err
+	}
+	if check {
+		if err := gateway.Check(module, config); err != nil {
+			return err
+		}
+		fmt.Printf("%s: ok\n", configPath)
+		return nil
+	}
+
+	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if demo && upstream == "" {
+		demoURL, closeDemo, err := startDemoUpstream()
+		if err != nil {
+			return err
+		}
+		defer closeDemo()
+		upstream = demoURL
+	}
+	if upstream == "" {
+		return errors.New("-upstream is required (or -demo for a built-in echo upstream)")
+	}
+	up, err := url.Parse(upstream)
+	if err != nil || up.Scheme == "" || up.Host == "" {
+		return fmt.Errorf("-upstream %q: want a base URL like http://127.0.0.1:9000", upstream)
+	}
+	g, err := gateway.New(gateway.Options{
+		Module: module, Config: config, Upstream: up, Clusters: clusters,
+		Workers: workers, Profile: prof, MinLogLevel: level, Log: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	go g.Env().RunTicks(ctx, 50*time.Millisecond)
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: g, ConnContext: g.ConnContext, ReadHeaderTimeout: 10 * time.Second}
+	logger.Printf("apiguard gateway on http://%s -> %s (%d workers, %s)", ln.Addr(), up, workers, prof)
+	if demo {
+		printTryLines(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Printf("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// startDemoUpstream serves an echo of what reached the upstream, as JSON.
+func startDemoUpstream() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		headers := map[string]string{}
+		keys := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			headers[strings.ToLower(k)] = strings.Join(r.Header[k], ", ")
+		}
+		w.Header().Set("content-type", "application/json")
+		w.Header().Set("server", "demo-upstream")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"upstream": "demo", "method": r.Method, "path": r.URL.EscapedPath(), "query": r.URL.RawQuery, "headers": headers,
+		})
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+func printTryLines(addr string) {
+	fmt.Printf(`
+Try it (the example policy is envoy/apiguard.json):
+  curl -i http://%[1]s/healthz                         # public route: 200 from the demo upstream
+  curl -i http://%[1]s/api/v1/orders/42                # template route: 200
+  curl -i -X DELETE http://%[1]s/api/v1/orders/42      # method not on the route: 405 problem+json
+  curl -i http://%[1]s/admin                           # no route: 404 problem+json (deny by default)
+  curl -i --path-as-is http://%[1]s/public/../admin    # normalized to /admin before matching: 404
+  curl -i http://%[1]s/public/%%2e%%2e/admin             # encoded dot-segments too: 404
+  curl -i http://%[1]s/public/a%%2fb                    # encoded slash: 400
+  curl -i 'http://%[1]s/public//docs;jsessionid=1'     # merged slashes, stripped ;params: upstream sees /public/docs
+Ctrl-C stops the gateway.
+
+`, addr)
+}

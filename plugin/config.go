@@ -1,0 +1,81 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/pipeline"
+)
+
+// compileConfig parses the filter JSON and compiles it. It returns every error,
+// each naming its JSON path (routes[2].match.path: ...).
+func compileConfig(raw []byte) (*pipeline.Pipeline, []error) {
+	cfg, errs := parseConfig(raw)
+	if cfg == nil {
+		return nil, errs
+	}
+	pl, compileErrs := pipeline.Compile(*cfg)
+	// A field that failed to parse must not be reported twice.
+	reported := map[string]bool{}
+	for _, e := range errs {
+		reported[errorPath(e)] = true
+	}
+	for _, e := range compileErrs {
+		if !reported[errorPath(e)] {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return pl, nil
+}
+
+func errorPath(e error) string {
+	path, _, _ := strings.Cut(e.Error(), ": ")
+	return path
+}
+
+// parseConfig reads the filter JSON into a pipeline.Config. It returns nil only
+// when the document is not JSON at all.
+func parseConfig(raw []byte) (*pipeline.Config, []error) {
+	r := &configReader{}
+	doc, ok := r.parseDocument(raw)
+	if !ok {
+		return nil, r.errs
+	}
+	cfg := &pipeline.Config{}
+	r.object("", doc, map[string]field{
+		"routes": {required: true, read: func(p string, v gjson.Result) {
+			r.array(p, v, func(p string, _ int, v gjson.Result) {
+				cfg.Routes = append(cfg.Routes, r.route(p, v))
+			})
+		}},
+		"default": {read: func(p string, v gjson.Result) {
+			s, _ := r.enum(p, v, "deny", "allow")
+			cfg.DefaultAllow = s == "allow"
+		}},
+	})
+	return cfg, r.errs
+}
+
+func (r *configReader) route(path string, v gjson.Result) pipeline.Route {
+	var rt pipeline.Route
+	r.object(path, v, map[string]field{
+		"name": {required: true, read: func(p string, v gjson.Result) { rt.Name, _ = r.str(p, v) }},
+		"match": {required: true, read: func(p string, v gjson.Result) {
+			r.object(p, v, map[string]field{
+				"path":    {required: true, read: func(p string, v gjson.Result) { rt.Match.Path, _ = r.str(p, v) }},
+				"methods": {read: func(p string, v gjson.Result) { rt.Match.Methods = r.strings(p, v) }},
+			})
+		}},
+		// Until identity providers exist, every route must declare itself
+		// public: a route can never be unauthenticated by omission.
+		"auth": {required: true, read: func(p string, v gjson.Result) {
+			s, _ := r.enum(p, v, "none")
+			rt.Public = s == "none"
+		}},
+	})
+	return rt
+}

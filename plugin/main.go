@@ -1,0 +1,118 @@
+// Command plugin is apiguard's proxy-wasm glue, built to plugin.wasm: it reads
+// the filter JSON at plugin start, compiles it into an immutable pipeline, and
+// on each stream gathers what the pipeline needs from the host, asks it for a
+// decision and applies it. Policy lives in filters/; nothing here decides.
+package main
+
+import (
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/apiguard/apiguard/filters/pipeline"
+	"github.com/apiguard/apiguard/filters/route"
+)
+
+// A c-shared wasip1 reactor runs init from _initialize and never runs main.
+func init() { proxywasm.SetVMContext(&vmContext{}) }
+
+func main() {}
+
+type vmContext struct{ types.DefaultVMContext }
+
+func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
+
+// pluginContext holds what one configuration compiled to; it is immutable once
+// OnPluginStart returned true.
+type pluginContext struct {
+	types.DefaultPluginContext
+	pipeline *pipeline.Pipeline
+	metrics  *metrics
+	// free holds finished stream contexts for reuse: an allocation per stream
+	// costs more in wasm than the whole routing decision.
+	free []*httpContext
+}
+
+// maxFreeContexts bounds the pool, so a burst of concurrent streams does not
+// keep its memory forever.
+const maxFreeContexts = 256
+
+// OnPluginStart compiles the configuration. Bad config never half-loads: every
+// error is logged with its JSON path and the plugin refuses to start, which
+// makes Envoy reject the filter config (and Istio report the WasmPlugin).
+func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
+	raw, err := proxywasm.GetPluginConfiguration()
+	if err != nil && err != types.ErrorStatusNotFound {
+		proxywasm.LogCriticalf("apiguard: cannot read plugin configuration: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	pl, errs := compileConfig(raw)
+	if len(errs) > 0 {
+		for _, e := range errs {
+			proxywasm.LogCriticalf("apiguard: invalid configuration: %v", e)
+		}
+		proxywasm.LogCriticalf("apiguard: configuration rejected with %d error(s)", len(errs))
+		return types.OnPluginStartStatusFailed
+	}
+	p.pipeline = pl
+	p.metrics = defineMetrics()
+	proxywasm.LogInfo("apiguard: configuration loaded")
+	return types.OnPluginStartStatusOK
+}
+
+func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+	if n := len(p.free); n > 0 {
+		h := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		return h
+	}
+	return &httpContext{plugin: p}
+}
+
+// httpContext is one stream.
+type httpContext struct {
+	types.DefaultHttpContext
+	plugin *pluginContext
+	params route.Params
+}
+
+func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
+	defer h.failClosedOnPanic()
+	method, _ := proxywasm.GetHttpRequestHeader(":method")
+	path, _ := proxywasm.GetHttpRequestHeader(":path")
+	out := h.plugin.pipeline.Request(pipeline.Request{Method: method, Path: path}, &h.params)
+	if out.Denied() {
+		h.plugin.metrics.denied(out.Reason)
+		sendProblem(out.Decision)
+		return types.ActionPause
+	}
+	if out.Path != "" {
+		if err := proxywasm.ReplaceHttpRequestHeader(":path", out.Path); err != nil {
+			proxywasm.LogErrorf("apiguard: cannot forward normalized path: %v", err)
+			sendProblem(internalError)
+			return types.ActionPause
+		}
+	}
+	h.plugin.metrics.allowed.Increment(1)
+	return types.ActionContinue
+}
+
+// OnHttpStreamDone runs from proxy_on_log, the stream's last use of the
+// context (Envoy then calls done and delete), so it can be reused.
+func (h *httpContext) OnHttpStreamDone() {
+	p := h.plugin
+	h.params.Reset()
+	if len(p.free) < maxFreeContexts {
+		p.free = append(p.free, h)
+	}
+}
+
+// failClosedOnPanic turns a Go panic in request handling into a 500 for this
+// stream instead of a trap that would fail the whole VM: no request may be able
+// to take the worker's plugin down.
+func (h *httpContext) failClosedOnPanic() {
+	if r := recover(); r != nil {
+		proxywasm.LogCriticalf("apiguard: internal error handling request: %v", r)
+		sendProblem(internalError)
+	}
+}
