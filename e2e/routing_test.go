@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
 	"fmt"
 	"strings"
 	"sync"
@@ -37,75 +39,48 @@ func TestAnUnknownRouteIsDeniedWithAProblemBody(t *testing.T) {
 	}
 }
 
-func TestRoutesMatchMostSpecificFirstAndCheckTheMethod(t *testing.T) {
-	g := startGateway(t, ordersAPI, 1)
-	tests := []struct {
-		name, method, path string
-		wantStatus         int
-		wantAllow          string
-	}{
-		{name: "exact route", method: "GET", path: "/healthz", wantStatus: 200},
-		{name: "template route", method: "PUT", path: "/api/v1/orders/42", wantStatus: 200},
-		{name: "literal beats template regardless of order", method: "GET", path: "/api/v1/orders/mine", wantStatus: 200},
-		{name: "HEAD is allowed where GET is", method: "HEAD", path: "/healthz", wantStatus: 200},
-		{name: "method not on the route", method: "DELETE", path: "/api/v1/orders/42", wantStatus: 405, wantAllow: "GET, HEAD, PUT"},
-		{name: "glob covers everything below", method: "GET", path: "/public/css/site.css", wantStatus: 200},
-		{name: "template does not span segments", method: "GET", path: "/api/v1/orders/42/items", wantStatus: 404},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res := g.send(request(tc.method, tc.path))
-			if res.Status != tc.wantStatus {
-				t.Fatalf("status %d, want %d (%s)", res.Status, tc.wantStatus, res.Body)
-			}
-			if tc.wantAllow != "" {
-				expectProblem(t, res, 405, "method_not_allowed")
-				if allow, _ := res.Headers.Get("allow"); allow != tc.wantAllow {
-					t.Errorf("allow %q, want %q", allow, tc.wantAllow)
-				}
-			}
-		})
-	}
+// routingTable is the behaviour table filters/pipeline runs natively.
+type routingTable struct {
+	Policy json.RawMessage `json:"policy"`
+	Cases  []struct {
+		Name         string `json:"name"`
+		Method       string `json:"method"`
+		Path         string `json:"path"`
+		Status       int    `json:"status"`
+		Reason       string `json:"reason"`
+		Allow        string `json:"allow"`
+		UpstreamPath string `json:"upstream_path"`
+	} `json:"cases"`
 }
 
-// TestPathNormalizationBypasses shows that the tricks used to reach a route
-// the policy does not allow are either rejected or normalized before matching,
-// and that the upstream receives the normalized path that was authorized.
-func TestPathNormalizationBypasses(t *testing.T) {
-	g := startGateway(t, ordersAPI, 1)
-	tests := []struct {
-		name       string
-		path       string
-		wantStatus int
-		// wantUpstream is the :path the upstream received ("" when denied).
-		wantUpstream string
-		wantReason   string
-	}{
-		{name: "dot-dot out of a public prefix", path: "/public/../admin", wantStatus: 404, wantReason: "no_route"},
-		{name: "dot-dot inside a public prefix", path: "/public/a/../b", wantStatus: 200, wantUpstream: "/public/b"},
-		{name: "encoded dot-dot", path: "/public/%2e%2e/admin", wantStatus: 404, wantReason: "no_route"},
-		{name: "mixed-case encoded dot-dot", path: "/public/%2E%2e/admin", wantStatus: 404, wantReason: "no_route"},
-		{name: "encoded slash", path: "/public/..%2fadmin", wantStatus: 400, wantReason: "bad_path"},
-		{name: "encoded backslash", path: "/public/..%5cadmin", wantStatus: 400, wantReason: "bad_path"},
-		{name: "double slash", path: "//admin", wantStatus: 404, wantReason: "no_route"},
-		{name: "double slash into a route", path: "//healthz", wantStatus: 200, wantUpstream: "/healthz"},
-		{name: "matrix parameter", path: "/healthz;x=1", wantStatus: 200, wantUpstream: "/healthz"},
-		{name: "matrix parameter hiding a segment", path: "/public;/../admin", wantStatus: 404, wantReason: "no_route"},
-		{name: "encoded NUL", path: "/healthz%00.json", wantStatus: 400, wantReason: "bad_path"},
-		{name: "double encoding", path: "/public/%252e%252e/admin", wantStatus: 400, wantReason: "bad_path"},
-		{name: "overlong UTF-8 dot", path: "/public/%c0%ae%c0%ae/admin", wantStatus: 400, wantReason: "bad_path"},
-		{name: "query is kept byte for byte", path: "/public/./a?x=%2e%2e&y=1", wantStatus: 200, wantUpstream: "/public/a?x=%2e%2e&y=1"},
-		{name: "not origin-form", path: "http://evil.example/healthz", wantStatus: 400, wantReason: "bad_path"},
+// TestRoutingAndPathNormalization runs the pipeline's behaviour table through
+// plugin.wasm: routes match most specific first and check the method; the
+// tricks used to reach a route the policy does not allow (dot segments, encoded
+// separators, //, ;params, NUL, double encoding, overlong UTF-8) are rejected
+// or normalized before matching; and the upstream receives the normalized
+// path that was authorized.
+func TestRoutingAndPathNormalization(t *testing.T) {
+	b, err := os.ReadFile("../filters/pipeline/testdata/routing.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res := g.send(request("GET", tc.path))
-			if tc.wantReason != "" {
-				expectProblem(t, res, tc.wantStatus, tc.wantReason)
+	var table routingTable
+	if err := json.Unmarshal(b, &table); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, string(table.Policy), 1)
+	for _, tc := range table.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			res := g.send(request(tc.Method, tc.Path))
+			if tc.Reason != "" {
+				expectProblem(t, res, tc.Status, tc.Reason)
+				if allow, _ := res.Headers.Get("allow"); allow != tc.Allow {
+					t.Errorf("allow %q, want %q", allow, tc.Allow)
+				}
 				return
 			}
-			if res.Status != tc.wantStatus || upstreamPath(res) != tc.wantUpstream {
-				t.Errorf("status %d upstream %q, want %d and %q", res.Status, upstreamPath(res), tc.wantStatus, tc.wantUpstream)
+			if res.Status != tc.Status || upstreamPath(res) != tc.UpstreamPath {
+				t.Errorf("status %d upstream %q, want %d and %q", res.Status, upstreamPath(res), tc.Status, tc.UpstreamPath)
 			}
 		})
 	}

@@ -16,13 +16,11 @@ func compileConfig(raw []byte) (*pipeline.Pipeline, []error) {
 		return nil, errs
 	}
 	pl, compileErrs := pipeline.Compile(*cfg)
-	// A field that failed to parse must not be reported twice.
-	reported := map[string]bool{}
-	for _, e := range errs {
-		reported[errorPath(e)] = true
-	}
+	// A field that failed to parse (or sits inside one that did) must not be
+	// reported again by the compiler, which saw only its zero value.
+	parsed := len(errs)
 	for _, e := range compileErrs {
-		if !reported[errorPath(e)] {
+		if !coveredBy(errorPath(e), errs[:parsed]) {
 			errs = append(errs, e)
 		}
 	}
@@ -30,6 +28,16 @@ func compileConfig(raw []byte) (*pipeline.Pipeline, []error) {
 		return nil, errs
 	}
 	return pl, nil
+}
+
+func coveredBy(path string, errs []error) bool {
+	for _, e := range errs {
+		p := errorPath(e)
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func errorPath(e error) string {

@@ -19,6 +19,9 @@ type configReader struct {
 }
 
 func (r *configReader) errorf(path, format string, args ...any) {
+	if path == "" {
+		path = "configuration"
+	}
 	r.errs = append(r.errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 }
 

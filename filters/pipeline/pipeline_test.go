@@ -1,0 +1,109 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/apiguard/apiguard/filters/route"
+)
+
+// RoutingTable is testdata/routing.json: a behaviour table that e2e runs
+// through plugin.wasm too.
+type RoutingTable struct {
+	Policy struct {
+		Routes []struct {
+			Name  string `json:"name"`
+			Match struct {
+				Path    string   `json:"path"`
+				Methods []string `json:"methods"`
+			} `json:"match"`
+			Auth string `json:"auth"`
+		} `json:"routes"`
+	} `json:"policy"`
+	Cases []struct {
+		Name         string `json:"name"`
+		Method       string `json:"method"`
+		Path         string `json:"path"`
+		Status       int    `json:"status"`
+		Reason       string `json:"reason"`
+		Route        string `json:"route"`
+		Allow        string `json:"allow"`
+		UpstreamPath string `json:"upstream_path"`
+	} `json:"cases"`
+}
+
+func TestRoutingTable(t *testing.T) {
+	b, err := os.ReadFile("testdata/routing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table RoutingTable
+	if err := json.Unmarshal(b, &table); err != nil {
+		t.Fatal(err)
+	}
+	var cfg Config
+	for _, r := range table.Policy.Routes {
+		cfg.Routes = append(cfg.Routes, Route{Name: r.Name, Public: r.Auth == "none",
+			Match: route.Spec{Path: r.Match.Path, Methods: r.Match.Methods}})
+	}
+	p, errs := Compile(cfg)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range table.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			var params route.Params
+			out := p.Request(Request{Method: tc.Method, Path: tc.Path}, &params)
+			status := 200
+			if out.Denied() {
+				status = out.Reason.Status()
+			}
+			if status != tc.Status || (tc.Reason != "" && out.Reason.Code() != tc.Reason) || out.Route != tc.Route {
+				t.Fatalf("got status %d reason %s route %q, want %d %s %q", status, out.Reason.Code(), out.Route, tc.Status, tc.Reason, tc.Route)
+			}
+			if tc.Allow != "" && (len(out.Headers) != 1 || out.Headers[0][1] != tc.Allow) {
+				t.Errorf("headers %v, want allow %q", out.Headers, tc.Allow)
+			}
+			if !out.Denied() {
+				forwarded := out.Path
+				if forwarded == "" {
+					forwarded = tc.Path
+				}
+				if forwarded != tc.UpstreamPath {
+					t.Errorf("upstream :path %q, want %q", forwarded, tc.UpstreamPath)
+				}
+			}
+		})
+	}
+}
+
+func TestCompileNamesDuplicateAndEmptyRoutes(t *testing.T) {
+	_, errs := Compile(Config{Routes: []Route{
+		{Name: "a", Match: route.Spec{Path: "/a"}},
+		{Name: "a", Match: route.Spec{Path: "/b"}},
+		{Name: "", Match: route.Spec{Path: "/c"}},
+		{Name: "d", Match: route.Spec{Path: "d"}},
+	}})
+	want := []string{
+		`routes[1].name: "a" duplicates routes[0].name`,
+		"routes[2].name: must not be empty",
+		`routes[3].match.path: "d" must start with /`,
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("errors %v, want %d", errs, len(want))
+	}
+	for i, e := range errs {
+		if e.Error() != want[i] {
+			t.Errorf("error %d = %q, want %q", i, e, want[i])
+		}
+	}
+}
+
+func TestMissingMethodIsABadRequest(t *testing.T) {
+	p, _ := Compile(Config{DefaultAllow: true})
+	var params route.Params
+	if out := p.Request(Request{Path: "/"}, &params); out.Reason.Code() != "bad_request" {
+		t.Errorf("reason %s, want bad_request", out.Reason.Code())
+	}
+}

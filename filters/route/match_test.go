@@ -1,0 +1,193 @@
+package route
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+var shopRoutes = []Spec{
+	{Name: "health", Path: "/healthz", Methods: []string{"GET"}},
+	{Name: "root", Path: "/"},
+	{Name: "tenant-orders", Path: "/tenants/{tenant}/orders", Methods: []string{"GET", "POST"}},
+	{Name: "tenant-order", Path: "/tenants/{tenant}/orders/{order}", Methods: []string{"GET"}},
+	{Name: "tenant-order-delete", Path: "/tenants/{tenant}/orders/{order}", Methods: []string{"DELETE"}},
+	{Name: "my-orders", Path: "/tenants/mine/orders", Methods: []string{"GET"}},
+	{Name: "user-me", Path: "/users/me", Methods: []string{"GET"}},
+	{Name: "user", Path: "/users/{id}"},
+	{Name: "static", Path: "/static/**", Methods: []string{"GET"}},
+	{Name: "static-css", Path: "/static/css/**", Methods: []string{"GET"}},
+	{Name: "files-of", Path: "/files/{owner}/**"},
+	{Name: "dir", Path: "/dir/"},
+}
+
+func TestMatch(t *testing.T) {
+	table, errs := Compile(shopRoutes)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	tests := []struct {
+		name, method, path string
+		wantRoute          string // "" when denied
+		wantReason         verdict.Reason
+		wantAllow          string
+		wantParams         map[string]string
+	}{
+		{name: "exact", method: "GET", path: "/healthz", wantRoute: "health"},
+		{name: "root", method: "GET", path: "/", wantRoute: "root"},
+		{name: "HEAD where GET", method: "HEAD", path: "/healthz", wantRoute: "health"},
+		{name: "wrong method on exact", method: "POST", path: "/healthz", wantReason: verdict.MethodNotAllowed, wantAllow: "GET, HEAD"},
+		{name: "template captures", method: "GET", path: "/tenants/acme/orders/7", wantRoute: "tenant-order",
+			wantParams: map[string]string{"tenant": "acme", "order": "7"}},
+		{name: "same shape, other method", method: "DELETE", path: "/tenants/acme/orders/7", wantRoute: "tenant-order-delete",
+			wantParams: map[string]string{"tenant": "acme", "order": "7"}},
+		{name: "same shape, no method", method: "PUT", path: "/tenants/acme/orders/7", wantReason: verdict.MethodNotAllowed, wantAllow: "DELETE, GET, HEAD"},
+		{name: "literal beats param", method: "GET", path: "/tenants/mine/orders", wantRoute: "my-orders"},
+		{name: "literal without the method falls back to param", method: "POST", path: "/tenants/mine/orders", wantRoute: "tenant-orders",
+			wantParams: map[string]string{"tenant": "mine"}},
+		{name: "any-method template behind a GET-only literal", method: "DELETE", path: "/users/me", wantRoute: "user",
+			wantParams: map[string]string{"id": "me"}},
+		{name: "param needs a non-empty segment", method: "GET", path: "/tenants//orders", wantReason: verdict.NoRoute},
+		{name: "param does not span segments", method: "GET", path: "/users/a/b", wantReason: verdict.NoRoute},
+		{name: "glob matches its prefix", method: "GET", path: "/static", wantRoute: "static"},
+		{name: "glob matches below", method: "GET", path: "/static/js/app.js", wantRoute: "static"},
+		{name: "longer glob wins", method: "GET", path: "/static/css/site.css", wantRoute: "static-css"},
+		{name: "glob checks the method", method: "POST", path: "/static/x", wantReason: verdict.MethodNotAllowed, wantAllow: "GET, HEAD"},
+		{name: "param then glob", method: "PUT", path: "/files/bob/a/b/c", wantRoute: "files-of", wantParams: map[string]string{"owner": "bob"}},
+		{name: "trailing slash is significant", method: "GET", path: "/dir", wantReason: verdict.NoRoute},
+		{name: "trailing slash route", method: "GET", path: "/dir/", wantRoute: "dir"},
+		{name: "unknown", method: "GET", path: "/admin", wantReason: verdict.NoRoute},
+		{name: "case-sensitive segments", method: "GET", path: "/HEALTHZ", wantReason: verdict.NoRoute},
+		{name: "case-sensitive methods", method: "get", path: "/healthz", wantReason: verdict.MethodNotAllowed, wantAllow: "GET, HEAD"},
+		{name: "not a path", method: "GET", path: "", wantReason: verdict.NoRoute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Params
+			i, d := table.Match(tc.method, tc.path, &p)
+			if tc.wantRoute == "" {
+				if i != -1 || d.Reason != tc.wantReason {
+					t.Fatalf("Match = %d %+v, want %v", i, d, tc.wantReason)
+				}
+				if tc.wantAllow != "" && (len(d.Headers) != 1 || d.Headers[0] != [2]string{"allow", tc.wantAllow}) {
+					t.Errorf("headers %v, want allow %q", d.Headers, tc.wantAllow)
+				}
+				return
+			}
+			if i < 0 || shopRoutes[i].Name != tc.wantRoute {
+				t.Fatalf("Match = %d %+v, want route %s", i, d, tc.wantRoute)
+			}
+			if p.Len() != len(tc.wantParams) {
+				t.Errorf("%d params captured, want %d", p.Len(), len(tc.wantParams))
+			}
+			for k, want := range tc.wantParams {
+				if got, ok := p.Get(k); !ok || got != want {
+					t.Errorf("param %s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestMatchDoesNotAllocate(t *testing.T) {
+	table, _ := Compile(shopRoutes)
+	var p Params
+	if n := testing.AllocsPerRun(100, func() { table.Match("GET", "/tenants/acme/orders/7", &p) }); n != 0 {
+		t.Errorf("%v allocations per match", n)
+	}
+}
+
+func TestCompileReportsEveryErrorWithItsPath(t *testing.T) {
+	specs := []Spec{
+		{Path: "orders"},
+		{Path: "/a/{id"},
+		{Path: "/a/{1d}"},
+		{Path: "/a/{id}/{id}"},
+		{Path: "/a/**/b"},
+		{Path: "/a//b"},
+		{Path: "/a/../b"},
+		{Path: "/a%2fb"},
+		{Path: "/a;b"},
+		{Path: "/x", Methods: []string{"get", "GET", "GET", "G T"}},
+		{Path: "/dup/{a}", Methods: []string{"GET"}},
+		{Path: "/dup/{b}", Methods: []string{"POST", "GET"}},
+		{Path: "/any"},
+		{Path: "/any", Methods: []string{"PATCH"}},
+	}
+	want := []string{
+		"routes[0].match.path: \"orders\" must start with /",
+		"routes[1].match.path: ",
+		"routes[2].match.path: ",
+		"routes[3].match.path: \"/a/{id}/{id}\": parameter {id} appears twice",
+		"routes[4].match.path: \"/a/**/b\": /** may only end a path",
+		"routes[5].match.path: \"/a//b\": empty segment (//)",
+		"routes[6].match.path: \"/a/../b\": dot segments never match a normalized path",
+		"routes[7].match.path: \"/a%2fb\": character '%' is not allowed in a route path",
+		"routes[8].match.path: \"/a;b\": character ';' is not allowed in a route path",
+		"routes[9].match.methods[0]: \"get\" must be upper-case",
+		"routes[9].match.methods[2]: \"GET\" is listed twice",
+		"routes[9].match.methods[3]: \"G T\" is not an HTTP method",
+		"routes[11].match.path: same path shape as routes[10] with overlapping methods",
+		"routes[13].match.path: same path shape as routes[12] with overlapping methods",
+	}
+	_, errs := Compile(specs)
+	if len(errs) != len(want) {
+		t.Errorf("%d errors, want %d:\n%v", len(errs), len(want), errs)
+	}
+	for i := 0; i < len(errs) && i < len(want); i++ {
+		if !strings.HasPrefix(errs[i].Error(), want[i]) {
+			t.Errorf("error %d = %q, want prefix %q", i, errs[i], want[i])
+		}
+	}
+}
+
+func TestParamNames(t *testing.T) {
+	table, _ := Compile(shopRoutes)
+	if got := table.ParamNames(3); len(got) != 2 || got[0] != "tenant" || got[1] != "order" {
+		t.Errorf("ParamNames = %v", got)
+	}
+}
+
+func TestManyLiteralChildrenUseAMap(t *testing.T) {
+	var specs []Spec
+	for _, s := range strings.Split("a b c d e f g h i j k l", " ") {
+		specs = append(specs, Spec{Name: s, Path: "/" + s})
+	}
+	table, errs := Compile(specs)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	var p Params
+	for i, s := range specs {
+		if got, _ := table.Match("GET", s.Path, &p); got != i {
+			t.Errorf("%s matched route %d, want %d", s.Path, got, i)
+		}
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	table, errs := Compile(shopRoutes)
+	if errs != nil {
+		f.Fatal(errs)
+	}
+	for _, s := range []string{"/tenants/a/orders/1", "/static/", "/files/x/", "/", "//", "/users/me"} {
+		f.Add("GET", s)
+	}
+	f.Fuzz(func(t *testing.T, method, path string) {
+		var p Params
+		i, d := table.Match(method, path, &p)
+		if i < 0 {
+			if d.Reason != verdict.NoRoute && d.Reason != verdict.MethodNotAllowed {
+				t.Fatalf("reason %v", d.Reason)
+			}
+			return
+		}
+		for _, name := range table.ParamNames(i) {
+			v, ok := p.Get(name)
+			if !ok || v == "" || strings.Contains(v, "/") {
+				t.Fatalf("route %s param %s = %q", shopRoutes[i].Name, name, v)
+			}
+		}
+	})
+}

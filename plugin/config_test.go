@@ -1,0 +1,62 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name       string
+		config     string
+		wantErrors []string // each a full error text; none means it compiles
+	}{
+		{name: "minimal", config: `{"routes": []}`},
+		{name: "full", config: `{"routes": [{"name": "a", "match": {"path": "/a/{id}", "methods": ["GET"]}, "auth": "none"}], "default": "allow"}`},
+		{name: "empty", config: ``, wantErrors: []string{"configuration: empty; expected a JSON object"}},
+		{name: "trailing garbage", config: `{"routes": []} x`, wantErrors: []string{"configuration: invalid JSON at byte 16: invalid character 'x' after top-level value"}},
+		{name: "top level not an object", config: `"x"`, wantErrors: []string{"configuration: must be an object, got a string"}},
+		{name: "routes wrong type", config: `{"routes": {}}`, wantErrors: []string{"routes: must be an array, got an object"}},
+		{name: "default unknown value", config: `{"routes": [], "default": "maybe"}`, wantErrors: []string{`default: must be one of ["deny" "allow"], got "maybe"`}},
+		{name: "duplicate key in a route", config: `{"routes": [{"name": "a", "name": "b", "match": {"path": "/"}, "auth": "none"}]}`,
+			wantErrors: []string{"routes[0].name: duplicate key"}},
+		{name: "methods wrong element type", config: `{"routes": [{"name": "a", "match": {"path": "/", "methods": ["GET", 1]}, "auth": "none"}]}`,
+			wantErrors: []string{"routes[0].match.methods[1]: must be a string, got a number"}},
+		{name: "parse and compile errors together, each once", config: `{"routes": [
+			{"name": "a", "match": {"path": "/x/{"}, "auth": "none"},
+			{"name": "b", "match": {"path": 3}, "auth": "none"}]}`,
+			wantErrors: []string{
+				"routes[1].match.path: must be a string, got a number",
+				`routes[0].match.path: "/x/{": parameter "{" must be a whole segment {name} with name [A-Za-z_][A-Za-z0-9_]*`,
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs := compileConfig([]byte(tc.config))
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.wantErrors, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.wantErrors, "\n"))
+			}
+		})
+	}
+}
+
+func FuzzCompileConfig(f *testing.F) {
+	for _, s := range []string{`{"routes": []}`, `{"routes": [{"name": "a", "match": {"path": "/a/{id}/**", "methods": ["GET"]}, "auth": "none"}]}`, `{"a":`, `[1,{}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, errs := compileConfig(raw)
+		if (p == nil) == (len(errs) == 0) {
+			t.Fatalf("pipeline %v with errors %v", p, errs)
+		}
+		for _, e := range errs {
+			if !strings.Contains(e.Error(), ": ") {
+				t.Fatalf("error without a JSON path: %v", e)
+			}
+		}
+	})
+}

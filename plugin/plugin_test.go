@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// These glue tests use the SDK's own emulator natively; e2e runs the same
+// code as plugin.wasm in the Envoy-faithful host.
+
+func startEmulated(t *testing.T, config string) proxytest.HostEmulator {
+	t.Helper()
+	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().
+		WithVMContext(&vmContext{}).WithPluginConfiguration([]byte(config)))
+	t.Cleanup(reset)
+	if host.StartPlugin() != types.OnPluginStartStatusOK {
+		t.Fatalf("plugin refused %s: %v", config, host.GetCriticalLogs())
+	}
+	return host
+}
+
+func TestGlueAppliesTheDecision(t *testing.T) {
+	host := startEmulated(t, `{"routes": [{"name": "a", "match": {"path": "/a/**"}, "auth": "none"}]}`)
+	tests := []struct {
+		name       string
+		path       string
+		wantAction types.Action
+		wantStatus uint32
+		wantPath   string
+	}{
+		{name: "allowed, path unchanged", path: "/a/b", wantAction: types.ActionContinue, wantPath: "/a/b"},
+		{name: "allowed, path normalized for the upstream", path: "/a//./b;x", wantAction: types.ActionContinue, wantPath: "/a/b"},
+		{name: "denied with a local reply", path: "/b", wantAction: types.ActionPause, wantStatus: 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := host.InitializeHttpContext()
+			act := host.CallOnRequestHeaders(id, [][2]string{{":method", "GET"}, {":path", tc.path}, {":authority", "x"}}, true)
+			if act != tc.wantAction {
+				t.Fatalf("action %v, want %v", act, tc.wantAction)
+			}
+			reply := host.GetSentLocalResponse(id)
+			if tc.wantStatus != 0 {
+				if reply == nil || reply.StatusCode != tc.wantStatus {
+					t.Fatalf("local reply %+v, want %d", reply, tc.wantStatus)
+				}
+				var body map[string]any
+				if err := json.Unmarshal(reply.Data, &body); err != nil || body["type"] != "urn:apiguard:problem:no_route" {
+					t.Errorf("problem body %s (%v)", reply.Data, err)
+				}
+				return
+			}
+			if reply != nil {
+				t.Fatalf("unexpected local reply %+v", reply)
+			}
+			for _, h := range host.GetCurrentRequestHeaders(id) {
+				if h[0] == ":path" && h[1] != tc.wantPath {
+					t.Errorf(":path %q, want %q", h[1], tc.wantPath)
+				}
+			}
+			host.CompleteHttpContext(id)
+		})
+	}
+}
+
+func TestGlueRefusesBadConfigAndLogsEveryError(t *testing.T) {
+	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().
+		WithVMContext(&vmContext{}).WithPluginConfiguration([]byte(`{"routes": [{"name": "a"}], "x": 1}`)))
+	defer reset()
+	if host.StartPlugin() != types.OnPluginStartStatusFailed {
+		t.Fatal("bad config accepted")
+	}
+	logs := strings.Join(host.GetCriticalLogs(), "\n")
+	for _, want := range []string{"routes[0].match: required", "routes[0].auth: required", "x: unknown field", "rejected with 3 error(s)"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestProblemBodyIsValidJSONWithoutRequestData(t *testing.T) {
+	d := internalError
+	d.Detail = `quote " and \ backslash`
+	var body map[string]any
+	if err := json.Unmarshal(problemBody(d), &body); err != nil {
+		t.Fatalf("%s: %v", problemBody(d), err)
+	}
+	if body["status"] != float64(500) || body["detail"] != d.Detail || body["title"] == "" {
+		t.Errorf("body %v", body)
+	}
+}
