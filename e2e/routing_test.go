@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"

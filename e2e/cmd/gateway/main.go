@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -43,70 +44,77 @@ func (c clusterFlags) Set(v string) error {
 
 var levels = map[string]host.LogLevel{"trace": 0, "debug": 1, "info": 2, "warn": 3, "error": 4, "critical": 5}
 
+// flags are the command line.
+type flags struct {
+	configPath, wasmPath, listen, upstream string
+	workers                                int
+	logLevel, profile                      string
+	clusters                               clusterFlags
+	check, demo                            bool
+}
+
 func main() {
-	clusters := clusterFlags{}
-	var (
-		configPath = flag.String("config", "", "filter JSON file (required)")
-		wasmPath   = flag.String("wasm", "build/plugin.wasm", "plugin module")
-		listen     = flag.String("listen", "127.0.0.1:8080", "listen address")
-		upstream   = flag.String("upstream", "", "upstream base URL, e.g. http://127.0.0.1:9000")
-		workers    = flag.Int("workers", 2, "worker VMs, as Envoy's --concurrency")
-		logLevel   = flag.String("log-level", "info", "plugin log level: trace, debug, info, warn, error, critical")
-		profile    = flag.String("profile", "envoy-1.33", "host WASI profile: envoy-1.33 or cpp-host-current")
-		check      = flag.Bool("check", false, "only load the config: print every error with its JSON path; exit 1 if any")
-		demo       = flag.Bool("demo", false, "serve a built-in echo upstream and print curl lines to try")
-	)
-	flag.Var(clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS); repeatable")
+	f := flags{clusters: clusterFlags{}}
+	flag.StringVar(&f.configPath, "config", "", "filter JSON file (required)")
+	flag.StringVar(&f.wasmPath, "wasm", "build/plugin.wasm", "plugin module")
+	flag.StringVar(&f.listen, "listen", "127.0.0.1:8080", "listen address")
+	flag.StringVar(&f.upstream, "upstream", "", "upstream base URL, e.g. http://127.0.0.1:9000")
+	flag.IntVar(&f.workers, "workers", 2, "worker VMs, as Envoy's --concurrency")
+	flag.StringVar(&f.logLevel, "log-level", "info", "plugin log level: trace, debug, info, warn, error, critical")
+	flag.StringVar(&f.profile, "profile", "envoy-1.33", "host WASI profile: envoy-1.33 or cpp-host-current")
+	flag.BoolVar(&f.check, "check", false, "only load the config: print every error with its JSON path; exit 1 if any")
+	flag.BoolVar(&f.demo, "demo", false, "serve a built-in echo upstream and print curl lines to try")
+	flag.Var(f.clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS); repeatable")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo] [flags]\n       gateway -check -config FILE\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*configPath, *wasmPath, *listen, *upstream, *workers, *logLevel, *profile, clusters, *check, *demo); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, f, os.Stdout, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath, wasmPath, listen, upstream string, workers int, logLevel, profile string,
-	clusters clusterFlags, check, demo bool,
-) error {
-	if configPath == "" {
-		flag.Usage()
-		return errors.New("-config is required")
+// run serves until ctx ends (or, with -check, only loads the config). ready,
+// if set, is told the listen address once requests are accepted.
+func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) error {
+	if f.configPath == "" {
+		return errors.New("-config is required (see -help)")
 	}
-	level, ok := levels[logLevel]
+	level, ok := levels[f.logLevel]
 	if !ok {
-		return fmt.Errorf("-log-level %q: want one of trace, debug, info, warn, error, critical", logLevel)
+		return fmt.Errorf("-log-level %q: want one of trace, debug, info, warn, error, critical", f.logLevel)
 	}
 	prof := host.Envoy133
-	switch profile {
+	switch f.profile {
 	case "envoy-1.33":
 	case "cpp-host-current":
 		prof = host.CppHostCurrent
 	default:
-		return fmt.Errorf("-profile %q: want envoy-1.33 or cpp-host-current", profile)
+		return fmt.Errorf("-profile %q: want envoy-1.33 or cpp-host-current", f.profile)
 	}
-	module, err := os.ReadFile(wasmPath)
+	module, err := os.ReadFile(f.wasmPath)
 	if err != nil {
 		return fmt.Errorf("%w (run `make build` first)", err)
 	}
-	config, err := os.ReadFile(configPath)
+	config, err := os.ReadFile(f.configPath)
 	if err != nil {
 		return err
 	}
-	if check {
+	if f.check {
 		if err := gateway.Check(module, config); err != nil {
 			return err
 		}
-		fmt.Printf("%s: ok\n", configPath)
+		fmt.Fprintf(out, "%s: ok\n", f.configPath)
 		return nil
 	}
 
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if demo && upstream == "" {
+	upstream := f.upstream
+	if f.demo && upstream == "" {
 		demoURL, closeDemo, err := startDemoUpstream()
 		if err != nil {
 			return err
@@ -122,8 +130,8 @@ func run(configPath, wasmPath, listen, upstream string, workers int, logLevel, p
 		return fmt.Errorf("-upstream %q: want a base URL like http://127.0.0.1:9000", upstream)
 	}
 	g, err := gateway.New(gateway.Options{
-		Module: module, Config: config, Upstream: up, Clusters: clusters,
-		Workers: workers, Profile: prof, MinLogLevel: level, Log: logger,
+		Module: module, Config: config, Upstream: up, Clusters: f.clusters,
+		Workers: f.workers, Profile: prof, MinLogLevel: level, Log: logger,
 	})
 	if err != nil {
 		return err
@@ -131,17 +139,20 @@ func run(configPath, wasmPath, listen, upstream string, workers int, logLevel, p
 	defer g.Close()
 	go g.Env().RunTicks(ctx, 50*time.Millisecond)
 
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: g, ConnContext: g.ConnContext, ReadHeaderTimeout: 10 * time.Second}
-	logger.Printf("apiguard gateway on http://%s -> %s (%d workers, %s)", ln.Addr(), up, workers, prof)
-	if demo {
-		printTryLines(ln.Addr().String())
+	logger.Printf("apiguard gateway on http://%s -> %s (%d workers, %s)", ln.Addr(), up, f.workers, prof)
+	if f.demo {
+		printTryLines(out, ln.Addr().String())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -179,8 +190,8 @@ func startDemoUpstream() (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-func printTryLines(addr string) {
-	fmt.Printf(`
+func printTryLines(out io.Writer, addr string) {
+	fmt.Fprintf(out, `
 Try it (the example policy is envoy/apiguard.json):
   curl -i http://%[1]s/healthz                         # public route: 200 from the demo upstream
   curl -i http://%[1]s/api/v1/orders/42                # template route: 200

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const wasm = "../../../build/plugin.wasm"
+
+func writeConfig(t *testing.T, config string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(p, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckModeLintsAPolicy(t *testing.T) {
+	if _, err := os.Stat(wasm); err != nil {
+		t.Fatalf("%v: run `make build` first", err)
+	}
+	bad := writeConfig(t, `{"routes": [{"name": "a", "match": {"path": "/a/{id"}, "auth": "none"}], "defualt": "deny"}`)
+	err := run(context.Background(), flags{configPath: bad, wasmPath: wasm, check: true, logLevel: "info", profile: "envoy-1.33"}, io.Discard, nil)
+	if err == nil {
+		t.Fatal("a bad policy passed the check")
+	}
+	for _, want := range []string{"routes[0].match.path:", "defualt: unknown field"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("check output lacks %q:\n%v", want, err)
+		}
+	}
+	var out bytes.Buffer
+	good := writeConfig(t, `{"routes": []}`)
+	if err := run(context.Background(), flags{configPath: good, wasmPath: wasm, check: true, logLevel: "info", profile: "envoy-1.33"}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.String(), ": ok\n") {
+		t.Errorf("output %q", out.String())
+	}
+}
+
+// TestDemoServesTheExamplePolicy is `make run`: the shipped example policy in
+// front of the built-in upstream, stopped by cancelling (Ctrl-C).
+func TestDemoServesTheExamplePolicy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- run(ctx, flags{configPath: "../../../envoy/apiguard.json", wasmPath: wasm, listen: "127.0.0.1:0",
+			workers: 2, logLevel: "warn", profile: "envoy-1.33", demo: true}, io.Discard, func(a string) { addrc <- a })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-errc:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("gateway did not start")
+	}
+	tests := []struct {
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{path: "/healthz", wantStatus: 200, wantBody: `"upstream":"demo"`},
+		{path: "/api/v1/orders/42?x=1", wantStatus: 200, wantBody: `"query":"x=1"`},
+		{path: "/admin", wantStatus: 404, wantBody: "urn:apiguard:problem:no_route"},
+		{path: "/public//docs;jsessionid=1", wantStatus: 200, wantBody: `"path":"/public/docs"`},
+	}
+	for _, tc := range tests {
+		resp, err := http.Get("http://" + addr + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody) {
+			t.Errorf("GET %s: %d %s, want %d with %s", tc.path, resp.StatusCode, body, tc.wantStatus, tc.wantBody)
+		}
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not stop")
+	}
+}

@@ -1,0 +1,158 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const policy = `{"routes": [
+  {"name": "upload", "match": {"path": "/upload", "methods": ["POST", "PUT"]}, "auth": "none"},
+  {"name": "download", "match": {"path": "/download/{size}", "methods": ["GET"]}, "auth": "none"},
+  {"name": "echo", "match": {"path": "/echo/**"}, "auth": "none"}
+]}`
+
+// upstream records what reached it and serves uploads, downloads and echoes.
+type upstream struct {
+	mu   sync.Mutex
+	seen []*http.Request
+}
+
+func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	u.seen = append(u.seen, r)
+	u.mu.Unlock()
+	switch {
+	case r.URL.Path == "/upload":
+		h := sha256.New()
+		n, _ := io.Copy(h, r.Body)
+		w.Header().Set("x-received", fmt.Sprintf("%d %s", n, hex.EncodeToString(h.Sum(nil))))
+		w.WriteHeader(http.StatusCreated)
+	case strings.HasPrefix(r.URL.Path, "/download/"):
+		var n int
+		fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/download/"), &n)
+		w.Header().Set("content-type", "application/octet-stream")
+		_, _ = io.Copy(w, io.LimitReader(zeros{}, int64(n)))
+	default:
+		w.Header().Set("connection", "close")
+		w.Header().Set("x-upstream", "yes")
+		fmt.Fprintf(w, "%s %s %s %s", r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("x-client"))
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func start(t *testing.T) (*httptest.Server, *upstream) {
+	t.Helper()
+	module, err := os.ReadFile("../../build/plugin.wasm")
+	if err != nil {
+		t.Fatalf("%v: run `make build` first", err)
+	}
+	up := &upstream{}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+	target, _ := url.Parse(upSrv.URL)
+	var logs bytes.Buffer
+	g, err := New(Options{Module: module, Config: []byte(policy), Upstream: target, Workers: 2, Log: log.New(&logs, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	srv := httptest.NewUnstartedServer(g)
+	srv.Config.ConnContext = g.ConnContext
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	return srv, up
+}
+
+func TestForwardsWithHTTPSemantics(t *testing.T) {
+	srv, up := start(t)
+	req, _ := http.NewRequest("PATCH", srv.URL+"/echo/a//b/./c?q=1&r=%2e", nil)
+	req.Header.Set("x-client", "yes")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "PATCH /echo/a/b/c q=1&r=%2e yes" {
+		t.Errorf("got %d %q", resp.StatusCode, body)
+	}
+	if resp.Header.Get("x-upstream") != "yes" || resp.Header.Get("connection") != "" {
+		t.Errorf("response headers %v: want upstream headers without hop-by-hop ones", resp.Header)
+	}
+	if got := up.seen[0].Header.Get("x-request-id"); len(got) != 32 {
+		t.Errorf("x-request-id %q: the gateway adds one as Envoy does", got)
+	}
+}
+
+func TestStreamsLargeBodiesBothWays(t *testing.T) {
+	srv, _ := start(t)
+	payload := bytes.Repeat([]byte("apiguard"), 1<<17) // 1 MiB
+	sum := sha256.Sum256(payload)
+	resp, err := http.Post(srv.URL+"/upload", "application/octet-stream", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := fmt.Sprintf("%d %s", len(payload), hex.EncodeToString(sum[:])); resp.StatusCode != 201 || resp.Header.Get("x-received") != want {
+		t.Errorf("upload: %d %q, want 201 %q", resp.StatusCode, resp.Header.Get("x-received"), want)
+	}
+	const size = 3 << 20
+	resp, err = http.Get(fmt.Sprintf("%s/download/%d", srv.URL, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n != size {
+		t.Errorf("download: %d, %d bytes, want 200 and %d", resp.StatusCode, n, size)
+	}
+}
+
+func TestDeniedRequestsNeverReachTheUpstream(t *testing.T) {
+	srv, up := start(t)
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/admin", 404},
+		{"GET", "/upload", 405},
+		{"GET", "/echo/..%2f..%2fadmin", 400},
+		{"POST", "/nope", 404},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader("body"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("content-type") != "application/problem+json" || !bytes.Contains(body, []byte(`"status":`)) {
+			t.Errorf("%s %s: %d %s %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("content-type"), body)
+		}
+	}
+	if len(up.seen) != 0 {
+		t.Errorf("%d denied requests reached the upstream", len(up.seen))
+	}
+}
