@@ -52,8 +52,11 @@ fuzz:
 	  done; \
 	done
 
+# Per-stream cost in the wasm host, then the filters natively and compiled to wasm in wazero.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./e2e/ ./filters/...
+	$(GO) build -o $(BUILD)/wasirun ./e2e/cmd/wasirun
+	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(BUILD)/wasirun -run '^$$' -bench . -benchmem ./filters/...
 
 soak: build
 	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/
