@@ -191,12 +191,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, s *host.Stream, 
 	if act == host.Pause && err == nil {
 		act, err = s.Wait(g.opts.WaitTimeout)
 	}
-	if err != nil {
-		g.fail(w, rec, err)
-		return
-	}
-	if act == host.Reply {
-		g.writeLocalReply(w, s, rec)
+	if g.answered(w, s, rec, act, err) {
 		return
 	}
 
@@ -345,12 +340,7 @@ func (g *Gateway) forwardResponse(w http.ResponseWriter, resp *http.Response, s 
 		}
 	}
 	act, err := s.ResponseHeaders(h, resp.ContentLength == 0)
-	if err != nil {
-		g.fail(w, rec, err)
-		return
-	}
-	if act == host.Reply {
-		g.writeLocalReply(w, s, rec)
+	if g.answered(w, s, rec, act, err) {
 		return
 	}
 	rec.status = writeHeaders(w, s.DownstreamResponseHeaders())
@@ -375,6 +365,20 @@ func (g *Gateway) forwardResponse(w http.ResponseWriter, resp *http.Response, s 
 			return
 		}
 	}
+}
+
+// answered writes what ends a stream early, a failure or the plugin's local
+// reply, and reports whether it did.
+func (g *Gateway) answered(w http.ResponseWriter, s *host.Stream, rec *record, act host.Action, err error) bool {
+	switch {
+	case err != nil:
+		g.fail(w, rec, err)
+	case act == host.Reply:
+		g.writeLocalReply(w, s, rec)
+	default:
+		return false
+	}
+	return true
 }
 
 func writeHeaders(w http.ResponseWriter, h host.Headers) int {

@@ -241,21 +241,17 @@ func proxyFunctions() []hostFunc {
 		unimplemented("proxy_dequeue_shared_queue", 3),
 		unimplemented("proxy_enqueue_shared_queue", 3),
 		{"proxy_get_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			h := vm.headerMap(u32(s[0]))
-			key, ok := vm.readString(u32(s[1]), u32(s[2]))
-			switch {
-			case !ok:
-				s[0] = uint64(statusInvalidMemory)
-			case h == nil:
-				s[0] = uint64(statusBadArgument)
-			default:
-				v, found := h.Get(key)
-				if !found {
-					s[0] = uint64(statusNotFound)
-					return
-				}
-				s[0] = uint64(vm.copyOut([]byte(v), u32(s[3]), u32(s[4])))
+			h, key, st := vm.headerKey(s)
+			if st != statusOK {
+				s[0] = uint64(st)
+				return
 			}
+			v, found := h.Get(key)
+			if !found {
+				s[0] = uint64(statusNotFound)
+				return
+			}
+			s[0] = uint64(vm.copyOut([]byte(v), u32(s[3]), u32(s[4])))
 		}},
 		{"proxy_add_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
 			vm.editHeader(s, func(h *Headers, k, v string) { h.Add(k, v) })
@@ -264,17 +260,11 @@ func proxyFunctions() []hostFunc {
 			vm.editHeader(s, func(h *Headers, k, v string) { h.Set(k, v) })
 		}},
 		{"proxy_remove_header_map_value", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			h := vm.headerMap(u32(s[0]))
-			key, ok := vm.readString(u32(s[1]), u32(s[2]))
-			switch {
-			case !ok:
-				s[0] = uint64(statusInvalidMemory)
-			case h == nil:
-				s[0] = uint64(statusBadArgument)
-			default:
+			h, key, st := vm.headerKey(s)
+			if st == statusOK {
 				h.Del(key)
-				s[0] = uint64(statusOK)
 			}
+			s[0] = uint64(st)
 		}},
 		{"proxy_get_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
 			// Envoy answers OK with an empty map even where the map is unavailable.
@@ -436,15 +426,27 @@ func (vm *VM) headerMap(t uint32) *Headers {
 	return nil
 }
 
-func (vm *VM) editHeader(s []uint64, edit func(h *Headers, k, v string)) {
+// headerKey resolves the (map type, key) arguments the header-map calls share.
+func (vm *VM) headerKey(s []uint64) (*Headers, string, status) {
+	key, ok := vm.readString(u32(s[1]), u32(s[2]))
+	if !ok {
+		return nil, "", statusInvalidMemory
+	}
 	h := vm.headerMap(u32(s[0]))
-	key, ok1 := vm.readString(u32(s[1]), u32(s[2]))
-	val, ok2 := vm.readString(u32(s[3]), u32(s[4]))
+	if h == nil {
+		return nil, "", statusBadArgument
+	}
+	return h, key, statusOK
+}
+
+func (vm *VM) editHeader(s []uint64, edit func(h *Headers, k, v string)) {
+	h, key, st := vm.headerKey(s)
+	val, ok := vm.readString(u32(s[3]), u32(s[4]))
 	switch {
-	case !ok1 || !ok2:
+	case !ok:
 		s[0] = uint64(statusInvalidMemory)
-	case h == nil:
-		s[0] = uint64(statusBadArgument)
+	case st != statusOK:
+		s[0] = uint64(st)
 	default:
 		edit(h, key, val)
 		s[0] = uint64(statusOK)
