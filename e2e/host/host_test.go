@@ -73,6 +73,14 @@ func TestImportEnvoyLacksFailsTheLoad(t *testing.T) {
 	}
 }
 
+func TestImportOfAnotherABIVersionFailsTheLoad(t *testing.T) {
+	mod := minimalPlugin("env", "proxy_get_log_level", functype([]byte{wasmI32}, []byte{wasmI32}), nil)
+	_, err := NewEnv(Config{Module: mod})
+	if err == nil || !strings.Contains(err.Error(), "env.proxy_get_log_level is not provided by Envoy") {
+		t.Fatalf("NewEnv error = %v: Envoy registers proxy_get_log_level only for ABI 0.2.1 modules", err)
+	}
+}
+
 func TestRestrictedCallDuringInitializeTraps(t *testing.T) {
 	// _initialize: proxy_set_tick_period_milliseconds(1000); drop
 	init := []byte{0x41, 0xe8, 0x07, 0x10, 0x00, 0x1a}
