@@ -25,6 +25,37 @@ const (
 	// Internal: the plugin itself failed while handling the request; it fails
 	// closed. Status 500.
 	Internal
+	// TokenMissing: the route requires a token and none was presented. Status 401.
+	TokenMissing
+	// TokenMalformed: not a compact JWS with strict base64url parts and
+	// duplicate-free JSON, or a header apiguard refuses (crit, b64, JWE). 401.
+	TokenMalformed
+	// TokenTooLarge: the token exceeds the provider's size limit. 401.
+	TokenTooLarge
+	// TokenDuplicate: more than one credential was presented (two tokens, two
+	// Authorization headers); apiguard never picks one. Status 400.
+	TokenDuplicate
+	// TokenAlgorithm: alg is none, not allowed, or not the verifying key's. 401.
+	TokenAlgorithm
+	// TokenIssuer: iss is missing or not the provider's issuer. 401.
+	TokenIssuer
+	// TokenAudience: aud is missing, malformed or names none of the provider's
+	// audiences. 401.
+	TokenAudience
+	// TokenExpired: exp is missing, malformed or past, beyond the clock skew. 401.
+	TokenExpired
+	// TokenNotYetValid: nbf or iat lies in the future, beyond the clock skew. 401.
+	TokenNotYetValid
+	// TokenUnknownKey: no key of the provider matches the token's kid. 401.
+	TokenUnknownKey
+	// TokenSignature: the signature does not verify. 401.
+	TokenSignature
+	// TokenClaimHeader: a claim copied into a request header is not a safe
+	// header value. 401.
+	TokenClaimHeader
+	// KeysUnavailable: the provider has no usable keys (JWKS unreachable,
+	// invalid or empty), so no token can be verified: fail closed. 401.
+	KeysUnavailable
 	numReasons
 )
 
@@ -41,6 +72,19 @@ var reasons = [numReasons]reasonInfo{
 	MethodNotAllowed: {"method_not_allowed", "The method is not allowed on this route", 405},
 	BadRequest:       {"bad_request", "The request is malformed", 400},
 	Internal:         {"internal", "The gateway could not process the request", 500},
+	TokenMissing:     {"token_missing", "Authentication is required", 401},
+	TokenMalformed:   {"token_malformed", "The access token is malformed", 401},
+	TokenTooLarge:    {"token_too_large", "The access token is too large", 401},
+	TokenDuplicate:   {"token_duplicate", "More than one credential was presented", 400},
+	TokenAlgorithm:   {"token_algorithm", "The access token's algorithm is not accepted", 401},
+	TokenIssuer:      {"token_issuer", "The access token's issuer is not accepted", 401},
+	TokenAudience:    {"token_audience", "The access token is not for this audience", 401},
+	TokenExpired:     {"token_expired", "The access token has expired", 401},
+	TokenNotYetValid: {"token_not_yet_valid", "The access token is not valid yet", 401},
+	TokenUnknownKey:  {"token_unknown_key", "The access token's signing key is unknown", 401},
+	TokenSignature:   {"token_signature", "The access token's signature is invalid", 401},
+	TokenClaimHeader: {"token_claim_header", "A token claim cannot be forwarded", 401},
+	KeysUnavailable:  {"keys_unavailable", "The identity provider's keys are unavailable", 401},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,

@@ -1,0 +1,81 @@
+package jwt
+
+import (
+	"container/list"
+	"time"
+)
+
+// Cache remembers tokens whose signature verified, per worker, so a client
+// sending the same token again costs a map lookup instead of a signature
+// check. It is bounded in entries and bytes and evicts the least recently used
+// entry. Only successes are cached, and a hit re-checks the times, so an entry
+// never outlives its exp. Keys are the raw tokens: hashing them would cost
+// more in wasm than comparing them. Not safe for concurrent use (a proxy-wasm
+// VM is single-threaded).
+type Cache struct {
+	maxEntries, maxBytes, bytes int
+	order                       *list.List // front: most recently used
+	byToken                     map[string]*list.Element
+}
+
+type cacheEntry struct {
+	v *Verifier
+	t *Token
+}
+
+// NewCache bounds the cache; zero values take 512 entries and 1 MiB.
+func NewCache(maxEntries, maxBytes int) *Cache {
+	if maxEntries <= 0 {
+		maxEntries = 512
+	}
+	if maxBytes <= 0 {
+		maxBytes = 1 << 20
+	}
+	return &Cache{maxEntries: maxEntries, maxBytes: maxBytes, order: list.New(), byToken: map[string]*list.Element{}}
+}
+
+// Get returns a token v verified earlier and still within its times.
+func (c *Cache) Get(v *Verifier, raw string, now time.Time) (*Token, bool) {
+	el, ok := c.byToken[raw]
+	if !ok {
+		return nil, false
+	}
+	e := el.Value.(cacheEntry)
+	if e.v != v || !v.StillValid(e.t, now) {
+		c.remove(el)
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return e.t, true
+}
+
+// Put remembers a token whose signature v verified.
+func (c *Cache) Put(v *Verifier, t *Token) {
+	if el, ok := c.byToken[t.raw]; ok {
+		c.remove(el)
+	}
+	if len(t.raw) > c.maxBytes {
+		return
+	}
+	c.byToken[t.raw] = c.order.PushFront(cacheEntry{v: v, t: t})
+	c.bytes += len(t.raw)
+	for c.order.Len() > c.maxEntries || c.bytes > c.maxBytes {
+		c.remove(c.order.Back())
+	}
+}
+
+// Clear forgets every entry, e.g. when a provider's keys change.
+func (c *Cache) Clear() {
+	c.order.Init()
+	clear(c.byToken)
+	c.bytes = 0
+}
+
+// Len is the number of entries.
+func (c *Cache) Len() int { return c.order.Len() }
+
+func (c *Cache) remove(el *list.Element) {
+	e := c.order.Remove(el).(cacheEntry)
+	delete(c.byToken, e.t.raw)
+	c.bytes -= len(e.t.raw)
+}

@@ -1,0 +1,121 @@
+package jwt
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// Token is a compact JWS whose structure, header and claims passed every check
+// that needs no key. Its signature is not verified yet.
+type Token struct {
+	raw    string
+	alg    string
+	kid    string
+	hasKid bool
+	claims gjson.Result
+	// exp is the expiry in Unix seconds; 0 when the token has none (allowed
+	// only with AllowMissingExp).
+	exp float64
+}
+
+// Claims is the verified payload; read it with gjson paths.
+func (t *Token) Claims() gjson.Result { return t.claims }
+
+// Alg and KeyID are the header's alg and kid.
+func (t *Token) Alg() string   { return t.alg }
+func (t *Token) KeyID() string { return t.kid }
+
+// Algorithms are the JWS algorithms apiguard accepts (RFC 7518 section 3, RFC
+// 8037). Anything else, "none" in any casing included, is refused.
+var Algorithms = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
+}
+
+func acceptedAlg(alg string) bool {
+	for _, a := range Algorithms {
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+func malformed(detail string) verdict.Decision { return verdict.Deny(verdict.TokenMalformed, detail) }
+
+// decodePart decodes one base64url part strictly: the URL-safe alphabet only
+// (Go's decoder would skip CR and LF), no padding, canonical trailing bits.
+func decodePart(s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return nil, false
+		}
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return b, err == nil
+}
+
+// splitCompact returns the three parts of a compact JWS, refusing JWE (five
+// parts) and any other shape.
+func splitCompact(raw string) (header, payload, sig string, d verdict.Decision) {
+	switch strings.Count(raw, ".") {
+	case 2:
+	case 4:
+		return "", "", "", malformed("encrypted tokens (JWE) are not accepted")
+	default:
+		return "", "", "", malformed("not a compact JWS: want three dot-separated parts")
+	}
+	header, rest, _ := strings.Cut(raw, ".")
+	payload, sig, _ = strings.Cut(rest, ".")
+	if header == "" || payload == "" || sig == "" {
+		return "", "", "", malformed("empty token part")
+	}
+	return header, payload, sig, verdict.Decision{}
+}
+
+// parseHeader checks the JOSE header. kid is only ever a lookup into the
+// configured keys: jwk, jku, x5u and x5c never supply a key and never cause a
+// fetch, so they are simply not read.
+func parseHeader(t *Token, part string) verdict.Decision {
+	b, ok := decodePart(part)
+	if !ok {
+		return malformed("header is not canonical base64url")
+	}
+	h, err := strictObject(b)
+	if err != nil {
+		return malformed("header is not a duplicate-free JSON object")
+	}
+	alg := h.Get("alg")
+	switch {
+	case alg.Type != gjson.String:
+		return verdict.Deny(verdict.TokenAlgorithm, "alg must be a string")
+	case strings.EqualFold(alg.Str, "none"):
+		return verdict.Deny(verdict.TokenAlgorithm, "unsigned tokens are not accepted")
+	case !acceptedAlg(alg.Str):
+		return verdict.Deny(verdict.TokenAlgorithm, "alg is not accepted")
+	}
+	t.alg = alg.Str
+	if h.Get("enc").Exists() || h.Get("zip").Exists() {
+		return malformed("encrypted or compressed tokens are not accepted")
+	}
+	// No critical extension is understood, so any "crit" must be refused
+	// (RFC 7515 section 4.1.11); b64:false would sign an unencoded payload.
+	if h.Get("crit").Exists() {
+		return malformed("critical header extensions are not accepted")
+	}
+	if b64 := h.Get("b64"); b64.Exists() && b64.Type != gjson.True {
+		return malformed("unencoded payloads (b64) are not accepted")
+	}
+	if kid := h.Get("kid"); kid.Exists() {
+		if kid.Type != gjson.String {
+			return malformed("kid must be a string")
+		}
+		t.kid, t.hasKid = kid.Str, true
+	}
+	return verdict.Decision{}
+}

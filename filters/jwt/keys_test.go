@@ -1,0 +1,139 @@
+package jwt
+
+import (
+	"crypto/elliptic"
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+)
+
+func jwk(k *jwttest.Key, edits ...string) map[string]any {
+	m := k.JWK()
+	for i := 0; i+1 < len(edits); i += 2 {
+		if edits[i+1] == "" {
+			delete(m, edits[i])
+		} else {
+			m[edits[i]] = edits[i+1]
+		}
+	}
+	return m
+}
+
+func jwks(keys ...map[string]any) []byte {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = mustJSON(k)
+	}
+	return []byte(`{"keys":[` + strings.Join(parts, ",") + `]}`)
+}
+
+func TestParseKeySet(t *testing.T) {
+	k := testKeys()
+	tests := []struct {
+		name    string
+		doc     []byte
+		wantErr string // "" means the set loads
+		wantAlg string // for a single-key set
+	}{
+		{name: "every supported key", doc: providerJWKS()},
+		{name: "RSA without alg is RS256", doc: jwks(jwk(k["RS256"], "alg", "")), wantAlg: "RS256"},
+		{name: "EC alg follows the curve", doc: jwks(jwk(k["ES384"], "alg", "")), wantAlg: "ES384"},
+		{name: "oct without alg is HS256", doc: jwks(jwk(k["HS256"], "alg", "")), wantAlg: "HS256"},
+		{name: "use may be absent", doc: jwks(jwk(k["EdDSA"], "use", "")), wantAlg: "EdDSA"},
+		{name: "RSA under 2048 bits", doc: jwttest.JWKS(jwttest.RSA("small", "RS256", 1024)), wantErr: "keys[0]: RSA key of 1024 bits; at least 2048 required"},
+		{name: "HMAC secret under 32 bytes", doc: jwttest.JWKS(jwttest.HMAC("s", "HS256", 16)), wantErr: "keys[0]: HS256 secret of 16 bytes; at least 32 required"},
+		{name: "HS512 secret shorter than its hash", doc: jwttest.JWKS(jwttest.HMAC("s", "HS512", 48)), wantErr: "keys[0]: HS512 secret of 48 bytes; at least 64 required"},
+		{name: "alg contradicting the key type", doc: jwks(jwk(k["ES256"], "alg", "RS256")), wantErr: `keys[0]: alg "RS256" does not fit the key type`},
+		{name: "alg contradicting the curve", doc: jwks(jwk(k["ES256"], "alg", "ES384")), wantErr: `keys[0]: alg "ES384" does not fit the key type`},
+		// Found by FuzzParseKeySet (testdata/fuzz/FuzzParseKeySet/eb55d881ea2d6d0d): an oct key
+		// with a non-HMAC alg once panicked while computing the minimum secret size.
+		{name: "RSA alg on an oct key", doc: jwks(jwk(k["HS256"], "alg", "RS256")), wantErr: `keys[0]: alg "RS256" does not fit the key type`},
+		{name: "HMAC alg on an RSA key", doc: jwks(jwk(k["RS256"], "alg", "HS256")), wantErr: `keys[0]: alg "HS256" does not fit the key type`},
+		{name: "encryption key", doc: jwks(jwk(k["RS256"], "use", "enc")), wantErr: `keys[0]: use "enc"`},
+		{name: "repeated kid", doc: jwks(jwk(k["RS256"]), jwk(k["ES256"], "kid", "rs256")), wantErr: `keys[1]: kid "rs256" is used twice`},
+		{name: "unknown kty", doc: []byte(`{"keys":[{"kty":"XYZ","kid":"a"}]}`), wantErr: "keys[0]: not a valid JWK"},
+		{name: "key not an object", doc: []byte(`{"keys":[1]}`), wantErr: "keys[0]: must be an object"},
+		{name: "no keys", doc: []byte(`{"keys":[]}`), wantErr: "JWKS: no keys"},
+		{name: "keys not an array", doc: []byte(`{"keys":{}}`), wantErr: `JWKS: "keys" must be an array`},
+		{name: "not JSON", doc: []byte(`<html>`), wantErr: "JWKS: not a JSON object"},
+		{name: "duplicate JSON key", doc: []byte(`{"keys":[],"keys":[]}`), wantErr: "JWKS: duplicate JSON key"},
+		{name: "every bad key is named", doc: jwks(jwk(k["ES256"], "alg", "RS256"), jwk(k["RS256"]), jwk(k["HS256"], "use", "enc")),
+			wantErr: "keys[0]: alg \"RS256\" does not fit the key type\nkeys[2]: use \"enc\": only signature keys are accepted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := ParseKeySet(tc.doc)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want prefix %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantAlg != "" && (set.Len() != 1 || set.keys[0].alg != tc.wantAlg) {
+				t.Errorf("bound to %v, want %s", set.keys, tc.wantAlg)
+			}
+		})
+	}
+}
+
+func TestPrivateKeyMaterialIsRefused(t *testing.T) {
+	pub := testKeys()["ES256"].JWK()
+	priv := jwttest.EC("p", elliptic.P256())
+	m := priv.JWK()
+	m["d"] = pub["x"] // any scalar makes it a private JWK
+	if _, err := ParseKeySet(jwks(m)); err == nil {
+		t.Fatal("a JWKS with private key material loaded")
+	}
+}
+
+func providerJWKS() []byte {
+	var ks []*jwttest.Key
+	for alg, k := range testKeys() {
+		if alg != "attacker" {
+			ks = append(ks, k)
+		}
+	}
+	return jwttest.JWKS(ks...)
+}
+
+func FuzzParseKeySet(f *testing.F) {
+	f.Add(providerJWKS())
+	f.Add([]byte(`{"keys":[{"kty":"oct","k":"AAAA"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"","y":""}]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		set, err := ParseKeySet(doc)
+		if (set == nil) == (err == nil) {
+			t.Fatalf("set %v with error %v", set, err)
+		}
+		if set != nil {
+			for _, k := range set.keys {
+				if !acceptedAlg(k.alg) {
+					t.Fatalf("key bound to %q", k.alg)
+				}
+			}
+		}
+	})
+}
+
+func FuzzCheck(f *testing.F) {
+	k := testKeys()
+	f.Add(k["RS256"].Token(claims()))
+	f.Add(k["ES256"].Token(claims("nbf", "1", "iat", "2")))
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	v, set := newVerifier(f), providerKeys(f)
+	f.Fuzz(func(t *testing.T, raw string) {
+		tok, d := v.Check(raw, now)
+		if d.Denied() {
+			if tok != nil || d.Reason.Status() != 401 {
+				t.Fatalf("denial %+v with token %v", d, tok)
+			}
+			return
+		}
+		_ = v.Verify(tok, set)
+	})
+}

@@ -1,0 +1,153 @@
+// Package jwt verifies JSON Web Tokens (RFC 7519) for one identity provider,
+// as strictly as Envoy's jwt_authn and stricter: the issuer and audiences are
+// required, every key is bound to one algorithm, duplicate JSON keys, unknown
+// critical headers, unencoded payloads, JWE and non-canonical encodings are
+// refused, and the checks that need no key run before any signature is
+// computed or any key set fetched.
+//
+// A Verifier is compiled once per provider and is immutable; the keys it
+// verifies with are passed in, so a key set can be replaced (a JWKS refresh)
+// without touching the verifier.
+package jwt
+
+import (
+	"errors"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// Defaults, as Envoy's jwt_authn has them where it has them.
+const (
+	DefaultClockSkew    = 60 * time.Second
+	DefaultMaxTokenSize = 8 << 10
+)
+
+// Config is one provider's verification policy.
+type Config struct {
+	// Issuer must equal the token's iss exactly. Required.
+	Issuer string
+	// Audiences: the token's aud must name at least one. Required.
+	Audiences []string
+	// ClockSkew is allowed on exp, nbf and iat; DefaultClockSkew if zero.
+	ClockSkew time.Duration
+	// MaxTokenSize in bytes; DefaultMaxTokenSize if zero. Larger tokens are
+	// refused before any parsing.
+	MaxTokenSize int
+	// AllowMissingExp accepts tokens without exp. Tokens that never expire
+	// cannot be revoked by time; the default refuses them.
+	AllowMissingExp bool
+}
+
+// Verifier checks tokens for one provider.
+type Verifier struct {
+	cfg       Config
+	audiences map[string]bool
+}
+
+// NewVerifier validates cfg.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	var errs []error
+	if cfg.Issuer == "" {
+		errs = append(errs, errors.New("issuer: required"))
+	}
+	if len(cfg.Audiences) == 0 {
+		errs = append(errs, errors.New("audiences: at least one required"))
+	}
+	if cfg.ClockSkew < 0 || cfg.MaxTokenSize < 0 {
+		errs = append(errs, errors.New("clock skew and token size must not be negative"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
+	}
+	if cfg.MaxTokenSize == 0 {
+		cfg.MaxTokenSize = DefaultMaxTokenSize
+	}
+	v := &Verifier{cfg: cfg, audiences: map[string]bool{}}
+	for _, a := range cfg.Audiences {
+		v.audiences[a] = true
+	}
+	return v, nil
+}
+
+// Check runs every check that needs no key, cheapest first: size, compact
+// structure and encoding, header, payload JSON, iss, aud, exp, nbf, iat. A
+// token that fails here never costs a signature verification or a JWKS fetch.
+func (v *Verifier) Check(raw string, now time.Time) (*Token, verdict.Decision) {
+	if len(raw) > v.cfg.MaxTokenSize {
+		return nil, verdict.Deny(verdict.TokenTooLarge, "")
+	}
+	hPart, pPart, sPart, d := splitCompact(raw)
+	if d.Denied() {
+		return nil, d
+	}
+	t := &Token{raw: raw}
+	if d := parseHeader(t, hPart); d.Denied() {
+		return nil, d
+	}
+	if _, ok := decodePart(sPart); !ok {
+		return nil, malformed("signature is not canonical base64url")
+	}
+	payload, ok := decodePart(pPart)
+	if !ok {
+		return nil, malformed("payload is not canonical base64url")
+	}
+	claims, err := strictObject(payload)
+	if err != nil {
+		return nil, malformed("payload is not a duplicate-free JSON object")
+	}
+	t.claims = claims
+	if d := v.checkClaims(t, now); d.Denied() {
+		return nil, d
+	}
+	return t, verdict.Decision{}
+}
+
+// StillValid re-checks only the times, for a token verified earlier (a cache
+// hit): an entry never outlives its exp.
+func (v *Verifier) StillValid(t *Token, now time.Time) bool {
+	return t.exp == 0 && v.cfg.AllowMissingExp || unix(now) < t.exp+v.cfg.ClockSkew.Seconds()
+}
+
+// Verify checks the signature of a token that passed Check with the
+// provider's keys. The token's kid selects the keys (and must then exist);
+// without a kid, every key bound to the token's alg is tried.
+func (v *Verifier) Verify(t *Token, keys *KeySet) verdict.Decision {
+	if keys == nil || keys.Len() == 0 {
+		return verdict.Deny(verdict.KeysUnavailable, "")
+	}
+	var candidates []any
+	kidFound := false
+	for _, k := range keys.keys {
+		if t.hasKid && (!k.hasKid || k.kid != t.kid) {
+			continue
+		}
+		kidFound = true
+		if k.alg == t.alg {
+			candidates = append(candidates, k.key)
+		}
+	}
+	switch {
+	case t.hasKid && !kidFound:
+		return verdict.Deny(verdict.TokenUnknownKey, "")
+	case len(candidates) == 0 && t.hasKid:
+		return verdict.Deny(verdict.TokenAlgorithm, "alg is not the key's algorithm")
+	case len(candidates) == 0:
+		return verdict.Deny(verdict.TokenUnknownKey, "no key for the token's alg")
+	}
+	jws, err := jose.ParseSignedCompact(t.raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(t.alg)})
+	if err != nil {
+		return malformed("not a valid JWS")
+	}
+	for _, key := range candidates {
+		if _, err := jws.Verify(key); err == nil {
+			return verdict.Decision{}
+		}
+	}
+	return verdict.Deny(verdict.TokenSignature, "")
+}
