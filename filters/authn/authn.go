@@ -1,0 +1,350 @@
+// Package authn authenticates requests with JWTs: it knows the configured
+// identity providers, where each looks for a token, which providers a route
+// accepts, and what a verified token changes in the request (claims copied to
+// headers, the token stripped). Token and key checks are filters/jwt's; key
+// sets are passed in, so fetching them (remote JWKS) stays outside.
+package authn
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/jwt"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// ClaimHeader copies a top-level claim into a request header.
+type ClaimHeader struct {
+	Claim, Header string
+}
+
+// ProviderConfig is one identity provider.
+type ProviderConfig struct {
+	Name string
+	JWT  jwt.Config
+	// Sources are where its tokens may be; DefaultSources if empty.
+	Sources      []Source
+	ClaimHeaders []ClaimHeader
+	// Forward keeps the token in the request for the upstream; by default it
+	// is removed once verified.
+	Forward bool
+	// PayloadHeader, if set, receives the verified payload, base64url-encoded.
+	PayloadHeader string
+}
+
+// Authenticator is the compiled set of providers; immutable.
+type Authenticator struct {
+	providers []*provider
+	index     map[string]int
+	protected []string
+}
+
+type provider struct {
+	ProviderConfig
+	verifier *jwt.Verifier
+}
+
+// reservedHeaders can never receive claims: they would change routing,
+// framing or the credential itself.
+var reservedHeaders = map[string]bool{
+	"authorization": true, "cookie": true, "host": true, "content-length": true, "transfer-encoding": true,
+	"connection": true, "te": true, "upgrade": true, "proxy-authorization": true,
+}
+
+// Compile validates the providers. Errors name the JSON path:
+// "providers.idp.issuer: required".
+func Compile(cfgs []ProviderConfig) (*Authenticator, []error) {
+	a := &Authenticator{index: map[string]int{}}
+	var errs []error
+	protected := map[string]bool{}
+	for _, cfg := range cfgs {
+		path := "providers." + cfg.Name
+		v, err := jwt.NewVerifier(cfg.JWT)
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				errs = append(errs, fmt.Errorf("%s.%s", path, line))
+			}
+		}
+		if len(cfg.Sources) == 0 {
+			cfg.Sources = DefaultSources
+		}
+		for _, ch := range cfg.ClaimHeaders {
+			if err := checkHeaderName(ch.Header); err != nil {
+				errs = append(errs, fmt.Errorf("%s.claim_to_headers.%s: %w", path, ch.Claim, err))
+			}
+			protected[ch.Header] = true
+		}
+		if cfg.PayloadHeader != "" {
+			if err := checkHeaderName(cfg.PayloadHeader); err != nil {
+				errs = append(errs, fmt.Errorf("%s.payload_header: %w", path, err))
+			}
+			protected[cfg.PayloadHeader] = true
+		}
+		a.index[cfg.Name] = len(a.providers)
+		a.providers = append(a.providers, &provider{ProviderConfig: cfg, verifier: v})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	for h := range protected {
+		a.protected = append(a.protected, h)
+	}
+	return a, nil
+}
+
+func checkHeaderName(h string) error {
+	switch {
+	case h == "" || strings.HasPrefix(h, ":"):
+		return errors.New("must be a header name")
+	case h != strings.ToLower(h):
+		return fmt.Errorf("%q must be lower-case", h)
+	case reservedHeaders[h]:
+		return fmt.Errorf("%q cannot carry claims", h)
+	}
+	for _, c := range []byte(h) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("%q is not a header name", h)
+		}
+	}
+	return nil
+}
+
+// Providers lists the provider names in configuration order; the index of a
+// name is its position, as Input.Keys is indexed.
+func (a *Authenticator) Providers() []string {
+	out := make([]string, len(a.providers))
+	for i, p := range a.providers {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// ProtectedHeaders are the headers apiguard writes from claims. The glue
+// removes them from every incoming request, on every route, authenticated or
+// not, so that no client can spoof them.
+func (a *Authenticator) ProtectedHeaders() []string { return a.protected }
+
+// Requirement is what one route asks for.
+type Requirement struct {
+	providers []int
+	optional  bool
+}
+
+// Require compiles a route's requirement: a token from any of the named
+// providers, or (optional) no token at all; a token that is present must
+// always be valid. path prefixes errors ("routes[3].auth").
+func (a *Authenticator) Require(path string, names []string, optional bool) (*Requirement, []error) {
+	r := &Requirement{optional: optional}
+	var errs []error
+	if len(names) == 0 {
+		errs = append(errs, fmt.Errorf("%s.providers: at least one provider required", path))
+	}
+	for i, n := range names {
+		idx, ok := a.index[n]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s.providers[%d]: unknown provider %q", path, i, n))
+			continue
+		}
+		r.providers = append(r.providers, idx)
+	}
+	return r, errs
+}
+
+// Input is what authentication reads of a request.
+type Input struct {
+	Headers [][2]string
+	// Query is the raw query string.
+	Query string
+	Now   time.Time
+	// Keys holds each provider's current key set, indexed like Providers;
+	// nil while a provider has none.
+	Keys []*jwt.KeySet
+	// Cache remembers verified tokens (per worker); nil disables it.
+	Cache *jwt.Cache
+}
+
+// Result is authentication's answer and what it changes in the request.
+type Result struct {
+	verdict.Decision
+	// Provider is the index of the provider that verified the token; -1 when
+	// the request carries none (allowed on optional routes).
+	Provider int
+	Token    *jwt.Token
+	// NeedKeys is the provider whose missing keys, or lack of the token's
+	// kid, caused the denial: the glue may fetch its JWKS and retry. -1 if none.
+	NeedKeys int
+	// Remove and Set are request header edits; Query, if QueryChanged, is the
+	// new raw query (the token removed from it).
+	Remove       []string
+	Set          [][2]string
+	Query        string
+	QueryChanged bool
+}
+
+// Authenticate checks the request against a route's requirement.
+func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
+	res := Result{Provider: -1, NeedKeys: -1}
+	var cred found
+	var candidates []int
+	for _, pi := range r.providers {
+		f, ok, d := extract(a.providers[pi].Sources, in.Headers, in.Query)
+		if d.Denied() {
+			res.Decision = d
+			return res
+		}
+		if !ok {
+			continue
+		}
+		if len(candidates) > 0 && f != cred {
+			res.Decision = verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
+			return res
+		}
+		cred = f
+		candidates = append(candidates, pi)
+	}
+	if len(candidates) == 0 {
+		if !r.optional {
+			res.Decision = verdict.Deny(verdict.TokenMissing, "")
+		}
+		return res
+	}
+	res.Decision = verdict.Deny(verdict.TokenIssuer, "iss does not match any accepted provider")
+	for _, pi := range candidates {
+		p := a.providers[pi]
+		tok, d := a.verify(p, pi, cred.token, in)
+		if d.Reason == verdict.TokenIssuer {
+			continue
+		}
+		if d.Denied() {
+			res.Decision = d
+			if d.Reason == verdict.KeysUnavailable || d.Reason == verdict.TokenUnknownKey {
+				res.NeedKeys = pi
+			}
+			return res
+		}
+		res.Decision, res.Provider, res.Token = verdict.Decision{}, pi, tok
+		if d := a.edits(p, tok, cred, in, &res); d.Denied() {
+			res.Decision, res.Provider, res.Token = d, -1, nil
+		}
+		return res
+	}
+	return res
+}
+
+func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (*jwt.Token, verdict.Decision) {
+	if in.Cache != nil {
+		if tok, ok := in.Cache.Get(p.verifier, raw, in.Now); ok {
+			return tok, verdict.Decision{}
+		}
+	}
+	tok, d := p.verifier.Check(raw, in.Now)
+	if d.Denied() {
+		return nil, d
+	}
+	var keys *jwt.KeySet
+	if pi < len(in.Keys) {
+		keys = in.Keys[pi]
+	}
+	if d := p.verifier.Verify(tok, keys); d.Denied() {
+		return nil, d
+	}
+	if in.Cache != nil {
+		in.Cache.Put(p.verifier, tok)
+	}
+	return tok, verdict.Decision{}
+}
+
+// edits computes what a verified token changes in the request.
+func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input, res *Result) verdict.Decision {
+	claims := tok.Claims()
+	for _, ch := range p.ClaimHeaders {
+		v, ok, d := claimValue(claims, ch.Claim)
+		if d.Denied() {
+			return d
+		}
+		if ok {
+			res.Set = append(res.Set, [2]string{ch.Header, v})
+		}
+	}
+	if p.PayloadHeader != "" {
+		res.Set = append(res.Set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
+	}
+	if p.Forward {
+		return verdict.Decision{}
+	}
+	switch src := cred.source; {
+	case src.Header != "":
+		res.Remove = append(res.Remove, src.Header)
+	case src.Query != "":
+		res.Query, res.QueryChanged = withoutQueryParam(in.Query, src.Query), true
+	case src.Cookie != "":
+		res.Remove = append(res.Remove, "cookie")
+		for _, kv := range in.Headers {
+			if kv[0] == "cookie" {
+				if rest := withoutCookie(kv[1], src.Cookie); rest != "" {
+					res.Set = append(res.Set, [2]string{"cookie", rest})
+				}
+			}
+		}
+	}
+	return verdict.Decision{}
+}
+
+// claimValue renders a top-level claim (looked up by its literal name, so
+// "a.b" is never the nested path a -> b) as a header value: strings as they
+// are, numbers and booleans as JSON, arrays of those joined with ",". Any
+// other shape, or a control character, is refused.
+func claimValue(claims gjson.Result, name string) (string, bool, verdict.Decision) {
+	var v gjson.Result
+	claims.ForEach(func(k, val gjson.Result) bool {
+		if k.String() == name {
+			v = val
+			return false
+		}
+		return true
+	})
+	if !v.Exists() {
+		return "", false, verdict.Decision{}
+	}
+	bad := verdict.Deny(verdict.TokenClaimHeader, "claim cannot be a header value")
+	scalar := func(x gjson.Result) (string, bool) {
+		switch x.Type {
+		case gjson.String:
+			return x.Str, true
+		case gjson.Number, gjson.True, gjson.False:
+			return x.Raw, true
+		}
+		return "", false
+	}
+	var out string
+	if v.IsArray() {
+		var parts []string
+		ok := true
+		v.ForEach(func(_, el gjson.Result) bool {
+			s, isScalar := scalar(el)
+			parts, ok = append(parts, s), isScalar
+			return ok
+		})
+		if !ok {
+			return "", false, bad
+		}
+		out = strings.Join(parts, ",")
+	} else {
+		s, ok := scalar(v)
+		if !ok {
+			return "", false, bad
+		}
+		out = s
+	}
+	for i := 0; i < len(out); i++ {
+		if c := out[i]; c < 0x20 || c == 0x7f {
+			return "", false, verdict.Deny(verdict.TokenClaimHeader, "control character in a claim copied to a header")
+		}
+	}
+	return out, true, verdict.Decision{}
+}
