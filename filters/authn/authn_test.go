@@ -22,7 +22,7 @@ func compile(t *testing.T) (*Authenticator, []*jwt.KeySet) {
 	t.Helper()
 	a, errs := Compile([]ProviderConfig{
 		{Name: "idp", JWT: jwt.Config{Issuer: "https://idp.example.com/", Audiences: []string{"orders"}},
-			ClaimHeaders: []ClaimHeader{{"sub", "x-auth-sub"}, {"groups", "x-auth-groups"}, {"a.b", "x-auth-ab"}},
+			ClaimHeaders:  []ClaimHeader{{"sub", "x-auth-sub"}, {"groups", "x-auth-groups"}, {"a.b", "x-auth-ab"}},
 			PayloadHeader: "x-jwt-payload"},
 		{Name: "partner", JWT: jwt.Config{Issuer: "https://partner.example/", Audiences: []string{"orders"}},
 			Sources: []Source{{Query: "access_token"}, {Cookie: "session"}, {Header: "authorization", Prefix: "Bearer "}}, Forward: true},
