@@ -3,7 +3,6 @@ module github.com/apiguard/apiguard
 go 1.25.0
 
 require (
-	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/tidwall/gjson v1.20.1

@@ -10,10 +10,10 @@ import (
 
 // compileConfig parses the filter JSON and compiles it. It returns every error,
 // each naming its JSON path (routes[2].match.path: ...).
-func compileConfig(raw []byte) (*pipeline.Pipeline, []error) {
-	cfg, errs := parseConfig(raw)
+func compileConfig(raw []byte) (*pipeline.Pipeline, providerKeys, []error) {
+	cfg, keys, errs := parseConfig(raw)
 	if cfg == nil {
-		return nil, errs
+		return nil, nil, errs
 	}
 	pl, compileErrs := pipeline.Compile(*cfg)
 	// A field that failed to parse (or sits inside one that did) must not be
@@ -25,9 +25,9 @@ func compileConfig(raw []byte) (*pipeline.Pipeline, []error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, nil, errs
 	}
-	return pl, nil
+	return pl, keys, nil
 }
 
 func coveredBy(path string, errs []error) bool {
@@ -45,16 +45,18 @@ func errorPath(e error) string {
 	return path
 }
 
-// parseConfig reads the filter JSON into a pipeline.Config. It returns nil only
-// when the document is not JSON at all.
-func parseConfig(raw []byte) (*pipeline.Config, []error) {
+// parseConfig reads the filter JSON into a pipeline.Config and the providers
+// key sets. It returns nil only when the document is not JSON at all.
+func parseConfig(raw []byte) (*pipeline.Config, providerKeys, []error) {
 	r := &configReader{}
 	doc, ok := r.parseDocument(raw)
 	if !ok {
-		return nil, r.errs
+		return nil, nil, r.errs
 	}
 	cfg := &pipeline.Config{}
+	var keys providerKeys
 	r.object("", doc, map[string]field{
+		"providers": {read: func(p string, v gjson.Result) { r.providers(p, v, cfg, &keys) }},
 		"routes": {required: true, read: func(p string, v gjson.Result) {
 			r.array(p, v, func(p string, _ int, v gjson.Result) {
 				cfg.Routes = append(cfg.Routes, r.route(p, v))
@@ -65,7 +67,7 @@ func parseConfig(raw []byte) (*pipeline.Config, []error) {
 			cfg.DefaultAllow = s == "allow"
 		}},
 	})
-	return cfg, r.errs
+	return cfg, keys, r.errs
 }
 
 func (r *configReader) route(path string, v gjson.Result) pipeline.Route {
@@ -78,12 +80,9 @@ func (r *configReader) route(path string, v gjson.Result) pipeline.Route {
 				"methods": {read: func(p string, v gjson.Result) { rt.Match.Methods = r.strings(p, v) }},
 			})
 		}},
-		// Until identity providers exist, every route must declare itself
-		// public: a route can never be unauthenticated by omission.
-		"auth": {required: true, read: func(p string, v gjson.Result) {
-			s, _ := r.enum(p, v, "none")
-			rt.Public = s == "none"
-		}},
+		// Every route says how it is authenticated; "none" must be written
+		// out: a route is never public by omission.
+		"auth": {required: true, read: func(p string, v gjson.Result) { r.routeAuth(p, v, &rt) }},
 	})
 	return rt
 }

@@ -32,7 +32,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errs := compileConfig([]byte(tc.config))
+			_, _, errs := compileConfig([]byte(tc.config))
 			var got []string
 			for _, e := range errs {
 				got = append(got, e.Error())
@@ -49,7 +49,7 @@ func FuzzCompileConfig(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		p, errs := compileConfig(raw)
+		p, _, errs := compileConfig(raw)
 		if (p == nil) == (len(errs) == 0) {
 			t.Fatalf("pipeline %v with errors %v", p, errs)
 		}

@@ -153,3 +153,45 @@ func kind(v gjson.Result) string {
 		return "null"
 	}
 }
+
+func (r *configReader) boolean(path string, v gjson.Result) bool {
+	if v.Type != gjson.True && v.Type != gjson.False {
+		r.errorf(path, "must be true or false, got %s", kind(v))
+		return false
+	}
+	return v.Bool()
+}
+
+// count reads a whole number in [min, max].
+func (r *configReader) count(path string, v gjson.Result, min, max int64) int64 {
+	if v.Type != gjson.Number {
+		r.errorf(path, "must be a number, got %s", kind(v))
+		return 0
+	}
+	n, err := strconv.ParseInt(v.Raw, 10, 64)
+	if err != nil || n < min || n > max {
+		r.errorf(path, "must be a whole number from %d to %d", min, max)
+		return 0
+	}
+	return n
+}
+
+// eachKey calls each for every key of an object, in document order, refusing
+// duplicates.
+func (r *configReader) eachKey(path string, v gjson.Result, each func(path, key string, v gjson.Result)) {
+	if !v.IsObject() {
+		r.errorf(path, "must be an object, got %s", kind(v))
+		return
+	}
+	seen := map[string]bool{}
+	v.ForEach(func(k, val gjson.Result) bool {
+		key := k.String()
+		if seen[key] {
+			r.errorf(join(path, key), "duplicate key")
+		} else {
+			each(join(path, key), key, val)
+		}
+		seen[key] = true
+		return true
+	})
+}

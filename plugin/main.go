@@ -5,11 +5,18 @@
 package main
 
 import (
+	"cmp"
+	"strings"
+	"time"
+
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/apiguard/apiguard/filters/authn"
+	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/pipeline"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // A c-shared wasip1 reactor runs init from _initialize and never runs main.
@@ -27,6 +34,10 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	pipeline *pipeline.Pipeline
 	metrics  *metrics
+	// keys are each provider's key set; cache remembers verified tokens on
+	// this worker.
+	keys  providerKeys
+	cache *jwt.Cache
 	// free holds finished stream contexts for reuse: an allocation per stream
 	// costs more in wasm than the whole routing decision.
 	free []*httpContext
@@ -45,7 +56,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: cannot read plugin configuration: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	pl, errs := compileConfig(raw)
+	pl, keys, errs := compileConfig(raw)
 	if len(errs) > 0 {
 		for _, e := range errs {
 			proxywasm.LogCriticalf("apiguard: invalid configuration: %v", e)
@@ -53,8 +64,8 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: configuration rejected with %d error(s)", len(errs))
 		return types.OnPluginStartStatusFailed
 	}
-	p.pipeline = pl
-	p.metrics = defineMetrics()
+	p.pipeline, p.keys, p.cache = pl, keys, jwt.NewCache(0, 0)
+	p.metrics = defineMetrics(pl.Authenticator().Providers())
 	proxywasm.LogInfo("apiguard: configuration loaded")
 	return types.OnPluginStartStatusOK
 }
@@ -78,23 +89,65 @@ type httpContext struct {
 
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	defer h.failClosedOnPanic()
+	p := h.plugin
 	method, _ := proxywasm.GetHttpRequestHeader(":method")
 	path, _ := proxywasm.GetHttpRequestHeader(":path")
-	out := h.plugin.pipeline.Request(pipeline.Request{Method: method, Path: path}, &h.params)
+	out := p.pipeline.Request(pipeline.Request{Method: method, Path: path}, &h.params)
 	if out.Denied() {
-		h.plugin.metrics.denied(out.Reason)
-		sendProblem(out.Decision)
-		return types.ActionPause
+		return h.deny(out.Decision)
 	}
-	if out.Path != "" {
-		if err := proxywasm.ReplaceHttpRequestHeader(":path", out.Path); err != nil {
-			proxywasm.LogErrorf("apiguard: cannot forward normalized path: %v", err)
-			sendProblem(internalError)
-			return types.ActionPause
+	// Headers apiguard writes from claims never come from the client, on any route.
+	for _, name := range p.pipeline.Authenticator().ProtectedHeaders() {
+		_ = proxywasm.RemoveHttpRequestHeader(name)
+	}
+	forward := out.Path
+	if p.pipeline.NeedsAuthentication(out.RouteIndex) {
+		headers, err := proxywasm.GetHttpRequestHeaders()
+		if err != nil {
+			proxywasm.LogErrorf("apiguard: cannot read request headers: %v", err)
+			return h.deny(internalError)
+		}
+		_, query, _ := strings.Cut(path, "?")
+		res := p.pipeline.Authenticate(out.RouteIndex, authn.Input{
+			Headers: headers, Query: query, Now: time.Now(), Keys: p.keys, Cache: p.cache,
+		})
+		p.metrics.authenticated(res)
+		if res.Denied() {
+			return h.deny(res.Decision)
+		}
+		for _, name := range res.Remove {
+			_ = proxywasm.RemoveHttpRequestHeader(name)
+		}
+		for _, kv := range res.Set {
+			_ = proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1])
+		}
+		if res.QueryChanged {
+			forward = withQuery(cmp.Or(forward, path), res.Query)
 		}
 	}
-	h.plugin.metrics.allowed.Increment(1)
+	if forward != "" {
+		if err := proxywasm.ReplaceHttpRequestHeader(":path", forward); err != nil {
+			proxywasm.LogErrorf("apiguard: cannot forward normalized path: %v", err)
+			return h.deny(internalError)
+		}
+	}
+	p.metrics.allowed.Increment(1)
 	return types.ActionContinue
+}
+
+// withQuery replaces the query of a :path.
+func withQuery(path, query string) string {
+	path, _, _ = strings.Cut(path, "?")
+	if query == "" {
+		return path
+	}
+	return path + "?" + query
+}
+
+func (h *httpContext) deny(d verdict.Decision) types.Action {
+	h.plugin.metrics.denied(d.Reason)
+	sendProblem(d)
+	return types.ActionPause
 }
 
 // OnHttpStreamDone runs from proxy_on_log, the stream's last use of the
@@ -113,6 +166,6 @@ func (h *httpContext) OnHttpStreamDone() {
 func (h *httpContext) failClosedOnPanic() {
 	if r := recover(); r != nil {
 		proxywasm.LogCriticalf("apiguard: internal error handling request: %v", r)
-		sendProblem(internalError)
+		h.deny(internalError)
 	}
 }

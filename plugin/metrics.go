@@ -3,20 +3,26 @@ package main
 import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
+	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // metrics are the plugin's Envoy stats. Names are dot-separated so that a
 // stats_tags regex can split out the reason (Envoy has no tag API for wasm).
 //
-//	apiguard.requests.allowed          requests the pipeline let through
-//	apiguard.requests.denied.<reason>  local replies, by reason code
+//	apiguard.requests.allowed                 requests the pipeline let through
+//	apiguard.requests.denied.<reason>         local replies, by reason code
+//	apiguard.authn.<provider>.verified        tokens a provider verified (cache hits included)
+//	apiguard.authn.<provider>.denied.<reason> tokens a provider refused, by reason
 type metrics struct {
 	allowed  proxywasm.MetricCounter
 	byReason map[verdict.Reason]proxywasm.MetricCounter
+	// Per provider, indexed like the pipeline's providers.
+	verified       []proxywasm.MetricCounter
+	providerDenied []map[verdict.Reason]proxywasm.MetricCounter
 }
 
-func defineMetrics() *metrics {
+func defineMetrics(providers []string) *metrics {
 	m := &metrics{
 		allowed:  proxywasm.DefineCounterMetric("apiguard.requests.allowed"),
 		byReason: map[verdict.Reason]proxywasm.MetricCounter{},
@@ -24,7 +30,26 @@ func defineMetrics() *metrics {
 	for _, r := range verdict.All() {
 		m.byReason[r] = proxywasm.DefineCounterMetric("apiguard.requests.denied." + r.Code())
 	}
+	for _, name := range providers {
+		m.verified = append(m.verified, proxywasm.DefineCounterMetric("apiguard.authn."+name+".verified"))
+		denied := map[verdict.Reason]proxywasm.MetricCounter{}
+		for _, r := range verdict.All() {
+			denied[r] = proxywasm.DefineCounterMetric("apiguard.authn." + name + ".denied." + r.Code())
+		}
+		m.providerDenied = append(m.providerDenied, denied)
+	}
 	return m
+}
+
+// authenticated counts a provider's verdict, when a provider decided.
+func (m *metrics) authenticated(res authn.Result) {
+	switch {
+	case res.Attempted < 0:
+	case res.Denied():
+		m.providerDenied[res.Attempted][res.Reason].Increment(1)
+	default:
+		m.verified[res.Attempted].Increment(1)
+	}
 }
 
 func (m *metrics) denied(r verdict.Reason) {

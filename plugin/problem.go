@@ -35,11 +35,29 @@ func problemBody(d verdict.Decision) []byte {
 // sendProblem answers the stream with a local reply. Its problem type is also
 // recorded as filter state (wasm.apiguard_decision) for Envoy's access logs.
 func sendProblem(d verdict.Decision) {
-	headers := make([][2]string, 0, 2+len(d.Headers))
+	headers := make([][2]string, 0, 3+len(d.Headers))
 	headers = append(headers, [2]string{"content-type", "application/problem+json"}, [2]string{"cache-control", "no-store"})
+	if c := challenge(d.Reason); c != "" {
+		headers = append(headers, [2]string{"www-authenticate", c})
+	}
 	headers = append(headers, d.Headers...)
 	_ = proxywasm.SetProperty([]string{"apiguard_decision"}, []byte(d.Reason.Code()))
 	if err := proxywasm.SendHttpResponse(uint32(d.Reason.Status()), headers, problemBody(d), -1); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
 	}
+}
+
+// challenge is the RFC 6750 section 3 WWW-Authenticate value for an
+// authentication failure: no error code when no credential was sent,
+// invalid_request for a malformed request, invalid_token otherwise.
+func challenge(r verdict.Reason) string {
+	switch {
+	case r == verdict.TokenMissing:
+		return `Bearer realm="apiguard"`
+	case r == verdict.TokenDuplicate:
+		return `Bearer realm="apiguard", error="invalid_request"`
+	case r.Status() == 401:
+		return `Bearer realm="apiguard", error="invalid_token"`
+	}
+	return ""
 }

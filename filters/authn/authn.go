@@ -175,6 +175,9 @@ type Result struct {
 	// the request carries none (allowed on optional routes).
 	Provider int
 	Token    *jwt.Token
+	// Attempted is the provider whose verification decided the result
+	// (success or denial), for per-provider metrics; -1 if none ran.
+	Attempted int
 	// NeedKeys is the provider whose missing keys, or lack of the token's
 	// kid, caused the denial: the glue may fetch its JWKS and retry. -1 if none.
 	NeedKeys int
@@ -188,7 +191,7 @@ type Result struct {
 
 // Authenticate checks the request against a route's requirement.
 func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
-	res := Result{Provider: -1, NeedKeys: -1}
+	res := Result{Provider: -1, NeedKeys: -1, Attempted: -1}
 	var cred found
 	var candidates []int
 	for _, pi := range r.providers {
@@ -220,6 +223,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 		if d.Reason == verdict.TokenIssuer {
 			continue
 		}
+		res.Attempted = pi
 		if d.Denied() {
 			res.Decision = d
 			if d.Reason == verdict.KeysUnavailable || d.Reason == verdict.TokenUnknownKey {

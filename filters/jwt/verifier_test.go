@@ -60,7 +60,7 @@ func providerKeys(t testing.TB) *KeySet {
 
 func newVerifier(t testing.TB) *Verifier {
 	t.Helper()
-	v, err := NewVerifier(Config{Issuer: issuer, Audiences: []string{audience, "billing-api"}})
+	v, err := NewVerifier(Config{Issuer: issuer, Audiences: []string{audience, "billing-api"}, ClockSkew: DefaultClockSkew})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestNewVerifierRequiresIssuerAndAudiences(t *testing.T) {
 }
 
 func TestAllowMissingExp(t *testing.T) {
-	v, err := NewVerifier(Config{Issuer: issuer, Audiences: []string{audience}, AllowMissingExp: true})
+	v, err := NewVerifier(Config{Issuer: issuer, Audiences: []string{audience}, AllowMissingExp: true, ClockSkew: DefaultClockSkew})
 	if err != nil {
 		t.Fatal(err)
 	}

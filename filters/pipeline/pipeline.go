@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -23,11 +24,24 @@ type Route struct {
 	Match route.Spec
 	// Public marks a route that needs no authentication ("auth": "none").
 	Public bool
+	// Auth, unless Public, names the providers that may authenticate the
+	// route's requests.
+	Auth RouteAuth
+}
+
+// RouteAuth is a route's authentication requirement.
+type RouteAuth struct {
+	// Providers: a token from any of them is accepted.
+	Providers []string
+	// Optional lets requests without a token through; a token that is
+	// present must still be valid.
+	Optional bool
 }
 
 // Config is the whole policy.
 type Config struct {
-	Routes []Route
+	Providers []authn.ProviderConfig
+	Routes    []Route
 	// DefaultAllow lets requests that match no route through. The default,
 	// false, denies them: an API that forgot a route stays closed.
 	DefaultAllow bool
@@ -38,17 +52,19 @@ type Pipeline struct {
 	table        *route.Table
 	routes       []compiledRoute
 	defaultAllow bool
+	authn        *authn.Authenticator
 }
 
 type compiledRoute struct {
-	name   string
-	public bool
+	name string
+	// auth is nil on public routes.
+	auth *authn.Requirement
 }
 
 // Compile validates cfg and returns the pipeline, or every error found, each
 // prefixed with its JSON path in the filter configuration.
 func Compile(cfg Config) (*Pipeline, []error) {
-	var errs []error
+	a, errs := authn.Compile(cfg.Providers)
 	specs := make([]route.Spec, len(cfg.Routes))
 	firstByName := map[string]int{}
 	p := &Pipeline{defaultAllow: cfg.DefaultAllow, routes: make([]compiledRoute, len(cfg.Routes))}
@@ -64,15 +80,38 @@ func Compile(cfg Config) (*Pipeline, []error) {
 		}
 		specs[i] = r.Match
 		specs[i].Name = r.Name
-		p.routes[i] = compiledRoute{name: r.Name, public: r.Public}
+		p.routes[i] = compiledRoute{name: r.Name}
+		if !r.Public && a != nil {
+			req, reqErrs := a.Require(path+".auth", r.Auth.Providers, r.Auth.Optional)
+			errs = append(errs, reqErrs...)
+			p.routes[i].auth = req
+		}
 	}
 	table, routeErrs := route.Compile(specs)
 	errs = append(errs, routeErrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	p.table = table
+	p.table, p.authn = table, a
 	return p, nil
+}
+
+// Authenticator is the compiled set of identity providers.
+func (p *Pipeline) Authenticator() *authn.Authenticator { return p.authn }
+
+// Authenticate runs the authentication stage for a route Request matched;
+// it allows routes that need none.
+func (p *Pipeline) Authenticate(routeIndex int, in authn.Input) authn.Result {
+	if routeIndex < 0 || p.routes[routeIndex].auth == nil {
+		return authn.Result{Provider: -1, NeedKeys: -1, Attempted: -1}
+	}
+	return p.authn.Authenticate(p.routes[routeIndex].auth, in)
+}
+
+// NeedsAuthentication reports whether a route checks credentials, so the glue
+// reads the request's headers only when it must.
+func (p *Pipeline) NeedsAuthentication(routeIndex int) bool {
+	return routeIndex >= 0 && p.routes[routeIndex].auth != nil
 }
 
 // Request is what the request-headers stage sees of a request.
@@ -87,6 +126,9 @@ type Outcome struct {
 	verdict.Decision
 	// Route is the matched route's name; "" when none matched.
 	Route string
+	// RouteIndex is the matched route's position in Config.Routes; -1 when
+	// none matched.
+	RouteIndex int
 	// Path is the :path to forward upstream when normalization changed it, so
 	// the upstream serves what was authorized; "" keeps the client's.
 	Path string
@@ -96,13 +138,13 @@ type Outcome struct {
 // route template's captures; callers reuse one per stream to avoid allocations.
 func (p *Pipeline) Request(req Request, params *route.Params) Outcome {
 	if req.Method == "" {
-		return Outcome{Decision: verdict.Deny(verdict.BadRequest, "missing :method")}
+		return Outcome{Decision: verdict.Deny(verdict.BadRequest, "missing :method"), RouteIndex: -1}
 	}
 	norm, d := route.Normalize(req.Path)
 	if d.Denied() {
-		return Outcome{Decision: d}
+		return Outcome{Decision: d, RouteIndex: -1}
 	}
-	out := Outcome{Path: forwardPath(req.Path, norm)}
+	out := Outcome{Path: forwardPath(req.Path, norm), RouteIndex: -1}
 	i, d := p.table.Match(req.Method, norm.Decoded, params)
 	if i < 0 {
 		if d.Reason == verdict.NoRoute && p.defaultAllow {
@@ -111,7 +153,7 @@ func (p *Pipeline) Request(req Request, params *route.Params) Outcome {
 		out.Decision = d
 		return out
 	}
-	out.Route = p.routes[i].name
+	out.Route, out.RouteIndex = p.routes[i].name, i
 	return out
 }
 

@@ -80,10 +80,10 @@ func TestRoutingTable(t *testing.T) {
 
 func TestCompileNamesDuplicateAndEmptyRoutes(t *testing.T) {
 	_, errs := Compile(Config{Routes: []Route{
-		{Name: "a", Match: route.Spec{Path: "/a"}},
-		{Name: "a", Match: route.Spec{Path: "/b"}},
-		{Name: "", Match: route.Spec{Path: "/c"}},
-		{Name: "d", Match: route.Spec{Path: "d"}},
+		{Name: "a", Match: route.Spec{Path: "/a"}, Public: true},
+		{Name: "a", Match: route.Spec{Path: "/b"}, Public: true},
+		{Name: "", Match: route.Spec{Path: "/c"}, Public: true},
+		{Name: "d", Match: route.Spec{Path: "d"}, Public: true},
 	}})
 	want := []string{
 		`routes[1].name: "a" duplicates routes[0].name`,

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/authn"
+	"github.com/apiguard/apiguard/filters/jwt"
+	"github.com/apiguard/apiguard/filters/pipeline"
+)
+
+// providerName keeps names usable in metric names and logs.
+var providerName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// providerKeys are the key sets read from the configuration, indexed like the
+// pipeline's providers.
+type providerKeys []*jwt.KeySet
+
+// providers reads the "providers" object: each key names a provider.
+func (r *configReader) providers(path string, v gjson.Result, cfg *pipeline.Config, keys *providerKeys) {
+	r.eachKey(path, v, func(p, name string, v gjson.Result) {
+		if !providerName.MatchString(name) {
+			r.errorf(p, "provider names are 1-64 letters, digits, - or _")
+		}
+		pc := authn.ProviderConfig{Name: name, JWT: jwt.Config{ClockSkew: jwt.DefaultClockSkew}}
+		var set *jwt.KeySet
+		r.object(p, v, map[string]field{
+			"issuer":    {required: true, read: func(p string, v gjson.Result) { pc.JWT.Issuer, _ = r.str(p, v) }},
+			"audiences": {required: true, read: func(p string, v gjson.Result) { pc.JWT.Audiences = r.strings(p, v) }},
+			"jwks":      {required: true, read: func(p string, v gjson.Result) { set = r.jwks(p, v) }},
+			"from":      {read: func(p string, v gjson.Result) { pc.Sources = r.sources(p, v) }},
+			"clock_skew_s": {read: func(p string, v gjson.Result) {
+				pc.JWT.ClockSkew = time.Duration(r.count(p, v, 0, 3600)) * time.Second
+			}},
+			"max_token_bytes": {read: func(p string, v gjson.Result) { pc.JWT.MaxTokenSize = int(r.count(p, v, 256, 65536)) }},
+			"claim_to_headers": {read: func(p string, v gjson.Result) {
+				r.eachKey(p, v, func(p, claim string, v gjson.Result) {
+					if h, ok := r.str(p, v); ok {
+						pc.ClaimHeaders = append(pc.ClaimHeaders, authn.ClaimHeader{Claim: claim, Header: h})
+					}
+				})
+			}},
+			"forward":                  {read: func(p string, v gjson.Result) { pc.Forward = r.boolean(p, v) }},
+			"payload_header":           {read: func(p string, v gjson.Result) { pc.PayloadHeader, _ = r.str(p, v) }},
+			"unsafe_allow_missing_exp": {read: func(p string, v gjson.Result) { pc.JWT.AllowMissingExp = r.boolean(p, v) }},
+		})
+		cfg.Providers = append(cfg.Providers, pc)
+		*keys = append(*keys, set)
+	})
+}
+
+// jwks reads a provider's keys. Only inline key sets exist today; they are
+// parsed here, at plugin start, so a bad key refuses the configuration.
+func (r *configReader) jwks(path string, v gjson.Result) *jwt.KeySet {
+	var set *jwt.KeySet
+	r.object(path, v, map[string]field{
+		"inline": {required: true, read: func(p string, v gjson.Result) {
+			if !v.IsObject() {
+				r.errorf(p, "must be a JWKS object, got %s", kind(v))
+				return
+			}
+			s, err := jwt.ParseKeySet([]byte(v.Raw))
+			if err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					r.errorf(p, "%s", line)
+				}
+				return
+			}
+			set = s
+		}},
+	})
+	return set
+}
+
+// sources reads "from": each entry names one place: a header (with an optional
+// prefix), a query parameter or a cookie.
+func (r *configReader) sources(path string, v gjson.Result) []authn.Source {
+	var out []authn.Source
+	r.array(path, v, func(p string, _ int, v gjson.Result) {
+		var src authn.Source
+		kinds := 0
+		r.object(p, v, map[string]field{
+			"header": {read: func(p string, v gjson.Result) {
+				src.Header, _ = r.str(p, v)
+				src.Header = strings.ToLower(src.Header)
+				kinds++
+			}},
+			"prefix": {read: func(p string, v gjson.Result) { src.Prefix, _ = r.str(p, v) }},
+			"query":  {read: func(p string, v gjson.Result) { src.Query, _ = r.str(p, v); kinds++ }},
+			"cookie": {read: func(p string, v gjson.Result) { src.Cookie, _ = r.str(p, v); kinds++ }},
+		})
+		switch {
+		case kinds != 1:
+			r.errorf(p, "must name exactly one of header, query or cookie")
+		case src.Prefix != "" && src.Header == "":
+			r.errorf(p+".prefix", "only a header has a prefix")
+		}
+		out = append(out, src)
+	})
+	return out
+}
+
+// routeAuth reads a route's "auth": "none", or the providers it accepts.
+func (r *configReader) routeAuth(path string, v gjson.Result, rt *pipeline.Route) {
+	if v.Type == gjson.String {
+		s, _ := r.enum(path, v, "none")
+		rt.Public = s == "none"
+		return
+	}
+	if !v.IsObject() {
+		r.errorf(path, `must be "none" or an object with providers, got %s`, kind(v))
+		return
+	}
+	r.object(path, v, map[string]field{
+		"providers": {required: true, read: func(p string, v gjson.Result) { rt.Auth.Providers = r.strings(p, v) }},
+		"optional":  {read: func(p string, v gjson.Result) { rt.Auth.Optional = r.boolean(p, v) }},
+	})
+}
