@@ -65,6 +65,10 @@ type compiledRoute struct {
 // prefixed with its JSON path in the filter configuration.
 func Compile(cfg Config) (*Pipeline, []error) {
 	a, errs := authn.Compile(cfg.Providers)
+	known := map[string]bool{}
+	for _, pc := range cfg.Providers {
+		known[pc.Name] = true
+	}
 	specs := make([]route.Spec, len(cfg.Routes))
 	firstByName := map[string]int{}
 	p := &Pipeline{defaultAllow: cfg.DefaultAllow, routes: make([]compiledRoute, len(cfg.Routes))}
@@ -81,7 +85,19 @@ func Compile(cfg Config) (*Pipeline, []error) {
 		specs[i] = r.Match
 		specs[i].Name = r.Name
 		p.routes[i] = compiledRoute{name: r.Name}
-		if !r.Public && a != nil {
+		if r.Public {
+			continue
+		}
+		// Checked here too, so that a route naming an unknown provider is
+		// reported even when the providers themselves failed to compile.
+		unknown := false
+		for j, name := range r.Auth.Providers {
+			if !known[name] {
+				errs = append(errs, fmt.Errorf("%s.auth.providers[%d]: unknown provider %q", path, j, name))
+				unknown = true
+			}
+		}
+		if a != nil && !unknown {
 			req, reqErrs := a.Require(path+".auth", r.Auth.Providers, r.Auth.Optional)
 			errs = append(errs, reqErrs...)
 			p.routes[i].auth = req
