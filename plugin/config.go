@@ -10,7 +10,7 @@ import (
 
 // compileConfig parses the filter JSON and compiles it. It returns every error,
 // each naming its JSON path (routes[2].match.path: ...).
-func compileConfig(raw []byte) (*pipeline.Pipeline, providerKeys, []error) {
+func compileConfig(raw []byte) (*pipeline.Pipeline, keySources, []error) {
 	cfg, keys, errs := parseConfig(raw)
 	if cfg == nil {
 		return nil, nil, errs
@@ -47,14 +47,14 @@ func errorPath(e error) string {
 
 // parseConfig reads the filter JSON into a pipeline.Config and the providers
 // key sets. It returns nil only when the document is not JSON at all.
-func parseConfig(raw []byte) (*pipeline.Config, providerKeys, []error) {
+func parseConfig(raw []byte) (*pipeline.Config, keySources, []error) {
 	r := &configReader{}
 	doc, ok := r.parseDocument(raw)
 	if !ok {
 		return nil, nil, r.errs
 	}
 	cfg := &pipeline.Config{}
-	var keys providerKeys
+	var keys keySources
 	r.object("", doc, map[string]field{
 		"providers": {read: func(p string, v gjson.Result) { r.providers(p, v, cfg, &keys) }},
 		"routes": {required: true, read: func(p string, v gjson.Result) {

@@ -34,9 +34,15 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	pipeline *pipeline.Pipeline
 	metrics  *metrics
-	// keys are each provider's key set; cache remembers verified tokens on
-	// this worker.
-	keys  providerKeys
+	// sources say where each provider's keys come from; keys are each
+	// provider's current key set (nil until a remote one arrives); remotes
+	// fetch the remote ones (nil for inline providers).
+	sources keySources
+	keys    []*jwt.KeySet
+	remotes []*remoteKeys
+	// worker identifies this VM in the JWKS fetch lease.
+	worker uint64
+	// cache remembers verified tokens on this worker.
 	cache *jwt.Cache
 	// free holds finished stream contexts for reuse: an allocation per stream
 	// costs more in wasm than the whole routing decision.
@@ -64,27 +70,41 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: configuration rejected with %d error(s)", len(errs))
 		return types.OnPluginStartStatusFailed
 	}
-	p.pipeline, p.keys, p.cache = pl, keys, jwt.NewCache(0, 0)
-	p.metrics = defineMetrics(pl.Authenticator().Providers())
+	p.pipeline, p.sources, p.cache = pl, keys, jwt.NewCache(0, 0)
+	names := pl.Authenticator().Providers()
+	p.metrics = defineMetrics(names)
+	p.keys = make([]*jwt.KeySet, len(keys))
+	for i, src := range keys {
+		p.keys[i] = src.inline
+	}
+	p.startRemoteKeys(names)
 	proxywasm.LogInfo("apiguard: configuration loaded")
 	return types.OnPluginStartStatusOK
 }
 
-func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
 	if n := len(p.free); n > 0 {
 		h := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
+		h.id = id
 		return h
 	}
-	return &httpContext{plugin: p}
+	return &httpContext{plugin: p, id: id}
 }
 
 // httpContext is one stream.
 type httpContext struct {
 	types.DefaultHttpContext
 	plugin *pluginContext
+	id     uint32
 	params route.Params
+	// What the request-headers stage found, kept for a stream that waits
+	// for its provider's keys: the matched route, the client's :path and the
+	// :path to forward ("" keeps it).
+	route         int
+	path, forward string
+	waiting       bool
 }
 
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
@@ -100,17 +120,28 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	for _, name := range p.pipeline.Authenticator().ProtectedHeaders() {
 		_ = proxywasm.RemoveHttpRequestHeader(name)
 	}
-	forward := out.Path
-	if p.pipeline.NeedsAuthentication(out.RouteIndex) {
+	h.route, h.path, h.forward = out.RouteIndex, path, out.Path
+	return h.authenticate(true)
+}
+
+// authenticate runs the authentication stage, if the route has one, and
+// applies the result. mayWait lets a stream pause until its provider's keys
+// arrive; a stream resumed after waiting is answered either way.
+func (h *httpContext) authenticate(mayWait bool) types.Action {
+	p := h.plugin
+	if p.pipeline.NeedsAuthentication(h.route) {
 		headers, err := proxywasm.GetHttpRequestHeaders()
 		if err != nil {
 			proxywasm.LogErrorf("apiguard: cannot read request headers: %v", err)
 			return h.deny(internalError)
 		}
-		_, query, _ := strings.Cut(path, "?")
-		res := p.pipeline.Authenticate(out.RouteIndex, authn.Input{
+		_, query, _ := strings.Cut(h.path, "?")
+		res := p.pipeline.Authenticate(h.route, authn.Input{
 			Headers: headers, Query: query, Now: time.Now(), Keys: p.keys, Cache: p.cache,
 		})
+		if res.Denied() && res.NeedKeys >= 0 && mayWait && p.waitForKeys(h, res.NeedKeys, res.Reason) {
+			return types.ActionPause
+		}
 		p.metrics.authenticated(res)
 		if res.Denied() {
 			return h.deny(res.Decision)
@@ -122,17 +153,28 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 			_ = proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1])
 		}
 		if res.QueryChanged {
-			forward = withQuery(cmp.Or(forward, path), res.Query)
+			h.forward = withQuery(cmp.Or(h.forward, h.path), res.Query)
 		}
 	}
-	if forward != "" {
-		if err := proxywasm.ReplaceHttpRequestHeader(":path", forward); err != nil {
+	if h.forward != "" {
+		if err := proxywasm.ReplaceHttpRequestHeader(":path", h.forward); err != nil {
 			proxywasm.LogErrorf("apiguard: cannot forward normalized path: %v", err)
 			return h.deny(internalError)
 		}
 	}
 	p.metrics.allowed.Increment(1)
 	return types.ActionContinue
+}
+
+// resume finishes a stream that waited for keys: it continues it, or the
+// denial has already answered it.
+func (h *httpContext) resume() {
+	defer h.failClosedOnPanic()
+	if h.authenticate(false) == types.ActionContinue {
+		if err := proxywasm.ResumeHttpRequest(); err != nil {
+			proxywasm.LogErrorf("apiguard: cannot resume a stream: %v", err)
+		}
+	}
 }
 
 // withQuery replaces the query of a :path.
@@ -154,7 +196,12 @@ func (h *httpContext) deny(d verdict.Decision) types.Action {
 // context (Envoy then calls done and delete), so it can be reused.
 func (h *httpContext) OnHttpStreamDone() {
 	p := h.plugin
+	if h.waiting {
+		p.forget(h)
+		h.waiting = false
+	}
 	h.params.Reset()
+	h.path, h.forward = "", ""
 	if len(p.free) < maxFreeContexts {
 		p.free = append(p.free, h)
 	}

@@ -15,22 +15,34 @@ import (
 // providerName keeps names usable in metric names and logs.
 var providerName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// providerKeys are the key sets read from the configuration, indexed like the
-// pipeline's providers.
-type providerKeys []*jwt.KeySet
+// keySource is where a provider's keys come from: a key set in the
+// configuration, or a remote JWKS fetched through an Envoy cluster.
+type keySource struct {
+	inline *jwt.KeySet
+	remote *remoteJWKS
+}
+
+// remoteJWKS locates a provider's JWKS and bounds its fetching.
+type remoteJWKS struct {
+	cluster, path, authority string
+	refresh, timeout, wait   time.Duration
+}
+
+// keySources are indexed like the pipeline's providers.
+type keySources []keySource
 
 // providers reads the "providers" object: each key names a provider.
-func (r *configReader) providers(path string, v gjson.Result, cfg *pipeline.Config, keys *providerKeys) {
+func (r *configReader) providers(path string, v gjson.Result, cfg *pipeline.Config, keys *keySources) {
 	r.eachKey(path, v, func(p, name string, v gjson.Result) {
 		if !providerName.MatchString(name) {
 			r.errorf(p, "provider names are 1-64 letters, digits, - or _")
 		}
 		pc := authn.ProviderConfig{Name: name, JWT: jwt.Config{ClockSkew: jwt.DefaultClockSkew}}
-		var set *jwt.KeySet
+		var src keySource
 		r.object(p, v, map[string]field{
 			"issuer":    {required: true, read: func(p string, v gjson.Result) { pc.JWT.Issuer, _ = r.str(p, v) }},
 			"audiences": {required: true, read: func(p string, v gjson.Result) { pc.JWT.Audiences = r.strings(p, v) }},
-			"jwks":      {required: true, read: func(p string, v gjson.Result) { set = r.jwks(p, v) }},
+			"jwks":      {required: true, read: func(p string, v gjson.Result) { src = r.jwks(p, v) }},
 			"from":      {read: func(p string, v gjson.Result) { pc.Sources = r.sources(p, v) }},
 			"clock_skew_s": {read: func(p string, v gjson.Result) {
 				pc.JWT.ClockSkew = time.Duration(r.count(p, v, 0, 3600)) * time.Second
@@ -48,16 +60,17 @@ func (r *configReader) providers(path string, v gjson.Result, cfg *pipeline.Conf
 			"unsafe_allow_missing_exp": {read: func(p string, v gjson.Result) { pc.JWT.AllowMissingExp = r.boolean(p, v) }},
 		})
 		cfg.Providers = append(cfg.Providers, pc)
-		*keys = append(*keys, set)
+		*keys = append(*keys, src)
 	})
 }
 
-// jwks reads a provider's keys. Only inline key sets exist today; they are
-// parsed here, at plugin start, so a bad key refuses the configuration.
-func (r *configReader) jwks(path string, v gjson.Result) *jwt.KeySet {
-	var set *jwt.KeySet
+// jwks reads a provider's keys: exactly one of an inline key set (parsed
+// here, at plugin start, so a bad key refuses the configuration) or a remote
+// JWKS.
+func (r *configReader) jwks(path string, v gjson.Result) keySource {
+	var src keySource
 	r.object(path, v, map[string]field{
-		"inline": {required: true, read: func(p string, v gjson.Result) {
+		"inline": {read: func(p string, v gjson.Result) {
 			if !v.IsObject() {
 				r.errorf(p, "must be a JWKS object, got %s", kind(v))
 				return
@@ -69,10 +82,29 @@ func (r *configReader) jwks(path string, v gjson.Result) *jwt.KeySet {
 				}
 				return
 			}
-			set = s
+			src.inline = s
+		}},
+		"remote": {read: func(p string, v gjson.Result) {
+			rj := &remoteJWKS{refresh: 5 * time.Minute, timeout: 5 * time.Second, wait: 5 * time.Second}
+			r.object(p, v, map[string]field{
+				"cluster":   {required: true, read: func(p string, v gjson.Result) { rj.cluster, _ = r.str(p, v) }},
+				"authority": {required: true, read: func(p string, v gjson.Result) { rj.authority, _ = r.str(p, v) }},
+				"path": {required: true, read: func(p string, v gjson.Result) {
+					if rj.path, _ = r.str(p, v); !strings.HasPrefix(rj.path, "/") {
+						r.errorf(p, "must start with /")
+					}
+				}},
+				"refresh_s":  {read: func(p string, v gjson.Result) { rj.refresh = time.Duration(r.count(p, v, 10, 86400)) * time.Second }},
+				"timeout_ms": {read: func(p string, v gjson.Result) { rj.timeout = time.Duration(r.count(p, v, 100, 60000)) * time.Millisecond }},
+				"wait_ms":    {read: func(p string, v gjson.Result) { rj.wait = time.Duration(r.count(p, v, 0, 60000)) * time.Millisecond }},
+			})
+			src.remote = rj
 		}},
 	})
-	return set
+	if v.IsObject() && (v.Get("inline").Exists() == v.Get("remote").Exists()) {
+		r.errorf(path, "must have exactly one of inline or remote")
+	}
+	return src
 }
 
 // sources reads "from": each entry names one place: a header (with an optional
