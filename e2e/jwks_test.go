@@ -70,10 +70,18 @@ func startRemote(t *testing.T, srv *jwksServer, workers, waitMS int) *apiGateway
 	return g
 }
 
+// settle lets every dispatched JWKS fetch complete.
 func (g *apiGateway) settle() {
 	for _, vm := range g.vms {
 		vm.WaitHTTPCalls()
 	}
+}
+
+// firstTick runs the workers' first tick, which starts the first fetch, and
+// lets it complete.
+func (g *apiGateway) firstTick() {
+	g.env.Advance(200 * time.Millisecond)
+	g.settle()
 }
 
 func tokenFor(k *jwttest.Key) []string { return bearer(k.Token(idpClaims())) }
@@ -82,7 +90,10 @@ func TestKeyRotationThroughARemoteJWKS(t *testing.T) {
 	k1, k2 := jwttest.EC("2026-01", elliptic.P256()), jwttest.EC("2026-07", elliptic.P256())
 	srv := newJWKSServer(t, k1)
 	g := startRemote(t, srv, 1, 5000)
-	g.settle()
+	if srv.hits.Load() != 0 {
+		t.Fatal("fetched during plugin start: Envoy's canary VM would fetch too")
+	}
+	g.firstTick()
 	if res := g.send(request("GET", "/orders/1", tokenFor(k1)...)); res.Status != 200 {
 		t.Fatalf("token of the published key: %d %s", res.Status, res.Body)
 	}
@@ -123,7 +134,7 @@ func TestJWKSDownAtStartThenUp(t *testing.T) {
 	srv := newJWKSServer(t, k)
 	srv.serve(503, []byte("upstream unavailable"))
 	g := startRemote(t, srv, 1, 5000)
-	g.settle()
+	g.firstTick()
 
 	// A request before any keys exist waits for them...
 	done := make(chan *host.Result, 1)
@@ -168,7 +179,7 @@ func TestJWKSFailuresFailClosed(t *testing.T) {
 			srv := newJWKSServer(t, k)
 			srv.serve(tc.status, tc.body)
 			g := startRemote(t, srv, 1, 1000)
-			g.settle()
+			g.firstTick()
 			done := make(chan *host.Result, 1)
 			go func() { done <- g.vms[0].RoundTrip(request("GET", "/orders/1", tokenFor(k)...), upstream) }()
 			time.Sleep(50 * time.Millisecond)
@@ -183,7 +194,7 @@ func TestTheLastGoodKeysSurviveAFailedRefresh(t *testing.T) {
 	k := jwttest.EC("k1", elliptic.P256())
 	srv := newJWKSServer(t, k)
 	g := startRemote(t, srv, 1, 1000)
-	g.settle()
+	g.firstTick()
 	srv.serve(502, nil)
 	g.env.Advance(61 * time.Second)
 	g.settle()
@@ -196,8 +207,8 @@ func TestTwoWorkersFetchTheJWKSOnce(t *testing.T) {
 	k := jwttest.EC("k1", elliptic.P256())
 	srv := newJWKSServer(t, k)
 	g := startRemote(t, srv, 2, 5000)
-	g.settle()
-	g.env.Advance(300 * time.Millisecond) // a tick: the second worker adopts the published set
+	g.firstTick()                         // both workers tick: one takes the lease and fetches
+	g.env.Advance(200 * time.Millisecond) // the next tick: the other adopts the published set
 	g.settle()
 	for w := range g.vms {
 		if res := g.sendOn(w, request("GET", "/orders/1", tokenFor(k)...)); res.Status != 200 {
@@ -210,7 +221,7 @@ func TestTwoWorkersFetchTheJWKSOnce(t *testing.T) {
 	// The scheduled refresh is fetched once too.
 	g.env.Advance(61 * time.Second)
 	g.settle()
-	g.env.Advance(300 * time.Millisecond)
+	g.env.Advance(200 * time.Millisecond)
 	g.settle()
 	if hits := srv.hits.Load(); hits != 2 {
 		t.Errorf("%d JWKS fetches after one refresh interval, want 2", hits)

@@ -62,8 +62,10 @@ func newRemoteKeys(provider int, name string, cfg *remoteJWKS) *remoteKeys {
 	}
 }
 
-// startRemoteKeys sets up fetching for every remote provider and starts the
-// first fetches, as Envoy's jwt_authn does at startup.
+// startRemoteKeys sets up fetching for every remote provider. The first
+// fetch starts on the first tick (or when a request needs keys), not here:
+// Envoy also runs proxy_on_configure in a throwaway canary VM, which must not
+// fetch or take the lease.
 func (p *pluginContext) startRemoteKeys(names []string) {
 	p.worker = rand.Uint64()
 	p.remotes = make([]*remoteKeys, len(p.sources))
@@ -80,7 +82,6 @@ func (p *pluginContext) startRemoteKeys(names []string) {
 	if err := proxywasm.SetTickPeriodMilliSeconds(uint32(tickPeriod / time.Millisecond)); err != nil {
 		proxywasm.LogCriticalf("apiguard: cannot schedule JWKS refreshes: %v", err)
 	}
-	p.OnTick()
 }
 
 // OnTick adopts key sets other workers published, starts due fetches and
