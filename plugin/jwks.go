@@ -40,7 +40,7 @@ type remoteKeys struct {
 	// Shared-data keys, named by the JWKS location so that every plugin
 	// using the same JWKS shares one fetch.
 	leaseKey, docKey, versionKey string
-	fetched, failed            proxywasm.MetricCounter
+	fetched, failed              proxywasm.MetricCounter
 }
 
 // waiter is a stream paused until its provider has keys.

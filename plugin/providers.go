@@ -94,9 +94,11 @@ func (r *configReader) jwks(path string, v gjson.Result) keySource {
 						r.errorf(p, "must start with /")
 					}
 				}},
-				"refresh_s":  {read: func(p string, v gjson.Result) { rj.refresh = time.Duration(r.count(p, v, 10, 86400)) * time.Second }},
-				"timeout_ms": {read: func(p string, v gjson.Result) { rj.timeout = time.Duration(r.count(p, v, 100, 60000)) * time.Millisecond }},
-				"wait_ms":    {read: func(p string, v gjson.Result) { rj.wait = time.Duration(r.count(p, v, 0, 60000)) * time.Millisecond }},
+				"refresh_s": {read: func(p string, v gjson.Result) { rj.refresh = time.Duration(r.count(p, v, 10, 86400)) * time.Second }},
+				"timeout_ms": {read: func(p string, v gjson.Result) {
+					rj.timeout = time.Duration(r.count(p, v, 100, 60000)) * time.Millisecond
+				}},
+				"wait_ms": {read: func(p string, v gjson.Result) { rj.wait = time.Duration(r.count(p, v, 0, 60000)) * time.Millisecond }},
 			})
 			src.remote = rj
 		}},
