@@ -6,6 +6,7 @@ package main
 
 import (
 	"cmp"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,11 +117,14 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	if out.Denied() {
 		return h.deny(out.Decision)
 	}
-	// Headers apiguard writes from claims never come from the client, on any route.
-	for _, name := range p.pipeline.Authenticator().ProtectedHeaders() {
-		_ = proxywasm.RemoveHttpRequestHeader(name)
-	}
 	h.route, h.path, h.forward = out.RouteIndex, path, out.Path
+	// Headers apiguard writes from claims never come from the client, on any
+	// route; authenticate removes them on routes that read every header.
+	if !p.pipeline.NeedsAuthentication(h.route) {
+		for _, name := range p.pipeline.Authenticator().ProtectedHeaders() {
+			_ = proxywasm.RemoveHttpRequestHeader(name)
+		}
+	}
 	return h.authenticate(true)
 }
 
@@ -134,6 +138,12 @@ func (h *httpContext) authenticate(mayWait bool) types.Action {
 		if err != nil {
 			proxywasm.LogErrorf("apiguard: cannot read request headers: %v", err)
 			return h.deny(internalError)
+		}
+		protected := p.pipeline.Authenticator().ProtectedHeaders()
+		for _, kv := range headers {
+			if slices.Contains(protected, kv[0]) {
+				_ = proxywasm.RemoveHttpRequestHeader(kv[0])
+			}
 		}
 		_, query, _ := strings.Cut(h.path, "?")
 		res := p.pipeline.Authenticate(h.route, authn.Input{

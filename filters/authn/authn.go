@@ -263,21 +263,43 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (*jwt.
 	return tok, verdict.Decision{}
 }
 
-// edits computes what a verified token changes in the request.
-func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input, res *Result) verdict.Decision {
+// claimEdits are the headers a verified token's claims produce; they depend
+// only on the token, so they are computed once and cached with it.
+type claimEdits struct {
+	set []([2]string)
+	d   verdict.Decision
+}
+
+func (p *provider) claimEdits(tok *jwt.Token) *claimEdits {
+	if e, ok := tok.Derived().(*claimEdits); ok {
+		return e
+	}
+	e := &claimEdits{}
 	claims := tok.Claims()
 	for _, ch := range p.ClaimHeaders {
 		v, ok, d := claimValue(claims, ch.Claim)
 		if d.Denied() {
-			return d
+			e.set, e.d = nil, d
+			break
 		}
 		if ok {
-			res.Set = append(res.Set, [2]string{ch.Header, v})
+			e.set = append(e.set, [2]string{ch.Header, v})
 		}
 	}
-	if p.PayloadHeader != "" {
-		res.Set = append(res.Set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
+	if p.PayloadHeader != "" && !e.d.Denied() {
+		e.set = append(e.set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
 	}
+	tok.SetDerived(e)
+	return e
+}
+
+// edits computes what a verified token changes in the request.
+func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input, res *Result) verdict.Decision {
+	e := p.claimEdits(tok)
+	if e.d.Denied() {
+		return e.d
+	}
+	res.Set = append(res.Set, e.set...)
 	if p.Forward {
 		return verdict.Decision{}
 	}

@@ -20,7 +20,17 @@ type Token struct {
 	// exp is the expiry in Unix seconds; 0 when the token has none (allowed
 	// only with AllowMissingExp).
 	exp float64
+	// derived is what the caller computed from the verified claims, kept
+	// with the token so a cache hit need not compute it again.
+	derived any
 }
+
+// Derived returns what SetDerived stored, or nil.
+func (t *Token) Derived() any { return t.derived }
+
+// SetDerived stores the caller's data computed from the claims (which never
+// change) alongside the token, e.g. the headers claims are copied into.
+func (t *Token) SetDerived(v any) { t.derived = v }
 
 // Claims is the verified payload; read it with gjson paths.
 func (t *Token) Claims() gjson.Result { return t.claims }
