@@ -6,6 +6,7 @@ require (
 	github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/tidwall/gjson v1.20.1
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

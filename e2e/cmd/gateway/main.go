@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/elliptic"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/apiguard/apiguard/e2e/gateway"
 	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/apiguard/apiguard/filters/jwt/jwttest"
 )
 
 // clusterFlags collects repeated -cluster name=url flags.
@@ -114,13 +116,24 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	upstream := f.upstream
-	if f.demo && upstream == "" {
-		demoURL, closeDemo, err := startDemoUpstream()
-		if err != nil {
-			return err
+	var demoToken string
+	if f.demo {
+		if upstream == "" {
+			demoURL, closeDemo, err := startDemoUpstream()
+			if err != nil {
+				return err
+			}
+			defer closeDemo()
+			upstream = demoURL
 		}
-		defer closeDemo()
-		upstream = demoURL
+		if _, ok := f.clusters[demoIdPCluster]; !ok {
+			idpURL, token, closeIdP, err := startDemoIdP()
+			if err != nil {
+				return err
+			}
+			defer closeIdP()
+			f.clusters[demoIdPCluster], demoToken = idpURL, token
+		}
 	}
 	if upstream == "" {
 		return errors.New("-upstream is required (or -demo for a built-in echo upstream)")
@@ -146,7 +159,7 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	srv := &http.Server{Handler: g, ConnContext: g.ConnContext, ReadHeaderTimeout: 10 * time.Second}
 	logger.Printf("apiguard gateway on http://%s -> %s (%d workers, %s)", ln.Addr(), up, f.workers, prof)
 	if f.demo {
-		printTryLines(out, ln.Addr().String())
+		printTryLines(out, ln.Addr().String(), demoToken)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -190,11 +203,34 @@ func startDemoUpstream() (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-func printTryLines(out io.Writer, addr string) {
+// demoIdPCluster is the cluster envoy/apiguard.json fetches its JWKS from.
+const demoIdPCluster = "idp_jwks"
+
+// startDemoIdP stands in for envoy/apiguard.json's identity provider: it
+// serves the JWKS of a key made at start, and returns a token that key signed.
+func startDemoIdP() (url, token string, stop func(), err error) {
+	key := jwttest.EC("demo-"+time.Now().Format("20060102"), elliptic.P256())
+	jwks := jwttest.JWKS(key)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-type", "application/json")
+		_, _ = w.Write(jwks)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	token = key.Token(jwttest.Claims("https://idp.example.com/", "orders-api", time.Now().Add(time.Hour).Unix(), "sub", `"demo-user"`))
+	return "http://" + ln.Addr().String(), token, func() { _ = srv.Close() }, nil
+}
+
+func printTryLines(out io.Writer, addr, token string) {
 	fmt.Fprintf(out, `
-Try it (the example policy is envoy/apiguard.json):
+Try it (the example policy is envoy/apiguard.json; a demo IdP signed the token below, valid for an hour):
+  TOKEN=%[2]s
   curl -i http://%[1]s/healthz                         # public route: 200 from the demo upstream
-  curl -i http://%[1]s/api/v1/orders/42                # template route: 200
+  curl -i http://%[1]s/api/v1/orders/42                # no token: 401 token_missing
+  curl -i -H "Authorization: Bearer $TOKEN" http://%[1]s/api/v1/orders/42   # 200; the upstream sees x-auth-sub: demo-user
   curl -i -X DELETE http://%[1]s/api/v1/orders/42      # method not on the route: 405 problem+json
   curl -i http://%[1]s/admin                           # no route: 404 problem+json (deny by default)
   curl -i --path-as-is http://%[1]s/public/../admin    # normalized to /admin before matching: 404
@@ -203,5 +239,5 @@ Try it (the example policy is envoy/apiguard.json):
   curl -i 'http://%[1]s/public//docs;jsessionid=1'     # merged slashes, stripped ;params: upstream sees /public/docs
 Ctrl-C stops the gateway.
 
-`, addr)
+`, addr, token)
 }

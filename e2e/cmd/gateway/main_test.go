@@ -53,9 +53,10 @@ func TestDemoServesTheExamplePolicy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	errc := make(chan error, 1)
+	var out bytes.Buffer
 	go func() {
 		errc <- run(ctx, flags{configPath: "../../../envoy/apiguard.json", wasmPath: wasm, listen: "127.0.0.1:0",
-			workers: 2, logLevel: "warn", profile: "envoy-1.33", demo: true}, io.Discard, func(a string) { addrc <- a })
+			workers: 2, logLevel: "warn", profile: "envoy-1.33", demo: true, clusters: clusterFlags{}}, &out, func(a string) { addrc <- a })
 	}()
 	var addr string
 	select {
@@ -65,18 +66,26 @@ func TestDemoServesTheExamplePolicy(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("gateway did not start")
 	}
+	_, token, _ := strings.Cut(out.String(), "TOKEN=")
+	token, _, _ = strings.Cut(token, "\n")
 	tests := []struct {
 		path       string
+		token      string
 		wantStatus int
 		wantBody   string
 	}{
 		{path: "/healthz", wantStatus: 200, wantBody: `"upstream":"demo"`},
-		{path: "/api/v1/orders/42?x=1", wantStatus: 200, wantBody: `"query":"x=1"`},
+		{path: "/api/v1/orders/42?x=1", token: token, wantStatus: 200, wantBody: `"x-auth-sub":"demo-user"`},
+		{path: "/api/v1/orders/42", wantStatus: 401, wantBody: "urn:apiguard:problem:token_missing"},
 		{path: "/admin", wantStatus: 404, wantBody: "urn:apiguard:problem:no_route"},
 		{path: "/public//docs;jsessionid=1", wantStatus: 200, wantBody: `"path":"/public/docs"`},
 	}
 	for _, tc := range tests {
-		resp, err := http.Get("http://" + addr + tc.path)
+		req, _ := http.NewRequest("GET", "http://"+addr+tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
