@@ -133,6 +133,18 @@ func TestHostileTokensAreRefused(t *testing.T) {
 		{name: "a token in the header and one in the query", path: "/shipments/1?access_token=" + partnerKey().Token(jwttest.Claims(partnerIssuer, "orders-api", jwtNow.Add(time.Hour).Unix())),
 			headers: bearer(good), status: 400, reason: "token_duplicate", challenge: `Bearer realm="apiguard", error="invalid_request"`},
 		{name: "optional route with a bad token", path: "/catalogue/books", headers: bearer(expired), status: 401, reason: "token_expired"},
+		{name: "nbf in the future", headers: bearer(rs.Token(idpClaims("nbf", fmt.Sprint(jwtNow.Add(5*time.Minute).Unix())))), status: 401, reason: "token_not_yet_valid"},
+		{name: "iat in the future", headers: bearer(rs.Token(idpClaims("iat", fmt.Sprint(jwtNow.Add(5*time.Minute).Unix())))), status: 401, reason: "token_not_yet_valid"},
+		{name: "exp as a string", headers: bearer(rs.Token(`{"iss":"` + idpIssuer + `","aud":"orders-api","exp":"1900000000"}`)), status: 401, reason: "token_expired"},
+		{name: "exp overflowing", headers: bearer(rs.Token(`{"iss":"` + idpIssuer + `","aud":"orders-api","exp":1e999}`)), status: 401, reason: "token_expired"},
+		{name: "audience a number", headers: bearer(rs.Token(jwttest.Claims(idpIssuer, 42, jwtNow.Add(time.Hour).Unix()))), status: 401, reason: "token_audience"},
+		{name: "b64 false", headers: bearer(rs.Sign("RS256", `{"alg":"RS256","kid":"rsa-1","b64":false,"crit":["b64"]}`, idpClaims())), status: 401, reason: "token_malformed"},
+		{name: "padded part", headers: bearer(strings.Replace(good, ".", "=.", 1)), status: 401, reason: "token_malformed"},
+		{name: "empty signature", headers: bearer(good[:strings.LastIndexByte(good, '.')+1]), status: 401, reason: "token_malformed"},
+		{name: "ECDSA signature of the wrong length", headers: bearer(k["ES256"].Token(idpClaims()) + "AA"), status: 401, reason: "token_signature"},
+		{name: "ECDSA psychic signature (CVE-2022-21449)", headers: bearer(psychic(k["ES256"].Token(idpClaims()))), status: 401, reason: "token_signature"},
+		{name: "token only in a query the provider does not read", path: "/orders/42?access_token=" + good, status: 401, reason: "token_missing",
+			challenge: `Bearer realm="apiguard"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,4 +261,10 @@ func TestBadProviderConfigIsRefused(t *testing.T) {
 			t.Errorf("no log line names %q", want)
 		}
 	}
+}
+
+// psychic replaces an ES256 signature with r = s = 0, which broken ECDSA
+// verifiers accept for any message (CVE-2022-21449).
+func psychic(tok string) string {
+	return tok[:strings.LastIndexByte(tok, '.')+1] + strings.Repeat("A", 86)
 }
