@@ -46,7 +46,7 @@ test: build
 	$(GO) test -count=1 ./...
 
 fuzz:
-	@for pkg in $$($(GO) list ./filters/... ./plugin/...); do \
+	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e/host); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

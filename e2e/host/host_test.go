@@ -360,3 +360,16 @@ func TestHeaderMapSerializationRoundTrips(t *testing.T) {
 		t.Errorf("a map over %d pairs must parse as empty, got %d pairs", maxMapPairs, len(got))
 	}
 }
+
+func FuzzDeserializeHeaders(f *testing.F) {
+	f.Add(serializeHeaders(Headers{{":path", "/"}, {"a", "b"}}))
+	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, ok := deserializeHeaders(b)
+		if ok && len(h) > 0 {
+			if again, ok := deserializeHeaders(serializeHeaders(h)); !ok || len(again) != len(h) {
+				t.Fatalf("round trip of %v", h)
+			}
+		}
+	})
+}
