@@ -8,12 +8,10 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -154,12 +152,6 @@ func NewEnv(cfg Config) (*Env, error) {
 	return e, nil
 }
 
-// ModuleDigest is the SHA-256 of the module, as Envoy's remote code sha256.
-func (e *Env) ModuleDigest() [32]byte { return sha256.Sum256(e.cfg.Module) }
-
-// Clock returns the Env's time source.
-func (e *Env) Clock() Clock { return e.clock }
-
 // Logs returns every line logged so far by every VM.
 func (e *Env) Logs() []LogEntry {
 	e.mu.Lock()
@@ -194,20 +186,10 @@ func (e *Env) ResetLogs() {
 // Metric returns a metric's current value by name, and whether it was defined.
 func (e *Env) Metric(name string) (uint64, bool) { return e.metrics.get(name) }
 
-// Metrics returns every defined metric by name.
-func (e *Env) Metrics() map[string]uint64 { return e.metrics.snapshot() }
-
 // SharedData returns a copy of a shared-data value and its CAS, for tests.
 func (e *Env) SharedData(key string) ([]byte, uint32, bool) {
 	v, cas, ok := e.shared.get(e.cfg.VMID, key)
 	return append([]byte(nil), v...), cas, ok
-}
-
-// SharedDataKeys lists the keys in this Env's vm_id scope, sorted.
-func (e *Env) SharedDataKeys() []string {
-	keys := e.shared.keys(e.cfg.VMID)
-	sort.Strings(keys)
-	return keys
 }
 
 // Advance moves a fake clock forward and fires every tick that came due, in

@@ -93,13 +93,3 @@ func (m *metricStore) get(name string) (uint64, bool) {
 	}
 	return m.defs[id-1].value, true
 }
-
-func (m *metricStore) snapshot() map[string]uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[string]uint64, len(m.defs))
-	for _, d := range m.defs {
-		out[d.name] = d.value
-	}
-	return out
-}

@@ -52,13 +52,3 @@ func (s *sharedData) set(vmID, key string, value []byte, cas uint32) status {
 	scope[key] = sharedEntry{value: append([]byte(nil), value...), cas: s.nextCAS()}
 	return statusOK
 }
-
-func (s *sharedData) keys(vmID string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.scopes[vmID]))
-	for k := range s.scopes[vmID] {
-		out = append(out, k)
-	}
-	return out
-}

@@ -164,13 +164,6 @@ func (e *Env) StartVM() (*VM, error) {
 // Worker is the VM's index, as Envoy's worker thread number.
 func (vm *VM) Worker() int { return vm.worker }
 
-// Failed returns the trap that failed the VM, or nil.
-func (vm *VM) Failed() error {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.failed
-}
-
 // MemorySize is the module's linear memory size in bytes.
 func (vm *VM) MemorySize() uint32 {
 	vm.mu.Lock()
