@@ -29,8 +29,9 @@ type vmContext struct{ types.DefaultVMContext }
 
 func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
 
-// pluginContext holds what one configuration compiled to; it is immutable once
-// OnPluginStart returned true.
+// pluginContext holds what one configuration compiled to (immutable once
+// OnPluginStart returned true) and this worker's own state: the providers'
+// current keys, their fetch schedules, the verified-token cache.
 type pluginContext struct {
 	types.DefaultPluginContext
 	pipeline *pipeline.Pipeline
