@@ -57,20 +57,13 @@ func (r *configReader) object(path string, v gjson.Result, fields map[string]fie
 		return
 	}
 	seen := map[string]bool{}
-	v.ForEach(func(k, val gjson.Result) bool {
-		key := k.String()
-		p := join(path, key)
-		f, known := fields[key]
-		switch {
-		case seen[key]:
-			r.errorf(p, "duplicate key")
-		case !known:
-			r.errorf(p, "unknown field")
-		default:
-			f.read(p, val)
-		}
+	r.eachKey(path, v, func(p, key string, val gjson.Result) {
 		seen[key] = true
-		return true
+		if f, known := fields[key]; known {
+			f.read(p, val)
+		} else {
+			r.errorf(p, "unknown field")
+		}
 	})
 	var missing []string
 	for key, f := range fields {

@@ -52,22 +52,17 @@ func (v *Verifier) checkClaims(t *Token, now time.Time) verdict.Decision {
 	} else if !v.cfg.AllowMissingExp {
 		return verdict.Deny(verdict.TokenExpired, "exp is required")
 	}
-	if nbf := c.Get("nbf"); nbf.Exists() {
-		f, ok := numericDate(nbf)
+	for _, claim := range [...]string{"nbf", "iat"} {
+		v := c.Get(claim)
+		if !v.Exists() {
+			continue
+		}
+		f, ok := numericDate(v)
 		if !ok {
-			return verdict.Deny(verdict.TokenNotYetValid, "nbf must be a NumericDate")
+			return verdict.Deny(verdict.TokenNotYetValid, claim+" must be a NumericDate")
 		}
 		if n+skew < f {
-			return verdict.Deny(verdict.TokenNotYetValid, "")
-		}
-	}
-	if iat := c.Get("iat"); iat.Exists() {
-		f, ok := numericDate(iat)
-		if !ok {
-			return verdict.Deny(verdict.TokenNotYetValid, "iat must be a NumericDate")
-		}
-		if n+skew < f {
-			return verdict.Deny(verdict.TokenNotYetValid, "iat is in the future")
+			return verdict.Deny(verdict.TokenNotYetValid, claim+" is in the future")
 		}
 	}
 	return verdict.Decision{}
