@@ -138,7 +138,9 @@ func TestJWKSDownAtStartThenUp(t *testing.T) {
 
 	// A request before any keys exist waits for them...
 	done := make(chan *host.Result, 1)
-	go func() { done <- g.vms[0].RoundTrip(request("GET", "/orders/1", tokenFor(k)...), upstream) }()
+	order := request("POST", "/orders/1", tokenFor(k)...)
+	order.Body = []byte(`{"item":"book","quantity":1}`)
+	go func() { done <- g.vms[0].RoundTrip(order, upstream) }()
 	time.Sleep(50 * time.Millisecond) // let the stream pause
 	select {
 	case res := <-done:
@@ -152,6 +154,9 @@ func TestJWKSDownAtStartThenUp(t *testing.T) {
 	case res := <-done:
 		if res.Status != 200 {
 			t.Fatalf("after the JWKS came up: %d %s", res.Status, res.Body)
+		}
+		if string(res.Upstream.Body) != string(order.Body) {
+			t.Errorf("the upstream received body %q, want the order", res.Upstream.Body)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting request was never resumed")

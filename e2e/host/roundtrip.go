@@ -89,19 +89,26 @@ func (s *Stream) roundTrip(req Request, upstream Upstream) *Result {
 		h.Set("content-length", strconv.Itoa(len(req.Body)))
 	}
 	hasBody, hasTrailers := len(req.Body) > 0, len(req.Trailers) > 0
-	act, err := s.RequestHeaders(h, !hasBody && !hasTrailers)
-	var forwarded []byte
-	if act == Continue && hasBody {
-		forwarded, act, err = s.RequestBody(req.Body, !hasTrailers)
-	}
-	if act == Continue && hasTrailers {
-		act, err = s.RequestTrailers(req.Trailers)
-	}
-	if act == Pause && err == nil {
-		act, err = s.Wait(DefaultWait)
-		if act == Continue {
-			forwarded = append(forwarded, s.TakeRequestBody()...)
+	// A pause in any phase holds the stream until the plugin resumes or
+	// answers it; Envoy buffers what arrives meanwhile and delivers it after.
+	wait := func(act Action, err error) (Action, error) {
+		if act == Pause && err == nil {
+			return s.Wait(DefaultWait)
 		}
+		return act, err
+	}
+	act, err := wait(s.RequestHeaders(h, !hasBody && !hasTrailers))
+	var forwarded []byte
+	if err == nil && act == Continue && hasBody {
+		forwarded, act, err = s.RequestBody(req.Body, !hasTrailers)
+		if act == Pause && err == nil {
+			if act, err = s.Wait(DefaultWait); act == Continue {
+				forwarded = s.TakeRequestBody()
+			}
+		}
+	}
+	if err == nil && act == Continue && hasTrailers {
+		act, err = wait(s.RequestTrailers(req.Trailers))
 	}
 	if err != nil {
 		return s.failedResult(err)
