@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,6 +193,43 @@ func TestJWKSFailuresFailClosed(t *testing.T) {
 			res := <-done
 			expectProblem(t, res, 401, "keys_unavailable")
 		})
+	}
+}
+
+func TestUnreachableJWKSFailsClosed(t *testing.T) {
+	k := jwttest.EC("k1", elliptic.P256())
+	srv := newJWKSServer(t, k)
+	srv.Close() // nothing listens on the cluster's address any more
+	g := startRemote(t, srv, 1, 1000)
+	g.firstTick()
+	done := make(chan *host.Result, 1)
+	go func() { done <- g.vms[0].RoundTrip(request("GET", "/orders/1", tokenFor(k)...), upstream) }()
+	time.Sleep(50 * time.Millisecond)
+	g.env.Advance(1100 * time.Millisecond)
+	expectProblem(t, <-done, 401, "keys_unavailable")
+}
+
+// TestCheapChecksComeBeforeAnyFetch: a token that fails the checks needing no
+// key is refused at once, and never makes the gateway fetch keys or wait.
+func TestCheapChecksComeBeforeAnyFetch(t *testing.T) {
+	k := jwttest.EC("unknown-kid", elliptic.P256())
+	srv := newJWKSServer(t, jwttest.EC("k1", elliptic.P256()))
+	g := startRemote(t, srv, 1, 5000) // no tick yet: no keys, no fetch
+	for _, tc := range []struct {
+		name, token, reason string
+	}{
+		{"expired", k.Token(jwttest.Claims(idpIssuer, "orders-api", jwtNow.Add(-time.Hour).Unix())), "token_expired"},
+		{"another audience", k.Token(jwttest.Claims(idpIssuer, "other", jwtNow.Add(time.Hour).Unix())), "token_audience"},
+		{"alg none", k.Sign("ES256", `{"alg":"none"}`, idpClaims()), "token_algorithm"},
+		{"malformed", strings.Replace(k.Token(idpClaims()), ".", "=.", 1), "token_malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			expectProblem(t, g.send(request("GET", "/orders/1", bearer(tc.token)...)), 401, tc.reason)
+		})
+	}
+	g.settle()
+	if hits := srv.hits.Load(); hits != 0 {
+		t.Errorf("%d JWKS fetches caused by tokens that failed cheap checks", hits)
 	}
 }
 
