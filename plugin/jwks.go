@@ -87,6 +87,7 @@ func (p *pluginContext) startRemoteKeys(names []string) {
 // OnTick adopts key sets other workers published, starts due fetches and
 // answers streams that waited too long.
 func (p *pluginContext) OnTick() {
+	defer logPanic("tick")
 	now := time.Now()
 	for _, r := range p.remotes {
 		if r == nil {
@@ -151,7 +152,10 @@ func (p *pluginContext) fetch(r *remoteKeys, now time.Time) {
 	}
 	headers := [][2]string{{":method", "GET"}, {":path", r.cfg.path}, {":authority", r.cfg.authority}, {"accept", "application/json"}}
 	_, err = proxywasm.DispatchHttpCall(r.cfg.cluster, headers, nil, nil, uint32(r.cfg.timeout/time.Millisecond),
-		func(_, bodySize, _ int) { p.fetched(r, bodySize) })
+		func(_, bodySize, _ int) {
+			defer logPanic("JWKS response")
+			p.fetched(r, bodySize)
+		})
 	if err != nil {
 		proxywasm.LogWarnf("apiguard: JWKS fetch for provider %s: cannot call cluster %s: %v", r.name, r.cfg.cluster, err)
 		p.fetchFailed(r, now)
@@ -272,5 +276,14 @@ func (p *pluginContext) forget(h *httpContext) {
 				break
 			}
 		}
+	}
+}
+
+// logPanic keeps a bug in root-context work (whose input is an IdP's
+// response) from trapping the VM, which would fail every later stream on this
+// worker: the work is abandoned and logged instead.
+func logPanic(what string) {
+	if r := recover(); r != nil {
+		proxywasm.LogCriticalf("apiguard: internal error handling %s: %v", what, r)
 	}
 }
