@@ -153,7 +153,12 @@ func (p *pluginContext) fetch(r *remoteKeys, now time.Time) {
 	headers := [][2]string{{":method", "GET"}, {":path", r.cfg.path}, {":authority", r.cfg.authority}, {"accept", "application/json"}}
 	_, err = proxywasm.DispatchHttpCall(r.cfg.cluster, headers, nil, nil, uint32(r.cfg.timeout/time.Millisecond),
 		func(_, bodySize, _ int) {
-			defer logPanic("JWKS response")
+			defer func() {
+				if err := recover(); err != nil {
+					proxywasm.LogCriticalf("apiguard: internal error handling a JWKS response: %v", err)
+					p.fetchFailed(r, time.Now())
+				}
+			}()
 			p.fetched(r, bodySize)
 		})
 	if err != nil {
@@ -279,9 +284,8 @@ func (p *pluginContext) forget(h *httpContext) {
 	}
 }
 
-// logPanic keeps a bug in root-context work (whose input is an IdP's
-// response) from trapping the VM, which would fail every later stream on this
-// worker: the work is abandoned and logged instead.
+// logPanic keeps a bug in root-context work from trapping the VM, which would
+// fail every later stream on this worker: the work is abandoned and logged.
 func logPanic(what string) {
 	if r := recover(); r != nil {
 		proxywasm.LogCriticalf("apiguard: internal error handling %s: %v", what, r)
