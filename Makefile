@@ -59,7 +59,7 @@ bench: build
 	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(BUILD)/wasirun -run '^$$' -bench . -benchmem ./filters/...
 
 soak: build
-	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/
+	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/ ./e2e/host/
 
 run: build
 	$(GO) run ./e2e/cmd/gateway -demo -config envoy/apiguard.json
