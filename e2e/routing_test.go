@@ -1,12 +1,12 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/apiguard/apiguard/filters/pipeline/pipelinetest"
 )
 
 // ordersAPI is the policy of a small orders service.
@@ -39,20 +39,6 @@ func TestAnUnknownRouteIsDeniedWithAProblemBody(t *testing.T) {
 	}
 }
 
-// routingTable is the behaviour table filters/pipeline runs natively.
-type routingTable struct {
-	Policy json.RawMessage `json:"policy"`
-	Cases  []struct {
-		Name         string `json:"name"`
-		Method       string `json:"method"`
-		Path         string `json:"path"`
-		Status       int    `json:"status"`
-		Reason       string `json:"reason"`
-		Allow        string `json:"allow"`
-		UpstreamPath string `json:"upstream_path"`
-	} `json:"cases"`
-}
-
 // TestRoutingAndPathNormalization runs the pipeline's behaviour table through
 // plugin.wasm: routes match most specific first and check the method; the
 // tricks used to reach a route the policy does not allow (dot segments, encoded
@@ -60,12 +46,8 @@ type routingTable struct {
 // or normalized before matching; and the upstream receives the normalized
 // path that was authorized.
 func TestRoutingAndPathNormalization(t *testing.T) {
-	b, err := os.ReadFile("../filters/pipeline/testdata/routing.json")
+	table, err := pipelinetest.Load("../filters/pipeline/testdata/routing.json")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var table routingTable
-	if err := json.Unmarshal(b, &table); err != nil {
 		t.Fatal(err)
 	}
 	g := startGateway(t, string(table.Policy), 1)

@@ -2,48 +2,35 @@ package pipeline
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
 
+	"github.com/apiguard/apiguard/filters/pipeline/pipelinetest"
 	"github.com/apiguard/apiguard/filters/route"
 )
 
-// RoutingTable is testdata/routing.json: a behaviour table that e2e runs
-// through plugin.wasm too.
-type RoutingTable struct {
-	Policy struct {
-		Routes []struct {
-			Name  string `json:"name"`
-			Match struct {
-				Path    string   `json:"path"`
-				Methods []string `json:"methods"`
-			} `json:"match"`
-			Auth string `json:"auth"`
-		} `json:"routes"`
-	} `json:"policy"`
-	Cases []struct {
-		Name         string `json:"name"`
-		Method       string `json:"method"`
-		Path         string `json:"path"`
-		Status       int    `json:"status"`
-		Reason       string `json:"reason"`
-		Route        string `json:"route"`
-		Allow        string `json:"allow"`
-		UpstreamPath string `json:"upstream_path"`
-	} `json:"cases"`
+// policy is the subset of filter JSON the routing table uses.
+type policy struct {
+	Routes []struct {
+		Name  string `json:"name"`
+		Match struct {
+			Path    string   `json:"path"`
+			Methods []string `json:"methods"`
+		} `json:"match"`
+		Auth string `json:"auth"`
+	} `json:"routes"`
 }
 
 func TestRoutingTable(t *testing.T) {
-	b, err := os.ReadFile("testdata/routing.json")
+	table, err := pipelinetest.Load("testdata/routing.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var table RoutingTable
-	if err := json.Unmarshal(b, &table); err != nil {
+	var pol policy
+	if err := json.Unmarshal(table.Policy, &pol); err != nil {
 		t.Fatal(err)
 	}
 	var cfg Config
-	for _, r := range table.Policy.Routes {
+	for _, r := range pol.Routes {
 		cfg.Routes = append(cfg.Routes, Route{Name: r.Name, Public: r.Auth == "none",
 			Match: route.Spec{Path: r.Match.Path, Methods: r.Match.Methods}})
 	}
