@@ -22,6 +22,12 @@ func TestParseConfig(t *testing.T) {
 			wantErrors: []string{"routes[0].name: duplicate key"}},
 		{name: "methods wrong element type", config: `{"routes": [{"name": "a", "match": {"path": "/", "methods": ["GET", 1]}, "auth": "none"}]}`,
 			wantErrors: []string{"routes[0].match.methods[1]: must be a string, got a number"}},
+		{name: "empty token source name", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": {"keys": [{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}}, "from": [{"query": ""}]}}, "routes": []}`,
+			wantErrors: []string{"providers.idp.from[0]: the header, query or cookie name must not be empty"}},
+		{name: "remote and inline keys together", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": {"keys": []}, "remote": {"cluster": "c", "authority": "a", "path": "/j"}}}}, "routes": []}`,
+			wantErrors: []string{"providers.idp.jwks.inline: JWKS: no keys", "providers.idp.jwks: must have exactly one of inline or remote"}},
+		{name: "remote path must be absolute", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"remote": {"cluster": "c", "authority": "a", "path": "j", "refresh_s": 1}}}}, "routes": []}`,
+			wantErrors: []string{"providers.idp.jwks.remote.path: must start with /", "providers.idp.jwks.remote.refresh_s: must be a whole number from 10 to 86400"}},
 		{name: "parse and compile errors together, each once", config: `{"routes": [
 			{"name": "a", "match": {"path": "/x/{"}, "auth": "none"},
 			{"name": "b", "match": {"path": 3}, "auth": "none"}]}`,

@@ -129,6 +129,8 @@ func (r *configReader) sources(path string, v gjson.Result) []authn.Source {
 		switch {
 		case kinds != 1:
 			r.errorf(p, "must name exactly one of header, query or cookie")
+		case src.Header+src.Query+src.Cookie == "":
+			r.errorf(p, "the header, query or cookie name must not be empty")
 		case src.Prefix != "" && src.Header == "":
 			r.errorf(p+".prefix", "only a header has a prefix")
 		}
