@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"container/list"
+	"strings"
 	"time"
 )
 
@@ -57,6 +58,10 @@ func (c *Cache) Put(v *Verifier, t *Token) {
 	if len(t.raw) > c.maxBytes {
 		return
 	}
+	// The raw token usually aliases the buffer the host returned every
+	// request header in; keeping that alive for the entry's lifetime would
+	// make memory grow with the headers, not with the tokens.
+	t.raw = strings.Clone(t.raw)
 	c.byToken[t.raw] = c.order.PushFront(cacheEntry{v: v, t: t})
 	c.bytes += len(t.raw)
 	for c.order.Len() > c.maxEntries || c.bytes > c.maxBytes {
