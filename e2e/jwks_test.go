@@ -78,6 +78,18 @@ func (g *apiGateway) settle() {
 	}
 }
 
+// waitPaused returns once a request on worker 0 waits for keys.
+func (g *apiGateway) waitPaused(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for g.vms[0].PausedStreams() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never paused")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // firstTick runs the workers' first tick, which starts the first fetch, and
 // lets it complete.
 func (g *apiGateway) firstTick() {
@@ -142,7 +154,7 @@ func TestJWKSDownAtStartThenUp(t *testing.T) {
 	order := request("POST", "/orders/1", tokenFor(k)...)
 	order.Body = []byte(`{"item":"book","quantity":1}`)
 	go func() { done <- g.vms[0].RoundTrip(order, upstream) }()
-	time.Sleep(50 * time.Millisecond) // let the stream pause
+	g.waitPaused(t)
 	select {
 	case res := <-done:
 		t.Fatalf("answered before any keys existed: %d %s", res.Status, res.Body)
@@ -188,7 +200,7 @@ func TestJWKSFailuresFailClosed(t *testing.T) {
 			g.firstTick()
 			done := make(chan *host.Result, 1)
 			go func() { done <- g.vms[0].RoundTrip(request("GET", "/orders/1", tokenFor(k)...), upstream) }()
-			time.Sleep(50 * time.Millisecond)
+			g.waitPaused(t)
 			g.env.Advance(1100 * time.Millisecond) // past wait_ms: the stream is answered
 			res := <-done
 			expectProblem(t, res, 401, "keys_unavailable")
@@ -204,7 +216,7 @@ func TestUnreachableJWKSFailsClosed(t *testing.T) {
 	g.firstTick()
 	done := make(chan *host.Result, 1)
 	go func() { done <- g.vms[0].RoundTrip(request("GET", "/orders/1", tokenFor(k)...), upstream) }()
-	time.Sleep(50 * time.Millisecond)
+	g.waitPaused(t)
 	g.env.Advance(1100 * time.Millisecond)
 	expectProblem(t, <-done, 401, "keys_unavailable")
 }

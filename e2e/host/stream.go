@@ -63,9 +63,11 @@ type Stream struct {
 	origRequest Headers
 	filterState map[string][]byte
 
-	reply      *LocalReply
-	replySent  bool
-	resumed    bool
+	reply     *LocalReply
+	replySent bool
+	resumed   bool
+	// paused is set while a request-headers pause waits to be resumed.
+	paused     bool
 	inResponse bool
 	finished   bool
 }
@@ -127,6 +129,7 @@ func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 	if act == Continue {
 		s.reqHeadersOpen = false
 	}
+	s.paused = act == Pause && !s.resumed
 	return act, err
 }
 
@@ -184,6 +187,9 @@ func (s *Stream) Wait(d time.Duration) (Action, error) {
 		s.vm.mu.Lock()
 		failed, reply, resumed := s.vm.failed, s.reply, s.resumed
 		s.resumed = false
+		if failed != nil || reply != nil || resumed {
+			s.paused = false
+		}
 		s.vm.mu.Unlock()
 		switch {
 		case failed != nil:
@@ -333,4 +339,19 @@ func (s *Stream) FilterState(key string) (string, bool) {
 	defer s.vm.mu.Unlock()
 	v, ok := s.filterState[key]
 	return string(v), ok
+}
+
+// PausedStreams is how many streams wait, paused in their request headers,
+// for the plugin to resume or answer them: tests use it to act only once a
+// request really waits.
+func (vm *VM) PausedStreams() int {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	n := 0
+	for _, s := range vm.streams {
+		if s.paused {
+			n++
+		}
+	}
+	return n
 }
