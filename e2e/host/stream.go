@@ -67,9 +67,8 @@ type Stream struct {
 	replySent bool
 	resumed   bool
 	// paused is set while a request-headers pause waits to be resumed.
-	paused     bool
-	inResponse bool
-	finished   bool
+	paused   bool
+	finished bool
 }
 
 // NewStream creates the stream's context (proxy_on_context_create).
@@ -215,7 +214,6 @@ func (s *Stream) ResponseHeaders(h Headers, endOfStream bool) (Action, error) {
 }
 
 func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, error) {
-	s.inResponse = true
 	s.reqHeadersOpen = false
 	s.respHeaders = h.Clone()
 	s.respHeadersOpen = true
