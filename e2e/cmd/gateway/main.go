@@ -107,11 +107,7 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 		return err
 	}
 	if f.check {
-		if err := gateway.Check(module, config); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "%s: ok\n", f.configPath)
-		return nil
+		return check(out, f.configPath, module, config)
 	}
 
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
@@ -175,6 +171,28 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
+}
+
+// check lints a policy file: one line per error, "file: json.path: message",
+// as compilers and linters print them.
+func check(out io.Writer, path string, module, config []byte) error {
+	err := gateway.Check(module, config)
+	var cfgErr *gateway.ConfigError
+	if !errors.As(err, &cfgErr) {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: ok\n", path)
+		return nil
+	}
+	n := 0
+	for _, m := range cfgErr.Messages {
+		if msg, ok := strings.CutPrefix(m, "apiguard: invalid configuration: "); ok {
+			fmt.Fprintf(out, "%s: %s\n", path, msg)
+			n++
+		}
+	}
+	return fmt.Errorf("%s: %d error(s); the plugin would refuse to start", path, n)
 }
 
 // startDemoUpstream serves an echo of what reached the upstream, as JSON.

@@ -28,13 +28,14 @@ func TestCheckModeLintsAPolicy(t *testing.T) {
 		t.Fatalf("%v: run `make build` first", err)
 	}
 	bad := writeConfig(t, `{"routes": [{"name": "a", "match": {"path": "/a/{id"}, "auth": "none"}], "defualt": "deny"}`)
-	err := run(context.Background(), flags{configPath: bad, wasmPath: wasm, check: true, logLevel: "info", profile: "envoy-1.33"}, io.Discard, nil)
-	if err == nil {
-		t.Fatal("a bad policy passed the check")
+	var lint bytes.Buffer
+	err := run(context.Background(), flags{configPath: bad, wasmPath: wasm, check: true, logLevel: "info", profile: "envoy-1.33"}, &lint, nil)
+	if err == nil || !strings.HasSuffix(err.Error(), "2 error(s); the plugin would refuse to start") {
+		t.Fatalf("error %v, want 2 errors", err)
 	}
-	for _, want := range []string{"routes[0].match.path:", "defualt: unknown field"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("check output lacks %q:\n%v", want, err)
+	for _, want := range []string{bad + ": routes[0].match.path: ", bad + ": defualt: unknown field\n"} {
+		if !strings.Contains(lint.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, lint.String())
 		}
 	}
 	var out bytes.Buffer
