@@ -57,6 +57,24 @@ func acceptedAlg(alg string) bool {
 
 func malformed(detail string) verdict.Decision { return verdict.Deny(verdict.TokenMalformed, detail) }
 
+// jsonDenial names what strictObject refused in the header or payload; the
+// detail is a fixed sentence, never the token's text.
+func jsonDenial(part string, err error) verdict.Decision {
+	switch err {
+	case errCaseVariant:
+		return verdict.Deny(verdict.TokenCaseVariant, part+" has member names that differ only in letter case")
+	case errDuplicateKey:
+		return malformed(part + " repeats a member name")
+	case errBadText:
+		return malformed(part + " has invalid UTF-8 or a lone surrogate escape")
+	case errTooDeep:
+		return malformed(part + " is nested too deeply")
+	case errTooManyValues:
+		return malformed(part + " has too many values")
+	}
+	return malformed(part + " is not a JSON object")
+}
+
 // decodePart decodes one base64url part strictly: the URL-safe alphabet only
 // (Go's decoder would skip CR and LF), no padding, canonical trailing bits.
 func decodePart(s string) ([]byte, bool) {
@@ -96,9 +114,9 @@ func parseHeader(t *Token, part string) verdict.Decision {
 	if !ok {
 		return malformed("header is not canonical base64url")
 	}
-	h, err := strictObject(b)
+	h, err := strictObject(b, tokenLimits)
 	if err != nil {
-		return malformed("header is not a duplicate-free JSON object")
+		return jsonDenial("header", err)
 	}
 	alg := h.Get("alg")
 	switch {

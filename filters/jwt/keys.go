@@ -56,7 +56,7 @@ func (s *KeySet) Len() int { return len(s.keys) }
 // dependency makes the module import a WASI function (path_filestat_get)
 // that Envoy does not provide, so the plugin would not load.
 func ParseKeySet(jwks []byte) (*KeySet, error) {
-	doc, err := strictObject(jwks)
+	doc, err := strictObject(jwks, keySetLimits)
 	if err != nil {
 		return nil, fmt.Errorf("JWKS: %w", err)
 	}

@@ -1,65 +1,448 @@
 package jwt
 
 import (
+	"bytes"
 	"errors"
+	"hash/maphash"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
 
-// maxJSONDepth bounds the nesting strictObject walks, so a hostile document
-// costs bounded work.
-const maxJSONDepth = 32
+// jsonLimits bound what reading one JSON document may cost: its nesting and
+// its number of values (every member and array element counts). The scan is
+// one linear pass, so a hostile document costs at most its length; the limits
+// refuse shapes no real token has before a later stage walks them.
+type jsonLimits struct {
+	depth, values int
+}
+
+// Token headers and payloads: real claims nest a few levels (Keycloak's
+// resource_access.client.roles is 4) and hold at most a few hundred values
+// (IdPs cap group lists at 100-200 and switch to an overage claim).
+var tokenLimits = jsonLimits{depth: 16, values: 2048}
+
+// Key sets hold up to MaxKeys keys of a dozen members each, plus x5c chains.
+var keySetLimits = jsonLimits{depth: 16, values: 1 << 14}
 
 var (
 	errNotJSONObject = errors.New("not a JSON object")
 	errDuplicateKey  = errors.New("duplicate JSON key")
+	errCaseVariant   = errors.New("two JSON member names differ only in letter case")
+	errBadText       = errors.New("invalid UTF-8 or a lone surrogate escape")
 	errTooDeep       = errors.New("JSON nested too deeply")
+	errTooManyValues = errors.New("too many JSON values")
 )
 
-// strictObject parses b as one JSON object in which no object, at any depth,
-// repeats a key (compared after unescaping, so "a" and "\u0061" collide).
-// Duplicates are refused because two parsers may pick different values: the
-// authorization stage and the upstream must never see different claims.
-func strictObject(b []byte) (gjson.Result, error) {
-	if !gjson.ValidBytes(b) {
+// strictObject parses b as one RFC 8259 JSON object and refuses what would
+// let two readers see different data:
+//   - invalid UTF-8, and \u escapes of lone surrogates, anywhere (decoders
+//     replace them with U+FFFD, or not, each its own way);
+//   - an object, at any depth, with two member names that are equal after
+//     unescaping ("a" and "\u0061"), or equal under Unicode simple case
+//     folding ("role" and "Role", "k" and the Kelvin sign): Go's
+//     encoding/json matches struct fields that way, so an upstream decoding
+//     the forwarded payload would read the member apiguard did not check.
+//
+// The scan is a single linear pass within lim.
+func strictObject(b []byte, lim jsonLimits) (gjson.Result, error) {
+	s := jsonScanner{b: b, lim: lim}
+	s.space()
+	if s.i >= len(b) || b[s.i] != '{' {
 		return gjson.Result{}, errNotJSONObject
 	}
-	doc := gjson.ParseBytes(b)
-	if !doc.IsObject() {
-		return gjson.Result{}, errNotJSONObject
-	}
-	if err := checkUnique(doc, 0); err != nil {
+	if err := s.value(0); err != nil {
 		return gjson.Result{}, err
 	}
-	return doc, nil
+	if s.space(); s.i != len(b) {
+		return gjson.Result{}, errNotJSONObject
+	}
+	return gjson.ParseBytes(b), nil
 }
 
-func checkUnique(v gjson.Result, depth int) error {
-	if depth > maxJSONDepth {
-		return errTooDeep
+type jsonScanner struct {
+	b      []byte
+	i      int
+	values int
+	lim    jsonLimits
+	// names holds the member names of the objects being read, innermost
+	// last, as [folded, unescaped] spans into arena.
+	names []nameSpan
+	arena []byte
+}
+
+type nameSpan struct{ start, fold, end int }
+
+func (s *jsonScanner) folded(n nameSpan) []byte { return s.arena[n.start:n.fold] }
+func (s *jsonScanner) plain(n nameSpan) []byte  { return s.arena[n.fold:n.end] }
+
+func (s *jsonScanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
 	}
-	var err error
+}
+
+func (s *jsonScanner) value(depth int) error {
+	if s.values++; s.values > s.lim.values {
+		return errTooManyValues
+	}
+	if s.i >= len(s.b) {
+		return errNotJSONObject
+	}
+	switch c := s.b[s.i]; {
+	case c == '{' || c == '[':
+		if depth >= s.lim.depth {
+			return errTooDeep
+		}
+		if c == '{' {
+			return s.object(depth + 1)
+		}
+		return s.array(depth + 1)
+	case c == '"':
+		return s.str(nil)
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return s.number()
+	}
+	return errNotJSONObject
+}
+
+func (s *jsonScanner) literal(lit string) error {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return errNotJSONObject
+	}
+	s.i += len(lit)
+	return nil
+}
+
+// number accepts exactly RFC 8259's grammar.
+func (s *jsonScanner) number() error {
+	if s.b[s.i] == '-' {
+		s.i++
+	}
 	switch {
-	case v.IsObject():
-		var seen map[string]struct{}
-		v.ForEach(func(k, val gjson.Result) bool {
-			key := k.String()
-			if seen == nil {
-				seen = make(map[string]struct{}, 8)
-			}
-			if _, dup := seen[key]; dup {
-				err = errDuplicateKey
-				return false
-			}
-			seen[key] = struct{}{}
-			err = checkUnique(val, depth+1)
-			return err == nil
-		})
-	case v.IsArray():
-		v.ForEach(func(_, val gjson.Result) bool {
-			err = checkUnique(val, depth+1)
-			return err == nil
-		})
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case !s.digits():
+		return errNotJSONObject
 	}
-	return err
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if !s.digits() {
+			return errNotJSONObject
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if !s.digits() {
+			return errNotJSONObject
+		}
+	}
+	return nil
+}
+
+func (s *jsonScanner) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i > start
+}
+
+func (s *jsonScanner) array(depth int) error {
+	s.i++ // [
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		s.space()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.space()
+		if s.i >= len(s.b) {
+			return errNotJSONObject
+		}
+		s.i++
+		switch s.b[s.i-1] {
+		case ',':
+		case ']':
+			return nil
+		default:
+			return errNotJSONObject
+		}
+	}
+}
+
+// byHash switches an object's name check from a linear scan to a hash index
+// once it has this many members.
+const byHash = 16
+
+// foldSeed keys the hash index; it is random per process, so a client cannot
+// craft names that collide and turn the check quadratic again.
+var foldSeed = maphash.MakeSeed()
+
+func (s *jsonScanner) object(depth int) error {
+	s.i++ // {
+	first, arenaStart := len(s.names), len(s.arena)
+	defer func() { s.names, s.arena = s.names[:first], s.arena[:arenaStart] }()
+	var index map[uint64]struct{}
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return errNotJSONObject
+		}
+		n := nameSpan{start: len(s.arena)}
+		if err := s.str(&n); err != nil {
+			return err
+		}
+		if err := s.unique(n, first, &index); err != nil {
+			return err
+		}
+		s.names = append(s.names, n)
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return errNotJSONObject
+		}
+		s.i++
+		s.space()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.space()
+		if s.i >= len(s.b) {
+			return errNotJSONObject
+		}
+		s.i++
+		switch s.b[s.i-1] {
+		case ',':
+		case '}':
+			return nil
+		default:
+			return errNotJSONObject
+		}
+	}
+}
+
+// unique compares a new member name with the earlier ones of its object,
+// names[first:]: by a linear scan while the object is small, then through
+// a set of the folded names' hashes (only a hit, which is a duplicate but for
+// a rare true collision, costs a scan).
+func (s *jsonScanner) unique(n nameSpan, first int, index *map[uint64]struct{}) error {
+	earlier := s.names[first:]
+	if *index == nil && len(earlier) >= byHash {
+		// Sized once for the most members the rest of the document can
+		// hold (each takes at least 5 bytes: "":0,), so it never grows.
+		*index = make(map[uint64]struct{}, len(earlier)+(len(s.b)-s.i)/5)
+		for _, e := range earlier {
+			(*index)[maphash.Bytes(foldSeed, s.folded(e))] = struct{}{}
+		}
+	}
+	match := -1
+	if *index != nil {
+		h := maphash.Bytes(foldSeed, s.folded(n))
+		if _, hit := (*index)[h]; hit {
+			match = s.scan(n, earlier)
+		}
+		(*index)[h] = struct{}{}
+	} else {
+		match = s.scan(n, earlier)
+	}
+	switch {
+	case match < 0:
+		return nil
+	case bytes.Equal(s.plain(earlier[match]), s.plain(n)):
+		return errDuplicateKey
+	}
+	return errCaseVariant
+}
+
+func (s *jsonScanner) scan(n nameSpan, earlier []nameSpan) int {
+	for i, e := range earlier {
+		if bytes.Equal(s.folded(e), s.folded(n)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// str reads a string, checking its UTF-8 and escapes. For a member name (n
+// not nil) it appends the name to the arena twice: folded the way
+// encoding/json folds field names, then as it is.
+func (s *jsonScanner) str(n *nameSpan) error {
+	s.i++ // "
+	start := s.i
+	// plain is a member name's unescaped bytes once an escape was seen; until
+	// then the name is the input itself.
+	var plain []byte
+	for {
+		if s.i >= len(s.b) {
+			return errNotJSONObject
+		}
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			if n != nil {
+				if plain == nil {
+					plain = s.b[start:s.i]
+				}
+				s.arena = appendFolded(s.arena, plain)
+				n.fold = len(s.arena)
+				s.arena = append(s.arena, plain...)
+				n.end = len(s.arena)
+			}
+			s.i++
+			return nil
+		case c < 0x20:
+			return errNotJSONObject
+		case c == '\\':
+			if n != nil && plain == nil {
+				plain = append([]byte(nil), s.b[start:s.i]...)
+			}
+			r, err := s.escape()
+			if err != nil {
+				return err
+			}
+			if n != nil {
+				plain = utf8.AppendRune(plain, r)
+			}
+		case c < utf8.RuneSelf:
+			if plain != nil {
+				plain = append(plain, c)
+			}
+			s.i++
+		default:
+			r, size := utf8.DecodeRune(s.b[s.i:])
+			if r == utf8.RuneError && size == 1 {
+				return errBadText
+			}
+			if plain != nil {
+				plain = append(plain, s.b[s.i:s.i+size]...)
+			}
+			s.i += size
+		}
+	}
+}
+
+// escape reads one escape sequence after the backslash; a \u escape of a
+// surrogate must be a high one followed by a low one.
+func (s *jsonScanner) escape() (rune, error) {
+	s.i++ // backslash
+	if s.i >= len(s.b) {
+		return 0, errNotJSONObject
+	}
+	c := s.b[s.i]
+	s.i++
+	switch c {
+	case '"', '\\', '/':
+		return rune(c), nil
+	case 'b':
+		return '\b', nil
+	case 'f':
+		return '\f', nil
+	case 'n':
+		return '\n', nil
+	case 'r':
+		return '\r', nil
+	case 't':
+		return '\t', nil
+	case 'u':
+	default:
+		return 0, errNotJSONObject
+	}
+	r, ok := s.hex4()
+	if !ok {
+		return 0, errNotJSONObject
+	}
+	switch {
+	case 0xDC00 <= r && r <= 0xDFFF:
+		return 0, errBadText
+	case 0xD800 <= r && r <= 0xDBFF:
+		if !bytes.HasPrefix(s.b[s.i:], []byte(`\u`)) {
+			return 0, errBadText
+		}
+		s.i += 2
+		lo, ok := s.hex4()
+		if !ok {
+			return 0, errNotJSONObject
+		}
+		if lo < 0xDC00 || lo > 0xDFFF {
+			return 0, errBadText
+		}
+		return 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00), nil
+	}
+	return r, nil
+}
+
+func (s *jsonScanner) hex4() (rune, bool) {
+	if s.i+4 > len(s.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.b[s.i : s.i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	s.i += 4
+	return r, true
+}
+
+// appendFolded appends name folded as encoding/json folds field names
+// (foldName in its fold.go): ASCII letters upper-cased, every other rune
+// replaced by the smallest rune of its simple case-folding orbit. Two names
+// fold equal exactly when strings.EqualFold says they are equal.
+func appendFolded(out, name []byte) []byte {
+	for i := 0; i < len(name); {
+		if c := name[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			out = append(out, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(name[i:])
+		out = utf8.AppendRune(out, foldRune(r))
+		i += size
+	}
+	return out
+}
+
+func foldRune(r rune) rune {
+	for {
+		next := unicode.SimpleFold(r)
+		if next <= r {
+			return next
+		}
+		r = next
+	}
 }

@@ -94,9 +94,9 @@ func (v *Verifier) Check(raw string, now time.Time) (*Token, verdict.Decision) {
 	if !ok {
 		return nil, malformed("payload is not canonical base64url")
 	}
-	claims, err := strictObject(payload)
+	claims, err := strictObject(payload, tokenLimits)
 	if err != nil {
-		return nil, malformed("payload is not a duplicate-free JSON object")
+		return nil, jsonDenial("payload", err)
 	}
 	t.claims = claims
 	if d := v.checkClaims(t, now); d.Denied() {

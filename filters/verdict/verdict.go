@@ -56,6 +56,11 @@ const (
 	// KeysUnavailable: the provider has no usable keys (JWKS unreachable,
 	// invalid or empty), so no token can be verified: fail closed. 401.
 	KeysUnavailable
+	// TokenCaseVariant: the token's header or payload has, in one object at
+	// any depth, two member names equal under Unicode simple case folding
+	// ("role" and "Role"). A decoder that matches names case-insensitively,
+	// as Go's encoding/json does, could read the one apiguard did not check. 401.
+	TokenCaseVariant
 	numReasons
 )
 
@@ -85,6 +90,7 @@ var reasons = [numReasons]reasonInfo{
 	TokenSignature:   {"token_signature", "The access token's signature is invalid", 401},
 	TokenClaimHeader: {"token_claim_header", "A token claim cannot be forwarded", 401},
 	KeysUnavailable:  {"keys_unavailable", "The identity provider's keys are unavailable", 401},
+	TokenCaseVariant: {"token_case_variant", "The access token has member names that differ only in letter case", 401},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,

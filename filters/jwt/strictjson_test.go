@@ -1,0 +1,115 @@
+package jwt
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+func TestStrictObject(t *testing.T) {
+	deep := func(n int) string { return `{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}` }
+	tests := []struct {
+		name string
+		doc  string
+		err  error
+	}{
+		{name: "claims", doc: `{"sub":"alice","aud":["a","b"],"n":-1.5e3,"ok":true,"x":null,"o":{"k":[{}]}}`},
+		{name: "whitespace around", doc: " \t\r\n{ \"a\" : 1 } \n"},
+		{name: "same name in sibling objects", doc: `{"a":{"role":1},"b":{"role":2}}`},
+		{name: "escaped names that differ", doc: `{"\u00e9":1,"e":2}`},
+		{name: "valid surrogate pair", doc: `{"a":"\ud83d\ude00"}`},
+		{name: "raw multibyte UTF-8", doc: "{\"caf\u00e9\":\"\u2028\"}"},
+		{name: "JSON escapes", doc: `{"a":"\"\\\/\b\f\n\r\t"}`},
+
+		{name: "exact duplicate", doc: `{"sub":"a","sub":"b"}`, err: errDuplicateKey},
+		{name: "duplicate after unescaping", doc: `{"sub":"a","\u0073ub":"b"}`, err: errDuplicateKey},
+		{name: "case variant", doc: `{"role":"user","Role":"admin"}`, err: errCaseVariant},
+		{name: "case variant at depth", doc: `{"a":[{"b":{"x":1,"X":2}}]}`, err: errCaseVariant},
+		{name: "Kelvin sign folds to k", doc: `{"kid":1,"\u212aid":2}`, err: errCaseVariant},
+		{name: "long s folds to s", doc: `{"sub":1,"\u017fub":2}`, err: errCaseVariant},
+		{name: "non-ASCII case variant", doc: `{"\u00e9":1,"\u00c9":2}`, err: errCaseVariant},
+		{name: "case variant in a wide object", doc: `{` + manyMembers(40) + `,"M5":0}`, err: errCaseVariant},
+		{name: "duplicate in a wide object", doc: `{` + manyMembers(40) + `,"m5":0}`, err: errDuplicateKey},
+
+		{name: "invalid UTF-8", doc: "{\"a\":\"\xc0\xaf\"}", err: errBadText},
+		{name: "invalid UTF-8 in a name", doc: "{\"\xff\":1}", err: errBadText},
+		{name: "UTF-8 encoded surrogate", doc: "{\"a\":\"\xed\xa0\x80\"}", err: errBadText},
+		{name: "lone high surrogate", doc: `{"a":"\ud800"}`, err: errBadText},
+		{name: "high surrogate then text", doc: `{"a":"\ud800x"}`, err: errBadText},
+		{name: "lone low surrogate", doc: `{"a":"\udc00"}`, err: errBadText},
+		{name: "two high surrogates", doc: `{"a":"\ud800\ud800"}`, err: errBadText},
+		{name: "lone surrogate in a name", doc: `{"\udfff":1}`, err: errBadText},
+
+		{name: "array", doc: `[]`, err: errNotJSONObject},
+		{name: "trailing garbage", doc: `{}x`, err: errNotJSONObject},
+		{name: "two objects", doc: `{}{}`, err: errNotJSONObject},
+		{name: "trailing comma", doc: `{"a":1,}`, err: errNotJSONObject},
+		{name: "leading zero", doc: `{"a":01}`, err: errNotJSONObject},
+		{name: "bare minus", doc: `{"a":-}`, err: errNotJSONObject},
+		{name: "no exponent digits", doc: `{"a":1e}`, err: errNotJSONObject},
+		{name: "raw control character", doc: "{\"a\":\"\x01\"}", err: errNotJSONObject},
+		{name: "bad escape", doc: `{"a":"\x41"}`, err: errNotJSONObject},
+		{name: "short unicode escape", doc: `{"a":"\u12"}`, err: errNotJSONObject},
+		{name: "single quotes", doc: `{'a':1}`, err: errNotJSONObject},
+		{name: "truncated", doc: `{"a":[1,2`, err: errNotJSONObject},
+		{name: "literal typo", doc: `{"a":tru}`, err: errNotJSONObject},
+
+		{name: "at the depth limit", doc: deep(tokenLimits.depth - 1)},
+		{name: "too deep", doc: deep(tokenLimits.depth), err: errTooDeep},
+		{name: "too many values", doc: `{"a":[` + strings.Repeat("0,", tokenLimits.values) + `0]}`, err: errTooManyValues},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := strictObject([]byte(tc.doc), tokenLimits)
+			if err != tc.err {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+func manyMembers(n int) string {
+	var parts []string
+	for i := 0; i < n; i++ {
+		parts = append(parts, `"m`+string(rune('0'+i%10))+string(rune('a'+i/10))+`":0`)
+	}
+	return strings.Join(parts, ",") + `,"m5":1`
+}
+
+// FuzzStrictObject checks strictObject against encoding/json: whatever it
+// accepts, encoding/json accepts too, and decodes to the same members.
+func FuzzStrictObject(f *testing.F) {
+	for _, seed := range []string{
+		`{"sub":"alice","aud":["a","b"],"exp":1e9}`, `{"role":"user","Role":"admin"}`, `{"a":"\ud800"}`,
+		"{\"a\":\"\xc0\xaf\"}", `{"\u212aid":1,"kid":2}`, `{"a":[{"b":{"x":1,"X":2}}]}`, `{"a":"\ud83d\ude00"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		doc, err := strictObject(b, tokenLimits)
+		if err != nil {
+			return
+		}
+		var m map[string]any
+		if jerr := json.Unmarshal(b, &m); jerr != nil {
+			t.Fatalf("accepted what encoding/json refuses (%v): %q", jerr, b)
+		}
+		if !utf8.Valid(b) {
+			t.Fatalf("accepted invalid UTF-8: %q", b)
+		}
+		n := 0
+		doc.ForEach(func(k, v gjson.Result) bool {
+			n++
+			if _, ok := m[k.String()]; !ok {
+				t.Errorf("gjson reads member %q that encoding/json does not", k.String())
+			}
+			return true
+		})
+		if n != len(m) {
+			t.Errorf("%d members, encoding/json sees %d", n, len(m))
+		}
+	})
+}
