@@ -6,13 +6,10 @@
 package authn
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/verdict"
@@ -263,36 +260,6 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (*jwt.
 	return tok, verdict.Decision{}
 }
 
-// claimEdits are the headers a verified token's claims produce; they depend
-// only on the token, so they are computed once and cached with it.
-type claimEdits struct {
-	set []([2]string)
-	d   verdict.Decision
-}
-
-func (p *provider) claimEdits(tok *jwt.Token) *claimEdits {
-	if e, ok := tok.Derived().(*claimEdits); ok {
-		return e
-	}
-	e := &claimEdits{}
-	claims := tok.Claims()
-	for _, ch := range p.ClaimHeaders {
-		v, ok, d := claimValue(claims, ch.Claim)
-		if d.Denied() {
-			e.set, e.d = nil, d
-			break
-		}
-		if ok {
-			e.set = append(e.set, [2]string{ch.Header, v})
-		}
-	}
-	if p.PayloadHeader != "" && !e.d.Denied() {
-		e.set = append(e.set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
-	}
-	tok.SetDerived(e)
-	return e
-}
-
 // edits computes what a verified token changes in the request.
 func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input, res *Result) verdict.Decision {
 	e := p.claimEdits(tok)
@@ -319,58 +286,4 @@ func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input,
 		}
 	}
 	return verdict.Decision{}
-}
-
-// claimValue renders a top-level claim (looked up by its literal name, so
-// "a.b" is never the nested path a -> b) as a header value: strings as they
-// are, numbers and booleans as JSON, arrays of those joined with ",". Any
-// other shape, or a control character, is refused.
-func claimValue(claims gjson.Result, name string) (string, bool, verdict.Decision) {
-	var v gjson.Result
-	claims.ForEach(func(k, val gjson.Result) bool {
-		if k.String() == name {
-			v = val
-			return false
-		}
-		return true
-	})
-	if !v.Exists() {
-		return "", false, verdict.Decision{}
-	}
-	bad := verdict.Deny(verdict.TokenClaimHeader, "claim cannot be a header value")
-	scalar := func(x gjson.Result) (string, bool) {
-		switch x.Type {
-		case gjson.String:
-			return x.Str, true
-		case gjson.Number, gjson.True, gjson.False:
-			return x.Raw, true
-		}
-		return "", false
-	}
-	var out string
-	if v.IsArray() {
-		var parts []string
-		ok := true
-		v.ForEach(func(_, el gjson.Result) bool {
-			s, isScalar := scalar(el)
-			parts, ok = append(parts, s), isScalar
-			return ok
-		})
-		if !ok {
-			return "", false, bad
-		}
-		out = strings.Join(parts, ",")
-	} else {
-		s, ok := scalar(v)
-		if !ok {
-			return "", false, bad
-		}
-		out = s
-	}
-	for i := 0; i < len(out); i++ {
-		if c := out[i]; c < 0x20 || c == 0x7f {
-			return "", false, verdict.Deny(verdict.TokenClaimHeader, "control character in a claim copied to a header")
-		}
-	}
-	return out, true, verdict.Decision{}
 }

@@ -1,0 +1,116 @@
+package authn
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/jwt"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// claimEdits are the headers a verified token's claims produce; they depend
+// only on the token, so they are computed once and cached with it.
+type claimEdits struct {
+	set []([2]string)
+	d   verdict.Decision
+}
+
+func (p *provider) claimEdits(tok *jwt.Token) *claimEdits {
+	if e, ok := tok.Derived().(*claimEdits); ok {
+		return e
+	}
+	e := &claimEdits{}
+	claims := tok.Claims()
+	for _, ch := range p.ClaimHeaders {
+		v, ok, d := claimValue(claims, ch.Claim)
+		if d.Denied() {
+			e.set, e.d = nil, d
+			break
+		}
+		if ok {
+			e.set = append(e.set, [2]string{ch.Header, v})
+		}
+	}
+	if p.PayloadHeader != "" && !e.d.Denied() {
+		e.set = append(e.set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
+	}
+	tok.SetDerived(e)
+	return e
+}
+
+// claimValue renders a top-level claim (looked up by its literal name, so
+// "a.b" is never the nested path a -> b) as a header value: strings, numbers
+// and booleans (the latter two as JSON), or an array of those, each element
+// encoded by encodeClaim and joined with ",". Any other shape, or a control
+// character, is refused.
+func claimValue(claims gjson.Result, name string) (string, bool, verdict.Decision) {
+	var v gjson.Result
+	claims.ForEach(func(k, val gjson.Result) bool {
+		if k.String() == name {
+			v = val
+			return false
+		}
+		return true
+	})
+	if !v.Exists() {
+		return "", false, verdict.Decision{}
+	}
+	bad := verdict.Deny(verdict.TokenClaimHeader, "claim cannot be a header value")
+	control := verdict.Deny(verdict.TokenClaimHeader, "control character in a claim copied to a header")
+	var b strings.Builder
+	scalar := func(x gjson.Result) verdict.Decision {
+		switch x.Type {
+		case gjson.String:
+			if !encodeClaim(&b, x.Str) {
+				return control
+			}
+		case gjson.Number, gjson.True, gjson.False:
+			b.WriteString(x.Raw)
+		default:
+			return bad
+		}
+		return verdict.Decision{}
+	}
+	if !v.IsArray() {
+		d := scalar(v)
+		return b.String(), !d.Denied(), d
+	}
+	var d verdict.Decision
+	first := true
+	v.ForEach(func(_, el gjson.Result) bool {
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		d = scalar(el)
+		return !d.Denied()
+	})
+	return b.String(), !d.Denied(), d
+}
+
+// encodeClaim writes a claim string so that any HTTP stack carries it intact
+// and every value has one reading: printable ASCII is kept, except that "%",
+// "," and space are percent-encoded like every byte of a non-ASCII character
+// (U+2028 and U+2029 included), so "café" is "caf%C3%A9", the array ["a,b"]
+// is "a%2Cb" while ["a","b"] is "a,b", and " admin" cannot lose its space to
+// a stack that trims values. Upstreams decode with RFC 3986 percent-decoding
+// ("+" stays "+"). C0 controls and DEL are refused (false): no identity
+// needs them and they are how header injection starts.
+func encodeClaim(b *strings.Builder, s string) bool {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == 0x7f:
+			return false
+		case c == ' ' || c == '%' || c == ',' || c >= 0x80:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return true
+}

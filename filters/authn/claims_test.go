@@ -1,0 +1,48 @@
+package authn
+
+import (
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+func TestClaimValue(t *testing.T) {
+	tests := []struct {
+		name, claim string
+		want        string
+		reason      verdict.Reason
+	}{
+		{name: "ASCII string as is", claim: `"alice@example.com"`, want: "alice@example.com"},
+		{name: "number and boolean as JSON", claim: `[1.5e3,true,false]`, want: "1.5e3,true,false"},
+		{name: "non-ASCII percent-encoded", claim: `"café"`, want: "caf%C3%A9"},
+		{name: "escaped non-ASCII the same", claim: `"caf\u00e9"`, want: "caf%C3%A9"},
+		{name: "line and paragraph separators", claim: `"a\u2028b\u2029c"`, want: "a%E2%80%A8b%E2%80%A9c"},
+		{name: "percent encoded so decoding is exact", claim: `"100%25"`, want: "100%2525"},
+		{name: "spaces kept from trimming", claim: `" admin "`, want: "%20admin%20"},
+		{name: "an element with a comma", claim: `["admin,ops"]`, want: "admin%2Cops"},
+		{name: "two elements", claim: `["admin","ops"]`, want: "admin,ops"},
+		{name: "scalar with a comma", claim: `"Doe, John"`, want: "Doe%2C%20John"},
+		{name: "plus and other printable ASCII kept", claim: `"a+b=c/d?e;f"`, want: "a+b=c/d?e;f"},
+		{name: "empty array", claim: `[]`, want: ""},
+		{name: "CRLF refused", claim: `"a\r\nx-admin: 1"`, reason: verdict.TokenClaimHeader},
+		{name: "NUL refused", claim: `"a\u0000"`, reason: verdict.TokenClaimHeader},
+		{name: "DEL refused", claim: `"a\u007f"`, reason: verdict.TokenClaimHeader},
+		{name: "tab refused", claim: `["ok","a\tb"]`, reason: verdict.TokenClaimHeader},
+		{name: "object refused", claim: `{"a":1}`, reason: verdict.TokenClaimHeader},
+		{name: "null refused", claim: `null`, reason: verdict.TokenClaimHeader},
+		{name: "nested array refused", claim: `[["a"]]`, reason: verdict.TokenClaimHeader},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok, d := claimValue(gjson.Parse(`{"c":`+tc.claim+`}`), "c")
+			if d.Reason != tc.reason {
+				t.Fatalf("reason %s, want %s", d.Reason.Code(), tc.reason.Code())
+			}
+			if ok != (tc.reason == verdict.None) || got != tc.want && ok {
+				t.Errorf("got %q (%v), want %q", got, ok, tc.want)
+			}
+		})
+	}
+}
