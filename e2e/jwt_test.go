@@ -250,8 +250,8 @@ func TestBadProviderConfigIsRefused(t *testing.T) {
 		t.Fatal("configuration accepted")
 	}
 	for _, want := range []string{
-		"providers.idp.jwks.inline: keys[0]: HS256 secret of 16 bytes; at least 32 required",
-		"providers.weak.jwks.inline: keys[0]: RSA key of 1024 bits; at least 2048 required",
+		"providers.idp.jwks.inline.keys[0].k: HS256 secret of 16 bytes; at least 32 required",
+		"providers.weak.jwks.inline.keys[0].n: RSA key of 1024 bits; at least 2048 required",
 		"providers.idp.from[0]: must name exactly one of header, query or cookie",
 		"providers.idp.issuer: required",
 		`providers.idp.claim_to_headers.sub: "Authorization" must be lower-case`,

@@ -25,7 +25,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "empty token source name", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": {"keys": [{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}}, "from": [{"query": ""}]}}, "routes": []}`,
 			wantErrors: []string{"providers.idp.from[0]: the header, query or cookie name must not be empty"}},
 		{name: "remote and inline keys together", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": {"keys": []}, "remote": {"cluster": "c", "authority": "a", "path": "/j"}}}}, "routes": []}`,
-			wantErrors: []string{"providers.idp.jwks.inline: JWKS: no keys", "providers.idp.jwks: must have exactly one of inline or remote"}},
+			wantErrors: []string{"providers.idp.jwks.inline.keys: no keys", "providers.idp.jwks: must have exactly one of inline or remote"}},
 		{name: "remote path must be absolute", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"remote": {"cluster": "c", "authority": "a", "path": "j", "refresh_s": 1}}}}, "routes": []}`,
 			wantErrors: []string{"providers.idp.jwks.remote.path: must start with /", "providers.idp.jwks.remote.refresh_s: must be a whole number from 10 to 86400"}},
 		{name: "parse and compile errors together, each once", config: `{"routes": [

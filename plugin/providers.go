@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"time"
@@ -77,9 +78,7 @@ func (r *configReader) jwks(path string, v gjson.Result) keySource {
 			}
 			s, err := jwt.ParseKeySet([]byte(v.Raw))
 			if err != nil {
-				for _, line := range strings.Split(err.Error(), "\n") {
-					r.errorf(p, "%s", line)
-				}
+				r.keyErrors(p, err)
 				return
 			}
 			src.inline = s
@@ -107,6 +106,23 @@ func (r *configReader) jwks(path string, v gjson.Result) keySource {
 		r.errorf(path, "must have exactly one of inline or remote")
 	}
 	return src
+}
+
+// keyErrors reports each of ParseKeySet's errors at its key's JSON path:
+// "providers.idp.jwks.inline.keys[2].key_ops: ...".
+func (r *configReader) keyErrors(path string, err error) {
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		var ke *jwt.KeyError
+		if errors.As(e, &ke) {
+			r.errorf(join(path, ke.Path()), "%s", ke.Message)
+		} else {
+			r.errorf(path, "%v", e)
+		}
+	}
 }
 
 // sources reads "from": each entry names one place: a header (with an optional
