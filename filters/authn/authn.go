@@ -276,13 +276,21 @@ func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input,
 	case src.Query != "":
 		res.Query, res.QueryChanged = withoutQueryParam(in.Query, src.Query), true
 	case src.Cookie != "":
+		// Every Cookie header is replaced by one holding all the other
+		// cookies, joined with "; " as HTTP/2 (RFC 9113 section 8.2.3) and
+		// Envoy join them: setting one header per original would keep only
+		// the last.
 		res.Remove = append(res.Remove, "cookie")
+		var kept []string
 		for _, kv := range in.Headers {
 			if kv[0] == "cookie" {
 				if rest := withoutCookie(kv[1], src.Cookie); rest != "" {
-					res.Set = append(res.Set, [2]string{"cookie", rest})
+					kept = append(kept, rest)
 				}
 			}
+		}
+		if len(kept) > 0 {
+			res.Set = append(res.Set, [2]string{"cookie", strings.Join(kept, "; ")})
 		}
 	}
 	return verdict.Decision{}

@@ -28,20 +28,31 @@ type found struct {
 
 // extract finds every credential the sources name. Finding more than one, or
 // the same header or parameter twice, is a TokenDuplicate denial: apiguard
-// never picks "the first valid one".
+// never picks "the first valid one". In a header that a source reads, every
+// value counts: one that starts with the source's scheme is a credential
+// even if it is malformed (then the request is refused, never let through
+// as "no token"), and any other value next to a credential (say Basic next
+// to Bearer) is a second credential.
 func extract(sources []Source, headers [][2]string, query string) (found, bool, verdict.Decision) {
 	var out []found
+	var claimed map[int]bool // indices in headers of values a source read
 	for _, src := range sources {
 		switch {
 		case src.Header != "":
-			for _, kv := range headers {
+			for i, kv := range headers {
 				if kv[0] != src.Header {
 					continue
 				}
-				if src.Prefix == "" {
-					out = append(out, found{kv[1], src})
-				} else if len(kv[1]) >= len(src.Prefix) && strings.EqualFold(kv[1][:len(src.Prefix)], src.Prefix) {
-					out = append(out, found{strings.TrimLeft(kv[1][len(src.Prefix):], " "), src})
+				tok, ok, d := headerCredential(kv[1], src.Prefix)
+				if d.Denied() {
+					return found{}, false, d
+				}
+				if ok {
+					out = append(out, found{tok, src})
+					if claimed == nil {
+						claimed = map[int]bool{}
+					}
+					claimed[i] = true
 				}
 			}
 		case src.Query != "":
@@ -58,16 +69,62 @@ func extract(sources []Source, headers [][2]string, query string) (found, bool, 
 			}
 		}
 	}
-	switch len(out) {
-	case 0:
+	dup := verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
+	switch {
+	case len(out) == 0:
 		return found{}, false, verdict.Decision{}
-	case 1:
-		if out[0].token == "" {
-			return found{}, false, verdict.Deny(verdict.TokenMalformed, "empty credential")
-		}
-		return out[0], true, verdict.Decision{}
+	case len(out) > 1:
+		return found{}, false, dup
+	case out[0].token == "":
+		return found{}, false, verdict.Deny(verdict.TokenMalformed, "empty credential")
 	}
-	return found{}, false, verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
+	for i, kv := range headers {
+		if !claimed[i] && kv[0] != "cookie" && readsHeader(sources, kv[0]) {
+			return found{}, false, dup
+		}
+	}
+	return out[0], true, verdict.Decision{}
+}
+
+func readsHeader(sources []Source, name string) bool {
+	for _, src := range sources {
+		if src.Header == name {
+			return true
+		}
+	}
+	return false
+}
+
+// headerCredential reads one header value for a source with prefix (e.g.
+// "Bearer "). A value whose start matches the prefix's scheme ("Bearer")
+// case-insensitively is a credential (ok), whatever follows: RFC 6750's
+// "Bearer" 1*SP token gives the token; "Bearer\tx", "Bearer,x", "Bearerx" or
+// a token with spaces inside are refused as malformed rather than passed
+// over, since an upstream may read them as credentials. A comma is never
+// part of a token: it is how Envoy joins a repeated Authorization header
+// ("Bearer X,Bearer Y"), so it is two credentials. An empty prefix takes the
+// whole value.
+func headerCredential(value, prefix string) (string, bool, verdict.Decision) {
+	value = strings.TrimLeft(value, " \t")
+	scheme := strings.TrimRight(prefix, " ")
+	if len(value) < len(scheme) || !strings.EqualFold(value[:len(scheme)], scheme) {
+		return "", false, verdict.Decision{}
+	}
+	tok := value[len(scheme):]
+	if len(scheme) < len(prefix) {
+		if tok != "" && tok[0] != ' ' {
+			return "", true, verdict.Deny(verdict.TokenMalformed, "the credential does not follow its scheme's syntax")
+		}
+		tok = strings.TrimLeft(tok, " ")
+	}
+	tok = strings.TrimRight(tok, " \t")
+	if strings.Contains(tok, ",") {
+		return "", true, verdict.Deny(verdict.TokenDuplicate, "two credentials joined in one header value")
+	}
+	if strings.ContainsAny(tok, " \t") {
+		return "", true, verdict.Deny(verdict.TokenMalformed, "the credential does not follow its scheme's syntax")
+	}
+	return tok, true, verdict.Decision{}
 }
 
 // queryValues returns every value of name in a raw query, decoded.
