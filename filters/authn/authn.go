@@ -254,6 +254,7 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (*jwt.
 	if d := p.verifier.Verify(tok, keys); d.Denied() {
 		return nil, d
 	}
+	p.claimEdits(tok) // before Put, so the cache counts the headers too
 	if in.Cache != nil {
 		in.Cache.Put(p.verifier, tok)
 	}

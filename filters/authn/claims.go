@@ -36,7 +36,11 @@ func (p *provider) claimEdits(tok *jwt.Token) *claimEdits {
 	if p.PayloadHeader != "" && !e.d.Denied() {
 		e.set = append(e.set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
 	}
-	tok.SetDerived(e)
+	size := 0
+	for _, kv := range e.set {
+		size += len(kv[1]) + 32 // the value, and the pair's two string headers
+	}
+	tok.SetDerived(e, size)
 	return e
 }
 

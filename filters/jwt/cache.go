@@ -20,11 +20,24 @@ type Cache struct {
 }
 
 type cacheEntry struct {
-	v *Verifier
-	t *Token
+	v    *Verifier
+	t    *Token
+	size int
 }
 
-// NewCache bounds the cache; zero values take 512 entries and 1 MiB.
+// entryOverhead approximates what an entry holds besides its strings: the
+// Token, the list element, the map slot and the parsed claims' header.
+const entryOverhead = 256
+
+// entrySize is what keeping t costs: the raw token (the map key aliases it),
+// the decoded payload the claims are read from, what the caller derived from
+// them (claim headers, the payload header), and fixed overhead.
+func entrySize(t *Token) int {
+	return len(t.raw) + len(t.claims.Raw) + t.derivedSize + entryOverhead
+}
+
+// NewCache bounds the cache; zero values take 512 entries and 1 MiB,
+// counting all an entry keeps alive (entrySize).
 func NewCache(maxEntries, maxBytes int) *Cache {
 	if maxEntries <= 0 {
 		maxEntries = 512
@@ -55,15 +68,16 @@ func (c *Cache) Put(v *Verifier, t *Token) {
 	if el, ok := c.byToken[t.raw]; ok {
 		c.remove(el)
 	}
-	if len(t.raw) > c.maxBytes {
+	size := entrySize(t)
+	if size > c.maxBytes {
 		return
 	}
 	// The raw token usually aliases the buffer the host returned every
 	// request header in; keeping that alive for the entry's lifetime would
 	// make memory grow with the headers, not with the tokens.
 	t.raw = strings.Clone(t.raw)
-	c.byToken[t.raw] = c.order.PushFront(cacheEntry{v: v, t: t})
-	c.bytes += len(t.raw)
+	c.byToken[t.raw] = c.order.PushFront(cacheEntry{v: v, t: t, size: size})
+	c.bytes += size
 	for c.order.Len() > c.maxEntries || c.bytes > c.maxBytes {
 		c.remove(c.order.Back())
 	}
@@ -82,5 +96,5 @@ func (c *Cache) Len() int { return c.order.Len() }
 func (c *Cache) remove(el *list.Element) {
 	e := c.order.Remove(el).(cacheEntry)
 	delete(c.byToken, e.t.raw)
-	c.bytes -= len(e.t.raw)
+	c.bytes -= e.size
 }

@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 			t.Errorf("entry %d evicted", i)
 		}
 	}
-	byBytes := NewCache(100, 2*len(raws[0]))
+	byBytes := NewCache(100, 2*entrySize(checked(t, v, raws[0])))
 	for _, r := range raws {
 		byBytes.Put(v, checked(t, v, r))
 	}
@@ -74,5 +75,36 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	byBytes.Clear()
 	if byBytes.Len() != 0 {
 		t.Error("Clear left entries")
+	}
+}
+
+// TestCacheCountsWhatEntriesHold: the byte bound covers the decoded payload
+// and what the caller derived (a payload header is 4/3 of the payload), not
+// only the raw token, so a bound of N bytes keeps about N bytes alive.
+func TestCacheCountsWhatEntriesHold(t *testing.T) {
+	v := newVerifier(t)
+	pad := fmt.Sprintf("%q", strings.Repeat("x", 3000))
+	var toks []*Token
+	for i := 0; i < 8; i++ {
+		tok := checked(t, v, testKeys()["HS256"].Token(claims("n", fmt.Sprint(i), "pad", pad)))
+		tok.SetDerived(nil, 4*len(tok.claims.Raw)/3) // a payload header's base64
+		toks = append(toks, tok)
+	}
+	one := entrySize(toks[0])
+	if raw := len(toks[0].raw); one < raw+len(toks[0].claims.Raw)+4*len(toks[0].claims.Raw)/3 {
+		t.Fatalf("entry of %d bytes counted as %d", raw, one)
+	}
+	c := NewCache(100, 4*one)
+	for _, tok := range toks {
+		c.Put(v, tok)
+	}
+	if c.Len() != 4 || c.bytes > c.maxBytes {
+		t.Errorf("%d entries, %d bytes counted, in a cache bounded to four entries (%d bytes)", c.Len(), c.bytes, c.maxBytes)
+	}
+	for c.Len() > 0 {
+		c.remove(c.order.Back())
+	}
+	if c.bytes != 0 {
+		t.Errorf("%d bytes counted in an empty cache", c.bytes)
 	}
 }

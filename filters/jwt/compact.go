@@ -21,16 +21,19 @@ type Token struct {
 	// only with AllowMissingExp).
 	exp float64
 	// derived is what the caller computed from the verified claims, kept
-	// with the token so a cache hit need not compute it again.
-	derived any
+	// with the token so a cache hit need not compute it again; derivedSize
+	// is its size in bytes, counted against the cache's bound.
+	derived     any
+	derivedSize int
 }
 
 // Derived returns what SetDerived stored, or nil.
 func (t *Token) Derived() any { return t.derived }
 
 // SetDerived stores the caller's data computed from the claims (which never
-// change) alongside the token, e.g. the headers claims are copied into.
-func (t *Token) SetDerived(v any) { t.derived = v }
+// change) alongside the token, e.g. the headers claims are copied into, with
+// the bytes it holds: a Cache counts them. Set it before Cache.Put.
+func (t *Token) SetDerived(v any, size int) { t.derived, t.derivedSize = v, size }
 
 // Claims is the verified payload; read it with gjson paths.
 func (t *Token) Claims() gjson.Result { return t.claims }
@@ -46,13 +49,13 @@ var Algorithms = []string{
 	"ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
 }
 
-func acceptedAlg(alg string) bool {
+func acceptedAlg(alg string) string {
 	for _, a := range Algorithms {
 		if a == alg {
-			return true
+			return a
 		}
 	}
-	return false
+	return ""
 }
 
 func malformed(detail string) verdict.Decision { return verdict.Deny(verdict.TokenMalformed, detail) }
@@ -124,10 +127,12 @@ func parseHeader(t *Token, part string) verdict.Decision {
 		return verdict.Deny(verdict.TokenAlgorithm, "alg must be a string")
 	case strings.EqualFold(alg.Str, "none"):
 		return verdict.Deny(verdict.TokenAlgorithm, "unsigned tokens are not accepted")
-	case !acceptedAlg(alg.Str):
+	}
+	// The list's own string, and a clone of kid: a substring of the header
+	// would keep the whole decoded header alive in the verified-token cache.
+	if t.alg = acceptedAlg(alg.Str); t.alg == "" {
 		return verdict.Deny(verdict.TokenAlgorithm, "alg is not accepted")
 	}
-	t.alg = alg.Str
 	if h.Get("enc").Exists() || h.Get("zip").Exists() {
 		return malformed("encrypted or compressed tokens are not accepted")
 	}
@@ -143,7 +148,7 @@ func parseHeader(t *Token, part string) verdict.Decision {
 		if kid.Type != gjson.String {
 			return malformed("kid must be a string")
 		}
-		t.kid, t.hasKid = kid.Str, true
+		t.kid, t.hasKid = strings.Clone(kid.Str), true
 	}
 	return verdict.Decision{}
 }

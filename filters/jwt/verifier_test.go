@@ -4,6 +4,7 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -258,4 +259,39 @@ func mustJSON(m map[string]any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// TestTokensWithoutKidTryFewKeys: a token without kid is tried against at
+// most MaxKeysWithoutKid keys of its alg; a provider publishing more of them
+// needs a kid, so a forged token cannot cost one signature check per key.
+func TestTokensWithoutKidTryFewKeys(t *testing.T) {
+	v := newVerifier(t)
+	signer := jwttest.HMAC("", "HS256", 32)
+	tok := signer.Token(claims())
+	for _, tc := range []struct {
+		name   string
+		others int
+		reason verdict.Reason
+	}{
+		{name: "the key and two others", others: MaxKeysWithoutKid - 1},
+		{name: "the key and three others", others: MaxKeysWithoutKid, reason: verdict.TokenMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys := []*jwttest.Key{signer}
+			for i := 0; i < tc.others; i++ {
+				keys = append(keys, jwttest.HMAC(fmt.Sprint("other-", i), "HS256", 32))
+			}
+			set, err := ParseKeySet(jwttest.JWKS(keys...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked, d := v.Check(tok, now)
+			if d.Denied() {
+				t.Fatal(d)
+			}
+			if got := v.Verify(checked, set); got.Reason != tc.reason {
+				t.Errorf("reason %s (%s), want %s", got.Reason.Code(), got.Detail, tc.reason.Code())
+			}
+		})
+	}
 }
