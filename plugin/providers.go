@@ -59,6 +59,11 @@ func (r *configReader) providers(path string, v gjson.Result, cfg *pipeline.Conf
 			"forward":                  {read: func(p string, v gjson.Result) { pc.Forward = r.boolean(p, v) }},
 			"payload_header":           {read: func(p string, v gjson.Result) { pc.PayloadHeader, _ = r.str(p, v) }},
 			"unsafe_allow_missing_exp": {read: func(p string, v gjson.Result) { pc.JWT.AllowMissingExp = r.boolean(p, v) }},
+			"typ": {read: func(p string, v gjson.Result) {
+				if pc.JWT.Type, _ = r.str(p, v); v.Type == gjson.String && pc.JWT.Type == "" {
+					r.errorf(p, "must not be empty; leave it out to accept any typ")
+				}
+			}},
 		})
 		cfg.Providers = append(cfg.Providers, pc)
 		*keys = append(*keys, src)

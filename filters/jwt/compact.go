@@ -109,10 +109,11 @@ func splitCompact(raw string) (header, payload, sig string, d verdict.Decision) 
 	return header, payload, sig, verdict.Decision{}
 }
 
-// parseHeader checks the JOSE header. kid is only ever a lookup into the
+// parseHeader checks the JOSE header, and its typ against wantTyp (in
+// canonicalType form) unless that is empty. kid is only ever a lookup into the
 // configured keys: jwk, jku, x5u and x5c never supply a key and never cause a
 // fetch, so they are simply not read.
-func parseHeader(t *Token, part string) verdict.Decision {
+func parseHeader(t *Token, part, wantTyp string) verdict.Decision {
 	b, ok := decodePart(part)
 	if !ok {
 		return malformed("header is not canonical base64url")
@@ -143,6 +144,11 @@ func parseHeader(t *Token, part string) verdict.Decision {
 	}
 	if b64 := h.Get("b64"); b64.Exists() && b64.Type != gjson.True {
 		return malformed("unencoded payloads (b64) are not accepted")
+	}
+	if wantTyp != "" {
+		if typ := h.Get("typ"); typ.Type != gjson.String || canonicalType(typ.Str) != wantTyp {
+			return verdict.Deny(verdict.TokenType, "typ is not the provider's")
+		}
 	}
 	if kid := h.Get("kid"); kid.Exists() {
 		if kid.Type != gjson.String {

@@ -295,3 +295,48 @@ func TestTokensWithoutKidTryFewKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestRequiredType(t *testing.T) {
+	k := testKeys()["ES256"]
+	header := func(typ string) string {
+		if typ == "" {
+			return `{"alg":"ES256","kid":"es256"}`
+		}
+		return `{"alg":"ES256","kid":"es256","typ":` + typ + `}`
+	}
+	tests := []struct {
+		name, want, typ string
+		reason          verdict.Reason
+	}{
+		{name: "no requirement, any typ", typ: `"JWT"`},
+		{name: "no requirement, no typ"},
+		{name: "at+jwt", want: "at+jwt", typ: `"at+jwt"`},
+		{name: "case-insensitive", want: "at+jwt", typ: `"AT+JWT"`},
+		{name: "with the application/ prefix", want: "at+jwt", typ: `"application/at+jwt"`},
+		{name: "required with the prefix", want: "application/at+jwt", typ: `"at+JWT"`},
+		{name: "an ID token", want: "at+jwt", typ: `"JWT"`, reason: verdict.TokenType},
+		{name: "a logout token", want: "at+jwt", typ: `"logout+jwt"`, reason: verdict.TokenType},
+		{name: "missing", want: "at+jwt", reason: verdict.TokenType},
+		{name: "not a string", want: "at+jwt", typ: `["at+jwt"]`, reason: verdict.TokenType},
+		{name: "another prefix", want: "at+jwt", typ: `"text/at+jwt"`, reason: verdict.TokenType},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := NewVerifier(Config{Issuer: issuer, Audiences: []string{audience}, Type: tc.want})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, d := v.Check(k.Sign("ES256", header(tc.typ), claims()), now)
+			if d.Reason != tc.reason {
+				t.Fatalf("reason %s (%s), want %s", d.Reason.Code(), d.Detail, tc.reason.Code())
+			}
+			if d.Reason == verdict.None && v.Verify(tok, providerKeys(t)).Denied() {
+				t.Error("signature refused")
+			}
+		})
+	}
+	if _, err := NewVerifier(Config{Issuer: issuer, Audiences: []string{audience}, Type: "at jwt"}); err == nil ||
+		err.Error() != `typ: "at jwt" is not a media type such as at+jwt` {
+		t.Errorf("bad typ accepted: %v", err)
+	}
+}

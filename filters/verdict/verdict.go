@@ -61,6 +61,9 @@ const (
 	// ("role" and "Role"). A decoder that matches names case-insensitively,
 	// as Go's encoding/json does, could read the one apiguard did not check. 401.
 	TokenCaseVariant
+	// TokenType: the provider requires a typ (e.g. at+jwt) and the token's
+	// header lacks it or names another type, such as an ID token's. 401.
+	TokenType
 	numReasons
 )
 
@@ -91,6 +94,7 @@ var reasons = [numReasons]reasonInfo{
 	TokenClaimHeader: {"token_claim_header", "A token claim cannot be forwarded", 401},
 	KeysUnavailable:  {"keys_unavailable", "The identity provider's keys are unavailable", 401},
 	TokenCaseVariant: {"token_case_variant", "The access token has member names that differ only in letter case", 401},
+	TokenType:        {"token_type", "The token is not of the type this API accepts", 401},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,
