@@ -190,6 +190,9 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 
 func FuzzExtract(f *testing.F) {
 	f.Add("Bearer abc", "access_token=x&y=1", "a=b; session=c")
+	f.Add("Bearer\tx", "", "")
+	f.Add("Bearer X,Bearer Y", "", "")
+	f.Add("bearer  x", "", "session=a; session=b")
 	f.Fuzz(func(t *testing.T, auth, query, cookie string) {
 		sources := []Source{{Header: "authorization", Prefix: "Bearer "}, {Query: "access_token"}, {Cookie: "session"}}
 		got, ok, d := extract(sources, [][2]string{{"authorization", auth}, {"cookie", cookie}}, query)

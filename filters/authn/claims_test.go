@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -45,4 +47,30 @@ func TestClaimValue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzEncodeClaim: an encoded claim is printable ASCII without space or
+// comma, and percent-decoding gives the claim back exactly.
+func FuzzEncodeClaim(f *testing.F) {
+	for _, s := range []string{"alice", "café", "a\u2028b", " Doe, 100% ", "a+b", "\xc0\xaf", "a\r\nb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		if !encodeClaim(&b, s) {
+			if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("refused %q, which has no control character", s)
+			}
+			return
+		}
+		out := b.String()
+		for i := 0; i < len(out); i++ {
+			if c := out[i]; c <= ' ' || c >= 0x7f || c == ',' {
+				t.Fatalf("%q encodes to %q, with byte %#x", s, out, c)
+			}
+		}
+		if back, err := url.PathUnescape(out); err != nil || back != s {
+			t.Fatalf("%q encodes to %q, which decodes to %q (%v)", s, out, back, err)
+		}
+	})
 }

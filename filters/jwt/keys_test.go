@@ -131,6 +131,8 @@ func FuzzCheck(f *testing.F) {
 	f.Add(k["ES256"].Token(claims("nbf", "1", "iat", "2")))
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add(k["ES256"].Token(strings.TrimSuffix(claims(), "}") + `,"role":"user","Role":"admin"}`))
+	f.Add(k["ES256"].Sign("ES256", `{"alg":"ES256","kid":"es256","typ":"at+jwt","x":"\ud800"}`, claims()))
 	v, set := newVerifier(f), providerKeys(f)
 	f.Fuzz(func(t *testing.T, raw string) {
 		tok, d := v.Check(raw, now)
