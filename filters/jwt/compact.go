@@ -73,7 +73,7 @@ func jsonDenial(part string, err error) verdict.Decision {
 	case errTooDeep:
 		return malformed(part + " is nested too deeply")
 	case errTooManyValues:
-		return malformed(part + " has too many values")
+		return malformed(part + " has too many values or members")
 	}
 	return malformed(part + " is not a JSON object")
 }

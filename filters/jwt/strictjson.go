@@ -15,16 +15,17 @@ import (
 // one linear pass, so a hostile document costs at most its length; the limits
 // refuse shapes no real token has before a later stage walks them.
 type jsonLimits struct {
-	depth, values int
+	depth, values, members int
 }
 
 // Token headers and payloads: real claims nest a few levels (Keycloak's
-// resource_access.client.roles is 4) and hold at most a few hundred values
-// (IdPs cap group lists at 100-200 and switch to an overage claim).
-var tokenLimits = jsonLimits{depth: 16, values: 2048}
+// resource_access.client.roles is 4), hold at most a few hundred values
+// (IdPs cap group lists at 100-200 and switch to an overage claim) and a few
+// dozen members per object.
+var tokenLimits = jsonLimits{depth: 16, values: 2048, members: 256}
 
 // Key sets hold up to MaxKeys keys of a dozen members each, plus x5c chains.
-var keySetLimits = jsonLimits{depth: 16, values: 1 << 14}
+var keySetLimits = jsonLimits{depth: 16, values: 1 << 14, members: 256}
 
 var (
 	errNotJSONObject = errors.New("not a JSON object")
@@ -32,7 +33,7 @@ var (
 	errCaseVariant   = errors.New("two JSON member names differ only in letter case")
 	errBadText       = errors.New("invalid UTF-8 or a lone surrogate escape")
 	errTooDeep       = errors.New("JSON nested too deeply")
-	errTooManyValues = errors.New("too many JSON values")
+	errTooManyValues = errors.New("too many JSON values or members")
 )
 
 // strictObject parses b as one RFC 8259 JSON object and refuses what would
@@ -47,7 +48,7 @@ var (
 //
 // The scan is a single linear pass within lim.
 func strictObject(b []byte, lim jsonLimits) (gjson.Result, error) {
-	s := jsonScanner{b: b, lim: lim}
+	s := jsonScanner{b: b, lim: lim, names: make([]memberName, 0, byHash)}
 	s.space()
 	if s.i >= len(b) || b[s.i] != '{' {
 		return gjson.Result{}, errNotJSONObject
@@ -67,15 +68,28 @@ type jsonScanner struct {
 	values int
 	lim    jsonLimits
 	// names holds the member names of the objects being read, innermost
-	// last, as [folded, unescaped] spans into arena.
-	names []nameSpan
+	// last; arena holds the folded names that are not the input itself.
+	names []memberName
 	arena []byte
 }
 
-type nameSpan struct{ start, fold, end int }
+// memberName is one member name: fold is its case-folded form (a slice of
+// the input when the name is its own fold, as lower-case ASCII names without
+// escapes are, else of the arena), raw the input between its quotes.
+type memberName struct {
+	fold     []byte
+	from, to int
+}
 
-func (s *jsonScanner) folded(n nameSpan) []byte { return s.arena[n.start:n.fold] }
-func (s *jsonScanner) plain(n nameSpan) []byte  { return s.arena[n.fold:n.end] }
+// plain is the name unescaped, for the rare comparison of two names that
+// fold equal.
+func (s *jsonScanner) plain(n memberName) string {
+	raw := s.b[n.from:n.to]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	return gjson.ParseBytes(s.b[n.from-1 : n.to+1]).Str
+}
 
 func (s *jsonScanner) space() {
 	for s.i < len(s.b) {
@@ -213,7 +227,10 @@ func (s *jsonScanner) object(depth int) error {
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return errNotJSONObject
 		}
-		n := nameSpan{start: len(s.arena)}
+		if len(s.names)-first >= s.lim.members {
+			return errTooManyValues
+		}
+		var n memberName
 		if err := s.str(&n); err != nil {
 			return err
 		}
@@ -249,19 +266,17 @@ func (s *jsonScanner) object(depth int) error {
 // names[first:]: by a linear scan while the object is small, then through
 // a set of the folded names' hashes (only a hit, which is a duplicate but for
 // a rare true collision, costs a scan).
-func (s *jsonScanner) unique(n nameSpan, first int, index *map[uint64]struct{}) error {
+func (s *jsonScanner) unique(n memberName, first int, index *map[uint64]struct{}) error {
 	earlier := s.names[first:]
 	if *index == nil && len(earlier) >= byHash {
-		// Sized once for the most members the rest of the document can
-		// hold (each takes at least 5 bytes: "":0,), so it never grows.
-		*index = make(map[uint64]struct{}, len(earlier)+(len(s.b)-s.i)/5)
+		*index = make(map[uint64]struct{}, s.lim.members)
 		for _, e := range earlier {
-			(*index)[maphash.Bytes(foldSeed, s.folded(e))] = struct{}{}
+			(*index)[maphash.Bytes(foldSeed, e.fold)] = struct{}{}
 		}
 	}
 	match := -1
 	if *index != nil {
-		h := maphash.Bytes(foldSeed, s.folded(n))
+		h := maphash.Bytes(foldSeed, n.fold)
 		if _, hit := (*index)[h]; hit {
 			match = s.scan(n, earlier)
 		}
@@ -272,15 +287,15 @@ func (s *jsonScanner) unique(n nameSpan, first int, index *map[uint64]struct{}) 
 	switch {
 	case match < 0:
 		return nil
-	case bytes.Equal(s.plain(earlier[match]), s.plain(n)):
+	case s.plain(earlier[match]) == s.plain(n):
 		return errDuplicateKey
 	}
 	return errCaseVariant
 }
 
-func (s *jsonScanner) scan(n nameSpan, earlier []nameSpan) int {
+func (s *jsonScanner) scan(n memberName, earlier []memberName) int {
 	for i, e := range earlier {
-		if bytes.Equal(s.folded(e), s.folded(n)) {
+		if bytes.Equal(e.fold, n.fold) {
 			return i
 		}
 	}
@@ -288,11 +303,11 @@ func (s *jsonScanner) scan(n nameSpan, earlier []nameSpan) int {
 }
 
 // str reads a string, checking its UTF-8 and escapes. For a member name (n
-// not nil) it appends the name to the arena twice: folded the way
-// encoding/json folds field names, then as it is.
-func (s *jsonScanner) str(n *nameSpan) error {
+// not nil) it also sets n's fold and raw span.
+func (s *jsonScanner) str(n *memberName) error {
 	s.i++ // "
 	start := s.i
+	folded := true // so far, the name is its own fold
 	// plain is a member name's unescaped bytes once an escape was seen; until
 	// then the name is the input itself.
 	var plain []byte
@@ -304,13 +319,17 @@ func (s *jsonScanner) str(n *nameSpan) error {
 		switch {
 		case c == '"':
 			if n != nil {
-				if plain == nil {
-					plain = s.b[start:s.i]
+				n.from, n.to = start, s.i
+				if folded {
+					n.fold = s.b[start:s.i]
+				} else {
+					if plain == nil {
+						plain = s.b[start:s.i]
+					}
+					from := len(s.arena)
+					s.arena = appendFolded(s.arena, plain)
+					n.fold = s.arena[from:]
 				}
-				s.arena = appendFolded(s.arena, plain)
-				n.fold = len(s.arena)
-				s.arena = append(s.arena, plain...)
-				n.end = len(s.arena)
 			}
 			s.i++
 			return nil
@@ -320,6 +339,7 @@ func (s *jsonScanner) str(n *nameSpan) error {
 			if n != nil && plain == nil {
 				plain = append([]byte(nil), s.b[start:s.i]...)
 			}
+			folded = false
 			r, err := s.escape()
 			if err != nil {
 				return err
@@ -331,6 +351,7 @@ func (s *jsonScanner) str(n *nameSpan) error {
 			if plain != nil {
 				plain = append(plain, c)
 			}
+			folded = folded && (c < 'A' || c > 'Z')
 			s.i++
 		default:
 			r, size := utf8.DecodeRune(s.b[s.i:])
@@ -340,6 +361,7 @@ func (s *jsonScanner) str(n *nameSpan) error {
 			if plain != nil {
 				plain = append(plain, s.b[s.i:s.i+size]...)
 			}
+			folded = false
 			s.i += size
 		}
 	}
@@ -416,22 +438,23 @@ func (s *jsonScanner) hex4() (rune, bool) {
 	return r, true
 }
 
-// appendFolded appends name folded as encoding/json folds field names
-// (foldName in its fold.go): ASCII letters upper-cased, every other rune
-// replaced by the smallest rune of its simple case-folding orbit. Two names
-// fold equal exactly when strings.EqualFold says they are equal.
+// appendFolded appends name folded the way encoding/json folds field names
+// (foldName in its fold.go), so that two names fold equal exactly when
+// strings.EqualFold says they are equal: every rune is replaced by the
+// smallest rune of its simple case-folding orbit, except that ASCII letters
+// end lower-case (encoding/json upper-cases them; either is one orbit), so a
+// lower-case ASCII name is its own fold and costs no copy.
 func appendFolded(out, name []byte) []byte {
 	for i := 0; i < len(name); {
-		if c := name[i]; c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			out = append(out, c)
-			i++
-			continue
+		r, size := rune(name[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(name[i:])
+			r = foldRune(r)
 		}
-		r, size := utf8.DecodeRune(name[i:])
-		out = utf8.AppendRune(out, foldRune(r))
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		out = utf8.AppendRune(out, r)
 		i += size
 	}
 	return out

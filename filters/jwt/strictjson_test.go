@@ -59,6 +59,7 @@ func TestStrictObject(t *testing.T) {
 
 		{name: "at the depth limit", doc: deep(tokenLimits.depth - 1)},
 		{name: "too deep", doc: deep(tokenLimits.depth), err: errTooDeep},
+		{name: "too many members", doc: `{` + manyMembers(tokenLimits.members) + `}`, err: errTooManyValues},
 		{name: "too many values", doc: `{"a":[` + strings.Repeat("0,", tokenLimits.values) + `0]}`, err: errTooManyValues},
 	}
 	for _, tc := range tests {
