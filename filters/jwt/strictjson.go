@@ -177,31 +177,47 @@ func (s *jsonScanner) digits() bool {
 	return s.i > start
 }
 
-func (s *jsonScanner) array(depth int) error {
-	s.i++ // [
+// empty reads the opening bracket of an array or object and, if the closing
+// one follows, that too.
+func (s *jsonScanner) empty(closing byte) bool {
+	s.i++
 	s.space()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
+	if s.i < len(s.b) && s.b[s.i] == closing {
 		s.i++
-		return nil
+		return true
 	}
-	for {
+	return false
+}
+
+// more reads what follows an element or member: a comma (true) or the
+// closing bracket (false).
+func (s *jsonScanner) more(closing byte) (bool, error) {
+	s.space()
+	if s.i >= len(s.b) {
+		return false, errNotJSONObject
+	}
+	s.i++
+	switch s.b[s.i-1] {
+	case ',':
+		return true, nil
+	case closing:
+		return false, nil
+	}
+	return false, errNotJSONObject
+}
+
+func (s *jsonScanner) array(depth int) error {
+	for more := !s.empty(']'); more; {
 		s.space()
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return errNotJSONObject
-		}
-		s.i++
-		switch s.b[s.i-1] {
-		case ',':
-		case ']':
-			return nil
-		default:
-			return errNotJSONObject
+		var err error
+		if more, err = s.more(']'); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // byHash switches an object's name check from a linear scan to a hash index
@@ -213,16 +229,10 @@ const byHash = 16
 var foldSeed = maphash.MakeSeed()
 
 func (s *jsonScanner) object(depth int) error {
-	s.i++ // {
 	first, arenaStart := len(s.names), len(s.arena)
 	defer func() { s.names, s.arena = s.names[:first], s.arena[:arenaStart] }()
 	var index map[uint64]struct{}
-	s.space()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		return nil
-	}
-	for {
+	for more := !s.empty('}'); more; {
 		s.space()
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return errNotJSONObject
@@ -247,19 +257,12 @@ func (s *jsonScanner) object(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return errNotJSONObject
-		}
-		s.i++
-		switch s.b[s.i-1] {
-		case ',':
-		case '}':
-			return nil
-		default:
-			return errNotJSONObject
+		var err error
+		if more, err = s.more('}'); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // unique compares a new member name with the earlier ones of its object,
