@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/elliptic"
 	"fmt"
 	"strings"
 	"testing"
@@ -173,6 +174,17 @@ func TestAProviderRequiringAccessTokensRefusesIDTokens(t *testing.T) {
 	if m, _ := g.env.Metric("apiguard.authn.api.denied.token_type"); m != 4 {
 		t.Errorf("apiguard.authn.api.denied.token_type = %d, want 4", m)
 	}
+}
+
+// With forward: true the upstream gets the verified token, and nothing
+// unverified rides along next to it.
+func TestAForwardingProviderForwardsOnlyTheVerifiedToken(t *testing.T) {
+	g := startSessions(t)
+	good := idpKeys()["ES256"].Sign("ES256", `{"alg":"ES256","kid":"ec-256","typ":"at+jwt"}`, idpClaims())
+	forged := jwttest.EC("ec-256", elliptic.P256()).Sign("ES256", `{"alg":"ES256","kid":"ec-256","typ":"at+jwt"}`, idpClaims())
+	expectProblem(t, g.send(request("GET", "/api/orders", "authorization", "Bearer "+good, "authorization", "Bearer\t"+forged)), 401, "token_malformed")
+	expectProblem(t, g.send(request("GET", "/api/orders", "authorization", "Bearer "+good+",Bearer "+forged)), 400, "token_duplicate")
+	expectProblem(t, g.send(request("GET", "/api/orders", "authorization", "Bearerx"+forged)), 401, "token_malformed")
 }
 
 func TestKeysThatAreNotForVerifyingAreRefusedAtLoad(t *testing.T) {
