@@ -191,8 +191,9 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 	res := Result{Provider: -1, NeedKeys: -1, Attempted: -1}
 	var cred found
 	var candidates []int
+	var claimed []bool
 	for _, pi := range r.providers {
-		f, ok, d := extract(a.providers[pi].Sources, in.Headers, in.Query)
+		f, ok, d := extract(a.providers[pi].Sources, in.Headers, in.Query, &claimed)
 		if d.Denied() {
 			res.Decision = d
 			return res
@@ -211,6 +212,10 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 		if !r.optional {
 			res.Decision = verdict.Deny(verdict.TokenMissing, "")
 		}
+		return res
+	}
+	if a.strayValue(r, in.Headers, claimed) {
+		res.Decision = verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
 		return res
 	}
 	res.Decision = verdict.Deny(verdict.TokenIssuer, "iss does not match any accepted provider")

@@ -195,7 +195,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add("bearer  x", "", "session=a; session=b")
 	f.Fuzz(func(t *testing.T, auth, query, cookie string) {
 		sources := []Source{{Header: "authorization", Prefix: "Bearer "}, {Query: "access_token"}, {Cookie: "session"}}
-		got, ok, d := extract(sources, [][2]string{{"authorization", auth}, {"cookie", cookie}}, query)
+		var claimed []bool
+		got, ok, d := extract(sources, [][2]string{{"authorization", auth}, {"cookie", cookie}}, query, &claimed)
 		if ok && (d.Denied() || got.token == "") {
 			t.Fatalf("found %+v with %+v", got, d)
 		}

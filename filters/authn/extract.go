@@ -29,13 +29,12 @@ type found struct {
 // extract finds every credential the sources name. Finding more than one, or
 // the same header or parameter twice, is a TokenDuplicate denial: apiguard
 // never picks "the first valid one". In a header that a source reads, every
-// value counts: one that starts with the source's scheme is a credential
-// even if it is malformed (then the request is refused, never let through
-// as "no token"), and any other value next to a credential (say Basic next
-// to Bearer) is a second credential.
-func extract(sources []Source, headers [][2]string, query string) (found, bool, verdict.Decision) {
+// value that starts with the source's scheme is a credential even if it is
+// malformed (then the request is refused, never let through as "no token");
+// claimed[i] is set for each such headers[i] (allocated on first use), so
+// that strayValue can find the others.
+func extract(sources []Source, headers [][2]string, query string, claimed *[]bool) (found, bool, verdict.Decision) {
 	var out []found
-	var claimed map[int]bool // indices in headers of values a source read
 	for _, src := range sources {
 		switch {
 		case src.Header != "":
@@ -49,10 +48,10 @@ func extract(sources []Source, headers [][2]string, query string) (found, bool, 
 				}
 				if ok {
 					out = append(out, found{tok, src})
-					if claimed == nil {
-						claimed = map[int]bool{}
+					if *claimed == nil {
+						*claimed = make([]bool, len(headers))
 					}
-					claimed[i] = true
+					(*claimed)[i] = true
 				}
 			}
 		case src.Query != "":
@@ -69,27 +68,32 @@ func extract(sources []Source, headers [][2]string, query string) (found, bool, 
 			}
 		}
 	}
-	dup := verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
 	switch {
 	case len(out) == 0:
 		return found{}, false, verdict.Decision{}
 	case len(out) > 1:
-		return found{}, false, dup
+		return found{}, false, verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
 	case out[0].token == "":
 		return found{}, false, verdict.Deny(verdict.TokenMalformed, "empty credential")
-	}
-	for i, kv := range headers {
-		if !claimed[i] && kv[0] != "cookie" && readsHeader(sources, kv[0]) {
-			return found{}, false, dup
-		}
 	}
 	return out[0], true, verdict.Decision{}
 }
 
-func readsHeader(sources []Source, name string) bool {
-	for _, src := range sources {
-		if src.Header == name {
-			return true
+// strayValue reports whether a header that a source of the route's
+// providers reads holds a value no source took as a credential (say Basic
+// next to Bearer). Next to a credential that is a second one: the upstream
+// could read it instead of the verified token.
+func (a *Authenticator) strayValue(r *Requirement, headers [][2]string, claimed []bool) bool {
+	for i, kv := range headers {
+		if i < len(claimed) && claimed[i] {
+			continue
+		}
+		for _, pi := range r.providers {
+			for _, src := range a.providers[pi].Sources {
+				if src.Header == kv[0] {
+					return true
+				}
+			}
 		}
 	}
 	return false

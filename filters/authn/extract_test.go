@@ -72,3 +72,38 @@ func TestStrippingACookieTokenKeepsEveryOtherCookie(t *testing.T) {
 		t.Errorf("cookie headers set: %q, want one holding every other cookie", cookies)
 	}
 }
+
+// TestStrayValuesAreSecondCredentials: a value of a header some provider of
+// the route reads is either a credential or, next to one, a second one,
+// whichever provider's source found the first.
+func TestStrayValuesAreSecondCredentials(t *testing.T) {
+	a, keys := compile(t)
+	both, _ := a.Require("routes[0].auth", []string{"idp", "partner"}, false)
+	res := a.Authenticate(both, Input{Query: "access_token=" + partnerToken(), Headers: [][2]string{{"authorization", "Basic YTpi"}}, Now: now, Keys: keys})
+	if res.Reason != verdict.TokenDuplicate {
+		t.Errorf("a query token next to Basic: %s, want token_duplicate", res.Reason.Code())
+	}
+	dpop, errs := Compile([]ProviderConfig{
+		{Name: "bearer", JWT: jwt.Config{Issuer: "https://idp.example.com/", Audiences: []string{"orders"}}},
+		{Name: "dpop", JWT: jwt.Config{Issuer: "https://partner.example/", Audiences: []string{"orders"}}, Sources: []Source{{Header: "authorization", Prefix: "DPoP "}}},
+	})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	req, _ := dpop.Require("r", []string{"bearer", "dpop"}, false)
+	for _, tc := range []struct {
+		name    string
+		headers [][2]string
+		reason  verdict.Reason
+	}{
+		{name: "Bearer, read by one provider", headers: [][2]string{{"authorization", "Bearer " + idpToken()}}},
+		{name: "DPoP, read by the other", headers: [][2]string{{"authorization", "DPoP " + partnerToken()}}},
+		{name: "both", headers: [][2]string{{"authorization", "Bearer " + idpToken()}, {"authorization", "DPoP " + partnerToken()}}, reason: verdict.TokenDuplicate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if res := dpop.Authenticate(req, Input{Headers: tc.headers, Now: now, Keys: keys}); res.Reason != tc.reason {
+				t.Errorf("reason %s (%s), want %s", res.Reason.Code(), res.Detail, tc.reason.Code())
+			}
+		})
+	}
+}
