@@ -114,3 +114,20 @@ func FuzzStrictObject(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFoldMatchesEqualFold: two names fold equal exactly when
+// strings.EqualFold (encoding/json's rule) says they are equal.
+func FuzzFoldMatchesEqualFold(f *testing.F) {
+	for _, seed := range [][2]string{{"role", "Role"}, {"kid", "\u212aid"}, {"sub", "\u017fub"}, {"é", "É"}, {"ss", "ß"}, {"a", "b"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if !utf8.ValidString(a) || !utf8.ValidString(b) {
+			return
+		}
+		folded := string(appendFolded(nil, []byte(a))) == string(appendFolded(nil, []byte(b)))
+		if folded != strings.EqualFold(a, b) {
+			t.Fatalf("%q and %q: fold equal %v, strings.EqualFold %v", a, b, folded, !folded)
+		}
+	})
+}
