@@ -76,8 +76,9 @@ func (r *configReader) route(path string, v gjson.Result) pipeline.Route {
 		"name": {required: true, read: func(p string, v gjson.Result) { rt.Name, _ = r.str(p, v) }},
 		"match": {required: true, read: func(p string, v gjson.Result) {
 			r.object(p, v, map[string]field{
-				"path":    {required: true, read: func(p string, v gjson.Result) { rt.Match.Path, _ = r.str(p, v) }},
-				"methods": {read: func(p string, v gjson.Result) { rt.Match.Methods = r.strings(p, v) }},
+				"path":         {required: true, read: func(p string, v gjson.Result) { rt.Match.Path, _ = r.str(p, v) }},
+				"methods":      {read: func(p string, v gjson.Result) { rt.Match.Methods = r.strings(p, v) }},
+				"strict_slash": {read: func(p string, v gjson.Result) { rt.Match.StrictSlash = r.boolean(p, v) }},
 			})
 		}},
 		// Every route says how it is authenticated; "none" must be written

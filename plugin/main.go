@@ -72,6 +72,9 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: configuration rejected with %d error(s)", len(errs))
 		return types.OnPluginStartStatusFailed
 	}
+	for _, w := range pl.Warnings() {
+		proxywasm.LogWarnf("apiguard: configuration warning: %s", w)
+	}
 	p.pipeline, p.sources, p.cache = pl, keys, jwt.NewCache(0, 0)
 	names := pl.Authenticator().Providers()
 	p.metrics = defineMetrics(names)

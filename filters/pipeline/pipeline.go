@@ -53,6 +53,7 @@ type Pipeline struct {
 	routes       []compiledRoute
 	defaultAllow bool
 	authn        *authn.Authenticator
+	warnings     []Warning
 }
 
 type compiledRoute struct {
@@ -109,6 +110,7 @@ func Compile(cfg Config) (*Pipeline, []error) {
 		return nil, errs
 	}
 	p.table, p.authn = table, a
+	p.warnings = p.findWarnings(cfg)
 	return p, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/apiguard/apiguard/filters/authn"
+	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/pipeline/pipelinetest"
 	"github.com/apiguard/apiguard/filters/route"
 )
@@ -13,11 +15,35 @@ type policy struct {
 	Routes []struct {
 		Name  string `json:"name"`
 		Match struct {
-			Path    string   `json:"path"`
-			Methods []string `json:"methods"`
+			Path        string   `json:"path"`
+			Methods     []string `json:"methods"`
+			StrictSlash bool     `json:"strict_slash"`
 		} `json:"match"`
-		Auth string `json:"auth"`
+		Auth json.RawMessage `json:"auth"`
 	} `json:"routes"`
+	Providers map[string]struct {
+		Issuer    string   `json:"issuer"`
+		Audiences []string `json:"audiences"`
+	} `json:"providers"`
+}
+
+// config is the table's policy as the plugin would compile it; no request
+// in the table carries a token, so providers need no keys.
+func (pol policy) config(t *testing.T) Config {
+	var cfg Config
+	for name, pc := range pol.Providers {
+		cfg.Providers = append(cfg.Providers, authn.ProviderConfig{Name: name, JWT: jwt.Config{Issuer: pc.Issuer, Audiences: pc.Audiences}})
+	}
+	for _, r := range pol.Routes {
+		rt := Route{Name: r.Name, Match: route.Spec{Path: r.Match.Path, Methods: r.Match.Methods, StrictSlash: r.Match.StrictSlash}}
+		if string(r.Auth) == `"none"` {
+			rt.Public = true
+		} else if err := json.Unmarshal(r.Auth, &rt.Auth); err != nil {
+			t.Fatalf("route %s: auth: %v", r.Name, err)
+		}
+		cfg.Routes = append(cfg.Routes, rt)
+	}
+	return cfg
 }
 
 func TestRoutingTable(t *testing.T) {
@@ -29,12 +55,7 @@ func TestRoutingTable(t *testing.T) {
 	if err := json.Unmarshal(table.Policy, &pol); err != nil {
 		t.Fatal(err)
 	}
-	var cfg Config
-	for _, r := range pol.Routes {
-		cfg.Routes = append(cfg.Routes, Route{Name: r.Name, Public: r.Auth == "none",
-			Match: route.Spec{Path: r.Match.Path, Methods: r.Match.Methods}})
-	}
-	p, errs := Compile(cfg)
+	p, errs := Compile(pol.config(t))
 	if errs != nil {
 		t.Fatal(errs)
 	}
@@ -42,6 +63,9 @@ func TestRoutingTable(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			var params route.Params
 			out := p.Request(Request{Method: tc.Method, Path: tc.Path}, &params)
+			if !out.Denied() {
+				out.Decision = p.Authenticate(out.RouteIndex, authn.Input{}).Decision
+			}
 			status := 200
 			if out.Denied() {
 				status = out.Reason.Status()

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -21,8 +20,13 @@ type Spec struct {
 	// with the decoded, normalized request path.
 	Path string
 	// Methods are upper-case HTTP methods; empty means any. HEAD is allowed
-	// wherever GET is.
+	// wherever GET is, unless a route of the same path lists HEAD itself.
 	Methods []string
+	// StrictSlash makes an exact or template path match only as written:
+	// by default "/admin" also matches "/admin/" and "/admin/" also matches
+	// "/admin", so an upstream that ignores a trailing slash cannot be
+	// reached around the route's policy.
+	StrictSlash bool
 }
 
 // MaxParams bounds the {param} segments of one route.
@@ -34,12 +38,25 @@ const MaxParams = 16
 // compared segment by segment from the left, and at the first difference a
 // literal segment beats a {param}, which beats "/**". Among routes of the
 // same shape (which must have disjoint methods) the one allowing the method
-// is chosen. When the most specific route for a path does not allow the
+// is chosen, a route listing the method before one allowing HEAD because it
+// lists GET. When the most specific route for a path does not allow the
 // method, less specific routes are tried; if none allows it, the answer is
 // 405 with the most specific route's methods in Allow.
+//
+// A path's trailing slash does not change which route matches it, except
+// for routes with StrictSlash: those of one shape are told apart by it.
 type Table struct {
 	root   *node
-	params [][]string
+	routes []compiled
+}
+
+// compiled is what Compile kept of one Spec.
+type compiled struct {
+	segs    []string // without a trailing "" or "**"
+	params  []string
+	methods []string
+	slash   slashForm
+	glob    bool
 }
 
 type node struct {
@@ -78,18 +95,49 @@ func (n *node) literal(seg string) *node {
 
 type terminal struct {
 	entries []entry
-	allow   string // the Allow header for a 405 here
+	// has[f] tells whether an entry serves requests of slash form f (0:
+	// without a trailing slash, 1: with one); allow[f] is their Allow
+	// header for a 405.
+	has   [2]bool
+	allow [2]string
 }
 
 type entry struct {
 	route   int
 	methods []string // nil: any method
+	slash   slashForm
 }
 
-func (t *terminal) find(method string) (int, bool) {
+// slashForm is which forms of a path, with or without a trailing slash, a
+// route serves.
+type slashForm uint8
+
+const (
+	eitherSlash slashForm = iota // the default
+	noSlash                      // StrictSlash, written without
+	withSlash                    // StrictSlash, written with
+)
+
+func (f slashForm) serves(trailing int) bool {
+	return f == eitherSlash || int(f) == int(noSlash)+trailing
+}
+
+func (f slashForm) overlaps(g slashForm) bool { return f == eitherSlash || g == eitherSlash || f == g }
+
+// find returns the entry serving method for a request of slash form
+// trailing. An entry listing the method wins over one that allows HEAD only
+// because it lists GET, whatever their order in the configuration.
+func (t *terminal) find(method string, trailing int) (int, bool) {
 	for _, e := range t.entries {
-		if e.methods == nil || slices.Contains(e.methods, method) || (method == "HEAD" && slices.Contains(e.methods, "GET")) {
+		if e.slash.serves(trailing) && (e.methods == nil || slices.Contains(e.methods, method)) {
 			return e.route, true
+		}
+	}
+	if method == "HEAD" {
+		for _, e := range t.entries {
+			if e.slash.serves(trailing) && slices.Contains(e.methods, "GET") {
+				return e.route, true
+			}
 		}
 	}
 	return 0, false
@@ -129,7 +177,7 @@ func (p *Params) Reset() {
 // Compile builds a Table. It reports every error, each starting with its JSON
 // path ("routes[2].match.path: ...").
 func Compile(specs []Spec) (*Table, []error) {
-	t := &Table{root: &node{}, params: make([][]string, len(specs))}
+	t := &Table{root: &node{}, routes: make([]compiled, len(specs))}
 	var errs []error
 	shapes := map[string][]int{}
 	for i, s := range specs {
@@ -143,15 +191,32 @@ func Compile(specs []Spec) (*Table, []error) {
 		if err != nil || len(merrs) > 0 {
 			continue
 		}
-		shape := shapeOf(segs)
+		c := compiled{params: names, methods: methods}
+		switch last := len(segs) - 1; {
+		case segs[last] == "**":
+			c.segs, c.glob = segs[:last], true
+		case segs[last] == "" && last > 0:
+			c.segs, c.slash = segs[:last], withSlash
+		case segs[last] == "":
+			c.segs = nil // "/" is the root, with nothing to be strict about
+		default:
+			c.segs, c.slash = segs, noSlash
+		}
+		if !s.StrictSlash || c.glob || c.segs == nil {
+			if s.StrictSlash {
+				errs = append(errs, fmt.Errorf("%s.strict_slash: %q has no trailing-slash form to tell apart", prefix, s.Path))
+			}
+			c.slash = eitherSlash
+		}
+		shape := shapeOf(c)
 		for _, j := range shapes[shape] {
-			if overlap(methods, specs[j].Methods) {
+			if overlap(methods, specs[j].Methods) && c.slash.overlaps(t.routes[j].slash) {
 				errs = append(errs, fmt.Errorf("%s.path: same path shape as routes[%d] with overlapping methods", prefix, j))
 			}
 		}
 		shapes[shape] = append(shapes[shape], i)
-		t.params[i] = names
-		t.insert(segs, entry{route: i, methods: methods})
+		t.routes[i] = c
+		t.insert(c, entry{route: i, methods: methods, slash: c.slash})
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -162,17 +227,22 @@ func Compile(specs []Spec) (*Table, []error) {
 
 // ParamNames returns the names route i's template captures, in order, so
 // later stages can check references like "{tenant}" at compile time.
-func (t *Table) ParamNames(i int) []string { return t.params[i] }
+func (t *Table) ParamNames(i int) []string { return t.routes[i].params }
 
-func shapeOf(segs []string) string {
+// shapeOf is the path with parameter names erased; a trailing slash is not
+// part of it, and neither is a glob's "/**" (kept apart by its marker).
+func shapeOf(c compiled) string {
 	var b strings.Builder
-	for _, s := range segs {
+	for _, s := range c.segs {
 		b.WriteByte('/')
 		if strings.HasPrefix(s, "{") {
 			b.WriteString("{}")
 		} else {
 			b.WriteString(s)
 		}
+	}
+	if c.glob {
+		b.WriteString("/**")
 	}
 	return b.String()
 }
@@ -189,105 +259,9 @@ func overlap(a []string, b []string) bool {
 	return false
 }
 
-// parseTemplate splits a route path into segments and validates each.
-func parseTemplate(p string) ([]string, []string, error) {
-	if !strings.HasPrefix(p, "/") {
-		return nil, nil, fmt.Errorf("%q must start with /", p)
-	}
-	if !utf8.ValidString(p) {
-		return nil, nil, fmt.Errorf("not valid UTF-8")
-	}
-	segs := strings.Split(p[1:], "/")
-	var names []string
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch {
-		case s == "**":
-			if !last {
-				return nil, nil, fmt.Errorf("%q: /** may only end a path", p)
-			}
-		case strings.HasPrefix(s, "{") || strings.HasSuffix(s, "}"):
-			name, ok := strings.CutPrefix(s, "{")
-			name, ok2 := strings.CutSuffix(name, "}")
-			if !ok || !ok2 || !isIdent(name) {
-				return nil, nil, fmt.Errorf("%q: parameter %q must be a whole segment {name} with name [A-Za-z_][A-Za-z0-9_]*", p, s)
-			}
-			if slices.Contains(names, name) {
-				return nil, nil, fmt.Errorf("%q: parameter {%s} appears twice", p, name)
-			}
-			names = append(names, name)
-		case s == "" && !last:
-			return nil, nil, fmt.Errorf("%q: empty segment (//)", p)
-		case s == "." || s == "..":
-			return nil, nil, fmt.Errorf("%q: dot segments never match a normalized path", p)
-		default:
-			for _, c := range []byte(s) {
-				if isControl(c) || strings.IndexByte("?#%\\;{}*", c) >= 0 {
-					return nil, nil, fmt.Errorf("%q: character %q is not allowed in a route path", p, c)
-				}
-			}
-		}
-	}
-	if len(names) > MaxParams {
-		return nil, nil, fmt.Errorf("%q: more than %d parameters", p, MaxParams)
-	}
-	return segs, names, nil
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case i > 0 && '0' <= c && c <= '9':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// isToken reports an RFC 9110 token, which a method name must be.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func checkMethods(prefix string, methods []string) ([]string, []error) {
-	if len(methods) == 0 {
-		return nil, nil
-	}
-	var errs []error
-	for j, m := range methods {
-		path := fmt.Sprintf("%s.methods[%d]", prefix, j)
-		switch {
-		case !isToken(m):
-			errs = append(errs, fmt.Errorf("%s: %q is not an HTTP method", path, m))
-		case strings.ToUpper(m) != m:
-			errs = append(errs, fmt.Errorf("%s: %q must be upper-case (methods are case-sensitive)", path, m))
-		case slices.Contains(methods[:j], m):
-			errs = append(errs, fmt.Errorf("%s: %q is listed twice", path, m))
-		}
-	}
-	return slices.Clone(methods), errs
-}
-
-func (t *Table) insert(segs []string, e entry) {
+func (t *Table) insert(c compiled, e entry) {
 	n := t.root
-	for i, s := range segs {
-		if s == "**" && i == len(segs)-1 {
-			n.glob.entries = append(n.glob.entries, e)
-			return
-		}
+	for _, s := range c.segs {
 		if strings.HasPrefix(s, "{") {
 			if n.param == nil {
 				n.param = &node{}
@@ -295,22 +269,27 @@ func (t *Table) insert(segs []string, e entry) {
 			n = n.param
 			continue
 		}
-		c := n.literal(s)
-		if c == nil {
-			c = &node{}
-			n.literals = append(n.literals, literalChild{s, c})
+		child := n.literal(s)
+		if child == nil {
+			child = &node{}
+			n.literals = append(n.literals, literalChild{s, child})
 		}
-		n = c
+		n = child
 	}
-	n.exact.entries = append(n.exact.entries, e)
+	if c.glob {
+		n.glob.entries = append(n.glob.entries, e)
+	} else {
+		n.exact.entries = append(n.exact.entries, e)
+	}
 }
 
 // finish precomputes each terminal's Allow header and puts method-restricted
 // entries before an any-method one.
 func (n *node) finish() {
 	for _, t := range []*terminal{&n.exact, &n.glob} {
-		sort.SliceStable(t.entries, func(i, j int) bool { return t.entries[i].methods != nil && t.entries[j].methods == nil })
-		t.allow = allowHeader(t.entries)
+		for f := range t.allow {
+			t.has[f], t.allow[f] = allowHeader(t.entries, f)
+		}
 	}
 	if len(n.literals) > maxLiteralList {
 		n.literalMap = make(map[string]*node, len(n.literals))
@@ -326,11 +305,17 @@ func (n *node) finish() {
 	}
 }
 
-func allowHeader(entries []entry) string {
+// allowHeader lists the methods of the entries serving slash form f.
+func allowHeader(entries []entry, f int) (bool, string) {
+	has := false
 	var ms []string
 	for _, e := range entries {
+		if !e.slash.serves(f) {
+			continue
+		}
+		has = true
 		if e.methods == nil {
-			return ""
+			return true, ""
 		}
 		ms = append(ms, e.methods...)
 		if slices.Contains(e.methods, "GET") {
@@ -338,7 +323,7 @@ func allowHeader(entries []entry) string {
 		}
 	}
 	sort.Strings(ms)
-	return strings.Join(slices.Compact(ms), ", ")
+	return has, strings.Join(slices.Compact(ms), ", ")
 }
 
 // search is the state of one Match walk.
@@ -360,7 +345,7 @@ func (t *Table) Match(method, path string, params *Params) (int, verdict.Decisio
 	}
 	s := search{method: method, params: params}
 	if i, ok := t.walk(t.root, path[1:], false, 0, &s); ok {
-		params.names = t.params[i]
+		params.names = t.routes[i].params
 		return i, verdict.Decision{}
 	}
 	params.Reset()
@@ -373,13 +358,21 @@ func (t *Table) Match(method, path string, params *Params) (int, verdict.Decisio
 }
 
 // walk tries n's children for the segment at the head of rest in precedence
-// order; done means every segment has been consumed.
+// order; done means every segment has been consumed. An empty rest that is
+// not done is a trailing slash: the path ends at n too.
+//
+// Each trie node is visited at most once per walk, but a literal child that
+// fails is followed by its {param} sibling: see BenchmarkMatchWorstCase.
 func (t *Table) walk(n *node, rest string, done bool, depth int, s *search) (int, bool) {
-	if done {
-		if i, ok := s.try(&n.exact); ok {
+	if done || rest == "" {
+		trailing := 0
+		if !done {
+			trailing = 1
+		}
+		if i, ok := s.try(&n.exact, trailing); ok {
 			return i, true
 		}
-		return s.try(&n.glob)
+		return s.try(&n.glob, trailing)
 	}
 	seg, tail, more := rest, "", false
 	for i := 0; i < len(rest); i++ {
@@ -401,15 +394,17 @@ func (t *Table) walk(n *node, rest string, done bool, depth int, s *search) (int
 		}
 		s.params.n = depth
 	}
-	return s.try(&n.glob)
+	return s.try(&n.glob, 0)
 }
 
-func (s *search) try(t *terminal) (int, bool) {
-	if len(t.entries) == 0 {
+// try looks in a terminal for the route serving the request; the first
+// terminal that serves its path decides the Allow of a 405.
+func (s *search) try(t *terminal, trailing int) (int, bool) {
+	if !t.has[trailing] {
 		return 0, false
 	}
 	if !s.matched {
-		s.matched, s.allow = true, t.allow
+		s.matched, s.allow = true, t.allow[trailing]
 	}
-	return t.find(s.method)
+	return t.find(s.method, trailing)
 }

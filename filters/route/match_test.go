@@ -20,6 +20,13 @@ var shopRoutes = []Spec{
 	{Name: "static-css", Path: "/static/css/**", Methods: []string{"GET"}},
 	{Name: "files-of", Path: "/files/{owner}/**"},
 	{Name: "dir", Path: "/dir/"},
+	{Name: "head-public", Path: "/probe", Methods: []string{"GET"}},
+	{Name: "head-own", Path: "/probe", Methods: []string{"HEAD"}},
+	{Name: "head-own-first", Path: "/probe2", Methods: []string{"HEAD"}},
+	{Name: "head-public-second", Path: "/probe2", Methods: []string{"GET"}},
+	{Name: "strict", Path: "/strict", Methods: []string{"GET"}, StrictSlash: true},
+	{Name: "strict-dir", Path: "/strict/", Methods: []string{"POST"}, StrictSlash: true},
+	{Name: "strict-other", Path: "/strict-only", StrictSlash: true},
 }
 
 func TestMatch(t *testing.T) {
@@ -55,8 +62,21 @@ func TestMatch(t *testing.T) {
 		{name: "longer glob wins", method: "GET", path: "/static/css/site.css", wantRoute: "static-css"},
 		{name: "glob checks the method", method: "POST", path: "/static/x", wantReason: verdict.MethodNotAllowed, wantAllow: "GET, HEAD"},
 		{name: "param then glob", method: "PUT", path: "/files/bob/a/b/c", wantRoute: "files-of", wantParams: map[string]string{"owner": "bob"}},
-		{name: "trailing slash is significant", method: "GET", path: "/dir", wantReason: verdict.NoRoute},
-		{name: "trailing slash route", method: "GET", path: "/dir/", wantRoute: "dir"},
+		{name: "trailing slash on an exact route", method: "GET", path: "/healthz/", wantRoute: "health"},
+		{name: "trailing slash on a template", method: "GET", path: "/tenants/acme/orders/7/", wantRoute: "tenant-order",
+			wantParams: map[string]string{"tenant": "acme", "order": "7"}},
+		{name: "trailing slash keeps the method check", method: "POST", path: "/healthz/", wantReason: verdict.MethodNotAllowed, wantAllow: "GET, HEAD"},
+		{name: "route written with a slash matches without", method: "GET", path: "/dir", wantRoute: "dir"},
+		{name: "route written with a slash", method: "GET", path: "/dir/", wantRoute: "dir"},
+		{name: "glob with a trailing slash", method: "GET", path: "/static/", wantRoute: "static"},
+		{name: "root", method: "GET", path: "/", wantRoute: "root"},
+		{name: "strict slash, as written", method: "GET", path: "/strict", wantRoute: "strict"},
+		{name: "strict slash, other route's form", method: "POST", path: "/strict/", wantRoute: "strict-dir"},
+		{name: "strict slash, 405 names the form's methods", method: "GET", path: "/strict/", wantReason: verdict.MethodNotAllowed, wantAllow: "POST"},
+		{name: "strict slash, no form", method: "GET", path: "/strict-only/", wantReason: verdict.NoRoute},
+		{name: "HEAD listed beats HEAD by GET listed before it", method: "HEAD", path: "/probe", wantRoute: "head-own"},
+		{name: "HEAD listed beats HEAD by GET listed after it", method: "HEAD", path: "/probe2", wantRoute: "head-own-first"},
+		{name: "GET next to a HEAD route", method: "GET", path: "/probe2", wantRoute: "head-public-second"},
 		{name: "unknown", method: "GET", path: "/admin", wantReason: verdict.NoRoute},
 		{name: "case-sensitive segments", method: "GET", path: "/HEALTHZ", wantReason: verdict.NoRoute},
 		{name: "case-sensitive methods", method: "get", path: "/healthz", wantReason: verdict.MethodNotAllowed, wantAllow: "GET, HEAD"},
@@ -114,6 +134,10 @@ func TestCompileReportsEveryErrorWithItsPath(t *testing.T) {
 		{Path: "/dup/{b}", Methods: []string{"POST", "GET"}},
 		{Path: "/any"},
 		{Path: "/any", Methods: []string{"PATCH"}},
+		{Path: "/slash", Methods: []string{"GET"}},
+		{Path: "/slash/", Methods: []string{"GET"}, StrictSlash: true},
+		{Path: "/glob/**", StrictSlash: true},
+		{Path: "/", StrictSlash: true},
 	}
 	want := []string{
 		"routes[0].match.path: \"orders\" must start with /",
@@ -130,6 +154,9 @@ func TestCompileReportsEveryErrorWithItsPath(t *testing.T) {
 		"routes[9].match.methods[3]: \"G T\" is not an HTTP method",
 		"routes[11].match.path: same path shape as routes[10] with overlapping methods",
 		"routes[13].match.path: same path shape as routes[12] with overlapping methods",
+		"routes[15].match.path: same path shape as routes[14] with overlapping methods",
+		`routes[16].match.strict_slash: "/glob/**" has no trailing-slash form to tell apart`,
+		`routes[17].match.strict_slash: "/" has no trailing-slash form to tell apart`,
 	}
 	_, errs := Compile(specs)
 	if len(errs) != len(want) {
@@ -171,9 +198,11 @@ func FuzzMatch(f *testing.F) {
 	if errs != nil {
 		f.Fatal(errs)
 	}
-	for _, s := range []string{"/tenants/a/orders/1", "/static/", "/files/x/", "/", "//", "/users/me"} {
+	for _, s := range []string{"/tenants/a/orders/1", "/static/", "/files/x/", "/", "//", "/users/me", "/dir", "/strict/", "/a//b/"} {
 		f.Add("GET", s)
 	}
+	f.Add("HEAD", "/probe")
+	f.Add("POST", "/strict/")
 	f.Fuzz(func(t *testing.T, method, path string) {
 		var p Params
 		i, d := table.Match(method, path, &p)

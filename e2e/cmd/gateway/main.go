@@ -174,15 +174,16 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 }
 
 // check lints a policy file: one line per error, "file: json.path: message",
-// as compilers and linters print them.
+// as compilers and linters print them, or one per warning.
 func check(out io.Writer, path string, module, config []byte) error {
-	err := gateway.Check(module, config)
+	g, err := gateway.New(gateway.Options{Module: module, Config: config, Workers: 1})
 	var cfgErr *gateway.ConfigError
 	if !errors.As(err, &cfgErr) {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s: ok\n", path)
+		defer g.Close()
+		printWarnings(out, path, g.Env().Logs())
 		return nil
 	}
 	n := 0
@@ -193,6 +194,25 @@ func check(out io.Writer, path string, module, config []byte) error {
 		}
 	}
 	return fmt.Errorf("%s: %d error(s); the plugin would refuse to start", path, n)
+}
+
+// printWarnings prints the plugin's configuration warnings, "file:
+// json.path: warning: message", and the verdict: warnings do not fail the
+// check, as they do not stop the plugin.
+func printWarnings(out io.Writer, path string, logs []host.LogEntry) {
+	n := 0
+	for _, l := range logs {
+		if w, ok := strings.CutPrefix(l.Message, "apiguard: configuration warning: "); ok && l.Level == levels["warn"] {
+			at, msg, _ := strings.Cut(w, ": ")
+			fmt.Fprintf(out, "%s: %s: warning: %s\n", path, at, msg)
+			n++
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(out, "%s: ok, %d warning(s)\n", path, n)
+		return
+	}
+	fmt.Fprintf(out, "%s: ok\n", path)
 }
 
 // startDemoUpstream serves an echo of what reached the upstream, as JSON.

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants is a policy
+// that protects GET /admin next to a public catch-all: -check passes, and
+// says that DELETE /admin and /ADMIN reach the catch-all without a token.
+func TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants(t *testing.T) {
+	policy := writeConfig(t, `{
+  "providers": {"idp": {"issuer": "https://idp.example.com/", "audiences": ["api"],
+    "jwks": {"inline": {"keys": [{"kty": "EC", "crv": "P-256", "kid": "k", "x": "4UdocqldX3NZAEh4PMiDSSgckJNOK_kD6YZTBecr-U8", "y": "bs7M9cE-uBUiZ_7LwIGtr9AFYaoQB6vY1upcsNq96Jk"}]}}}},
+  "routes": [
+    {"name": "admin", "match": {"path": "/admin", "methods": ["GET"]}, "auth": {"providers": ["idp"]}},
+    {"name": "site", "match": {"path": "/**"}, "auth": "none"}
+  ]
+}`)
+	var out bytes.Buffer
+	if err := run(context.Background(), flags{configPath: policy, wasmPath: wasm, check: true, logLevel: "info", profile: "envoy-1.33"}, &out, nil); err != nil {
+		t.Fatalf("warnings failed the check: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		policy + `: routes[0]: warning: GET /ADMIN (another letter case; paths are case-sensitive) is served by public route "site" (routes[1]) without a token`,
+		policy + `: routes[0]: warning: POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT /admin (a method this route does not list) is served by public route "site" (routes[1])`,
+		policy + ": ok, 2 warning(s)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

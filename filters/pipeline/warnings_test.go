@@ -1,0 +1,68 @@
+package pipeline
+
+import (
+	"testing"
+
+	"github.com/apiguard/apiguard/filters/authn"
+	"github.com/apiguard/apiguard/filters/jwt"
+	"github.com/apiguard/apiguard/filters/route"
+)
+
+func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
+	idp := []authn.ProviderConfig{{Name: "idp", JWT: jwt.Config{Issuer: "https://idp.example.com/", Audiences: []string{"api"}}}}
+	protected := RouteAuth{Providers: []string{"idp"}}
+	optional := RouteAuth{Providers: []string{"idp"}, Optional: true}
+	tests := []struct {
+		name   string
+		routes []Route
+		want   []string
+	}{
+		{
+			name: "public catch-all next to a GET-only admin route",
+			routes: []Route{
+				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}}, Auth: protected},
+				{Name: "site", Match: route.Spec{Path: "/**"}, Public: true},
+			},
+			want: []string{
+				`routes[0]: GET /ADMIN (another letter case; paths are case-sensitive) is served by public route "site" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow that route if yours does`,
+				`routes[0]: POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT /admin (a method this route does not list) is served by public route "site" (routes[1]) without a token; an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow that route`,
+			},
+		},
+		{
+			name: "strict slash form served by an optional-auth glob",
+			routes: []Route{
+				{Name: "keys", Match: route.Spec{Path: "/keys/", StrictSlash: true}, Auth: protected},
+				{Name: "browse", Match: route.Spec{Path: "/**", Methods: []string{"GET"}}, Auth: optional},
+			},
+			want: []string{
+				`routes[0]: GET /keys (the other trailing-slash form of this strict_slash route) is served by optional-auth route "browse" (routes[1]) without a token; an upstream that ignores a trailing slash would serve this route's handler: drop strict_slash or narrow that route`,
+				`routes[0]: GET /KEYS/ (another letter case; paths are case-sensitive) is served by optional-auth route "browse" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow that route if yours does`,
+			},
+		},
+		{
+			name: "variants served by protected routes, or of public routes",
+			routes: []Route{
+				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}}, Auth: protected},
+				{Name: "rest", Match: route.Spec{Path: "/**"}, Auth: protected},
+				{Name: "docs", Match: route.Spec{Path: "/docs", Methods: []string{"GET"}}, Public: true},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, errs := Compile(Config{Providers: idp, Routes: tc.routes})
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			got := p.Warnings()
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d warnings, want %d: %v", len(got), len(tc.want), got)
+			}
+			for i, w := range got {
+				if w.String() != tc.want[i] {
+					t.Errorf("warning %d =\n%s\nwant\n%s", i, w, tc.want[i])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,131 @@
+package route
+
+import (
+	"slices"
+	"strings"
+)
+
+// Variant is how a request differs from the form a route was written for.
+type Variant uint8
+
+const (
+	// TrailingSlash is the other slash form of a StrictSlash route.
+	TrailingSlash Variant = iota + 1
+	// Case is the path with its literal segments upper- or lower-cased.
+	Case
+	// Method is a method the route does not list.
+	Method
+)
+
+func (v Variant) String() string {
+	switch v {
+	case TrailingSlash:
+		return "trailing slash"
+	case Case:
+		return "letter case"
+	case Method:
+		return "method"
+	}
+	return "unknown"
+}
+
+// Shadow is a near miss: requests that differ from route Route only by a
+// Variant and that route By serves instead. An upstream that ignores that
+// difference (Express and older Spring ignore a trailing slash, ASP.NET
+// ignores case, many frameworks route by path alone) serves Route's handler
+// under By's policy.
+type Shadow struct {
+	Route, By int
+	Variant   Variant
+	// Methods and Path are the requests, e.g. DELETE and PATCH on "/admin".
+	Methods []string
+	Path    string
+}
+
+// probeMethods are the methods tried for Method variants: RFC 9110's and
+// PATCH (RFC 5789).
+var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+
+// Shadows matches each route's variants against the table and returns every
+// one another route serves, in route order. It is meant for compile time:
+// each call does a few matches per route.
+func (t *Table) Shadows() []Shadow {
+	var out []Shadow
+	var p Params
+	for i, c := range t.routes {
+		trailing := c.slash == withSlash
+		path := c.example(trailing, asWritten)
+		method := "GET"
+		if c.methods != nil {
+			method = c.methods[0]
+		}
+		if c.slash != eitherSlash {
+			out = t.probe(out, &p, i, TrailingSlash, []string{method}, c.example(!trailing, asWritten))
+		}
+		// Upper and lower case catch what a case-insensitive upstream would
+		// fold; a route written in mixed case gets both.
+		upper, lower := c.example(trailing, strings.ToUpper), c.example(trailing, strings.ToLower)
+		for _, v := range slices.Compact([]string{upper, lower}) {
+			if v != path {
+				out = t.probe(out, &p, i, Case, []string{method}, v)
+			}
+		}
+		if c.methods != nil {
+			var others []string
+			for _, m := range probeMethods {
+				if !slices.Contains(c.methods, m) && (m != "HEAD" || !slices.Contains(c.methods, "GET")) {
+					others = append(others, m)
+				}
+			}
+			out = t.probe(out, &p, i, Method, others, path)
+		}
+	}
+	return out
+}
+
+// probe appends a Shadow for each other route that serves some of methods on
+// path.
+func (t *Table) probe(out []Shadow, p *Params, route int, v Variant, methods []string, path string) []Shadow {
+	first := len(out)
+	for _, m := range methods {
+		by, d := t.Match(m, path, p)
+		if d.Denied() || by == route {
+			continue
+		}
+		found := false
+		for k := first; k < len(out); k++ {
+			if out[k].By == by {
+				out[k].Methods = append(out[k].Methods, m)
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, Shadow{Route: route, By: by, Variant: v, Methods: []string{m}, Path: path})
+		}
+	}
+	return out
+}
+
+// example is a request path the route matches as written, its literal
+// segments passed through fold: each {param} is sent as itself (no literal
+// route segment can contain a brace) and a glob as its prefix.
+func (c compiled) example(trailing bool, fold func(string) string) string {
+	if len(c.segs) == 0 {
+		return "/"
+	}
+	var b strings.Builder
+	for _, s := range c.segs {
+		b.WriteByte('/')
+		if strings.HasPrefix(s, "{") {
+			b.WriteString(s)
+		} else {
+			b.WriteString(fold(s))
+		}
+	}
+	if trailing {
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+func asWritten(s string) string { return s }

@@ -1,0 +1,68 @@
+package route
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestShadowsFindNearMissesServedByAnotherRoute(t *testing.T) {
+	tests := []struct {
+		name  string
+		specs []Spec
+		want  []Shadow
+	}{
+		{
+			name: "catch-all serves other methods and cases",
+			specs: []Spec{
+				{Name: "admin", Path: "/admin", Methods: []string{"GET"}},
+				{Name: "all", Path: "/**"},
+			},
+			want: []Shadow{
+				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/ADMIN"},
+				{Route: 0, By: 1, Variant: Method, Methods: []string{"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}, Path: "/admin"},
+			},
+		},
+		{
+			name: "strict slash form served by a glob",
+			specs: []Spec{
+				{Name: "admin", Path: "/admin/", StrictSlash: true},
+				{Name: "all", Path: "/**", Methods: []string{"GET"}},
+			},
+			want: []Shadow{
+				{Route: 0, By: 1, Variant: TrailingSlash, Methods: []string{"GET"}, Path: "/admin"},
+				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/ADMIN/"},
+			},
+		},
+		{
+			name: "template parameters are sent as themselves",
+			specs: []Spec{
+				{Name: "order", Path: "/Orders/{id}", Methods: []string{"GET", "DELETE"}},
+				{Name: "orders", Path: "/{any}/{id}", Methods: []string{"GET", "PUT"}},
+			},
+			want: []Shadow{
+				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/ORDERS/{id}"},
+				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/orders/{id}"},
+				{Route: 0, By: 1, Variant: Method, Methods: []string{"PUT"}, Path: "/Orders/{id}"},
+			},
+		},
+		{
+			name: "nothing else serves the variants",
+			specs: []Spec{
+				{Name: "admin", Path: "/admin", Methods: []string{"GET"}},
+				{Name: "docs", Path: "/docs/**"},
+				{Name: "digits", Path: "/42"},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			table, errs := Compile(tc.specs)
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			if got := table.Shadows(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Shadows =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}

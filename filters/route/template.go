@@ -1,0 +1,100 @@
+package route
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// parseTemplate splits a route path into segments and validates each.
+func parseTemplate(p string) ([]string, []string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return nil, nil, fmt.Errorf("%q must start with /", p)
+	}
+	if !utf8.ValidString(p) {
+		return nil, nil, fmt.Errorf("not valid UTF-8")
+	}
+	segs := strings.Split(p[1:], "/")
+	var names []string
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch {
+		case s == "**":
+			if !last {
+				return nil, nil, fmt.Errorf("%q: /** may only end a path", p)
+			}
+		case strings.HasPrefix(s, "{") || strings.HasSuffix(s, "}"):
+			name, ok := strings.CutPrefix(s, "{")
+			name, ok2 := strings.CutSuffix(name, "}")
+			if !ok || !ok2 || !isIdent(name) {
+				return nil, nil, fmt.Errorf("%q: parameter %q must be a whole segment {name} with name [A-Za-z_][A-Za-z0-9_]*", p, s)
+			}
+			if slices.Contains(names, name) {
+				return nil, nil, fmt.Errorf("%q: parameter {%s} appears twice", p, name)
+			}
+			names = append(names, name)
+		case s == "" && !last:
+			return nil, nil, fmt.Errorf("%q: empty segment (//)", p)
+		case s == "." || s == "..":
+			return nil, nil, fmt.Errorf("%q: dot segments never match a normalized path", p)
+		default:
+			for _, c := range []byte(s) {
+				if isControl(c) || strings.IndexByte("?#%\\;{}*", c) >= 0 {
+					return nil, nil, fmt.Errorf("%q: character %q is not allowed in a route path", p, c)
+				}
+			}
+		}
+	}
+	if len(names) > MaxParams {
+		return nil, nil, fmt.Errorf("%q: more than %d parameters", p, MaxParams)
+	}
+	return segs, names, nil
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && '0' <= c && c <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports an RFC 9110 token, which a method name must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func checkMethods(prefix string, methods []string) ([]string, []error) {
+	if len(methods) == 0 {
+		return nil, nil
+	}
+	var errs []error
+	for j, m := range methods {
+		path := fmt.Sprintf("%s.methods[%d]", prefix, j)
+		switch {
+		case !isToken(m):
+			errs = append(errs, fmt.Errorf("%s: %q is not an HTTP method", path, m))
+		case strings.ToUpper(m) != m:
+			errs = append(errs, fmt.Errorf("%s: %q must be upper-case (methods are case-sensitive)", path, m))
+		case slices.Contains(methods[:j], m):
+			errs = append(errs, fmt.Errorf("%s: %q is listed twice", path, m))
+		}
+	}
+	return slices.Clone(methods), errs
+}
