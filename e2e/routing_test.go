@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,5 +100,38 @@ func TestTwoWorkersServeConcurrentlyAndShareStats(t *testing.T) {
 	denied, _ := g.env.Metric("apiguard.requests.denied.no_route")
 	if allowed != 2*perWorker*3/4 || denied != 2*perWorker/4 {
 		t.Errorf("allowed=%d denied=%d across both workers, want %d and %d", allowed, denied, 2*perWorker*3/4, 2*perWorker/4)
+	}
+}
+
+// TestNearMissesOfProtectedRoutesAreLoggedAtStart: the routing table protects
+// GET /shop/admin next to a public /shop/**, so the plugin starts (a warning
+// never refuses a policy) and logs, at warn level with the route's JSON path,
+// that another case and other methods reach the public route; a policy
+// without such gaps logs no warning.
+func TestNearMissesOfProtectedRoutesAreLoggedAtStart(t *testing.T) {
+	table, err := pipelinetest.Load("../filters/pipeline/testdata/routing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, string(table.Policy), 1)
+	var warnings []string
+	for _, l := range g.env.Logs() {
+		if w, ok := strings.CutPrefix(l.Message, "apiguard: configuration warning: "); ok && l.Level.String() == "warn" {
+			warnings = append(warnings, w)
+		}
+	}
+	for _, want := range []string{
+		`routes[4]: GET /shop/ADMIN (another letter case; paths are case-sensitive) is served by public route "shop" (routes[5]) without a token`,
+		`routes[4]: POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT /shop/admin (a method this route does not list) is served by public route "shop" (routes[5]) without a token`,
+	} {
+		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.HasPrefix(w, want) }) {
+			t.Errorf("no warning %q in %q", want, warnings)
+		}
+	}
+	quiet := startGateway(t, ordersAPI, 1)
+	for _, l := range quiet.env.Logs() {
+		if l.Level.String() != "trace" && l.Level.String() != "debug" && l.Level.String() != "info" {
+			t.Errorf("logged %s: %s", l.Level, l.Message)
+		}
 	}
 }

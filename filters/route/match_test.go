@@ -198,6 +198,16 @@ func FuzzMatch(f *testing.F) {
 	if errs != nil {
 		f.Fatal(errs)
 	}
+	var lenient []Spec
+	for _, s := range shopRoutes {
+		if !s.StrictSlash {
+			lenient = append(lenient, s)
+		}
+	}
+	slashBlind, errs := Compile(lenient)
+	if errs != nil {
+		f.Fatal(errs)
+	}
 	for _, s := range []string{"/tenants/a/orders/1", "/static/", "/files/x/", "/", "//", "/users/me", "/dir", "/strict/", "/a//b/"} {
 		f.Add("GET", s)
 	}
@@ -210,12 +220,53 @@ func FuzzMatch(f *testing.F) {
 			if d.Reason != verdict.NoRoute && d.Reason != verdict.MethodNotAllowed {
 				t.Fatalf("reason %v", d.Reason)
 			}
+		} else {
+			for _, name := range table.ParamNames(i) {
+				v, ok := p.Get(name)
+				if !ok || v == "" || strings.Contains(v, "/") {
+					t.Fatalf("route %s param %s = %q", shopRoutes[i].Name, name, v)
+				}
+			}
+		}
+		// Without strict_slash, a trailing slash never changes the outcome.
+		if trimmed, ok := strings.CutSuffix(path, "/"); ok && trimmed != "" && !strings.HasSuffix(trimmed, "/") {
+			a, da := slashBlind.Match(method, trimmed, &p)
+			b, db := slashBlind.Match(method, path, &p)
+			if a != b || da.Reason != db.Reason {
+				t.Fatalf("%s %q: %d %v, with its slash %d %v", method, trimmed, a, da.Reason, b, db.Reason)
+			}
+		}
+	})
+}
+
+// FuzzShadows compiles two-route tables and checks that every near miss
+// Shadows reports is a request the table really sends elsewhere.
+func FuzzShadows(f *testing.F) {
+	f.Add("/admin", "GET", false, "/**", "", false)
+	f.Add("/keys/", "", true, "/{any}/", "GET", false)
+	f.Add("/Orders/{id}", "DELETE", false, "/{a}/{b}", "GET", false)
+	f.Add("/", "HEAD", false, "/x", "GET", true)
+	f.Fuzz(func(t *testing.T, path1, method1 string, strict1 bool, path2, method2 string, strict2 bool) {
+		specs := []Spec{{Path: path1, StrictSlash: strict1}, {Path: path2, StrictSlash: strict2}}
+		if method1 != "" {
+			specs[0].Methods = []string{method1}
+		}
+		if method2 != "" {
+			specs[1].Methods = []string{method2}
+		}
+		table, errs := Compile(specs)
+		if errs != nil {
 			return
 		}
-		for _, name := range table.ParamNames(i) {
-			v, ok := p.Get(name)
-			if !ok || v == "" || strings.Contains(v, "/") {
-				t.Fatalf("route %s param %s = %q", shopRoutes[i].Name, name, v)
+		var p Params
+		for _, s := range table.Shadows() {
+			if s.Route == s.By || len(s.Methods) == 0 {
+				t.Fatalf("shadow %+v", s)
+			}
+			for _, m := range s.Methods {
+				if got, _ := table.Match(m, s.Path, &p); got != s.By {
+					t.Fatalf("shadow %+v: %s %s matches route %d", s, m, s.Path, got)
+				}
 			}
 		}
 	})

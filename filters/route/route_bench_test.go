@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,47 @@ func BenchmarkMatch(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if idx, _ := t.Match("GET", path, &p); idx < 0 {
 					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMatchWorstCase measures the bound on backtracking. The table has
+// every combination of "a" and {param} over the first branch segments (2^branch
+// routes), each followed by the same 16 long literal segments and "z"; the
+// path follows every combination down the long segments and then fails on its
+// last segment, so the walk visits every node of the trie. The cost grows with
+// the number of routes times the path's length.
+func BenchmarkMatchWorstCase(b *testing.B) {
+	long := strings.Repeat("x", 480)
+	for _, branch := range []int{0, 4, 8, 10} {
+		var specs []Spec
+		for combo := 0; combo < 1<<branch; combo++ {
+			var p strings.Builder
+			for d := 0; d < branch; d++ {
+				if combo>>d&1 == 1 {
+					fmt.Fprintf(&p, "/{p%d}", d)
+				} else {
+					p.WriteString("/a")
+				}
+			}
+			p.WriteString(strings.Repeat("/"+long, 16) + "/z")
+			specs = append(specs, Spec{Name: fmt.Sprint(combo), Path: p.String()})
+		}
+		t, errs := Compile(specs)
+		if errs != nil {
+			b.Fatal(errs)
+		}
+		path := strings.Repeat("/a", branch) + strings.Repeat("/"+long, 16) + "/y"
+		if len(path) > MaxPathLength {
+			b.Fatalf("path of %d bytes", len(path))
+		}
+		b.Run(fmt.Sprintf("%d-routes-%d-bytes", len(specs), len(path)), func(b *testing.B) {
+			var p Params
+			for i := 0; i < b.N; i++ {
+				if idx, _ := t.Match("GET", path, &p); idx >= 0 {
+					b.Fatal("matched")
 				}
 			}
 		})

@@ -11,7 +11,7 @@ type Variant uint8
 const (
 	// TrailingSlash is the other slash form of a StrictSlash route.
 	TrailingSlash Variant = iota + 1
-	// Case is the path with its literal segments upper- or lower-cased.
+	// Case is the path with one literal segment upper- or lower-cased.
 	Case
 	// Method is a method the route does not list.
 	Method
@@ -48,26 +48,28 @@ var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 
 // Shadows matches each route's variants against the table and returns every
 // one another route serves, in route order. It is meant for compile time:
-// each call does a few matches per route.
+// each call does a few matches per route segment.
 func (t *Table) Shadows() []Shadow {
 	var out []Shadow
 	var p Params
 	for i, c := range t.routes {
 		trailing := c.slash == withSlash
-		path := c.example(trailing, asWritten)
+		path := c.example(trailing, -1, nil)
 		method := "GET"
 		if c.methods != nil {
 			method = c.methods[0]
 		}
 		if c.slash != eitherSlash {
-			out = t.probe(out, &p, i, TrailingSlash, []string{method}, c.example(!trailing, asWritten))
+			out = t.probe(out, len(out), &p, i, TrailingSlash, []string{method}, c.example(!trailing, -1, nil))
 		}
-		// Upper and lower case catch what a case-insensitive upstream would
-		// fold; a route written in mixed case gets both.
-		upper, lower := c.example(trailing, strings.ToUpper), c.example(trailing, strings.ToLower)
-		for _, v := range slices.Compact([]string{upper, lower}) {
-			if v != path {
-				out = t.probe(out, &p, i, Case, []string{method}, v)
+		// One segment at a time, upper- then lower-cased: a route that serves
+		// the variant must match the other segments as written.
+		from := len(out)
+		for k := range c.segs {
+			for _, fold := range []func(string) string{strings.ToUpper, strings.ToLower} {
+				if v := c.example(trailing, k, fold); v != path {
+					out = t.probe(out, from, &p, i, Case, []string{method}, v)
+				}
 			}
 		}
 		if c.methods != nil {
@@ -77,55 +79,51 @@ func (t *Table) Shadows() []Shadow {
 					others = append(others, m)
 				}
 			}
-			out = t.probe(out, &p, i, Method, others, path)
+			out = t.probe(out, len(out), &p, i, Method, others, path)
 		}
 	}
 	return out
 }
 
 // probe appends a Shadow for each other route that serves some of methods on
-// path.
-func (t *Table) probe(out []Shadow, p *Params, route int, v Variant, methods []string, path string) []Shadow {
-	first := len(out)
+// path, unless one in out[from:] already names that route for another path.
+func (t *Table) probe(out []Shadow, from int, p *Params, route int, v Variant, methods []string, path string) []Shadow {
 	for _, m := range methods {
 		by, d := t.Match(m, path, p)
 		if d.Denied() || by == route {
 			continue
 		}
-		found := false
-		for k := first; k < len(out); k++ {
-			if out[k].By == by {
-				out[k].Methods = append(out[k].Methods, m)
-				found = true
-			}
+		k := from
+		for k < len(out) && out[k].By != by {
+			k++
 		}
-		if !found {
+		switch {
+		case k == len(out):
 			out = append(out, Shadow{Route: route, By: by, Variant: v, Methods: []string{m}, Path: path})
+		case out[k].Path == path:
+			out[k].Methods = append(out[k].Methods, m)
 		}
 	}
 	return out
 }
 
-// example is a request path the route matches as written, its literal
-// segments passed through fold: each {param} is sent as itself (no literal
-// route segment can contain a brace) and a glob as its prefix.
-func (c compiled) example(trailing bool, fold func(string) string) string {
+// example is a request path the route matches as written, but for literal
+// segment folded (-1: none), passed through fold. Each {param} is sent as
+// itself (no literal route segment can contain a brace), a glob as its prefix.
+func (c compiled) example(trailing bool, folded int, fold func(string) string) string {
 	if len(c.segs) == 0 {
 		return "/"
 	}
 	var b strings.Builder
-	for _, s := range c.segs {
+	for k, s := range c.segs {
 		b.WriteByte('/')
-		if strings.HasPrefix(s, "{") {
-			b.WriteString(s)
-		} else {
-			b.WriteString(fold(s))
+		if k == folded && !strings.HasPrefix(s, "{") {
+			s = fold(s)
 		}
+		b.WriteString(s)
 	}
 	if trailing {
 		b.WriteByte('/')
 	}
 	return b.String()
 }
-
-func asWritten(s string) string { return s }

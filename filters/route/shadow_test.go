@@ -41,8 +41,18 @@ func TestShadowsFindNearMissesServedByAnotherRoute(t *testing.T) {
 			},
 			want: []Shadow{
 				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/ORDERS/{id}"},
-				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/orders/{id}"},
 				{Route: 0, By: 1, Variant: Method, Methods: []string{"PUT"}, Path: "/Orders/{id}"},
+			},
+		},
+		{
+			name: "case folded one segment at a time",
+			specs: []Spec{
+				{Name: "admin", Path: "/shop/admin", Methods: []string{"GET"}},
+				{Name: "shop", Path: "/shop/**", Methods: []string{"GET", "POST"}},
+			},
+			want: []Shadow{
+				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/shop/ADMIN"},
+				{Route: 0, By: 1, Variant: Method, Methods: []string{"POST"}, Path: "/shop/admin"},
 			},
 		},
 		{
