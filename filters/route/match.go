@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // Spec is one route's match clause as configured.
@@ -48,6 +46,9 @@ const MaxParams = 16
 type Table struct {
 	root   *node
 	routes []compiled
+	// intern numbers every literal segment of the table from 1, so a walk
+	// that backtracks compares a path segment with literals only once.
+	intern map[string]int32
 }
 
 // compiled is what Compile kept of one Spec.
@@ -64,6 +65,7 @@ type node struct {
 	// has many (lookups stay O(segment length) however many routes exist).
 	literals   []literalChild
 	literalMap map[string]*node
+	idMap      map[int32]*node // literalMap by interned number
 	param      *node
 	// exact are routes ending at this node; glob are routes ending in "/**"
 	// here, which also match everything below.
@@ -73,6 +75,7 @@ type node struct {
 // terminal is the routes of one shape ending at a node.
 type literalChild struct {
 	segment string
+	id      int32 // the segment's number in Table.intern
 	child   *node
 }
 
@@ -88,6 +91,18 @@ func (n *node) literal(seg string) *node {
 	for i := range n.literals {
 		if c := &n.literals[i]; len(c.segment) == len(seg) && c.segment == seg {
 			return c.child
+		}
+	}
+	return nil
+}
+
+func (n *node) literalID(id int32) *node {
+	if n.idMap != nil {
+		return n.idMap[id]
+	}
+	for i := range n.literals {
+		if n.literals[i].id == id {
+			return n.literals[i].child
 		}
 	}
 	return nil
@@ -143,41 +158,10 @@ func (t *terminal) find(method string, trailing int) (int, bool) {
 	return 0, false
 }
 
-// Params holds captured template parameters. Reuse one per request: Match
-// resets it and fills it without allocating.
-type Params struct {
-	names  []string
-	values [MaxParams]string
-	n      int
-}
-
-// Get returns the value captured for {name}.
-func (p *Params) Get(name string) (string, bool) {
-	for i := 0; i < p.n; i++ {
-		if p.names[i] == name {
-			return p.values[i], true
-		}
-	}
-	return "", false
-}
-
-// Len is the number of captured parameters.
-func (p *Params) Len() int { return p.n }
-
-// Reset forgets the captures, dropping their references to the request
-// path (a loop, not clear: in wasm clear is a runtime call).
-func (p *Params) Reset() {
-	for i := 0; i < p.n; i++ {
-		p.values[i] = ""
-	}
-	p.names = nil
-	p.n = 0
-}
-
 // Compile builds a Table. It reports every error, each starting with its JSON
 // path ("routes[2].match.path: ...").
 func Compile(specs []Spec) (*Table, []error) {
-	t := &Table{root: &node{}, routes: make([]compiled, len(specs))}
+	t := &Table{root: &node{}, routes: make([]compiled, len(specs)), intern: map[string]int32{}}
 	var errs []error
 	shapes := map[string][]int{}
 	for i, s := range specs {
@@ -271,8 +255,13 @@ func (t *Table) insert(c compiled, e entry) {
 		}
 		child := n.literal(s)
 		if child == nil {
+			id, ok := t.intern[s]
+			if !ok {
+				id = int32(len(t.intern) + 1)
+				t.intern[s] = id
+			}
 			child = &node{}
-			n.literals = append(n.literals, literalChild{s, child})
+			n.literals = append(n.literals, literalChild{s, id, child})
 		}
 		n = child
 	}
@@ -293,8 +282,10 @@ func (n *node) finish() {
 	}
 	if len(n.literals) > maxLiteralList {
 		n.literalMap = make(map[string]*node, len(n.literals))
+		n.idMap = make(map[int32]*node, len(n.literals))
 		for _, c := range n.literals {
 			n.literalMap[c.segment] = c.child
+			n.idMap[c.id] = c.child
 		}
 	}
 	for _, c := range n.literals {
@@ -324,87 +315,4 @@ func allowHeader(entries []entry, f int) (bool, string) {
 	}
 	sort.Strings(ms)
 	return has, strings.Join(slices.Compact(ms), ", ")
-}
-
-// search is the state of one Match walk.
-type search struct {
-	method string
-	params *Params
-	// allow is the most specific matching terminal's Allow, for a 405.
-	allow   string
-	matched bool
-}
-
-// Match finds the most specific route for a normalized (Decoded) path and a
-// method. It returns the route's index, or -1 with a NoRoute or
-// MethodNotAllowed denial (the latter with an Allow header).
-func (t *Table) Match(method, path string, params *Params) (int, verdict.Decision) {
-	params.Reset()
-	if !strings.HasPrefix(path, "/") {
-		return -1, verdict.Deny(verdict.NoRoute, "")
-	}
-	s := search{method: method, params: params}
-	if i, ok := t.walk(t.root, path[1:], false, 0, &s); ok {
-		params.names = t.routes[i].params
-		return i, verdict.Decision{}
-	}
-	params.Reset()
-	if s.matched {
-		d := verdict.Deny(verdict.MethodNotAllowed, "")
-		d.Headers = [][2]string{{"allow", s.allow}}
-		return -1, d
-	}
-	return -1, verdict.Deny(verdict.NoRoute, "")
-}
-
-// walk tries n's children for the segment at the head of rest in precedence
-// order; done means every segment has been consumed. An empty rest that is
-// not done is a trailing slash: the path ends at n too.
-//
-// Each trie node is visited at most once per walk, but a literal child that
-// fails is followed by its {param} sibling: see BenchmarkMatchWorstCase.
-func (t *Table) walk(n *node, rest string, done bool, depth int, s *search) (int, bool) {
-	if done || rest == "" {
-		trailing := 0
-		if !done {
-			trailing = 1
-		}
-		if i, ok := s.try(&n.exact, trailing); ok {
-			return i, true
-		}
-		return s.try(&n.glob, trailing)
-	}
-	seg, tail, more := rest, "", false
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == '/' {
-			seg, tail, more = rest[:i], rest[i+1:], true
-			break
-		}
-	}
-	if c := n.literal(seg); c != nil {
-		if i, ok := t.walk(c, tail, !more, depth, s); ok {
-			return i, true
-		}
-	}
-	if n.param != nil && seg != "" && depth < MaxParams {
-		s.params.values[depth] = seg
-		s.params.n = depth + 1
-		if i, ok := t.walk(n.param, tail, !more, depth+1, s); ok {
-			return i, true
-		}
-		s.params.n = depth
-	}
-	return s.try(&n.glob, 0)
-}
-
-// try looks in a terminal for the route serving the request; the first
-// terminal that serves its path decides the Allow of a 405.
-func (s *search) try(t *terminal, trailing int) (int, bool) {
-	if !t.has[trailing] {
-		return 0, false
-	}
-	if !s.matched {
-		s.matched, s.allow = true, t.allow[trailing]
-	}
-	return t.find(s.method, trailing)
 }

@@ -138,6 +138,7 @@ func TestCompileReportsEveryErrorWithItsPath(t *testing.T) {
 		{Path: "/slash/", Methods: []string{"GET"}, StrictSlash: true},
 		{Path: "/glob/**", StrictSlash: true},
 		{Path: "/", StrictSlash: true},
+		{Path: strings.Repeat("/s", MaxSegments+1)},
 	}
 	want := []string{
 		"routes[0].match.path: \"orders\" must start with /",
@@ -157,6 +158,7 @@ func TestCompileReportsEveryErrorWithItsPath(t *testing.T) {
 		"routes[15].match.path: same path shape as routes[14] with overlapping methods",
 		`routes[16].match.strict_slash: "/glob/**" has no trailing-slash form to tell apart`,
 		`routes[17].match.strict_slash: "/" has no trailing-slash form to tell apart`,
+		"routes[18].match.path: ",
 	}
 	_, errs := Compile(specs)
 	if len(errs) != len(want) {
@@ -213,6 +215,7 @@ func FuzzMatch(f *testing.F) {
 	}
 	f.Add("HEAD", "/probe")
 	f.Add("POST", "/strict/")
+	f.Add("DELETE", "/tenants/mine/orders/7/")
 	f.Fuzz(func(t *testing.T, method, path string) {
 		var p Params
 		i, d := table.Match(method, path, &p)
@@ -227,6 +230,9 @@ func FuzzMatch(f *testing.F) {
 					t.Fatalf("route %s param %s = %q", shopRoutes[i].Name, name, v)
 				}
 			}
+		}
+		if want, wantMatched := referenceMatch(table, method, path); i != want || (i < 0 && wantMatched != (d.Reason == verdict.MethodNotAllowed)) {
+			t.Fatalf("%s %q: route %d %v, the memo-free walk says %d (path matched: %v)", method, path, i, d.Reason, want, wantMatched)
 		}
 		// Without strict_slash, a trailing slash never changes the outcome.
 		if trimmed, ok := strings.CutSuffix(path, "/"); ok && trimmed != "" && !strings.HasSuffix(trimmed, "/") {
@@ -270,4 +276,102 @@ func FuzzShadows(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBacktracking: where a literal branch finds no route the walk backtracks
+// into the {param} branch, comparing each segment with literals again only by
+// its interned number; the answers are those of precedence alone.
+func TestBacktracking(t *testing.T) {
+	specs := []Spec{
+		{Name: "abc", Path: "/a/b/c"},
+		{Name: "xbd", Path: "/{x}/b/d"},
+		{Name: "aye", Path: "/a/{y}/e"},
+		{Name: "xyf", Path: "/{x}/{y}/f"},
+		{Name: "xbg", Path: "/{x}/b/g/**"},
+		{Name: "many", Path: "/m/{p}/z"},
+	}
+	for _, s := range strings.Split("a b c d e f g h i j", " ") {
+		specs = append(specs, Spec{Name: "m-" + s, Path: "/m/" + s + "/y"}, Spec{Name: "x-" + s, Path: "/{x}/" + s + "/w"})
+	}
+	specs = append(specs, Spec{Name: "ncv", Path: "/n/c/v"})
+	table, errs := Compile(specs)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	tests := []struct{ path, want string }{
+		{"/a/b/c", "abc"},
+		{"/a/b/d", "xbd"},
+		{"/a/b/e", "aye"},
+		{"/a/b/f", "xyf"},
+		{"/a/b/g/h", "xbg"},
+		{"/q/b/d", "xbd"},
+		{"/a/q/d", ""},
+		{"/a/b/", ""},
+		{"/m/c/z", "many"},
+		{"/m/c/y", "m-c"},
+		{"/m/k/y", ""},
+		{"/n/c/v", "ncv"},
+		{"/n/c/w", "x-c"},
+		{"/n/k/w", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			var p Params
+			i, _ := table.Match("GET", tc.path, &p)
+			got := ""
+			if i >= 0 {
+				got = specs[i].Name
+			}
+			if got != tc.want {
+				t.Errorf("matched %q, want %q", got, tc.want)
+			}
+			if ref, _ := referenceMatch(table, "GET", tc.path); ref != i {
+				t.Errorf("matched route %d, the memo-free walk %d", i, ref)
+			}
+		})
+	}
+}
+
+// referenceMatch is Match without segmentMemo: it scans and compares every
+// segment at every node, so FuzzMatch can check the memo changes no answer.
+func referenceMatch(t *Table, method, path string) (route int, matched bool) {
+	if !strings.HasPrefix(path, "/") {
+		return -1, false
+	}
+	try := func(term *terminal, trailing int) (int, bool) {
+		if !term.has[trailing] {
+			return 0, false
+		}
+		matched = true
+		return term.find(method, trailing)
+	}
+	var walk func(n *node, rest string, done bool, depth int) (int, bool)
+	walk = func(n *node, rest string, done bool, depth int) (int, bool) {
+		if done || rest == "" {
+			trailing := 0
+			if !done {
+				trailing = 1
+			}
+			if i, ok := try(&n.exact, trailing); ok {
+				return i, true
+			}
+			return try(&n.glob, trailing)
+		}
+		seg, tail, more := strings.Cut(rest, "/")
+		if c := n.literal(seg); c != nil {
+			if i, ok := walk(c, tail, !more, depth); ok {
+				return i, true
+			}
+		}
+		if n.param != nil && seg != "" && depth < MaxParams {
+			if i, ok := walk(n.param, tail, !more, depth+1); ok {
+				return i, true
+			}
+		}
+		return try(&n.glob, 0)
+	}
+	if i, ok := walk(t.root, path[1:], false, 0); ok {
+		return i, matched
+	}
+	return -1, matched
 }

@@ -46,6 +46,9 @@ func parseTemplate(p string) ([]string, []string, error) {
 			}
 		}
 	}
+	if len(segs) > MaxSegments {
+		return nil, nil, fmt.Errorf("%q: more than %d segments", p, MaxSegments)
+	}
 	if len(names) > MaxParams {
 		return nil, nil, fmt.Errorf("%q: more than %d parameters", p, MaxParams)
 	}
