@@ -72,7 +72,6 @@ type node struct {
 	exact, glob terminal
 }
 
-// terminal is the routes of one shape ending at a node.
 type literalChild struct {
 	segment string
 	id      int32 // the segment's number in Table.intern
@@ -96,6 +95,7 @@ func (n *node) literal(seg string) *node {
 	return nil
 }
 
+// literalID is literal for a segment already known by its interned number.
 func (n *node) literalID(id int32) *node {
 	if n.idMap != nil {
 		return n.idMap[id]
@@ -108,6 +108,7 @@ func (n *node) literalID(id int32) *node {
 	return nil
 }
 
+// terminal is the routes of one shape ending at a node.
 type terminal struct {
 	entries []entry
 	// has[f] tells whether an entry serves requests of slash form f (0:
@@ -213,8 +214,8 @@ func Compile(specs []Spec) (*Table, []error) {
 // later stages can check references like "{tenant}" at compile time.
 func (t *Table) ParamNames(i int) []string { return t.routes[i].params }
 
-// shapeOf is the path with parameter names erased; a trailing slash is not
-// part of it, and neither is a glob's "/**" (kept apart by its marker).
+// shapeOf is the path with parameter names erased and without its trailing
+// slash, so "/x" and "/x/" are one shape; a glob keeps its "/**".
 func shapeOf(c compiled) string {
 	var b strings.Builder
 	for _, s := range c.segs {
