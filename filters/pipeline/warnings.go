@@ -22,25 +22,35 @@ func (w Warning) String() string { return w.Path + ": " + w.Message }
 // Warnings lists the near misses of protected routes: requests that differ
 // from a route that requires a token only by trailing slash, letter case or
 // method, and that a route without that requirement (auth "none", or
-// optional) serves. An upstream that ignores the difference would serve the
-// protected handler to anyone.
+// optional) serves, or that no route matches while "default" is "allow". An
+// upstream that ignores the difference would serve the protected handler to
+// anyone.
 func (p *Pipeline) Warnings() []Warning { return p.warnings }
 
 func (p *Pipeline) findWarnings(cfg Config) []Warning {
 	var out []Warning
 	for _, s := range p.table.Shadows() {
-		r, by := cfg.Routes[s.Route], cfg.Routes[s.By]
-		if r.Public || r.Auth.Optional || !(by.Public || by.Auth.Optional) {
+		r := cfg.Routes[s.Route]
+		if r.Public || r.Auth.Optional {
 			continue
 		}
-		how := "public"
-		if !by.Public {
-			how = "optional-auth"
+		var served string
+		switch {
+		case s.By < 0 && cfg.DefaultAllow:
+			served = `matches no route, and "default": "allow" lets it through`
+		case s.By < 0:
+			continue
+		case cfg.Routes[s.By].Public:
+			served = fmt.Sprintf("is served by public route %q (routes[%d])", cfg.Routes[s.By].Name, s.By)
+		case cfg.Routes[s.By].Auth.Optional:
+			served = fmt.Sprintf("is served by optional-auth route %q (routes[%d])", cfg.Routes[s.By].Name, s.By)
+		default:
+			continue
 		}
 		out = append(out, Warning{
 			Path: "routes[" + strconv.Itoa(s.Route) + "]",
-			Message: fmt.Sprintf("%s %s (%s) is served by %s route %q (routes[%d]) without a token; %s",
-				strings.Join(s.Methods, ", "), s.Path, variantNote[s.Variant], how, by.Name, s.By, variantAdvice[s.Variant]),
+			Message: fmt.Sprintf("%s %s (%s) %s without a token; %s",
+				strings.Join(s.Methods, ", "), s.Path, variantNote[s.Variant], served, variantAdvice[s.Variant]),
 		})
 	}
 	return out
@@ -55,7 +65,7 @@ var variantNote = map[route.Variant]string{
 
 // variantAdvice says what goes wrong and how to close the gap.
 var variantAdvice = map[route.Variant]string{
-	route.TrailingSlash: "an upstream that ignores a trailing slash would serve this route's handler: drop strict_slash or narrow that route",
-	route.Case:          "an upstream that ignores case would serve this route's handler: narrow that route if yours does",
-	route.Method:        "an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow that route",
+	route.TrailingSlash: "an upstream that ignores a trailing slash would serve this route's handler: drop strict_slash, or narrow what serves it",
+	route.Case:          "an upstream that ignores case would serve this route's handler: narrow what serves it if yours does",
+	route.Method:        "an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow what serves it",
 }

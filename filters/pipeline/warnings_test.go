@@ -13,9 +13,10 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 	protected := RouteAuth{Providers: []string{"idp"}}
 	optional := RouteAuth{Providers: []string{"idp"}, Optional: true}
 	tests := []struct {
-		name   string
-		routes []Route
-		want   []string
+		name         string
+		routes       []Route
+		defaultAllow bool
+		want         []string
 	}{
 		{
 			name: "public catch-all next to a GET-only admin route",
@@ -24,8 +25,8 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 				{Name: "site", Match: route.Spec{Path: "/**"}, Public: true},
 			},
 			want: []string{
-				`routes[0]: GET /ADMIN (another letter case; paths are case-sensitive) is served by public route "site" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow that route if yours does`,
-				`routes[0]: POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT /admin (a method this route does not list) is served by public route "site" (routes[1]) without a token; an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow that route`,
+				`routes[0]: GET /ADMIN (another letter case; paths are case-sensitive) is served by public route "site" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
+				`routes[0]: POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT /admin (a method this route does not list) is served by public route "site" (routes[1]) without a token; an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow what serves it`,
 			},
 		},
 		{
@@ -35,8 +36,24 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 				{Name: "browse", Match: route.Spec{Path: "/**", Methods: []string{"GET"}}, Auth: optional},
 			},
 			want: []string{
-				`routes[0]: GET /keys (the other trailing-slash form of this strict_slash route) is served by optional-auth route "browse" (routes[1]) without a token; an upstream that ignores a trailing slash would serve this route's handler: drop strict_slash or narrow that route`,
-				`routes[0]: GET /KEYS/ (another letter case; paths are case-sensitive) is served by optional-auth route "browse" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow that route if yours does`,
+				`routes[0]: GET /keys (the other trailing-slash form of this strict_slash route) is served by optional-auth route "browse" (routes[1]) without a token; an upstream that ignores a trailing slash would serve this route's handler: drop strict_slash, or narrow what serves it`,
+				`routes[0]: GET /KEYS/ (another letter case; paths are case-sensitive) is served by optional-auth route "browse" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
+			},
+		},
+		{
+			name: "variants no route matches, with default allow",
+			routes: []Route{
+				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}}, Auth: protected},
+			},
+			defaultAllow: true,
+			want: []string{
+				`routes[0]: GET /ADMIN (another letter case; paths are case-sensitive) matches no route, and "default": "allow" lets it through without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
+			},
+		},
+		{
+			name: "variants no route matches, with default deny",
+			routes: []Route{
+				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}}, Auth: protected},
 			},
 		},
 		{
@@ -50,7 +67,7 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, errs := Compile(Config{Providers: idp, Routes: tc.routes})
+			p, errs := Compile(Config{Providers: idp, Routes: tc.routes, DefaultAllow: tc.defaultAllow})
 			if errs != nil {
 				t.Fatal(errs)
 			}

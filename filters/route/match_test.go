@@ -270,8 +270,8 @@ func FuzzShadows(f *testing.F) {
 				t.Fatalf("shadow %+v", s)
 			}
 			for _, m := range s.Methods {
-				if got, _ := table.Match(m, s.Path, &p); got != s.By {
-					t.Fatalf("shadow %+v: %s %s matches route %d", s, m, s.Path, got)
+				if got, d := table.Match(m, s.Path, &p); got != s.By || (got < 0 && d.Reason != verdict.NoRoute) {
+					t.Fatalf("shadow %+v: %s %s matches route %d (%v)", s, m, s.Path, got, d.Reason)
 				}
 			}
 		}

@@ -3,6 +3,8 @@ package route
 import (
 	"slices"
 	"strings"
+
+	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // Variant is how a request differs from the form a route was written for.
@@ -30,7 +32,8 @@ func (v Variant) String() string {
 }
 
 // Shadow is a near miss: requests that differ from route Route only by a
-// Variant and that route By serves instead. An upstream that ignores that
+// Variant and that route By serves instead, or, with By -1 as from Match,
+// that no route matches (a 404, unless the policy allows unmatched requests). An upstream that ignores that
 // difference (Express and older Spring ignore a trailing slash, ASP.NET
 // ignores case, many frameworks route by path alone) serves Route's handler
 // under By's policy.
@@ -64,11 +67,11 @@ func (t *Table) Shadows() []Shadow {
 		}
 		// One segment at a time, upper- then lower-cased: a route that serves
 		// the variant must match the other segments as written.
-		from := len(out)
+		caseFrom := len(out)
 		for k := range c.segs {
 			for _, fold := range []func(string) string{strings.ToUpper, strings.ToLower} {
 				if v := c.example(trailing, k, fold); v != path {
-					out = t.probe(out, from, &p, i, Case, []string{method}, v)
+					out = t.probe(out, caseFrom, &p, i, Case, []string{method}, v)
 				}
 			}
 		}
@@ -79,7 +82,11 @@ func (t *Table) Shadows() []Shadow {
 					others = append(others, m)
 				}
 			}
-			out = t.probe(out, len(out), &p, i, Method, others, path)
+			from := len(out)
+			out = t.probe(out, from, &p, i, Method, others, path)
+			if c.slash == eitherSlash && !c.glob && len(c.segs) > 0 {
+				out = t.probe(out, from, &p, i, Method, others, path+"/")
+			}
 		}
 	}
 	return out
@@ -90,7 +97,7 @@ func (t *Table) Shadows() []Shadow {
 func (t *Table) probe(out []Shadow, from int, p *Params, route int, v Variant, methods []string, path string) []Shadow {
 	for _, m := range methods {
 		by, d := t.Match(m, path, p)
-		if d.Denied() || by == route {
+		if d.Reason == verdict.MethodNotAllowed || by == route {
 			continue
 		}
 		k := from

@@ -51,16 +51,33 @@ func TestShadowsFindNearMissesServedByAnotherRoute(t *testing.T) {
 				{Name: "shop", Path: "/shop/**", Methods: []string{"GET", "POST"}},
 			},
 			want: []Shadow{
+				{Route: 0, By: -1, Variant: Case, Methods: []string{"GET"}, Path: "/SHOP/admin"},
 				{Route: 0, By: 1, Variant: Case, Methods: []string{"GET"}, Path: "/shop/ADMIN"},
 				{Route: 0, By: 1, Variant: Method, Methods: []string{"POST"}, Path: "/shop/admin"},
+				{Route: 1, By: -1, Variant: Case, Methods: []string{"GET"}, Path: "/SHOP"},
 			},
 		},
 		{
-			name: "nothing else serves the variants",
+			name: "variants no route matches have By -1",
 			specs: []Spec{
 				{Name: "admin", Path: "/admin", Methods: []string{"GET"}},
 				{Name: "docs", Path: "/docs/**"},
 				{Name: "digits", Path: "/42"},
+			},
+			want: []Shadow{
+				{Route: 0, By: -1, Variant: Case, Methods: []string{"GET"}, Path: "/ADMIN"},
+				{Route: 1, By: -1, Variant: Case, Methods: []string{"GET"}, Path: "/DOCS"},
+			},
+		},
+		{
+			name: "other methods on the slash form",
+			specs: []Spec{
+				{Name: "admin", Path: "/0", Methods: []string{"GET"}},
+				{Name: "upload", Path: "/0/", Methods: []string{"POST"}, StrictSlash: true},
+			},
+			want: []Shadow{
+				{Route: 0, By: 1, Variant: Method, Methods: []string{"POST"}, Path: "/0/"},
+				{Route: 1, By: 0, Variant: Method, Methods: []string{"GET", "HEAD"}, Path: "/0/"},
 			},
 		},
 	}
