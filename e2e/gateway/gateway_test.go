@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const policy = `{"routes": [
@@ -57,32 +60,74 @@ func (zeros) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func start(t *testing.T) (*httptest.Server, *upstream) {
+// gw is a gateway serving on loopback, and what it logged.
+type gw struct {
+	URL  string
+	addr string
+	logs *syncBuffer
+	g    *Gateway
+}
+
+func start(t *testing.T) (*gw, *upstream) {
+	t.Helper()
+	up := &upstream{}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+	return startWith(t, upSrv.URL, Options{}), up
+}
+
+// startWith serves policy in front of upstreamURL with opts' limits and timeouts.
+func startWith(t *testing.T, upstreamURL string, opts Options) *gw {
 	t.Helper()
 	module, err := os.ReadFile("../../build/plugin.wasm")
 	if err != nil {
 		t.Fatalf("%v: run `make build` first", err)
 	}
-	up := &upstream{}
-	upSrv := httptest.NewServer(up)
-	t.Cleanup(upSrv.Close)
-	target, _ := url.Parse(upSrv.URL)
-	var logs bytes.Buffer
-	g, err := New(Options{Module: module, Config: []byte(policy), Upstream: target, Workers: 2, Log: log.New(&logs, "", 0)})
+	target, _ := url.Parse(upstreamURL)
+	logs := &syncBuffer{}
+	opts.Module, opts.Upstream, opts.Workers, opts.Log = module, target, 2, log.New(logs, "", 0)
+	if opts.Config == nil {
+		opts.Config = []byte(policy)
+	}
+	g, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(g.Close)
-	srv := httptest.NewUnstartedServer(g)
-	srv.Config.ConnContext = g.ConnContext
-	srv.Start()
-	t.Cleanup(srv.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.Shutdown(ctx)
+		g.Close()
+	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(logs.String())
 		}
 	})
-	return srv, up
+	return &gw{URL: "http://" + ln.Addr().String(), addr: ln.Addr().String(), logs: logs, g: g}
+}
+
+// syncBuffer is a log sink the gateway's goroutines share with the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestForwardsWithHTTPSemantics(t *testing.T) {

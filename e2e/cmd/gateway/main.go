@@ -53,6 +53,7 @@ type flags struct {
 	logLevel, profile                      string
 	clusters                               clusterFlags
 	check, demo                            bool
+	serve                                  serveFlags
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	flag.BoolVar(&f.check, "check", false, "only load the config: print every error with its JSON path; exit 1 if any")
 	flag.BoolVar(&f.demo, "demo", false, "serve a built-in echo upstream and print curl lines to try")
 	flag.Var(f.clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS); repeatable")
+	f.serve.register()
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo] [flags]\n       gateway -check -config FILE\n\n")
 		flag.PrintDefaults()
@@ -138,7 +140,9 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	if err != nil || up.Scheme == "" || up.Host == "" {
 		return fmt.Errorf("-upstream %q: want a base URL like http://127.0.0.1:9000", upstream)
 	}
+	limits, timeouts := f.serve.options()
 	g, err := gateway.New(gateway.Options{
+		Limits: limits, Timeouts: timeouts,
 		Module: module, Config: config, Upstream: up, Clusters: f.clusters,
 		Workers: f.workers, Profile: prof, MinLogLevel: level, Log: logger,
 	})
@@ -152,13 +156,12 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: g, ConnContext: g.ConnContext, ReadHeaderTimeout: 10 * time.Second}
 	logger.Printf("apiguard gateway on http://%s -> %s (%d workers, %s)", ln.Addr(), up, f.workers, prof)
 	if f.demo {
 		printTryLines(out, ln.Addr().String(), demoToken)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- g.Serve(ln) }()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -170,7 +173,7 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	logger.Printf("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdown)
+	return g.Shutdown(shutdown)
 }
 
 // check lints a policy file: one line per error, "file: json.path: message",
