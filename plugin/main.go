@@ -110,6 +110,8 @@ type httpContext struct {
 	route         int
 	path, forward string
 	waiting       bool
+	// routeStats count the matched route's decisions; nil when none matched.
+	routeStats *routeMetrics
 }
 
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
@@ -122,6 +124,10 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.deny(out.Decision)
 	}
 	h.route, h.path, h.forward = out.RouteIndex, path, out.Path
+	if h.routeStats = p.metrics.route(out.Route); h.routeStats != nil {
+		// Filter state wasm.apiguard_route, for access logs.
+		_ = proxywasm.SetProperty([]string{"apiguard_route"}, []byte(out.Route))
+	}
 	// Headers apiguard writes from claims never come from the client, on any
 	// route; authenticate removes them on routes that read every header.
 	if !p.pipeline.NeedsAuthentication(h.route) {
@@ -176,7 +182,7 @@ func (h *httpContext) authenticate(mayWait bool) types.Action {
 			return h.deny(internalError)
 		}
 	}
-	p.metrics.allowed.Increment(1)
+	p.metrics.allow(h.routeStats)
 	return types.ActionContinue
 }
 
@@ -201,7 +207,7 @@ func withQuery(path, query string) string {
 }
 
 func (h *httpContext) deny(d verdict.Decision) types.Action {
-	h.plugin.metrics.denied(d.Reason)
+	h.plugin.metrics.denied(d.Reason, h.routeStats)
 	sendProblem(d)
 	return types.ActionPause
 }
@@ -215,7 +221,7 @@ func (h *httpContext) OnHttpStreamDone() {
 		h.waiting = false
 	}
 	h.params.Reset()
-	h.path, h.forward = "", ""
+	h.path, h.forward, h.routeStats = "", "", nil
 	if len(p.free) < maxFreeContexts {
 		p.free = append(p.free, h)
 	}

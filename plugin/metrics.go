@@ -14,9 +14,14 @@ import (
 //	apiguard.requests.denied.<reason>         local replies, by reason code
 //	apiguard.authn.<provider>.verified        tokens a provider verified (cache hits included)
 //	apiguard.authn.<provider>.denied.<reason> tokens a provider refused, by reason
+//	apiguard.route.<route>.allowed            requests a route let through
+//	apiguard.route.<route>.denied             requests a route denied (authentication)
 type metrics struct {
 	allowed  proxywasm.MetricCounter
 	byReason map[verdict.Reason]proxywasm.MetricCounter
+	// routes are defined on a route's first match, so a worker defines only
+	// the counters of routes it served.
+	routes map[string]*routeMetrics
 	// Per provider, indexed like the pipeline's providers.
 	verified       []proxywasm.MetricCounter
 	providerDenied []map[verdict.Reason]proxywasm.MetricCounter
@@ -26,6 +31,7 @@ func defineMetrics(providers []string) *metrics {
 	m := &metrics{
 		allowed:  proxywasm.DefineCounterMetric("apiguard.requests.allowed"),
 		byReason: map[verdict.Reason]proxywasm.MetricCounter{},
+		routes:   map[string]*routeMetrics{},
 	}
 	for _, r := range verdict.All() {
 		m.byReason[r] = proxywasm.DefineCounterMetric("apiguard.requests.denied." + r.Code())
@@ -52,8 +58,37 @@ func (m *metrics) authenticated(res authn.Result) {
 	}
 }
 
-func (m *metrics) denied(r verdict.Reason) {
+// routeMetrics count one route's decisions.
+type routeMetrics struct{ allowed, denied proxywasm.MetricCounter }
+
+// route returns the counters of the named route, nil for none.
+func (m *metrics) route(name string) *routeMetrics {
+	if name == "" {
+		return nil
+	}
+	r, ok := m.routes[name]
+	if !ok {
+		r = &routeMetrics{
+			allowed: proxywasm.DefineCounterMetric("apiguard.route." + name + ".allowed"),
+			denied:  proxywasm.DefineCounterMetric("apiguard.route." + name + ".denied"),
+		}
+		m.routes[name] = r
+	}
+	return r
+}
+
+func (m *metrics) allow(route *routeMetrics) {
+	m.allowed.Increment(1)
+	if route != nil {
+		route.allowed.Increment(1)
+	}
+}
+
+func (m *metrics) denied(r verdict.Reason, route *routeMetrics) {
 	if c, ok := m.byReason[r]; ok {
 		c.Increment(1)
+	}
+	if route != nil {
+		route.denied.Increment(1)
 	}
 }

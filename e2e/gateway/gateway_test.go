@@ -70,10 +70,15 @@ type gw struct {
 
 func start(t *testing.T) (*gw, *upstream) {
 	t.Helper()
+	up, upURL := newUpstream(t)
+	return startWith(t, upURL, Options{}), up
+}
+
+func newUpstream(t *testing.T) (*upstream, string) {
 	up := &upstream{}
 	upSrv := httptest.NewServer(up)
 	t.Cleanup(upSrv.Close)
-	return startWith(t, upSrv.URL, Options{}), up
+	return up, upSrv.URL
 }
 
 // startWith serves policy in front of upstreamURL with opts' limits and timeouts.
@@ -85,7 +90,10 @@ func startWith(t *testing.T, upstreamURL string, opts Options) *gw {
 	}
 	target, _ := url.Parse(upstreamURL)
 	logs := &syncBuffer{}
-	opts.Module, opts.Upstream, opts.Workers, opts.Log = module, target, 2, log.New(logs, "", 0)
+	if opts.Module == nil {
+		opts.Module = module
+	}
+	opts.Upstream, opts.Workers, opts.Log = target, 2, log.New(logs, "", 0)
 	if opts.Config == nil {
 		opts.Config = []byte(policy)
 	}
@@ -116,12 +124,41 @@ func startWith(t *testing.T, upstreamURL string, opts Options) *gw {
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// wrote is closed and replaced on each write.
+	wrote chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor reports whether the log contains want within 5 s: the access-log
+// line is written after the response, so a client may see the response first.
+func (s *syncBuffer) waitFor(want string) bool {
+	deadline := time.After(5 * time.Second)
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), want) {
+			s.mu.Unlock()
+			return true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -200,4 +237,10 @@ func TestDeniedRequestsNeverReachTheUpstream(t *testing.T) {
 	if len(up.seen) != 0 {
 		t.Errorf("%d denied requests reached the upstream", len(up.seen))
 	}
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.seen)
 }

@@ -1,0 +1,330 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The tests in this file speak raw HTTP/1.1 on sockets, where Go's client
+// and server would hide or refuse the bytes under test.
+
+// dial opens a raw connection to the gateway.
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
+// roundTrip writes raw request bytes and reads one response.
+func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader, raw string) (*http.Response, string) {
+	t.Helper()
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	return readResponse(t, br)
+}
+
+func readResponse(t *testing.T, br *bufio.Reader) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+// closedByPeer reports whether the gateway closed the connection.
+func closedByPeer(c net.Conn, br *bufio.Reader) bool {
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := br.ReadByte()
+	return err == io.EOF
+}
+
+// rawUpstream accepts one connection, records the request head byte for byte
+// and answers with resp.
+func rawUpstream(t *testing.T, resp []byte) (url string, head <-chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	heads := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		var h strings.Builder
+		for {
+			l, err := br.ReadString('\n')
+			h.WriteString(l)
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		heads <- h.String()
+		_, _ = c.Write(resp)
+	}()
+	return "http://" + ln.Addr().String(), heads
+}
+
+func TestForwardsExactlyWhatClientAndUpstreamSent(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte("compressed by the upstream"))
+	zw.Close()
+	resp := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s", gz.Len(), gz.Bytes())
+	upURL, heads := rawUpstream(t, resp)
+	g := startWith(t, upURL, Options{})
+
+	c := dial(t, g.addr)
+	got, body := roundTrip(t, c, bufio.NewReader(c), "GET /echo/a?q=1 HTTP/1.1\r\nHost: api.example\r\nX-Client: yes\r\n\r\n")
+	head := <-heads
+
+	if !strings.HasPrefix(head, "GET /echo/a?q=1 HTTP/1.1\r\n") {
+		t.Errorf("upstream request line: %q", head)
+	}
+	for _, unwanted := range []string{"user-agent", "accept-encoding"} {
+		if strings.Contains(strings.ToLower(head), unwanted) {
+			t.Errorf("the gateway added %s upstream; the client sent none:\n%s", unwanted, head)
+		}
+	}
+	if !strings.Contains(head, "\r\nx-client: yes\r\n") || !strings.Contains(head, "\r\nHost: api.example\r\n") {
+		t.Errorf("upstream head lacks the client's headers (lower-case names, as Envoy writes them):\n%s", head)
+	}
+	if got.Header.Get("content-encoding") != "gzip" || body != gz.String() {
+		t.Errorf("client got content-encoding %q and %d body bytes; want the upstream's gzip bytes untouched (%d)",
+			got.Header.Get("content-encoding"), len(body), gz.Len())
+	}
+}
+
+func TestClientUserAgentIsForwarded(t *testing.T) {
+	upURL, heads := rawUpstream(t, []byte("HTTP/1.1 204 No Content\r\n\r\n"))
+	g := startWith(t, upURL, Options{})
+	c := dial(t, g.addr)
+	roundTrip(t, c, bufio.NewReader(c), "GET /echo/ua HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8.5\r\nAccept-Encoding: br\r\n\r\n")
+	head := <-heads
+	if !strings.Contains(head, "User-Agent: curl/8.5\r\n") || !strings.Contains(head, "accept-encoding: br\r\n") {
+		t.Errorf("upstream head:\n%s", head)
+	}
+}
+
+// headerBlock is a GET whose header block (request line to blank line,
+// CRLFs included) is exactly size bytes, over n header lines.
+func headerBlock(size, n int) string {
+	var b strings.Builder
+	b.WriteString("GET /echo/limits HTTP/1.1\r\nhost: x\r\n")
+	for i := 1; i < n-1; i++ {
+		fmt.Fprintf(&b, "x-h%d: v\r\n", i)
+	}
+	pad := size - b.Len() - len("x-pad: \r\n\r\n")
+	b.WriteString("x-pad: " + strings.Repeat("p", pad) + "\r\n\r\n")
+	return b.String()
+}
+
+func TestRequestHeaderLimitsAreEnvoys(t *testing.T) {
+	up, upURL := newUpstream(t)
+	envoy := startWith(t, upURL, Options{})
+	flags := startWith(t, upURL, Options{Limits: Limits{HeaderBytes: 2048, Headers: 10}})
+	tests := []struct {
+		name       string
+		g          *gw
+		request    string
+		wantStatus int
+		wantDetail string
+	}{
+		{name: "100 headers pass", g: envoy, request: headerBlock(4096, 100), wantStatus: 200},
+		{name: "101 headers are too many", g: envoy, request: headerBlock(4096, 101), wantStatus: 431, wantDetail: "http1.too_many_headers"},
+		{name: "a 60 KiB header block passes", g: envoy, request: headerBlock(60<<10, 3), wantStatus: 200},
+		{name: "one byte more is too large", g: envoy, request: headerBlock(60<<10+1, 3), wantStatus: 431, wantDetail: "http1.headers_too_large"},
+		{name: "a lower count limit", g: flags, request: headerBlock(1024, 11), wantStatus: 431, wantDetail: "http1.too_many_headers"},
+		{name: "a lower count limit, met", g: flags, request: headerBlock(1024, 10), wantStatus: 200},
+		{name: "a lower size limit", g: flags, request: headerBlock(2049, 3), wantStatus: 431, wantDetail: "http1.headers_too_large"},
+		{name: "a lower size limit, met", g: flags, request: headerBlock(2048, 3), wantStatus: 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.count()
+			c := dial(t, tc.g.addr)
+			br := bufio.NewReader(c)
+			resp, body := roundTrip(t, c, br, tc.request)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d (%q)", resp.StatusCode, tc.wantStatus, body)
+			}
+			if tc.wantStatus != 431 {
+				return
+			}
+			if body != "Request Header Fields Too Large" || !resp.Close || !closedByPeer(c, br) {
+				t.Errorf("431 body %q, close %v: want Envoy's codec reply and the connection closed", body, resp.Close)
+			}
+			if !tc.g.logs.waitFor(" 431 - route=- details="+tc.wantDetail) {
+				t.Errorf("log lacks details=%s:\n%s", tc.wantDetail, tc.g.logs.String())
+			}
+			if up.count() != before {
+				t.Error("a refused request reached the upstream")
+			}
+		})
+	}
+}
+
+func TestSlowClientsAndIdleConnectionsAreTimedOut(t *testing.T) {
+	const d = 300 * time.Millisecond
+	_, upURL := newUpstream(t)
+	tests := []struct {
+		name     string
+		timeouts Timeouts
+		send     string
+		// wantStatus 0 means the connection is closed without a response.
+		wantStatus int
+		wantBody   string
+		wantDetail string
+	}{
+		{name: "a body that stops after one byte", timeouts: Timeouts{StreamIdle: d},
+			send:       "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nA",
+			wantStatus: 408, wantBody: "stream timeout", wantDetail: "stream_idle_timeout"},
+		{name: "headers that never end", timeouts: Timeouts{StreamIdle: d},
+			send:       "GET /echo/a HTTP/1.1\r\nhost: x\r\n",
+			wantStatus: 408, wantBody: "stream timeout", wantDetail: "stream_idle_timeout"},
+		{name: "request_headers_timeout", timeouts: Timeouts{RequestHeaders: d},
+			send:       "GET /echo/a HTTP/1.1\r\n",
+			wantStatus: 408, wantBody: "request header timeout", wantDetail: "request_header_timeout"},
+		{name: "request_timeout", timeouts: Timeouts{Request: d},
+			send:       "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n1\r\nA\r\n",
+			wantStatus: 408, wantBody: "request timeout", wantDetail: "request_overall_timeout"},
+		{name: "an idle keep-alive connection", timeouts: Timeouts{Idle: d}, send: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startWith(t, upURL, Options{Timeouts: tc.timeouts})
+			c := dial(t, g.addr)
+			br := bufio.NewReader(c)
+			if tc.wantStatus == 0 {
+				// One request served, then nothing: the connection is idle.
+				if resp, _ := roundTrip(t, c, br, "GET /echo/a HTTP/1.1\r\nhost: x\r\n\r\n"); resp.StatusCode != 200 {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+			} else {
+				_, _ = io.WriteString(c, tc.send)
+			}
+			began := time.Now()
+			if tc.wantStatus != 0 {
+				resp, body := readResponse(t, br)
+				if resp.StatusCode != tc.wantStatus || body != tc.wantBody || !resp.Close {
+					t.Errorf("got %d %q (close %v), want %d %q and the connection closed", resp.StatusCode, body, resp.Close, tc.wantStatus, tc.wantBody)
+				}
+			}
+			if !closedByPeer(c, br) {
+				t.Fatal("the connection stayed open")
+			}
+			if waited := time.Since(began); waited < d/2 {
+				t.Errorf("timed out after %v, want about %v", waited, d)
+			}
+			if tc.wantDetail != "" && !g.logs.waitFor("details="+tc.wantDetail) {
+				t.Errorf("log lacks details=%s:\n%s", tc.wantDetail, g.logs.String())
+			}
+		})
+	}
+}
+
+func TestMalformedChunkedBodyIsTheClientsError(t *testing.T) {
+	g, _ := start(t)
+	c := dial(t, g.addr)
+	br := bufio.NewReader(c)
+	resp, body := roundTrip(t, c, br, "POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nnot hex\r\n0\r\n\r\n")
+	if resp.StatusCode != 400 || body != "Bad Request" || !resp.Close || !closedByPeer(c, br) {
+		t.Errorf("got %d %q (close %v), want Envoy's codec reply: 400 Bad Request, connection closed", resp.StatusCode, body, resp.Close)
+	}
+	found := g.logs.waitFor("POST /upload 400 allowed route=upload details=http1.codec_error")
+	if logs := g.logs.String(); !found || strings.Contains(logs, "wasm_fail") {
+		t.Errorf("the log must blame the codec, not the plugin:\n%s", logs)
+	}
+}
+
+func TestUnreachableUpstreamIsAnEnvoyLocalReply(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	const want = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused"
+	probe, err := os.ReadFile("../../build/probe.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{name: "apiguard", opts: Options{}},
+		// The probe module marks every response its response callback saw.
+		{name: "through the response callbacks", opts: Options{Module: probe, Config: []byte("{}")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startWith(t, closed, tc.opts)
+			c := dial(t, g.addr)
+			resp, body := roundTrip(t, c, bufio.NewReader(c), "GET /echo/a HTTP/1.1\r\nhost: x\r\n\r\n")
+			if resp.StatusCode != 503 || body != want || resp.Header.Get("content-type") != "text/plain" {
+				t.Errorf("got %d %q %q, want 503 %q", resp.StatusCode, resp.Header.Get("content-type"), body, want)
+			}
+			if tc.opts.Module != nil && resp.Header.Get("x-probe-response-seen") != "1" {
+				t.Errorf("headers %v: the local reply did not pass through the plugin's response callbacks", resp.Header)
+			}
+			if !g.logs.waitFor("details=upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}") {
+				t.Errorf("log:\n%s", g.logs.String())
+			}
+		})
+	}
+}
+
+func TestInvalidPercentEncodingReachesThePlugin(t *testing.T) {
+	g, up := start(t)
+	for _, path := range []string{"/echo/%", "/echo/%zz", "/echo/%4"} {
+		t.Run(path, func(t *testing.T) {
+			c := dial(t, g.addr)
+			resp, body := roundTrip(t, c, bufio.NewReader(c), "GET "+path+" HTTP/1.1\r\nhost: x\r\n\r\n")
+			if resp.StatusCode != 400 || resp.Header.Get("content-type") != "application/problem+json" {
+				t.Errorf("got %d %q %q, want apiguard's own 400 problem", resp.StatusCode, resp.Header.Get("content-type"), body)
+			}
+		})
+	}
+	if up.count() != 0 {
+		t.Errorf("%d requests reached the upstream", up.count())
+	}
+}
+
+func TestRouteNameIsInTheLogAndMetrics(t *testing.T) {
+	g, _ := start(t)
+	c := dial(t, g.addr)
+	br := bufio.NewReader(c)
+	for _, p := range []string{"/echo/a", "/echo/b", "/nope"} {
+		roundTrip(t, c, br, "GET "+p+" HTTP/1.1\r\nhost: x\r\n\r\n")
+	}
+	for _, want := range []string{"GET /echo/a 200 allowed route=echo details=via_upstream", "GET /nope 404 denied:no_route route=- "} {
+		if !g.logs.waitFor(want) {
+			t.Errorf("log lacks %q:\n%s", want, g.logs.String())
+		}
+	}
+	if n, _ := g.g.Env().Metric("apiguard.route.echo.allowed"); n != 2 {
+		t.Errorf("apiguard.route.echo.allowed = %d, want 2", n)
+	}
+}
