@@ -56,7 +56,7 @@ lint:
 	$(GO) vet ./...
 
 fuzz:
-	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e/host); do \
+	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e/host ./e2e/gateway); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
