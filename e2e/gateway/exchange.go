@@ -60,6 +60,7 @@ func (c *conn) exchange() bool {
 	x.result.method, x.result.path = req.method, req.target
 	if req.hasBody() {
 		x.body = newBodyReader(c.br, req, c.g.opts.Limits)
+		x.continue100()
 	} else {
 		x.t.requestDone()
 	}
@@ -72,6 +73,19 @@ func (c *conn) exchange() bool {
 	defer x.finishStream()
 	x.run()
 	return x.keepAlive()
+}
+
+// continue100 answers Expect: 100-continue itself and drops the header, before
+// any filter runs, as Envoy does unless proxy_100_continue is set
+// (ActiveStream::decodeHeaders).
+func (x *exchange) continue100() {
+	v, ok := x.req.headers.Get("expect")
+	if !ok || !strings.EqualFold(v, "100-continue") || x.req.proto != "HTTP/1.1" {
+		return
+	}
+	x.req.headers.Del("expect")
+	x.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	_ = x.c.bw.Flush()
 }
 
 // refused answers a request head the codec rejected, before any filter ran:

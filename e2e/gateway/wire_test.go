@@ -128,6 +128,23 @@ func TestClientUserAgentIsForwarded(t *testing.T) {
 	}
 }
 
+func TestExpectContinueIsAnsweredByTheGateway(t *testing.T) {
+	g, up := start(t)
+	c := dial(t, g.addr)
+	br := bufio.NewReader(c)
+	resp, _ := roundTrip(t, c, br, "PUT /upload HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n")
+	if resp.StatusCode != 100 {
+		t.Fatalf("status %d before the body, want 100 Continue", resp.StatusCode)
+	}
+	resp, _ = roundTrip(t, c, br, "hello")
+	if resp.StatusCode != 201 || !strings.HasPrefix(resp.Header.Get("x-received"), "5 ") {
+		t.Errorf("got %d %q", resp.StatusCode, resp.Header.Get("x-received"))
+	}
+	if up.count() != 1 || up.seen[0].Header.Get("expect") != "" {
+		t.Errorf("the upstream saw Expect: %q; Envoy removes it once it answered", up.seen[0].Header.Get("expect"))
+	}
+}
+
 // headerBlock is a GET whose header block (request line to blank line,
 // CRLFs included) is exactly size bytes, over n header lines.
 func headerBlock(size, n int) string {
@@ -302,7 +319,8 @@ func TestInvalidPercentEncodingReachesThePlugin(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			c := dial(t, g.addr)
 			resp, body := roundTrip(t, c, bufio.NewReader(c), "GET "+path+" HTTP/1.1\r\nhost: x\r\n\r\n")
-			if resp.StatusCode != 400 || resp.Header.Get("content-type") != "application/problem+json" {
+			if resp.StatusCode != 400 || resp.Header.Get("content-type") != "application/problem+json" ||
+				!strings.Contains(body, `"type":"urn:apiguard:problem:bad_path"`) {
 				t.Errorf("got %d %q %q, want apiguard's own 400 problem", resp.StatusCode, resp.Header.Get("content-type"), body)
 			}
 		})
