@@ -193,7 +193,7 @@ func TestRequestHeaderLimitsAreEnvoys(t *testing.T) {
 			if body != "Request Header Fields Too Large" || !resp.Close || !closedByPeer(c, br) {
 				t.Errorf("431 body %q, close %v: want Envoy's codec reply and the connection closed", body, resp.Close)
 			}
-			if !tc.g.logs.waitFor(" 431 - route=- details="+tc.wantDetail) {
+			if !tc.g.logs.waitFor(" 431 - route=- details=" + tc.wantDetail) {
 				t.Errorf("log lacks details=%s:\n%s", tc.wantDetail, tc.g.logs.String())
 			}
 			if up.count() != before {
