@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/elliptic"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/filters/jwt/jwttest"
 )
 
 // The tests in this file speak raw HTTP/1.1 on sockets, where Go's client
@@ -331,18 +334,33 @@ func TestInvalidPercentEncodingReachesThePlugin(t *testing.T) {
 }
 
 func TestRouteNameIsInTheLogAndMetrics(t *testing.T) {
-	g, _ := start(t)
+	key := jwttest.EC("k1", elliptic.P256())
+	config := fmt.Sprintf(`{
+  "providers": {"idp": {"issuer": "https://idp.example/", "audiences": ["api"], "jwks": {"inline": %s}}},
+  "routes": [
+    {"name": "orders", "match": {"path": "/orders/**"}, "auth": {"providers": ["idp"]}},
+    {"name": "echo", "match": {"path": "/echo/**"}, "auth": "none"}
+  ]
+}`, jwttest.JWKS(key))
+	_, upURL := newUpstream(t)
+	g := startWith(t, upURL, Options{Config: []byte(config)})
 	c := dial(t, g.addr)
 	br := bufio.NewReader(c)
-	for _, p := range []string{"/echo/a", "/echo/b", "/nope"} {
+	for _, p := range []string{"/echo/a", "/echo/b", "/orders/1", "/nope"} {
 		roundTrip(t, c, br, "GET "+p+" HTTP/1.1\r\nhost: x\r\n\r\n")
 	}
-	for _, want := range []string{"GET /echo/a 200 allowed route=echo details=via_upstream", "GET /nope 404 denied:no_route route=- "} {
+	for _, want := range []string{
+		"GET /echo/a 200 allowed route=echo details=via_upstream",
+		"GET /orders/1 401 denied:token_missing route=orders ",
+		"GET /nope 404 denied:no_route route=- ",
+	} {
 		if !g.logs.waitFor(want) {
 			t.Errorf("log lacks %q:\n%s", want, g.logs.String())
 		}
 	}
-	if n, _ := g.g.Env().Metric("apiguard.route.echo.allowed"); n != 2 {
-		t.Errorf("apiguard.route.echo.allowed = %d, want 2", n)
+	for name, want := range map[string]uint64{"apiguard.route.echo.allowed": 2, "apiguard.route.orders.denied": 1, "apiguard.route.orders.allowed": 0} {
+		if n, _ := g.g.Env().Metric(name); n != want {
+			t.Errorf("%s = %d, want %d", name, n, want)
+		}
 	}
 }
