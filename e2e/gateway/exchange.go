@@ -131,6 +131,7 @@ func (x *exchange) run() {
 		body = pr
 		go func() { pumpDone <- x.pumpRequestBody(pw) }()
 	} else {
+		x.t.upstreamDone()
 		pumpDone <- pumpResult{}
 	}
 	req, err := upstreamRequest(x.ctx, g.opts.Upstream, up, body, x.req.length)
@@ -203,6 +204,7 @@ func (x *exchange) pumpRequestBody(dst *io.PipeWriter) pumpResult {
 		}
 		if eos {
 			dst.Close()
+			x.t.upstreamDone()
 			return pumpResult{}
 		}
 	}
@@ -280,7 +282,8 @@ func (x *exchange) forwardResponse(resp *http.Response) {
 
 // keepAlive reports whether the connection may carry another request: not
 // after a request whose body was not read to its end (Envoy then closes an
-// HTTP/1 connection rather than wait for the rest), nor after an error.
+// HTTP/1 connection rather than wait for the rest), nor after a response cut
+// short.
 func (x *exchange) keepAlive() bool {
-	return x.req != nil && x.req.keepAlive && !x.w.closeConn && (x.body == nil || x.body.done) && x.t.which() == nil
+	return x.req != nil && x.req.keepAlive && !x.w.closeConn && (x.body == nil || x.body.done)
 }

@@ -98,12 +98,13 @@ func (x *exchange) clientError(err error) {
 	}
 }
 
-// timedOut answers a fired stream timer: 408 while the request is still
-// arriving, 504 once it is complete (Http::Utility::maybeRequestTimeoutCode).
+// timedOut answers a fired timer: the route timeout with 504, a stream timer
+// with 408 while the request is still arriving and 504 once it is complete
+// (Http::Utility::maybeRequestTimeoutCode).
 func (x *exchange) timedOut() {
 	to := x.t.which()
 	status := http.StatusRequestTimeout
-	if x.body == nil || x.body.done {
+	if to.status != 0 || x.body == nil || x.body.done {
 		status = http.StatusGatewayTimeout
 	}
 	x.hostReply(status, to.body, to.details)

@@ -32,6 +32,10 @@ type Timeouts struct {
 	// Idle closes a connection that carries no request for this long:
 	// common_http_protocol_options.idle_timeout, 1 hour by default.
 	Idle time.Duration
+	// Route bounds the upstream's answer, from the end of the request to the
+	// end of the response: the route's timeout, 15 seconds by default. It
+	// answers 504 if the response has not started, and cuts it otherwise.
+	Route time.Duration
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -47,6 +51,7 @@ func (t Timeouts) withDefaults() Timeouts {
 	def(&t.Request, 0)
 	def(&t.RequestHeaders, 0)
 	def(&t.Idle, time.Hour)
+	def(&t.Route, 15*time.Second)
 	return t
 }
 
@@ -171,14 +176,20 @@ func (c *conn) awaitRequest() bool {
 	return err == nil && !closing
 }
 
-// timer kinds, with what Envoy answers when one fires (ActiveStream::onIdleTimeout,
-// onRequestTimeout, onRequestHeaderTimeout).
-type timeout struct{ body, details string }
+// timeout kinds, with what Envoy answers when one fires (ActiveStream::onIdleTimeout,
+// onRequestTimeout, onRequestHeaderTimeout, and the router's onResponseTimeout).
+type timeout struct {
+	body, details string
+	// status is fixed for the route timeout; the stream timers answer 408
+	// while the request is arriving, 504 after.
+	status int
+}
 
 var (
-	streamIdleTimeout     = &timeout{"stream timeout", "stream_idle_timeout"}
-	requestTimeout        = &timeout{"request timeout", "request_overall_timeout"}
-	requestHeadersTimeout = &timeout{"request header timeout", "request_header_timeout"}
+	streamIdleTimeout     = &timeout{body: "stream timeout", details: "stream_idle_timeout"}
+	requestTimeout        = &timeout{body: "request timeout", details: "request_overall_timeout"}
+	requestHeadersTimeout = &timeout{body: "request header timeout", details: "request_header_timeout"}
+	routeTimeout          = &timeout{body: "upstream request timeout", details: "upstream_response_timeout", status: 504}
 )
 
 // timers are one stream's timeouts. A timer that fires records which one it
@@ -187,29 +198,27 @@ var (
 type timers struct {
 	c      *conn
 	cancel context.CancelFunc
+	to     Timeouts
 	mu     sync.Mutex
 	fired  *timeout
 	done   bool
-	idle   *time.Timer
-	idleD  time.Duration
-	others []*time.Timer
+	// Each timer is nil while disarmed.
+	idle, request, headers, route *time.Timer
 }
 
 func (c *conn) startTimers(cancel context.CancelFunc) *timers {
-	t := &timers{c: c, cancel: cancel}
-	to := c.g.opts.Timeouts
-	if to.StreamIdle > 0 {
-		t.idleD = to.StreamIdle
-		t.idle = time.AfterFunc(to.StreamIdle, func() { t.fire(streamIdleTimeout) })
-	}
-	t.others = []*time.Timer{nil, nil}
-	if to.Request > 0 {
-		t.others[0] = time.AfterFunc(to.Request, func() { t.fire(requestTimeout) })
-	}
-	if to.RequestHeaders > 0 {
-		t.others[1] = time.AfterFunc(to.RequestHeaders, func() { t.fire(requestHeadersTimeout) })
-	}
+	t := &timers{c: c, cancel: cancel, to: c.g.opts.Timeouts}
+	t.idle = t.arm(t.to.StreamIdle, streamIdleTimeout)
+	t.request = t.arm(t.to.Request, requestTimeout)
+	t.headers = t.arm(t.to.RequestHeaders, requestHeadersTimeout)
 	return t
+}
+
+func (t *timers) arm(d time.Duration, which *timeout) *time.Timer {
+	if d <= 0 {
+		return nil
+	}
+	return time.AfterFunc(d, func() { t.fire(which) })
 }
 
 func (t *timers) fire(which *timeout) {
@@ -228,17 +237,27 @@ func (t *timers) touch() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.idle != nil && !t.done && t.fired == nil {
-		t.idle.Reset(t.idleD)
+		t.idle.Reset(t.to.StreamIdle)
 	}
 }
 
 // headersDone and requestDone disarm the timers that end with them, as
 // Envoy does once the headers or the whole request arrived.
-func (t *timers) headersDone() { t.stop(1) }
-func (t *timers) requestDone() { t.stop(0) }
+func (t *timers) headersDone() { stop(t.headers) }
+func (t *timers) requestDone() { stop(t.request) }
 
-func (t *timers) stop(i int) {
-	if tm := t.others[i]; tm != nil {
+// upstreamDone arms the route timeout once the whole request went upstream,
+// as the router does (Filter::onRequestComplete).
+func (t *timers) upstreamDone() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.route == nil && !t.done {
+		t.route = t.arm(t.to.Route, routeTimeout)
+	}
+}
+
+func stop(tm *time.Timer) {
+	if tm != nil {
 		tm.Stop()
 	}
 }
@@ -253,12 +272,11 @@ func (t *timers) which() *timeout {
 func (t *timers) close() {
 	t.mu.Lock()
 	t.done = true
+	route := t.route
 	t.mu.Unlock()
-	if t.idle != nil {
-		t.idle.Stop()
+	for _, tm := range []*time.Timer{t.idle, t.request, t.headers, route} {
+		stop(tm)
 	}
-	t.stop(0)
-	t.stop(1)
 	_ = t.c.nc.SetReadDeadline(time.Time{})
 }
 

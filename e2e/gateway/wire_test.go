@@ -265,6 +265,38 @@ func TestSlowClientsAndIdleConnectionsAreTimedOut(t *testing.T) {
 	}
 }
 
+func TestHungUpstreamMeetsTheRouteTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		// Accept and never answer.
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	const d = 300 * time.Millisecond
+	g := startWith(t, "http://"+ln.Addr().String(), Options{Timeouts: Timeouts{Route: d}})
+	c := dial(t, g.addr)
+	began := time.Now()
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "GET /echo/a HTTP/1.1\r\nhost: x\r\n\r\n")
+	if resp.StatusCode != 504 || body != "upstream request timeout" {
+		t.Errorf("got %d %q, want Envoy's 504 upstream request timeout", resp.StatusCode, body)
+	}
+	if waited := time.Since(began); waited < d {
+		t.Errorf("answered after %v, before the %v route timeout", waited, d)
+	}
+	if !g.logs.waitFor("GET /echo/a 504 allowed route=echo details=upstream_response_timeout") {
+		t.Errorf("log:\n%s", g.logs.String())
+	}
+}
+
 func TestMalformedChunkedBodyIsTheClientsError(t *testing.T) {
 	g, _ := start(t)
 	c := dial(t, g.addr)

@@ -12,6 +12,7 @@ import (
 type serveFlags struct {
 	headersKB, headersCount                   int
 	streamIdle, request, requestHeaders, idle time.Duration
+	route                                     time.Duration
 }
 
 func (s *serveFlags) register() {
@@ -20,6 +21,7 @@ func (s *serveFlags) register() {
 	flag.DurationVar(&s.streamIdle, "stream-idle-timeout", 5*time.Minute, "Envoy's stream_idle_timeout: a request with no activity for this long is answered 408 (0 disables)")
 	flag.DurationVar(&s.request, "request-timeout", 0, "Envoy's request_timeout: time to receive the whole request (0 disables)")
 	flag.DurationVar(&s.requestHeaders, "request-headers-timeout", 0, "Envoy's request_headers_timeout: time to receive the request headers (0 disables)")
+	flag.DurationVar(&s.route, "route-timeout", 15*time.Second, "Envoy's route timeout: time from the end of the request to the end of the upstream's response, 504 beyond (0 disables)")
 	flag.DurationVar(&s.idle, "idle-timeout", time.Hour, "Envoy's idle_timeout: a connection without a request is closed after this long (0 disables)")
 }
 
@@ -33,5 +35,5 @@ func (s serveFlags) options() (gateway.Limits, gateway.Timeouts) {
 		return d
 	}
 	return gateway.Limits{HeaderBytes: s.headersKB << 10, Headers: s.headersCount},
-		gateway.Timeouts{StreamIdle: off(s.streamIdle), Request: off(s.request), RequestHeaders: off(s.requestHeaders), Idle: off(s.idle)}
+		gateway.Timeouts{StreamIdle: off(s.streamIdle), Request: off(s.request), RequestHeaders: off(s.requestHeaders), Idle: off(s.idle), Route: off(s.route)}
 }
