@@ -277,6 +277,7 @@ Try it (the example policy is envoy/apiguard.json; a demo IdP signed the token b
   curl -i --path-as-is http://%[1]s/public/../admin    # normalized to /admin before matching: 404
   curl -i http://%[1]s/public/%%2e%%2e/admin             # encoded dot-segments too: 404
   curl -i http://%[1]s/public/a%%2fb                    # encoded slash: 400
+  curl -i http://%[1]s/public/%%zz                      # invalid percent-encoding reaches apiguard: 400 bad_path
   curl -i 'http://%[1]s/public//docs;jsessionid=1'     # merged slashes, stripped ;params: upstream sees /public/docs
 Ctrl-C stops the gateway.
 

@@ -80,9 +80,11 @@ func TestDemoServesTheExamplePolicy(t *testing.T) {
 		{path: "/api/v1/orders/42", wantStatus: 401, wantBody: "urn:apiguard:problem:token_missing"},
 		{path: "/admin", wantStatus: 404, wantBody: "urn:apiguard:problem:no_route"},
 		{path: "/public//docs;jsessionid=1", wantStatus: 200, wantBody: `"path":"/public/docs"`},
+		{path: "/public/%zz", wantStatus: 400, wantBody: "urn:apiguard:problem:bad_path"},
 	}
 	for _, tc := range tests {
-		req, _ := http.NewRequest("GET", "http://"+addr+tc.path, nil)
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		req.URL.Opaque = tc.path // sent as written, invalid escapes included
 		if tc.token != "" {
 			req.Header.Set("authorization", "Bearer "+tc.token)
 		}
