@@ -17,15 +17,18 @@ import (
 // exchange is one request and its response on a connection: Envoy's
 // ActiveStream, with the plugin as its only filter before the router.
 type exchange struct {
-	c      *conn
-	start  time.Time
-	req    *request
-	body   *bodyReader
-	s      *host.Stream
-	t      *timers
-	ctx    context.Context
-	w      *responseWriter
-	result result
+	c     *conn
+	start time.Time
+	req   *request
+	body  *bodyReader
+	s     *host.Stream
+	t     *timers
+	ctx   context.Context
+	// release detaches the upstream connection from ctx; false if ctx
+	// already closed it.
+	release func() bool
+	w       *responseWriter
+	result  result
 }
 
 // result is what the access-log line reports.
@@ -124,41 +127,56 @@ func (x *exchange) run() {
 		return
 	}
 	up := s.UpstreamRequestHeaders()
-	var body io.Reader = http.NoBody
+	for attempt := 0; ; attempt++ {
+		uc, resp, pump, upErr := x.send(up)
+		switch {
+		case pump.clientErr != nil:
+			x.clientError(pump.clientErr)
+		case pump.err != nil:
+			x.wasmFail(pump.err)
+		case pump.reply:
+			x.pluginReply()
+		case upErr != nil && x.t.which() != nil:
+			x.timedOut()
+		case upErr != nil && attempt == 0 && x.body == nil && uc != nil && uc.reused && isTermination(upErr):
+			// The upstream closed a kept-alive connection as the request
+			// went out on it; a request without a body is safe to send again.
+			continue
+		case upErr != nil:
+			x.upstreamFailure(upErr)
+		default:
+			x.forwardResponse(resp)
+			return
+		}
+		if uc != nil {
+			uc.nc.Close()
+		}
+		return
+	}
+}
+
+// send forwards the request upstream, its body through the plugin, and
+// reads the response head.
+func (x *exchange) send(up host.Headers) (*upConn, *upstreamResponse, pumpResult, error) {
+	g := x.c.g
+	uc, stop, err := g.upstream.start(x.ctx, up, x.req.length)
+	if err != nil {
+		return nil, nil, pumpResult{}, err
+	}
+	x.release = stop
 	pumpDone := make(chan pumpResult, 1)
 	if x.body != nil {
-		pr, pw := io.Pipe()
-		body = pr
-		go func() { pumpDone <- x.pumpRequestBody(pw) }()
+		go func() { pumpDone <- x.pumpRequestBody(&bodyWriter{c: uc, chunked: x.req.length < 0}) }()
 	} else {
 		x.t.upstreamDone()
 		pumpDone <- pumpResult{}
 	}
-	req, err := upstreamRequest(x.ctx, g.opts.Upstream, up, body, x.req.length)
-	if err != nil {
-		x.wasmFail(err)
-		return
+	method, _ := up.Get(":method")
+	resp, upErr := g.upstream.readResponse(uc, method == http.MethodHead)
+	if upErr != nil {
+		uc.nc.Close() // unblocks a body still being sent
 	}
-	resp, upErr := g.client.Do(req)
-	pump := <-pumpDone
-	if resp != nil && (pump.err != nil || pump.clientErr != nil || pump.reply) {
-		resp.Body.Close()
-	}
-	switch {
-	case pump.clientErr != nil:
-		x.clientError(pump.clientErr)
-	case pump.err != nil:
-		x.wasmFail(pump.err)
-	case pump.reply:
-		x.pluginReply()
-	case upErr != nil && x.t.which() != nil:
-		x.timedOut()
-	case upErr != nil:
-		x.upstreamFailure(upErr)
-	default:
-		defer resp.Body.Close()
-		x.forwardResponse(resp)
-	}
+	return uc, resp, <-pumpDone, upErr
 }
 
 type pumpResult struct {
@@ -170,14 +188,15 @@ type pumpResult struct {
 
 // pumpRequestBody streams the client's body through the plugin to the
 // upstream, chunk by chunk, honouring pauses (buffering) and local replies.
-func (x *exchange) pumpRequestBody(dst *io.PipeWriter) pumpResult {
+// Whatever stops it early closes the upstream connection.
+func (x *exchange) pumpRequestBody(dst *bodyWriter) pumpResult {
 	s := x.s
 	buf := make([]byte, 32<<10)
 	for {
 		n, rerr := x.body.Read(buf)
 		eos := errors.Is(rerr, io.EOF)
 		if rerr != nil && !eos {
-			dst.CloseWithError(rerr)
+			dst.c.nc.Close()
 			return pumpResult{clientErr: rerr}
 		}
 		x.t.touch()
@@ -194,16 +213,16 @@ func (x *exchange) pumpRequestBody(dst *io.PipeWriter) pumpResult {
 			}
 		}
 		if err != nil || act == host.Reply {
-			dst.CloseWithError(errors.New("request stopped by the plugin"))
+			dst.c.nc.Close()
 			return pumpResult{reply: act == host.Reply, err: err}
 		}
-		if len(out) > 0 {
-			if _, err := dst.Write(out); err != nil {
-				return pumpResult{}
-			}
+		if dst.write(out) != nil {
+			return pumpResult{} // the upstream went away: its response (or its absence) tells
 		}
 		if eos {
-			dst.Close()
+			if dst.end() != nil {
+				return pumpResult{}
+			}
 			x.t.upstreamDone()
 			return pumpResult{}
 		}
@@ -235,36 +254,44 @@ func requestHeaders(r *request, c *conn) host.Headers {
 	return h
 }
 
-func (x *exchange) forwardResponse(resp *http.Response) {
+func (x *exchange) forwardResponse(resp *upstreamResponse) {
 	s := x.s
-	h := host.Headers{{":status", strconv.Itoa(resp.StatusCode)}}
-	for k, vs := range resp.Header {
-		if hopByHop[strings.ToLower(k)] {
-			continue
-		}
-		for _, v := range vs {
-			h.Add(k, v)
+	h := make(host.Headers, 0, len(resp.headers))
+	for _, kv := range resp.headers {
+		if !hopByHop[kv[0]] {
+			h = append(h, kv)
 		}
 	}
-	act, err := s.ResponseHeaders(h, resp.ContentLength == 0)
+	act, err := s.ResponseHeaders(h, resp.endStream)
 	if x.answered(act, err) {
+		resp.conn.nc.Close()
 		return
 	}
 	x.t.touch()
 	x.result.details = "via_upstream"
 	x.w.closeConn = !x.keepAlive()
-	if x.w.writeHeaders(s.DownstreamResponseHeaders(), resp.ContentLength == 0) != nil {
+	if x.w.writeHeaders(s.DownstreamResponseHeaders(), resp.endStream) != nil {
 		x.w.closeConn = true
+		resp.conn.nc.Close()
+		return
+	}
+	if resp.endStream {
+		if _, _, err := s.ResponseBody(nil, true); err != nil {
+			x.c.g.opts.Log.Printf("stream failed: %v", err)
+		}
+		_ = x.w.end()
+		x.releaseUpstream(resp)
 		return
 	}
 	buf := make([]byte, 32<<10)
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := resp.body.Read(buf)
 		eos := rerr != nil
 		if n > 0 || eos {
 			out, _, err := s.ResponseBody(buf[:n], eos)
 			if err != nil || x.w.writeBody(out) != nil {
 				x.w.closeConn = true // headers are out: all we can do is cut the body short
+				resp.conn.nc.Close()
 				return
 			}
 			x.t.touch()
@@ -272,12 +299,24 @@ func (x *exchange) forwardResponse(resp *http.Response) {
 		if eos {
 			if !errors.Is(rerr, io.EOF) {
 				x.w.closeConn = true
+				resp.conn.nc.Close()
 				return
 			}
 			_ = x.w.end()
+			x.releaseUpstream(resp)
 			return
 		}
 	}
+}
+
+// releaseUpstream keeps the upstream connection for another request when the
+// exchange on it completed cleanly.
+func (x *exchange) releaseUpstream(resp *upstreamResponse) {
+	if resp.reusable && x.release() && (x.body == nil || x.body.done) {
+		x.c.g.upstream.put(resp.conn)
+		return
+	}
+	resp.conn.nc.Close()
 }
 
 // keepAlive reports whether the connection may carry another request: not

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -48,11 +47,11 @@ type Options struct {
 
 // Gateway serves HTTP/1.1 connections, running the plugin on every request.
 type Gateway struct {
-	opts   Options
-	env    *host.Env
-	vms    []*host.VM
-	next   atomic.Uint32
-	client *http.Client
+	opts     Options
+	env      *host.Env
+	vms      []*host.VM
+	next     atomic.Uint32
+	upstream *cluster
 
 	mu        sync.Mutex
 	closing   bool
@@ -74,14 +73,14 @@ func New(opts Options) (*Gateway, error) {
 		opts.Log = log.New(io.Discard, "", 0)
 	}
 	opts.Limits, opts.Timeouts = opts.Limits.withDefaults(), opts.Timeouts.withDefaults()
-	g := &Gateway{opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, client: &http.Client{
-		// The upstream's redirects are the client's business, not ours.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		// Forward what the upstream sent: no Accept-Encoding added upstream,
-		// so no gzip answer decompressed and stripped of Content-Encoding.
-		Transport: &http.Transport{Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 64,
-			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext},
-	}}
+	g := &Gateway{opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+	if opts.Upstream != nil {
+		c, err := newCluster(opts.Upstream, opts.Limits)
+		if err != nil {
+			return nil, err
+		}
+		g.upstream = c
+	}
 	env, err := host.NewEnv(host.Config{
 		Module: opts.Module, Name: "apiguard", RootID: "apiguard", Configuration: opts.Config,
 		Clusters: opts.Clusters, Profile: opts.Profile,
@@ -141,5 +140,11 @@ func Check(module, config []byte) error {
 // Env is the host environment, for metrics and ticks.
 func (g *Gateway) Env() *host.Env { return g.env }
 
-// Close stops the workers; Shutdown the listeners first.
-func (g *Gateway) Close() { g.env.Close() }
+// Close stops the workers and drops the idle upstream connections; Shutdown
+// the listeners first.
+func (g *Gateway) Close() {
+	g.env.Close()
+	if g.upstream != nil {
+		g.upstream.close()
+	}
+}

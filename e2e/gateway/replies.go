@@ -1,14 +1,10 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -116,8 +112,12 @@ func (x *exchange) timedOut() {
 func (x *exchange) upstreamFailure(err error) {
 	reason, transport := "connection termination", ""
 	var op *net.OpError
+	var reset *upstreamError
+	var ne net.Error
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &reset):
+		reason = reset.reason
+	case errors.As(err, &op) && op.Op == "dial" && errors.As(err, &ne) && ne.Timeout():
 		reason = "connection timeout"
 	case errors.As(err, &op) && op.Op == "dial":
 		reason, transport = "remote connection failure", "delayed connect error: "+strerror(err)
@@ -132,6 +132,13 @@ func (x *exchange) upstreamFailure(err error) {
 	x.hostReply(http.StatusServiceUnavailable, body, "upstream_reset_before_response_started{"+details+"}")
 }
 
+// isTermination reports whether the upstream closed the connection before
+// answering.
+func isTermination(err error) bool {
+	var reset *upstreamError
+	return errors.As(err, &reset) && reset.reason == "connection termination"
+}
+
 // strerror names a connect error as Envoy prints it, with the C library's
 // message ("Connection refused").
 func strerror(err error) string {
@@ -141,40 +148,6 @@ func strerror(err error) string {
 	}
 	msg := errno.Error()
 	return strings.ToUpper(msg[:1]) + msg[1:]
-}
-
-// upstreamRequest builds the request to the upstream from the headers as the
-// plugin left them. Header names stay lower-case, as Envoy writes them, and
-// nothing is added: Go's client would add User-Agent and Accept-Encoding.
-func upstreamRequest(ctx context.Context, base *url.URL, h host.Headers, body io.Reader, length int64) (*http.Request, error) {
-	method, _ := h.Get(":method")
-	path, _ := h.Get(":path")
-	authority, _ := h.Get(":authority")
-	req, err := http.NewRequestWithContext(ctx, method, base.String(), body)
-	if err != nil {
-		return nil, err
-	}
-	// The :path goes out byte for byte, as the plugin left it: url.Parse
-	// would refuse or re-encode what Envoy forwards untouched.
-	req.URL.Opaque = strings.TrimSuffix(base.EscapedPath(), "/") + path
-	req.Host = authority
-	req.ContentLength = length
-	if body == http.NoBody {
-		req.ContentLength = 0
-	}
-	// An explicit empty User-Agent keeps Go's default one off the wire.
-	req.Header["User-Agent"] = []string{""}
-	for _, kv := range h {
-		switch {
-		case strings.HasPrefix(kv[0], ":") || hopByHop[kv[0]] || kv[0] == "content-length" || kv[0] == "host":
-		case kv[0] == "user-agent":
-			// Go's client writes this one itself, under its canonical name.
-			req.Header["User-Agent"] = []string{kv[1]}
-		default:
-			req.Header[kv[0]] = append(req.Header[kv[0]], kv[1])
-		}
-	}
-	return req, nil
 }
 
 // finishStream runs the plugin's last callbacks and reads what it recorded

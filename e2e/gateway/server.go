@@ -58,6 +58,9 @@ func (t Timeouts) withDefaults() Timeouts {
 // Serve accepts connections on ln until Shutdown, pinning each connection to
 // one worker VM as Envoy pins it to one worker thread.
 func (g *Gateway) Serve(ln net.Listener) error {
+	if g.upstream == nil {
+		return errors.New("gateway: no upstream to serve")
+	}
 	g.mu.Lock()
 	if g.closing {
 		g.mu.Unlock()
