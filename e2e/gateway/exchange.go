@@ -276,9 +276,7 @@ func (x *exchange) forwardResponse(resp *upstreamResponse) {
 		return
 	}
 	if resp.endStream {
-		if _, _, err := s.ResponseBody(nil, true); err != nil {
-			x.c.g.opts.Log.Printf("stream failed: %v", err)
-		}
+		// Headers that end the stream get no body callback, as in Envoy.
 		_ = x.w.end()
 		x.releaseUpstream(resp)
 		return
