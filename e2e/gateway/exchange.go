@@ -67,7 +67,7 @@ func (c *conn) exchange() bool {
 	} else {
 		x.t.requestDone()
 	}
-	s, err := c.vm.NewStream(host.StreamInfo{SourceAddress: c.nc.RemoteAddr().String(), Protocol: "HTTP/1.1"})
+	s, err := c.vm.NewStream(host.StreamInfo{SourceAddress: c.nc.RemoteAddr().String(), Protocol: req.proto})
 	if err != nil {
 		x.wasmFail(err)
 		return false
@@ -119,7 +119,7 @@ func (x *exchange) directReply(status int, body, details string) {
 
 func (x *exchange) run() {
 	s, g := x.s, x.c.g
-	act, err := s.RequestHeaders(requestHeaders(x.req, x.c), !x.req.hasBody())
+	act, err := s.RequestHeaders(requestHeaders(x.req), !x.req.hasBody())
 	if act == host.Pause && err == nil {
 		act, err = s.Wait(g.opts.WaitTimeout)
 	}
@@ -236,7 +236,7 @@ var hopByHop = map[string]bool{
 	"proxy-authenticate": true, "proxy-authorization": true,
 }
 
-func requestHeaders(r *request, c *conn) host.Headers {
+func requestHeaders(r *request) host.Headers {
 	h := host.Headers{{":method", r.method}, {":path", r.target}, {":authority", ""}, {":scheme", "http"}}
 	for _, kv := range r.headers {
 		switch {
