@@ -74,8 +74,7 @@ type request struct {
 	headers host.Headers
 	// length is the body's size; -1 for a chunked body.
 	length int64
-	// keepAlive is whether the connection may carry another request: an
-	// HTTP/1.0 connection carries one.
+	// keepAlive is whether the connection may carry another request.
 	keepAlive bool
 }
 
@@ -158,15 +157,16 @@ func parseRequestLine(l string) (*request, error) {
 			return nil, badRequest(detailsCodecError, "invalid character in request target")
 		}
 	}
-	r := &request{method: method, target: target, proto: proto}
 	switch proto {
 	case "HTTP/1.1":
-		r.keepAlive = true
 	case "HTTP/1.0":
+		// Envoy's default (accept_http_10: false), in
+		// ServerConnectionImpl::checkProtocolVersion.
+		return nil, &codecError{status: 426, details: "low_version", cause: "Upgrade required for HTTP/1.0"}
 	default:
 		return nil, badRequest(detailsCodecError, "unsupported protocol %q", proto)
 	}
-	return r, nil
+	return &request{method: method, target: target, proto: proto, keepAlive: true}, nil
 }
 
 func parseHeaderLine(l string) (name, value string, err error) {

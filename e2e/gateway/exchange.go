@@ -59,7 +59,7 @@ func (c *conn) exchange() bool {
 	}
 	x.t.headersDone()
 	x.t.touch()
-	x.req, x.w.head, x.w.proto = req, req.method == http.MethodHead, req.proto
+	x.req, x.w.head = req, req.method == http.MethodHead
 	x.result.method, x.result.path = req.method, req.target
 	if req.hasBody() {
 		x.body = newBodyReader(c.br, req, c.g.opts.Limits)
@@ -83,7 +83,7 @@ func (c *conn) exchange() bool {
 // (ActiveStream::decodeHeaders).
 func (x *exchange) continue100() {
 	v, ok := x.req.headers.Get("expect")
-	if !ok || !strings.EqualFold(v, "100-continue") || x.req.proto != "HTTP/1.1" {
+	if !ok || !strings.EqualFold(v, "100-continue") {
 		return
 	}
 	x.req.headers.Del("expect")

@@ -290,7 +290,6 @@ func (t *timers) close() {
 type responseWriter struct {
 	bw      *bufio.Writer
 	head    bool
-	proto   string
 	started bool
 	chunked bool
 	noBody  bool
@@ -324,8 +323,6 @@ func (w *responseWriter) writeHeaders(h host.Headers, endStream bool) error {
 	case hasLength || w.noBody:
 	case endStream:
 		w.bw.WriteString("content-length: 0\r\n")
-	case w.proto == "HTTP/1.0":
-		w.closeConn = true
 	default:
 		w.bw.WriteString("transfer-encoding: chunked\r\n")
 		w.chunked = true
