@@ -159,6 +159,7 @@ func (x *exchange) run() {
 // reads the response head.
 func (x *exchange) send(up host.Headers) (*upConn, *upstreamResponse, pumpResult, error) {
 	g := x.c.g
+	started := time.Now()
 	uc, stop, err := g.upstream.start(x.ctx, up, x.req.length)
 	if err != nil {
 		return nil, nil, pumpResult{}, err
@@ -172,7 +173,7 @@ func (x *exchange) send(up host.Headers) (*upConn, *upstreamResponse, pumpResult
 		pumpDone <- pumpResult{}
 	}
 	method, _ := up.Get(":method")
-	resp, upErr := g.upstream.readResponse(uc, method == http.MethodHead)
+	resp, upErr := g.upstream.readResponse(uc, method == http.MethodHead, started)
 	if upErr != nil {
 		uc.nc.Close() // unblocks a body still being sent
 	}
@@ -246,6 +247,11 @@ func requestHeaders(r *request) host.Headers {
 			h.Add(kv[0], kv[1])
 		}
 	}
+	// What the connection manager adds before the filters
+	// (ConnectionManagerUtility::mutateRequestHeaders).
+	if _, ok := h.Get("x-forwarded-proto"); !ok {
+		h.Add("x-forwarded-proto", "http")
+	}
 	if _, ok := h.Get("x-request-id"); !ok {
 		var id [16]byte
 		_, _ = rand.Read(id[:])
@@ -262,6 +268,8 @@ func (x *exchange) forwardResponse(resp *upstreamResponse) {
 			h = append(h, kv)
 		}
 	}
+	// The router's timing header, which the filters see.
+	h.Add("x-envoy-upstream-service-time", strconv.FormatInt(resp.elapsed.Milliseconds(), 10))
 	act, err := s.ResponseHeaders(h, resp.endStream)
 	if x.answered(act, err) {
 		resp.conn.nc.Close()

@@ -75,7 +75,7 @@ func New(opts Options) (*Gateway, error) {
 	opts.Limits, opts.Timeouts = opts.Limits.withDefaults(), opts.Timeouts.withDefaults()
 	g := &Gateway{opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
 	if opts.Upstream != nil {
-		c, err := newCluster(opts.Upstream, opts.Limits)
+		c, err := newCluster(opts.Upstream, opts.Limits, opts.Timeouts.Route)
 		if err != nil {
 			return nil, err
 		}

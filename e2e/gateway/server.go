@@ -311,6 +311,12 @@ func (w *responseWriter) writeHeaders(h host.Headers, endStream bool) error {
 		reason = "Unknown"
 	}
 	fmt.Fprintf(w.bw, "HTTP/1.1 %d %s\r\n", w.status, reason)
+	// The connection manager's last word on every response, after the
+	// filters (ActiveStream::encodeHeaders): date, and server overwritten
+	// (server_header_transformation OVERWRITE, server_name "envoy").
+	h = h.Clone()
+	h.Set("date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("server", "envoy")
 	_, hasLength := h.Get("content-length")
 	for _, kv := range h {
 		if kv[0] == "" || kv[0][0] == ':' || kv[0] == "transfer-encoding" || kv[0] == "connection" {

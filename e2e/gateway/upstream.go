@@ -27,12 +27,14 @@ type cluster struct {
 	// tls is set for an https upstream.
 	tls    *tls.Config
 	limits Limits
-	mu     sync.Mutex
-	idle   []*upConn
+	// timeout is the route timeout the upstream is told about.
+	timeout time.Duration
+	mu      sync.Mutex
+	idle    []*upConn
 }
 
-func newCluster(u *url.URL, lim Limits) (*cluster, error) {
-	c := &cluster{addr: u.Host, basePath: strings.TrimSuffix(u.EscapedPath(), "/"), limits: lim}
+func newCluster(u *url.URL, lim Limits, timeout time.Duration) (*cluster, error) {
+	c := &cluster{addr: u.Host, basePath: strings.TrimSuffix(u.EscapedPath(), "/"), limits: lim, timeout: timeout}
 	port := "80"
 	switch u.Scheme {
 	case "http":
@@ -67,6 +69,8 @@ type upstreamResponse struct {
 	endStream bool
 	conn      *upConn
 	reusable  bool
+	// elapsed is the time from the request's start to the response head.
+	elapsed time.Duration
 }
 
 // upstreamError is a reset before the response started, named as Envoy's
@@ -124,8 +128,9 @@ func (u *cluster) close() {
 
 // requestHead encodes the request line and headers (RequestEncoderImpl):
 // :authority becomes host, and a request without a body gets
-// "content-length: 0" unless its method never has one.
-func requestHead(basePath string, h host.Headers, bodyLength int64) ([]byte, error) {
+// "content-length: 0" unless its method never has one. The router tells the
+// upstream the route timeout (x-envoy-expected-rq-timeout-ms).
+func requestHead(basePath string, h host.Headers, bodyLength int64, timeout time.Duration) ([]byte, error) {
 	method, _ := h.Get(":method")
 	path, _ := h.Get(":path")
 	authority, _ := h.Get(":authority")
@@ -141,6 +146,9 @@ func requestHead(basePath string, h host.Headers, bodyLength int64) ([]byte, err
 		}
 		hasLength = hasLength || kv[0] == "content-length"
 		fmt.Fprintf(&b, "%s: %s\r\n", kv[0], kv[1])
+	}
+	if timeout > 0 {
+		fmt.Fprintf(&b, "x-envoy-expected-rq-timeout-ms: %d\r\n", timeout.Milliseconds())
 	}
 	switch {
 	case bodyLength < 0:
@@ -165,7 +173,7 @@ func bodiless(method string) bool {
 // start sends the request head and returns the connection the body and the
 // response go through. Cancelling ctx closes the connection.
 func (u *cluster) start(ctx context.Context, h host.Headers, bodyLength int64) (*upConn, func() bool, error) {
-	head, err := requestHead(u.basePath, h, bodyLength)
+	head, err := requestHead(u.basePath, h, bodyLength, u.timeout)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -218,10 +226,13 @@ func (w *bodyWriter) end() error {
 }
 
 // readResponse reads the response head, skipping 1xx interim responses.
-func (u *cluster) readResponse(c *upConn, head bool) (*upstreamResponse, error) {
+func (u *cluster) readResponse(c *upConn, head bool, started time.Time) (*upstreamResponse, error) {
 	for {
 		r, err := u.readHead(c, head)
 		if err != nil || r.status >= 200 {
+			if r != nil {
+				r.elapsed = time.Since(started)
+			}
 			return r, err
 		}
 	}

@@ -106,8 +106,10 @@ func TestForwardsExactlyWhatClientAndUpstreamSent(t *testing.T) {
 	head := <-heads
 
 	// Envoy's encoding: the request line, host from :authority, the client's
-	// headers in order with lower-case names, x-request-id, nothing else.
-	want := regexp.MustCompile(`^GET /echo/a\?q=1 HTTP/1\.1\r\nhost: api\.example\r\nx-client: yes\r\nx-request-id: [0-9a-f]{32}\r\n\r\n$`)
+	// headers in order with lower-case names, then what Envoy adds
+	// (x-forwarded-proto, x-request-id, the router's timeout), nothing else.
+	want := regexp.MustCompile(`^GET /echo/a\?q=1 HTTP/1\.1\r\nhost: api\.example\r\nx-client: yes\r\n` +
+		`x-forwarded-proto: http\r\nx-request-id: [0-9a-f]{32}\r\nx-envoy-expected-rq-timeout-ms: 15000\r\n\r\n$`)
 	if !want.MatchString(head) {
 		t.Errorf("upstream request head:\n%q\nwant it to match %s", head, want)
 	}
@@ -117,7 +119,10 @@ func TestForwardsExactlyWhatClientAndUpstreamSent(t *testing.T) {
 	}
 }
 
-// rawHead reads a response head as bytes.
+// varying masks the values that change from run to run.
+var varying = regexp.MustCompile(`(?m)^(date|x-envoy-upstream-service-time): .*\r$`)
+
+// rawHead reads a response head as bytes, with its varying values masked.
 func rawHead(t *testing.T, br *bufio.Reader) string {
 	t.Helper()
 	var h strings.Builder
@@ -128,13 +133,16 @@ func rawHead(t *testing.T, br *bufio.Reader) string {
 		}
 		h.WriteString(l)
 		if l == "\r\n" {
-			return h.String()
+			return varying.ReplaceAllString(h.String(), "$1: *\r")
 		}
 	}
 }
 
 func TestUpstreamResponsesComeBackAsSent(t *testing.T) {
 	const reset = "upstream connect error or disconnect/reset before headers. reset reason: "
+	// Envoy's additions: the router's timing (which the plugin sees), then
+	// the connection manager's date and server.
+	const timing, envoy = "x-envoy-upstream-service-time: *\r\n", "date: *\r\nserver: envoy\r\n"
 	tests := []struct {
 		name     string
 		upstream string
@@ -143,18 +151,18 @@ func TestUpstreamResponsesComeBackAsSent(t *testing.T) {
 	}{
 		{name: "content-length, header order and case kept (names lower-cased, as Envoy's codec does)",
 			upstream: "HTTP/1.1 200 OK\r\nX-B: 1\r\nx-a: 2\r\nContent-Length: 5\r\n\r\nhello",
-			wantHead: "HTTP/1.1 200 OK\r\nx-b: 1\r\nx-a: 2\r\ncontent-length: 5\r\n\r\n", wantBody: "hello"},
+			wantHead: "HTTP/1.1 200 OK\r\nx-b: 1\r\nx-a: 2\r\ncontent-length: 5\r\n" + timing + envoy + "\r\n", wantBody: "hello"},
 		{name: "chunked", upstream: "HTTP/1.1 201 Created\r\nx-b: 1\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n",
-			wantHead: "HTTP/1.1 201 Created\r\nx-b: 1\r\ntransfer-encoding: chunked\r\n\r\n", wantBody: "hello"},
+			wantHead: "HTTP/1.1 201 Created\r\nx-b: 1\r\n" + timing + envoy + "transfer-encoding: chunked\r\n\r\n", wantBody: "hello"},
 		{name: "delimited by the upstream's close, chunked downstream", upstream: "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil close",
-			wantHead: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", wantBody: "until close"},
+			wantHead: "HTTP/1.1 200 OK\r\n" + timing + envoy + "transfer-encoding: chunked\r\n\r\n", wantBody: "until close"},
 		{name: "interim 1xx skipped", upstream: "HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
-			wantHead: "HTTP/1.1 204 No Content\r\n\r\n"},
+			wantHead: "HTTP/1.1 204 No Content\r\n" + timing + envoy + "\r\n"},
 		{name: "a malformed status line is a protocol error", upstream: "HTTP/1.1 2x0 what\r\n\r\n",
-			wantHead: fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n\r\n", len(reset+"protocol error")),
+			wantHead: fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n%s\r\n", len(reset+"protocol error"), envoy),
 			wantBody: reset + "protocol error"},
 		{name: "closed before answering", upstream: "",
-			wantHead: fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n\r\n", len(reset+"connection termination")),
+			wantHead: fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n%s\r\n", len(reset+"connection termination"), envoy),
 			wantBody: reset + "connection termination"},
 	}
 	for _, tc := range tests {
@@ -185,7 +193,7 @@ func TestClientHeadersAreForwardedInOrder(t *testing.T) {
 	c := dial(t, g.addr)
 	roundTrip(t, c, bufio.NewReader(c), "GET /echo/ua HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8.5\r\nAccept-Encoding: br\r\n\r\n")
 	head := <-heads
-	if !strings.Contains(head, "\r\nhost: x\r\nuser-agent: curl/8.5\r\naccept-encoding: br\r\nx-request-id: ") {
+	if !strings.Contains(head, "\r\nhost: x\r\nuser-agent: curl/8.5\r\naccept-encoding: br\r\nx-forwarded-proto: http\r\n") {
 		t.Errorf("upstream head:\n%s", head)
 	}
 }
