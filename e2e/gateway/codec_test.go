@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func parse(raw string, lim Limits) (*request, string, error) {
@@ -111,6 +112,29 @@ func FuzzReadRequest(f *testing.F) {
 		head, _, _ := strings.Cut(raw, "\r\n\r\n")
 		if len(head)+4 > lim.HeaderBytes {
 			t.Errorf("a %d-byte head past a limit of %d", len(head)+4, lim.HeaderBytes)
+		}
+	})
+}
+
+// FuzzReadResponse: any upstream bytes give a response or an error, never a
+// panic, and a response's body reads to an end or an error.
+func FuzzReadResponse(f *testing.F) {
+	f.Add("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", false)
+	f.Add("HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false)
+	f.Add("HTTP/1.0 200 OK\r\n\r\nuntil close", false)
+	f.Add("HTTP/1.1 204 No Content\r\n\r\n", true)
+	f.Fuzz(func(t *testing.T, raw string, head bool) {
+		u := &cluster{limits: Limits{HeaderBytes: 256, Headers: 4}}
+		c := &upConn{br: bufio.NewReaderSize(strings.NewReader(raw), 16)}
+		r, err := u.readResponse(c, head, time.Now())
+		if err != nil {
+			return
+		}
+		if r.status < 200 || r.status > 999 {
+			t.Errorf("final status %d", r.status)
+		}
+		if !r.endStream {
+			_, _ = io.Copy(io.Discard, r.body)
 		}
 	})
 }

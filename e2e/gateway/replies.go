@@ -107,8 +107,8 @@ func (x *exchange) timedOut() {
 }
 
 // upstreamFailure answers a request the upstream never answered as Envoy's
-// router does (Filter::onUpstreamReset): 503 with the reset reason in the body
-// and in the response code details.
+// router does (Filter::onUpstreamReset): 503 (502 for a malformed answer) with
+// the reset reason in the body and in the response code details.
 func (x *exchange) upstreamFailure(err error) {
 	reason, transport := "connection termination", ""
 	var op *net.OpError
@@ -129,7 +129,11 @@ func (x *exchange) upstreamFailure(err error) {
 		details += "|" + strings.ReplaceAll(transport, " ", "_")
 	}
 	x.c.g.opts.Log.Printf("upstream: %v", err)
-	x.hostReply(http.StatusServiceUnavailable, body, "upstream_reset_before_response_started{"+details+"}")
+	status := http.StatusServiceUnavailable
+	if reason == "protocol error" {
+		status = http.StatusBadGateway // the router's one exception (Filter::onUpstreamReset)
+	}
+	x.hostReply(status, body, "upstream_reset_before_response_started{"+details+"}")
 }
 
 // isTermination reports whether the upstream closed the connection before

@@ -272,6 +272,9 @@ func (u *cluster) readHead(c *upConn, head bool) (*upstreamResponse, error) {
 			r.reusable = false
 		}
 		r.headers.Add(name, value)
+		if len(r.headers) > lim.Headers+1 { // :status is no header line
+			return nil, &upstreamError{reason: "protocol error", err: errors.New("too many response headers")}
+		}
 	}
 	if status < 200 {
 		return r, nil
