@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/host"
@@ -27,8 +28,12 @@ type exchange struct {
 	// release detaches the upstream connection from ctx; false if ctx
 	// already closed it.
 	release func() bool
-	w       *responseWriter
-	result  result
+	// pumpStopped is set by the body pump before it abandons the upstream;
+	// upstreamGone when the upstream failed while the pump still read the
+	// client, whose read was then cut short.
+	pumpStopped, upstreamGone atomic.Bool
+	w                         *responseWriter
+	result                    result
 }
 
 // result is what the access-log line reports.
@@ -130,7 +135,7 @@ func (x *exchange) run() {
 	for attempt := 0; ; attempt++ {
 		uc, resp, pump, upErr := x.send(up)
 		switch {
-		case pump.clientErr != nil:
+		case pump.clientErr != nil && !x.upstreamGone.Load():
 			x.clientError(pump.clientErr)
 		case pump.err != nil:
 			x.wasmFail(pump.err)
@@ -176,6 +181,12 @@ func (x *exchange) send(up host.Headers) (*upConn, *upstreamResponse, pumpResult
 	resp, upErr := g.upstream.readResponse(uc, method == http.MethodHead, started)
 	if upErr != nil {
 		uc.nc.Close() // unblocks a body still being sent
+		if x.body != nil && !x.pumpStopped.Load() {
+			// Answer now rather than after the client's last byte, as
+			// Envoy's router does on an upstream reset.
+			x.upstreamGone.Store(true)
+			_ = x.c.nc.SetReadDeadline(time.Now())
+		}
 	}
 	return uc, resp, <-pumpDone, upErr
 }
@@ -197,6 +208,7 @@ func (x *exchange) pumpRequestBody(dst *bodyWriter) pumpResult {
 		n, rerr := x.body.Read(buf)
 		eos := errors.Is(rerr, io.EOF)
 		if rerr != nil && !eos {
+			x.pumpStopped.Store(true)
 			dst.c.nc.Close()
 			return pumpResult{clientErr: rerr}
 		}
@@ -214,6 +226,7 @@ func (x *exchange) pumpRequestBody(dst *bodyWriter) pumpResult {
 			}
 		}
 		if err != nil || act == host.Reply {
+			x.pumpStopped.Store(true)
 			dst.c.nc.Close()
 			return pumpResult{reply: act == host.Reply, err: err}
 		}
@@ -221,6 +234,7 @@ func (x *exchange) pumpRequestBody(dst *bodyWriter) pumpResult {
 			return pumpResult{} // the upstream went away: its response (or its absence) tells
 		}
 		if eos {
+			x.pumpStopped.Store(true)
 			if dst.end() != nil {
 				return pumpResult{}
 			}

@@ -367,6 +367,24 @@ func TestHungUpstreamMeetsTheRouteTimeout(t *testing.T) {
 	}
 }
 
+func TestUpstreamThatDiesMidUploadIsAnsweredAtOnce(t *testing.T) {
+	upURL, _ := rawUpstream(t, nil) // reads the head, then closes
+	g := startWith(t, upURL, Options{Timeouts: Timeouts{StreamIdle: time.Minute}})
+	c := dial(t, g.addr)
+	began := time.Now()
+	// One byte of ten, then the client waits: the answer must not.
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nA")
+	if want := "upstream connect error or disconnect/reset before headers. reset reason: connection termination"; resp.StatusCode != 503 || body != want {
+		t.Errorf("got %d %q, want 503 %q", resp.StatusCode, body, want)
+	}
+	if waited := time.Since(began); waited > 10*time.Second {
+		t.Errorf("answered after %v: the gateway waited for the client's body", waited)
+	}
+	if !resp.Close {
+		t.Error("the connection must close: the request body was not read to its end")
+	}
+}
+
 func TestMalformedChunkedBodyIsTheClientsError(t *testing.T) {
 	g, _ := start(t)
 	c := dial(t, g.addr)
