@@ -25,15 +25,19 @@ type exchange struct {
 	s     *host.Stream
 	t     *timers
 	ctx   context.Context
-	// release detaches the upstream connection from ctx; false if ctx
-	// already closed it.
+	// uc is the upstream connection; release detaches it from ctx, false if
+	// ctx already closed it.
+	uc      *upConn
 	release func() bool
 	// pumpStopped is set by the body pump before it abandons the upstream;
 	// upstreamGone when the upstream failed while the pump still read the
 	// client, whose read was then cut short.
 	pumpStopped, upstreamGone atomic.Bool
-	w                         *responseWriter
-	result                    result
+	// pending is the body pump still running while the upstream's early
+	// answer goes downstream; nil otherwise.
+	pending <-chan pumpResult
+	w       *responseWriter
+	result  result
 }
 
 // result is what the access-log line reports.
@@ -132,6 +136,7 @@ func (x *exchange) run() {
 		return
 	}
 	up := s.UpstreamRequestHeaders()
+	defer x.abandonBody()
 	for attempt := 0; ; attempt++ {
 		uc, resp, pump, upErr := x.send(up)
 		switch {
@@ -169,7 +174,7 @@ func (x *exchange) send(up host.Headers) (*upConn, *upstreamResponse, pumpResult
 	if err != nil {
 		return nil, nil, pumpResult{}, err
 	}
-	x.release = stop
+	x.uc, x.release = uc, stop
 	pumpDone := make(chan pumpResult, 1)
 	if x.body != nil {
 		go func() { pumpDone <- x.pumpRequestBody(&bodyWriter{c: uc, chunked: x.req.length < 0}) }()
@@ -187,8 +192,32 @@ func (x *exchange) send(up host.Headers) (*upConn, *upstreamResponse, pumpResult
 			x.upstreamGone.Store(true)
 			_ = x.c.nc.SetReadDeadline(time.Now())
 		}
+		return uc, resp, <-pumpDone, upErr
 	}
-	return uc, resp, <-pumpDone, upErr
+	select {
+	case pump := <-pumpDone:
+		return uc, resp, pump, nil
+	default:
+		// The upstream answered before the body's end: the answer goes
+		// downstream now, as Envoy forwards it, and the rest of the body
+		// is abandoned once it is out.
+		x.pending = pumpDone
+		return uc, resp, pumpResult{}, nil
+	}
+}
+
+// abandonBody ends a body pump still running after the response: the
+// upstream connection and the client's read are cut, so the connection
+// closes (the request was not read to its end).
+func (x *exchange) abandonBody() {
+	if x.pending == nil {
+		return
+	}
+	x.upstreamGone.Store(true)
+	_ = x.c.nc.SetReadDeadline(time.Now())
+	x.uc.nc.Close()
+	<-x.pending
+	x.pending = nil
 }
 
 type pumpResult struct {
@@ -332,7 +361,7 @@ func (x *exchange) forwardResponse(resp *upstreamResponse) {
 // releaseUpstream keeps the upstream connection for another request when the
 // exchange on it completed cleanly.
 func (x *exchange) releaseUpstream(resp *upstreamResponse) {
-	if resp.reusable && x.release() && (x.body == nil || x.body.done) {
+	if resp.reusable && x.pending == nil && x.release() && (x.body == nil || x.body.done) {
 		x.c.g.upstream.put(resp.conn)
 		return
 	}
@@ -344,5 +373,5 @@ func (x *exchange) releaseUpstream(resp *upstreamResponse) {
 // HTTP/1 connection rather than wait for the rest), nor after a response cut
 // short.
 func (x *exchange) keepAlive() bool {
-	return x.req != nil && x.req.keepAlive && !x.w.closeConn && (x.body == nil || x.body.done)
+	return x.req != nil && x.pending == nil && x.req.keepAlive && !x.w.closeConn && (x.body == nil || x.body.done)
 }

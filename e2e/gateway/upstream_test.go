@@ -243,3 +243,18 @@ func TestUnreachableUpstreamIsAnEnvoyLocalReply(t *testing.T) {
 		})
 	}
 }
+
+func TestEarlyUpstreamAnswerIsForwardedAtOnce(t *testing.T) {
+	upURL, _ := rawUpstream(t, []byte("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big!"))
+	g := startWith(t, upURL, Options{Timeouts: Timeouts{StreamIdle: time.Minute}})
+	c := dial(t, g.addr)
+	began := time.Now()
+	// One byte of a million, then the client waits for the answer.
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\nA")
+	if resp.StatusCode != 413 || body != "too big!" || !resp.Close {
+		t.Errorf("got %d %q (close %v), want the upstream's 413 and the connection closed", resp.StatusCode, body, resp.Close)
+	}
+	if waited := time.Since(began); waited > 10*time.Second {
+		t.Errorf("answered after %v: the gateway waited for the client's body", waited)
+	}
+}
