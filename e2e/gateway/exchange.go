@@ -296,11 +296,20 @@ func requestHeaders(r *request) host.Headers {
 		h.Add("x-forwarded-proto", "http")
 	}
 	if _, ok := h.Get("x-request-id"); !ok {
-		var id [16]byte
-		_, _ = rand.Read(id[:])
-		h.Add("x-request-id", hex.EncodeToString(id[:]))
+		h.Add("x-request-id", uuid4())
 	}
 	return h
+}
+
+// uuid4 is a random UUID (RFC 9562 version 4), the form of Envoy's
+// x-request-id.
+func uuid4() string {
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	h := hex.EncodeToString(id[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func (x *exchange) forwardResponse(resp *upstreamResponse) {

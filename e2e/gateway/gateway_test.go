@@ -183,8 +183,8 @@ func TestForwardsWithHTTPSemantics(t *testing.T) {
 	if resp.Header.Get("x-upstream") != "yes" || resp.Header.Get("connection") != "" {
 		t.Errorf("response headers %v: want upstream headers without hop-by-hop ones", resp.Header)
 	}
-	if got := up.seen[0].Header.Get("x-request-id"); len(got) != 32 {
-		t.Errorf("x-request-id %q: the gateway adds one as Envoy does", got)
+	if got := up.seen[0].Header.Get("x-request-id"); len(got) != 36 || got[14] != '4' {
+		t.Errorf("x-request-id %q: the gateway adds a UUID as Envoy does", got)
 	}
 }
 

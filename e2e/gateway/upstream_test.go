@@ -65,7 +65,7 @@ func TestForwardsExactlyWhatClientAndUpstreamSent(t *testing.T) {
 	// headers in order with lower-case names, then what Envoy adds
 	// (x-forwarded-proto, x-request-id, the router's timeout), nothing else.
 	want := regexp.MustCompile(`^GET /echo/a\?q=1 HTTP/1\.1\r\nhost: api\.example\r\nx-client: yes\r\n` +
-		`x-forwarded-proto: http\r\nx-request-id: [0-9a-f]{32}\r\nx-envoy-expected-rq-timeout-ms: 15000\r\n\r\n$`)
+		`x-forwarded-proto: http\r\nx-request-id: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\r\nx-envoy-expected-rq-timeout-ms: 15000\r\n\r\n$`)
 	if !want.MatchString(head) {
 		t.Errorf("upstream request head:\n%q\nwant it to match %s", head, want)
 	}
