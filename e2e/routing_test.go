@@ -41,7 +41,8 @@ func TestAnUnknownRouteIsDeniedWithAProblemBody(t *testing.T) {
 }
 
 // TestRoutingAndPathNormalization runs the pipeline's behaviour table through
-// plugin.wasm: routes match most specific first and check the method; the
+// plugin.wasm: the :authority picks the host's routes, routes match most
+// specific first and check the method; the
 // tricks used to reach a route the policy does not allow (dot segments, encoded
 // separators, //, ;params, NUL, double encoding, overlong UTF-8) are rejected
 // or normalized before matching; and the upstream receives the normalized
@@ -54,7 +55,9 @@ func TestRoutingAndPathNormalization(t *testing.T) {
 	g := startGateway(t, string(table.Policy), 1)
 	for _, tc := range table.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			res := g.send(request(tc.Method, tc.Path))
+			req := request(tc.Method, tc.Path)
+			req.Authority, req.Scheme = tc.Target()
+			res := g.send(req)
 			if tc.Reason != "" {
 				expectProblem(t, res, tc.Status, tc.Reason)
 				if allow, _ := res.Headers.Get("allow"); allow != tc.Allow {

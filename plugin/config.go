@@ -66,6 +66,18 @@ func parseConfig(raw []byte) (*pipeline.Config, keySources, []error) {
 			s, _ := r.enum(p, v, "deny", "allow")
 			cfg.DefaultAllow = s == "allow"
 		}},
+		"hosts": {read: func(p string, v gjson.Result) {
+			r.eachKey(p, v, func(p, key string, v gjson.Result) {
+				h := pipeline.Host{Pattern: key}
+				r.object(p, v, map[string]field{
+					"default": {required: true, read: func(p string, v gjson.Result) {
+						s, _ := r.enum(p, v, "deny", "allow")
+						h.DefaultAllow = s == "allow"
+					}},
+				})
+				cfg.Hosts = append(cfg.Hosts, h)
+			})
+		}},
 	})
 	return cfg, keys, r.errs
 }
@@ -79,6 +91,11 @@ func (r *configReader) route(path string, v gjson.Result) pipeline.Route {
 				"path":         {required: true, read: func(p string, v gjson.Result) { rt.Match.Path, _ = r.str(p, v) }},
 				"methods":      {read: func(p string, v gjson.Result) { rt.Match.Methods = r.strings(p, v) }},
 				"strict_slash": {read: func(p string, v gjson.Result) { rt.Match.StrictSlash = r.boolean(p, v) }},
+				"hosts": {read: func(p string, v gjson.Result) {
+					if rt.Match.Hosts = r.strings(p, v); v.IsArray() && len(v.Array()) == 0 {
+						r.errorf(p, "must not be empty: omit it to match any host")
+					}
+				}},
 			})
 		}},
 		// Every route says how it is authenticated; "none" must be written

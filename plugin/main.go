@@ -119,7 +119,13 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	p := h.plugin
 	method, _ := proxywasm.GetHttpRequestHeader(":method")
 	path, _ := proxywasm.GetHttpRequestHeader(":path")
-	out := p.pipeline.Request(pipeline.Request{Method: method, Path: path}, &h.params)
+	// Envoy puts HTTP/1's Host in :authority, so one read serves both.
+	authority, _ := proxywasm.GetHttpRequestHeader(":authority")
+	var scheme string
+	if route.HasPort(authority) {
+		scheme, _ = proxywasm.GetHttpRequestHeader(":scheme")
+	}
+	out := p.pipeline.Request(pipeline.Request{Method: method, Path: path, Authority: authority, Scheme: scheme}, &h.params)
 	if out.Denied() {
 		return h.deny(out.Decision)
 	}

@@ -45,13 +45,25 @@ type Config struct {
 	// DefaultAllow lets requests that match no route through. The default,
 	// false, denies them: an API that forgot a route stays closed.
 	DefaultAllow bool
+	// Hosts are per-host settings, in configuration order.
+	Hosts []Host
+}
+
+// Host is the settings of one host pattern ("hosts" in the filter JSON).
+type Host struct {
+	// Pattern is as in routes[].match.hosts.
+	Pattern string
+	// DefaultAllow replaces Config.DefaultAllow for the requests of this
+	// host that match none of its routes.
+	DefaultAllow bool
 }
 
 // Pipeline is a compiled Config.
 type Pipeline struct {
-	table        *route.Table
-	routes       []compiledRoute
-	defaultAllow bool
+	table  *route.Table
+	routes []compiledRoute
+	// defaultAllow is each host group's default, by group number.
+	defaultAllow []bool
 	authn        *authn.Authenticator
 	warnings     []Warning
 }
@@ -72,7 +84,7 @@ func Compile(cfg Config) (*Pipeline, []error) {
 	}
 	specs := make([]route.Spec, len(cfg.Routes))
 	firstByName := map[string]int{}
-	p := &Pipeline{defaultAllow: cfg.DefaultAllow, routes: make([]compiledRoute, len(cfg.Routes))}
+	p := &Pipeline{routes: make([]compiledRoute, len(cfg.Routes))}
 	for i, r := range cfg.Routes {
 		path := "routes[" + strconv.Itoa(i) + "]"
 		switch prev, dup := firstByName[r.Name]; {
@@ -104,14 +116,44 @@ func Compile(cfg Config) (*Pipeline, []error) {
 			p.routes[i].auth = req
 		}
 	}
-	table, routeErrs := route.Compile(specs)
+	patterns, defaults, hostErrs := hostSettings(cfg.Hosts)
+	errs = append(errs, hostErrs...)
+	table, routeErrs := route.Compile(specs, patterns...)
 	errs = append(errs, routeErrs...)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	p.table, p.authn = table, a
+	for _, pattern := range table.Hosts() {
+		allow, ok := defaults[pattern]
+		p.defaultAllow = append(p.defaultAllow, allow || !ok && cfg.DefaultAllow)
+	}
 	p.warnings = p.findWarnings(cfg)
 	return p, nil
+}
+
+// hostSettings checks the per-host settings and returns their canonical
+// patterns and defaults.
+func hostSettings(hosts []Host) ([]string, map[string]bool, []error) {
+	var errs []error
+	var patterns []string
+	defaults := map[string]bool{}
+	first := map[string]string{}
+	for _, h := range hosts {
+		path := "hosts." + h.Pattern
+		canon, err := route.ParseHostPattern(h.Pattern)
+		switch prev, dup := first[canon]; {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		case dup:
+			errs = append(errs, fmt.Errorf("%s: the same host as hosts.%s", path, prev))
+		default:
+			first[canon] = h.Pattern
+			patterns = append(patterns, canon)
+			defaults[canon] = h.DefaultAllow
+		}
+	}
+	return patterns, defaults, errs
 }
 
 // Authenticator is the compiled set of identity providers.
@@ -135,6 +177,10 @@ func (p *Pipeline) NeedsAuthentication(routeIndex int) bool {
 // Request is what the request-headers stage sees of a request.
 type Request struct {
 	Method string
+	// Authority is the :authority (Envoy puts HTTP/1's Host there);
+	// Scheme the :scheme, needed only when the authority has a port
+	// (route.HasPort), to drop the scheme's default one.
+	Authority, Scheme string
 	// Path is the raw :path, query included.
 	Path string
 }
@@ -158,14 +204,19 @@ func (p *Pipeline) Request(req Request, params *route.Params) Outcome {
 	if req.Method == "" {
 		return Outcome{Decision: verdict.Deny(verdict.BadRequest, "missing :method"), RouteIndex: -1}
 	}
+	host, d := route.CanonicalHost(req.Authority, req.Scheme)
+	if d.Denied() {
+		return Outcome{Decision: d, RouteIndex: -1}
+	}
 	norm, d := route.Normalize(req.Path)
 	if d.Denied() {
 		return Outcome{Decision: d, RouteIndex: -1}
 	}
 	out := Outcome{Path: forwardPath(req.Path, norm), RouteIndex: -1}
-	i, d := p.table.Match(req.Method, norm.Decoded, params)
+	g := p.table.Host(host)
+	i, d := p.table.Match(g, req.Method, norm.Decoded, params)
 	if i < 0 {
-		if d.Reason == verdict.NoRoute && p.defaultAllow {
+		if d.Reason == verdict.NoRoute && p.defaultAllow[g] {
 			return out
 		}
 		out.Decision = d

@@ -14,7 +14,7 @@ func BenchmarkRequest(b *testing.B) {
 	var params route.Params
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if out := p.Request(Request{Method: "GET", Path: "/api/v1/orders/42"}, &params); out.Denied() {
+		if out := p.Request(Request{Method: "GET", Path: "/api/v1/orders/42", Authority: "api.example.com"}, &params); out.Denied() {
 			b.Fatal(out)
 		}
 	}

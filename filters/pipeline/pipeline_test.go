@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/apiguard/apiguard/filters/authn"
@@ -18,9 +20,14 @@ type policy struct {
 			Path        string   `json:"path"`
 			Methods     []string `json:"methods"`
 			StrictSlash bool     `json:"strict_slash"`
+			Hosts       []string `json:"hosts"`
 		} `json:"match"`
 		Auth json.RawMessage `json:"auth"`
 	} `json:"routes"`
+	Hosts map[string]struct {
+		Default string `json:"default"`
+	} `json:"hosts"`
+	Default   string `json:"default"`
 	Providers map[string]struct {
 		Issuer    string   `json:"issuer"`
 		Audiences []string `json:"audiences"`
@@ -35,7 +42,7 @@ func (pol policy) config(t *testing.T) Config {
 		cfg.Providers = append(cfg.Providers, authn.ProviderConfig{Name: name, JWT: jwt.Config{Issuer: pc.Issuer, Audiences: pc.Audiences}})
 	}
 	for _, r := range pol.Routes {
-		rt := Route{Name: r.Name, Match: route.Spec{Path: r.Match.Path, Methods: r.Match.Methods, StrictSlash: r.Match.StrictSlash}}
+		rt := Route{Name: r.Name, Match: route.Spec{Path: r.Match.Path, Methods: r.Match.Methods, StrictSlash: r.Match.StrictSlash, Hosts: r.Match.Hosts}}
 		if string(r.Auth) == `"none"` {
 			rt.Public = true
 		} else if err := json.Unmarshal(r.Auth, &rt.Auth); err != nil {
@@ -43,6 +50,10 @@ func (pol policy) config(t *testing.T) Config {
 		}
 		cfg.Routes = append(cfg.Routes, rt)
 	}
+	for _, pattern := range slices.Sorted(maps.Keys(pol.Hosts)) {
+		cfg.Hosts = append(cfg.Hosts, Host{Pattern: pattern, DefaultAllow: pol.Hosts[pattern].Default == "allow"})
+	}
+	cfg.DefaultAllow = pol.Default == "allow"
 	return cfg
 }
 
@@ -62,7 +73,8 @@ func TestRoutingTable(t *testing.T) {
 	for _, tc := range table.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			var params route.Params
-			out := p.Request(Request{Method: tc.Method, Path: tc.Path}, &params)
+			authority, scheme := tc.Target()
+			out := p.Request(Request{Method: tc.Method, Path: tc.Path, Authority: authority, Scheme: scheme}, &params)
 			if !out.Denied() {
 				out.Decision = p.Authenticate(out.RouteIndex, authn.Input{}).Decision
 			}
@@ -114,7 +126,7 @@ func TestCompileNamesDuplicateAndEmptyRoutes(t *testing.T) {
 func TestMissingMethodIsABadRequest(t *testing.T) {
 	p, _ := Compile(Config{DefaultAllow: true})
 	var params route.Params
-	if out := p.Request(Request{Path: "/"}, &params); out.Reason.Code() != "bad_request" {
+	if out := p.Request(Request{Path: "/", Authority: "a.example"}, &params); out.Reason.Code() != "bad_request" {
 		t.Errorf("reason %s, want bad_request", out.Reason.Code())
 	}
 }

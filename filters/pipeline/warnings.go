@@ -29,6 +29,7 @@ func (p *Pipeline) Warnings() []Warning { return p.warnings }
 
 func (p *Pipeline) findWarnings(cfg Config) []Warning {
 	var out []Warning
+	hosts := p.table.Hosts()
 	for _, s := range p.table.Shadows() {
 		r := cfg.Routes[s.Route]
 		if r.Public || r.Auth.Optional {
@@ -36,7 +37,7 @@ func (p *Pipeline) findWarnings(cfg Config) []Warning {
 		}
 		var served string
 		switch {
-		case s.By < 0 && cfg.DefaultAllow:
+		case s.By < 0 && p.defaultAllow[s.Host]:
 			served = `matches no route, and "default": "allow" lets it through`
 		case s.By < 0:
 			continue
@@ -47,10 +48,14 @@ func (p *Pipeline) findWarnings(cfg Config) []Warning {
 		default:
 			continue
 		}
+		on := ""
+		if s.Host != route.AnyHost {
+			on = " on host " + hosts[s.Host]
+		}
 		out = append(out, Warning{
 			Path: "routes[" + strconv.Itoa(s.Route) + "]",
-			Message: fmt.Sprintf("%s %s (%s) %s without a token; %s",
-				strings.Join(s.Methods, ", "), s.Path, variantNote[s.Variant], served, variantAdvice[s.Variant]),
+			Message: fmt.Sprintf("%s %s%s (%s) %s without a token; %s",
+				strings.Join(s.Methods, ", "), s.Path, on, variantNote[s.Variant], served, variantAdvice[s.Variant]),
 		})
 	}
 	return out

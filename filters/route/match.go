@@ -25,6 +25,9 @@ type Spec struct {
 	// "/admin", so an upstream that ignores a trailing slash cannot be
 	// reached around the route's policy.
 	StrictSlash bool
+	// Hosts are the host patterns the route serves (see ParseHostPattern);
+	// empty means any host no pattern of the table matches.
+	Hosts []string
 }
 
 // MaxParams bounds the {param} segments of one route.
@@ -43,12 +46,30 @@ const MaxParams = 16
 //
 // A path's trailing slash does not change which route matches it, except
 // for routes with StrictSlash: those of one shape are told apart by it.
+//
+// Hosts come first: a request's host selects one host group, the routes
+// of its most specific pattern (exact, then the longest wildcard, then the
+// routes without hosts), and only that group's routes are matched against
+// the path, as Envoy selects a virtual host before its routes.
 type Table struct {
-	root   *node
-	routes []compiled
+	groups []hostGroup
+	// exact and wild find a host's group: wild is keyed by what follows a
+	// wildcard's "*.".
+	exact, wild map[string]int
+	routes      []compiled
 	// intern numbers every literal segment of the table from 1, so a walk
 	// that backtracks compares a path segment with literals only once.
 	intern map[string]int32
+}
+
+// AnyHost is the group of the routes without hosts, which serves every
+// host no pattern matches.
+const AnyHost = 0
+
+type hostGroup struct {
+	pattern string // canonical; "" for AnyHost
+	root    *node
+	routes  []int // in configuration order
 }
 
 // compiled is what Compile kept of one Spec.
@@ -160,9 +181,14 @@ func (t *terminal) find(method string, trailing int) (int, bool) {
 }
 
 // Compile builds a Table. It reports every error, each starting with its JSON
-// path ("routes[2].match.path: ...").
-func Compile(specs []Spec) (*Table, []error) {
-	t := &Table{root: &node{}, routes: make([]compiled, len(specs)), intern: map[string]int32{}}
+// path ("routes[2].match.path: ..."). hosts are canonical patterns that get
+// a group even if no route names them (a host with only its own default).
+func Compile(specs []Spec, hosts ...string) (*Table, []error) {
+	t := &Table{routes: make([]compiled, len(specs)), intern: map[string]int32{}, exact: map[string]int{}, wild: map[string]int{}}
+	t.groups = []hostGroup{{root: &node{}}}
+	for _, h := range hosts {
+		t.group(h)
+	}
 	var errs []error
 	shapes := map[string][]int{}
 	for i, s := range specs {
@@ -173,7 +199,9 @@ func Compile(specs []Spec) (*Table, []error) {
 		}
 		methods, merrs := checkMethods(prefix, s.Methods)
 		errs = append(errs, merrs...)
-		if err != nil || len(merrs) > 0 {
+		groups, herrs := t.hostGroups(prefix, s.Hosts)
+		errs = append(errs, herrs...)
+		if err != nil || len(merrs) > 0 || len(herrs) > 0 {
 			continue
 		}
 		c := compiled{params: names, methods: methods}
@@ -193,21 +221,103 @@ func Compile(specs []Spec) (*Table, []error) {
 			}
 			c.slash = eitherSlash
 		}
-		shape := shapeOf(c)
-		for _, j := range shapes[shape] {
-			if overlap(methods, specs[j].Methods) && c.slash.overlaps(t.routes[j].slash) {
-				errs = append(errs, fmt.Errorf("%s.path: same path shape as routes[%d] with overlapping methods", prefix, j))
-			}
-		}
-		shapes[shape] = append(shapes[shape], i)
 		t.routes[i] = c
-		t.insert(c, entry{route: i, methods: methods, slash: c.slash})
+		for k, g := range groups {
+			shape := strconv.Itoa(g) + shapeOf(c)
+			for _, j := range shapes[shape] {
+				if !overlap(methods, specs[j].Methods) || !c.slash.overlaps(t.routes[j].slash) {
+					continue
+				}
+				if g == AnyHost {
+					errs = append(errs, fmt.Errorf("%s.path: same path shape as routes[%d] with overlapping methods", prefix, j))
+				} else {
+					errs = append(errs, fmt.Errorf("%s.hosts[%d]: same host %q and path shape as routes[%d] with overlapping methods", prefix, k, t.groups[g].pattern, j))
+				}
+			}
+			shapes[shape] = append(shapes[shape], i)
+			t.groups[g].routes = append(t.groups[g].routes, i)
+			t.insert(t.groups[g].root, c, entry{route: i, methods: methods, slash: c.slash})
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	t.root.finish()
+	for _, g := range t.groups {
+		g.root.finish()
+	}
 	return t, nil
+}
+
+// hostGroups parses a route's host patterns into the groups it joins.
+func (t *Table) hostGroups(prefix string, hosts []string) ([]int, []error) {
+	if len(hosts) == 0 {
+		return []int{AnyHost}, nil
+	}
+	var groups []int
+	var errs []error
+	for k, h := range hosts {
+		canon, err := ParseHostPattern(h)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.hosts[%d]: %q: %w", prefix, k, h, err))
+			continue
+		}
+		g := t.group(canon)
+		if slices.Contains(groups, g) {
+			errs = append(errs, fmt.Errorf("%s.hosts[%d]: %q is listed twice", prefix, k, h))
+			continue
+		}
+		groups = append(groups, g)
+	}
+	return groups, errs
+}
+
+// group returns the group of a canonical pattern, adding it if new.
+func (t *Table) group(pattern string) int {
+	index, key := t.exact, pattern
+	if suffix, ok := strings.CutPrefix(pattern, "*."); ok {
+		index, key = t.wild, suffix
+	}
+	if g, ok := index[key]; ok {
+		return g
+	}
+	index[key] = len(t.groups)
+	t.groups = append(t.groups, hostGroup{pattern: pattern, root: &node{}})
+	return len(t.groups) - 1
+}
+
+// Hosts lists the canonical pattern of each host group, by group number;
+// AnyHost's is "".
+func (t *Table) Hosts() []string {
+	out := make([]string, len(t.groups))
+	for g := range t.groups {
+		out[g] = t.groups[g].pattern
+	}
+	return out
+}
+
+// Host returns the group serving a canonical host (see CanonicalHost): its
+// exact pattern, else the longest wildcard whose suffix follows one of the
+// host's dots, else AnyHost. The cost depends on the host's length, not on
+// the number of patterns.
+func (t *Table) Host(host string) int {
+	if len(t.groups) == 1 {
+		return AnyHost
+	}
+	if g, ok := t.exact[host]; ok {
+		return g
+	}
+	if len(t.wild) > 0 {
+		// Left to right is longest suffix first; a suffix starts after a
+		// dot, so a wildcard always stands for whole labels.
+		for i := 0; i < len(host); i++ {
+			if host[i] == '.' {
+				if g, ok := t.wild[host[i+1:]]; ok {
+					return g
+				}
+			}
+		}
+	}
+	return AnyHost
 }
 
 // ParamNames returns the names route i's template captures, in order, so
@@ -244,8 +354,7 @@ func overlap(a []string, b []string) bool {
 	return false
 }
 
-func (t *Table) insert(c compiled, e entry) {
-	n := t.root
+func (t *Table) insert(n *node, c compiled, e entry) {
 	for _, s := range c.segs {
 		if strings.HasPrefix(s, "{") {
 			if n.param == nil {

@@ -85,7 +85,7 @@ func TestMatch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var p Params
-			i, d := table.Match(tc.method, tc.path, &p)
+			i, d := table.Match(AnyHost, tc.method, tc.path, &p)
 			if tc.wantRoute == "" {
 				if i != -1 || d.Reason != tc.wantReason {
 					t.Fatalf("Match = %d %+v, want %v", i, d, tc.wantReason)
@@ -113,7 +113,7 @@ func TestMatch(t *testing.T) {
 func TestMatchDoesNotAllocate(t *testing.T) {
 	table, _ := Compile(shopRoutes)
 	var p Params
-	if n := testing.AllocsPerRun(100, func() { table.Match("GET", "/tenants/acme/orders/7", &p) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { table.Match(AnyHost, "GET", "/tenants/acme/orders/7", &p) }); n != 0 {
 		t.Errorf("%v allocations per match", n)
 	}
 }
@@ -189,7 +189,7 @@ func TestManyLiteralChildrenUseAMap(t *testing.T) {
 	}
 	var p Params
 	for i, s := range specs {
-		if got, _ := table.Match("GET", s.Path, &p); got != i {
+		if got, _ := table.Match(AnyHost, "GET", s.Path, &p); got != i {
 			t.Errorf("%s matched route %d, want %d", s.Path, got, i)
 		}
 	}
@@ -218,7 +218,7 @@ func FuzzMatch(f *testing.F) {
 	f.Add("DELETE", "/tenants/mine/orders/7/")
 	f.Fuzz(func(t *testing.T, method, path string) {
 		var p Params
-		i, d := table.Match(method, path, &p)
+		i, d := table.Match(AnyHost, method, path, &p)
 		if i < 0 {
 			if d.Reason != verdict.NoRoute && d.Reason != verdict.MethodNotAllowed {
 				t.Fatalf("reason %v", d.Reason)
@@ -236,8 +236,8 @@ func FuzzMatch(f *testing.F) {
 		}
 		// Without strict_slash, a trailing slash never changes the outcome.
 		if trimmed, ok := strings.CutSuffix(path, "/"); ok && trimmed != "" && !strings.HasSuffix(trimmed, "/") {
-			a, da := slashBlind.Match(method, trimmed, &p)
-			b, db := slashBlind.Match(method, path, &p)
+			a, da := slashBlind.Match(AnyHost, method, trimmed, &p)
+			b, db := slashBlind.Match(AnyHost, method, path, &p)
 			if a != b || da.Reason != db.Reason {
 				t.Fatalf("%s %q: %d %v, with its slash %d %v", method, trimmed, a, da.Reason, b, db.Reason)
 			}
@@ -270,7 +270,7 @@ func FuzzShadows(f *testing.F) {
 				t.Fatalf("shadow %+v", s)
 			}
 			for _, m := range s.Methods {
-				if got, d := table.Match(m, s.Path, &p); got != s.By || (got < 0 && d.Reason != verdict.NoRoute) {
+				if got, d := table.Match(AnyHost, m, s.Path, &p); got != s.By || (got < 0 && d.Reason != verdict.NoRoute) {
 					t.Fatalf("shadow %+v: %s %s matches route %d (%v)", s, m, s.Path, got, d.Reason)
 				}
 			}
@@ -317,7 +317,7 @@ func TestBacktracking(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
 			var p Params
-			i, _ := table.Match("GET", tc.path, &p)
+			i, _ := table.Match(AnyHost, "GET", tc.path, &p)
 			got := ""
 			if i >= 0 {
 				got = specs[i].Name
@@ -370,7 +370,7 @@ func referenceMatch(t *Table, method, path string) (route int, matched bool) {
 		}
 		return try(&n.glob, 0)
 	}
-	if i, ok := walk(t.root, path[1:], false, 0); ok {
+	if i, ok := walk(t.groups[AnyHost].root, path[1:], false, 0); ok {
 		return i, matched
 	}
 	return -1, matched

@@ -38,7 +38,7 @@ func BenchmarkMatch(b *testing.B) {
 			var p Params
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if idx, _ := t.Match("GET", path, &p); idx < 0 {
+				if idx, _ := t.Match(AnyHost, "GET", path, &p); idx < 0 {
 					b.Fatal("no match")
 				}
 			}
@@ -80,7 +80,7 @@ func BenchmarkMatchWorstCase(b *testing.B) {
 		b.Run(fmt.Sprintf("%d-routes-%d-bytes", len(specs), len(path)), func(b *testing.B) {
 			var p Params
 			for i := 0; i < b.N; i++ {
-				if idx, _ := t.Match("GET", path, &p); idx >= 0 {
+				if idx, _ := t.Match(AnyHost, "GET", path, &p); idx >= 0 {
 					b.Fatal("matched")
 				}
 			}

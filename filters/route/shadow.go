@@ -39,7 +39,9 @@ func (v Variant) String() string {
 // under By's policy.
 type Shadow struct {
 	Route, By int
-	Variant   Variant
+	// Host is the host group (see Table.Host) where this happens.
+	Host    int
+	Variant Variant
 	// Methods and Path are the requests, e.g. DELETE and PATCH on "/admin".
 	Methods []string
 	Path    string
@@ -49,44 +51,54 @@ type Shadow struct {
 // PATCH (RFC 5789).
 var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 
-// Shadows matches each route's variants against the table and returns every
-// one another route serves, in route order. It is meant for compile time:
-// each call does a few matches per route segment.
+// Shadows matches each route's variants against the routes of its host
+// groups and returns every one another route serves, by group, then in
+// route order. It is meant for compile time: each call does a few matches
+// per route segment and host.
 func (t *Table) Shadows() []Shadow {
 	var out []Shadow
+	for g := range t.groups {
+		for _, i := range t.groups[g].routes {
+			out = t.shadows(out, g, i)
+		}
+	}
+	return out
+}
+
+// shadows appends route i's near misses in host group g.
+func (t *Table) shadows(out []Shadow, g, i int) []Shadow {
 	var p Params
-	for i, c := range t.routes {
-		trailing := c.slash == withSlash
-		path := c.example(trailing, -1, nil)
-		method := "GET"
-		if c.methods != nil {
-			method = c.methods[0]
-		}
-		if c.slash != eitherSlash {
-			out = t.probe(out, len(out), &p, i, TrailingSlash, []string{method}, c.example(!trailing, -1, nil))
-		}
-		// One segment at a time, upper- then lower-cased: a route that serves
-		// the variant must match the other segments as written.
-		caseFrom := len(out)
-		for k := range c.segs {
-			for _, fold := range []func(string) string{strings.ToUpper, strings.ToLower} {
-				if v := c.example(trailing, k, fold); v != path {
-					out = t.probe(out, caseFrom, &p, i, Case, []string{method}, v)
-				}
+	c := t.routes[i]
+	trailing := c.slash == withSlash
+	path := c.example(trailing, -1, nil)
+	method := "GET"
+	if c.methods != nil {
+		method = c.methods[0]
+	}
+	if c.slash != eitherSlash {
+		out = t.probe(out, len(out), &p, g, i, TrailingSlash, []string{method}, c.example(!trailing, -1, nil))
+	}
+	// One segment at a time, upper- then lower-cased: a route that serves
+	// the variant must match the other segments as written.
+	caseFrom := len(out)
+	for k := range c.segs {
+		for _, fold := range []func(string) string{strings.ToUpper, strings.ToLower} {
+			if v := c.example(trailing, k, fold); v != path {
+				out = t.probe(out, caseFrom, &p, g, i, Case, []string{method}, v)
 			}
 		}
-		if c.methods != nil {
-			var others []string
-			for _, m := range probeMethods {
-				if !slices.Contains(c.methods, m) && (m != "HEAD" || !slices.Contains(c.methods, "GET")) {
-					others = append(others, m)
-				}
+	}
+	if c.methods != nil {
+		var others []string
+		for _, m := range probeMethods {
+			if !slices.Contains(c.methods, m) && (m != "HEAD" || !slices.Contains(c.methods, "GET")) {
+				others = append(others, m)
 			}
-			from := len(out)
-			out = t.probe(out, from, &p, i, Method, others, path)
-			if c.slash == eitherSlash && !c.glob && len(c.segs) > 0 {
-				out = t.probe(out, from, &p, i, Method, others, path+"/")
-			}
+		}
+		from := len(out)
+		out = t.probe(out, from, &p, g, i, Method, others, path)
+		if c.slash == eitherSlash && !c.glob && len(c.segs) > 0 {
+			out = t.probe(out, from, &p, g, i, Method, others, path+"/")
 		}
 	}
 	return out
@@ -94,9 +106,9 @@ func (t *Table) Shadows() []Shadow {
 
 // probe appends a Shadow for each other route that serves some of methods on
 // path, unless one in out[from:] already names that route for another path.
-func (t *Table) probe(out []Shadow, from int, p *Params, route int, v Variant, methods []string, path string) []Shadow {
+func (t *Table) probe(out []Shadow, from int, p *Params, g, route int, v Variant, methods []string, path string) []Shadow {
 	for _, m := range methods {
-		by, d := t.Match(m, path, p)
+		by, d := t.Match(g, m, path, p)
 		if d.Reason == verdict.MethodNotAllowed || by == route {
 			continue
 		}
@@ -106,7 +118,7 @@ func (t *Table) probe(out []Shadow, from int, p *Params, route int, v Variant, m
 		}
 		switch {
 		case k == len(out):
-			out = append(out, Shadow{Route: route, By: by, Variant: v, Methods: []string{m}, Path: path})
+			out = append(out, Shadow{Route: route, By: by, Host: g, Variant: v, Methods: []string{m}, Path: path})
 		case out[k].Path == path:
 			out[k].Methods = append(out[k].Methods, m)
 		}

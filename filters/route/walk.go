@@ -68,17 +68,18 @@ type search struct {
 	matched bool
 }
 
-// Match finds the most specific route for a normalized (Decoded) path and a
-// method. It returns the route's index, or -1 with a NoRoute or
-// MethodNotAllowed denial (the latter with an Allow header).
-func (t *Table) Match(method, path string, params *Params) (int, verdict.Decision) {
+// Match finds the most specific route of host group g (see Host) for a
+// normalized (Decoded) path and a method. It returns the route's index, or
+// -1 with a NoRoute or MethodNotAllowed denial (the latter with an Allow
+// header).
+func (t *Table) Match(g int, method, path string, params *Params) (int, verdict.Decision) {
 	params.Reset()
 	if !strings.HasPrefix(path, "/") {
 		return -1, verdict.Deny(verdict.NoRoute, "")
 	}
 	params.memo.known, params.memo.looked = 0, 0
 	s := search{method: method, params: params}
-	if i, ok := t.walk(t.root, path[1:], false, 0, 0, &s); ok {
+	if i, ok := t.walk(t.groups[g].root, path[1:], false, 0, 0, &s); ok {
 		params.names = t.routes[i].params
 		return i, verdict.Decision{}
 	}

@@ -20,6 +20,10 @@ type RoutingCase struct {
 	Name   string `json:"name"`
 	Method string `json:"method"`
 	Path   string `json:"path"`
+	// Authority and Scheme are the :authority and :scheme; empty is
+	// DefaultAuthority and "https", as the e2e host sends.
+	Authority string `json:"authority"`
+	Scheme    string `json:"scheme"`
 	// Status the client gets; Reason the denial's code ("" when allowed);
 	// Route the matched route; Allow the 405's Allow header; UpstreamPath
 	// the :path the upstream receives.
@@ -28,6 +32,21 @@ type RoutingCase struct {
 	Route        string `json:"route"`
 	Allow        string `json:"allow"`
 	UpstreamPath string `json:"upstream_path"`
+}
+
+// DefaultAuthority is the :authority of a case that names none.
+const DefaultAuthority = "api.example.com"
+
+// Target returns the case's :authority and :scheme, defaults applied.
+func (c RoutingCase) Target() (authority, scheme string) {
+	authority, scheme = c.Authority, c.Scheme
+	if authority == "" {
+		authority = DefaultAuthority
+	}
+	if scheme == "" {
+		scheme = "https"
+	}
+	return authority, scheme
 }
 
 // Load reads a table.
