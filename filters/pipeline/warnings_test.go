@@ -16,6 +16,7 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 		name         string
 		routes       []Route
 		defaultAllow bool
+		hosts        []Host
 		want         []string
 	}{
 		{
@@ -57,6 +58,29 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 			},
 		},
 		{
+			name: "per host: a public catch-all of the same host, not of another",
+			routes: []Route{
+				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}, Hosts: []string{"admin.example.com"}}, Auth: protected},
+				{Name: "site", Match: route.Spec{Path: "/**", Hosts: []string{"*.example.com"}}, Public: true},
+				{Name: "www", Match: route.Spec{Path: "/**"}, Public: true},
+				{Name: "admin-site", Match: route.Spec{Path: "/ADMIN", Hosts: []string{"admin.example.com"}}, Public: true},
+			},
+			want: []string{
+				`routes[0]: GET /ADMIN on host admin.example.com (another letter case; paths are case-sensitive) is served by public route "admin-site" (routes[3]) without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
+			},
+		},
+		{
+			name: "per host: a host's own default allow",
+			routes: []Route{
+				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}, Hosts: []string{"admin.example.com"}}, Auth: protected},
+				{Name: "api", Match: route.Spec{Path: "/api", Methods: []string{"GET"}, Hosts: []string{"api.example.com"}}, Auth: protected},
+			},
+			hosts: []Host{{Pattern: "Admin.example.com", DefaultAllow: true}},
+			want: []string{
+				`routes[0]: GET /ADMIN on host admin.example.com (another letter case; paths are case-sensitive) matches no route, and "default": "allow" lets it through without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
+			},
+		},
+		{
 			name: "variants served by protected routes, or of public routes",
 			routes: []Route{
 				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}}, Auth: protected},
@@ -67,7 +91,7 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, errs := Compile(Config{Providers: idp, Routes: tc.routes, DefaultAllow: tc.defaultAllow})
+			p, errs := Compile(Config{Providers: idp, Routes: tc.routes, DefaultAllow: tc.defaultAllow, Hosts: tc.hosts})
 			if errs != nil {
 				t.Fatal(errs)
 			}

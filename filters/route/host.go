@@ -98,79 +98,98 @@ func ParseHostPattern(p string) (string, error) {
 }
 
 // splitAuthority checks an authority and splits it into host (trailing
-// dot removed) and port; lower says the host has upper-case letters.
+// dot removed) and port; lower says the host has upper-case letters. A
+// name is checked in one pass: in wasm every extra scan or call costs more
+// than the loop itself.
 func splitAuthority(a string) (host, port string, lower bool, err error) {
 	switch {
 	case a == "":
 		return "", "", false, errNoAuthority
 	case len(a) > maxAuthority:
 		return "", "", false, errLong
-	case strings.IndexByte(a, ',') >= 0:
-		return "", "", false, errTwoHosts
-	case strings.IndexByte(a, '@') >= 0:
-		return "", "", false, errUserinfo
+	case a[0] == '[':
+		return splitIPv6(a)
 	}
-	host = a
-	if a[0] == '[' {
-		end := strings.IndexByte(a, ']')
-		if end < 0 {
-			return "", "", false, errIPv6
+	end, label := len(a), 0
+loop:
+	for i := 0; i < len(a); i++ {
+		switch c := a[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '.':
+			if label == 0 {
+				return "", "", false, badShape(a[i:], errLabel)
+			}
+			label = 0
+			continue
+		case 'A' <= c && c <= 'Z':
+			lower = true
+		case c == ':':
+			end = i
+			break loop
+		default:
+			return "", "", false, badChar(a[i:])
 		}
-		host, port = a[:end+1], a[end+1:]
-		if port != "" && port[0] != ':' {
-			return "", "", false, errPort
-		}
-		if err := checkIPv6(host[1:end]); err != nil {
-			return "", "", false, err
-		}
-		lower = strings.ContainsAny(host, "ABCDEF")
-	} else {
-		if i := strings.LastIndexByte(a, ':'); i >= 0 {
-			host, port = a[:i], a[i:]
-		}
-		host = strings.TrimSuffix(host, ".")
-		if lower, err = checkName(host); err != nil {
-			return "", "", false, err
+		if label++; label > 63 {
+			return "", "", false, errLabel
 		}
 	}
-	if port != "" {
-		port = port[1:]
-		if !validPort(port) {
-			return "", "", false, errPort
+	host = a[:end]
+	if label == 0 {
+		// Empty, or ending in the one trailing dot a name may have.
+		if host = strings.TrimSuffix(host, "."); host == "" {
+			return "", "", false, errLabel
+		}
+	}
+	if end < len(a) {
+		if port = a[end+1:]; !validPort(port) {
+			return "", "", false, badChar(port)
 		}
 	}
 	return host, port, lower, nil
 }
 
-// checkName checks a registered name's characters and labels and reports
-// whether it has upper-case letters.
-func checkName(h string) (bool, error) {
-	lower := false
-	label := 0
-	for i := 0; i < len(h); i++ {
-		switch c := h[i]; {
-		case c == '.':
-			if label == 0 {
-				return false, errLabel
-			}
-			label = 0
-			continue
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		case 'A' <= c && c <= 'Z':
-			lower = true
-		case c >= 0x80:
-			return false, errNonASCII
-		default:
-			return false, errHostChar
-		}
-		if label++; label > 63 {
-			return false, errLabel
-		}
+// badChar names what makes an authority malformed, from its first bad byte
+// on. Only a refused request pays for the extra scans.
+func badChar(rest string) error {
+	switch {
+	case strings.IndexByte(rest, ',') >= 0:
+		return errTwoHosts
+	case strings.IndexByte(rest, '@') >= 0:
+		return errUserinfo
+	case rest != "" && rest[0] >= 0x80:
+		return errNonASCII
+	case rest == "" || rest[0] >= '0' && rest[0] <= '9' || rest[0] == ':' || rest[0] == '+' || rest[0] == '-':
+		return errPort
 	}
-	if label == 0 {
-		return false, errLabel
+	return errHostChar
+}
+
+// badShape is fallback unless a comma or userinfo further on explains the
+// malformed part ("a.,b", ".@b", "[::1,b").
+func badShape(rest string, fallback error) error {
+	if err := badChar(rest); err == errTwoHosts || err == errUserinfo {
+		return err
 	}
-	return lower, nil
+	return fallback
+}
+
+// splitIPv6 is splitAuthority for "[v6]" or "[v6]:port".
+func splitIPv6(a string) (host, port string, lower bool, err error) {
+	end := strings.IndexByte(a, ']')
+	if end < 0 {
+		return "", "", false, badShape(a, errIPv6)
+	}
+	host, port = a[:end+1], a[end+1:]
+	if err := checkIPv6(host[1:end]); err != nil {
+		return "", "", false, err
+	}
+	if port != "" {
+		if port[0] != ':' || !validPort(port[1:]) {
+			return "", "", false, badChar(port)
+		}
+		port = port[1:]
+	}
+	return host, port, strings.ContainsAny(host, "ABCDEF"), nil
 }
 
 // checkIPv6 checks the characters of an IPv6 literal (RFC 3986 3.2.2,
