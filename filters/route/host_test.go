@@ -205,3 +205,36 @@ func FuzzCanonicalHost(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHostPattern: an accepted pattern's canonical form is accepted again
+// unchanged, and a host spelled like an exact pattern is routed to it.
+func FuzzHostPattern(f *testing.F) {
+	for _, s := range hostRoutes {
+		for _, h := range s.Hosts {
+			f.Add(h)
+		}
+	}
+	for _, h := range []string{"*", "api.*.com", "*.127.0.0.1", "bücher.example.com", "a:443", "*.a:8443", "[::1]"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, pattern string) {
+		canon, err := ParseHostPattern(pattern)
+		if err != nil {
+			return
+		}
+		if again, err := ParseHostPattern(canon); err != nil || again != canon {
+			t.Fatalf("%q -> %q -> %q, %v", pattern, canon, again, err)
+		}
+		table, errs := Compile([]Spec{{Name: "r", Path: "/", Hosts: []string{pattern}}})
+		if errs != nil {
+			t.Fatalf("%q: %v", pattern, errs)
+		}
+		if strings.HasPrefix(canon, "*.") {
+			return
+		}
+		host, d := CanonicalHost(canon, "https")
+		if d.Denied() || table.Host(host) == AnyHost {
+			t.Fatalf("pattern %q: host %q (%v) is not routed to it", pattern, host, d)
+		}
+	})
+}
