@@ -116,7 +116,7 @@ func Compile(cfg Config) (*Pipeline, []error) {
 			p.routes[i].auth = req
 		}
 	}
-	patterns, defaults, hostErrs := hostSettings(cfg.Hosts)
+	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
 	errs = append(errs, hostErrs...)
 	table, routeErrs := route.Compile(specs, patterns...)
 	errs = append(errs, routeErrs...)
@@ -125,35 +125,33 @@ func Compile(cfg Config) (*Pipeline, []error) {
 	}
 	p.table, p.authn = table, a
 	for _, pattern := range table.Hosts() {
-		allow, ok := defaults[pattern]
-		p.defaultAllow = append(p.defaultAllow, allow || !ok && cfg.DefaultAllow)
+		h, ok := settings[pattern]
+		p.defaultAllow = append(p.defaultAllow, h.DefaultAllow || !ok && cfg.DefaultAllow)
 	}
-	p.warnings = p.findWarnings(cfg)
+	p.warnings = p.findWarnings(cfg, settings)
 	return p, nil
 }
 
 // hostSettings checks the per-host settings and returns their canonical
-// patterns and defaults.
-func hostSettings(hosts []Host) ([]string, map[string]bool, []error) {
+// patterns, and the settings by canonical pattern.
+func hostSettings(hosts []Host) ([]string, map[string]Host, []error) {
 	var errs []error
 	var patterns []string
-	defaults := map[string]bool{}
-	first := map[string]string{}
+	settings := map[string]Host{}
 	for _, h := range hosts {
 		path := "hosts." + h.Pattern
 		canon, err := route.ParseHostPattern(h.Pattern)
-		switch prev, dup := first[canon]; {
+		switch prev, dup := settings[canon]; {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: %w", path, err))
 		case dup:
-			errs = append(errs, fmt.Errorf("%s: the same host as hosts.%s", path, prev))
+			errs = append(errs, fmt.Errorf("%s: the same host as hosts.%s", path, prev.Pattern))
 		default:
-			first[canon] = h.Pattern
 			patterns = append(patterns, canon)
-			defaults[canon] = h.DefaultAllow
+			settings[canon] = h
 		}
 	}
-	return patterns, defaults, errs
+	return patterns, settings, errs
 }
 
 // Authenticator is the compiled set of identity providers.

@@ -27,7 +27,7 @@ func (w Warning) String() string { return w.Path + ": " + w.Message }
 // anyone.
 func (p *Pipeline) Warnings() []Warning { return p.warnings }
 
-func (p *Pipeline) findWarnings(cfg Config) []Warning {
+func (p *Pipeline) findWarnings(cfg Config, settings map[string]Host) []Warning {
 	var out []Warning
 	hosts := p.table.Hosts()
 	for _, s := range p.table.Shadows() {
@@ -37,8 +37,11 @@ func (p *Pipeline) findWarnings(cfg Config) []Warning {
 		}
 		var served string
 		switch {
-		case s.By < 0 && p.defaultAllow[s.Host]:
+		case s.By < 0 && p.defaultAllow[s.In]:
 			served = `matches no route, and "default": "allow" lets it through`
+			if h, own := settings[hosts[s.In]]; own {
+				served = `matches no route, and hosts.` + h.Pattern + `.default "allow" lets it through`
+			}
 		case s.By < 0:
 			continue
 		case cfg.Routes[s.By].Public:
@@ -66,6 +69,7 @@ var variantNote = map[route.Variant]string{
 	route.TrailingSlash: "the other trailing-slash form of this strict_slash route",
 	route.Case:          "another letter case; paths are case-sensitive",
 	route.Method:        "a method this route does not list",
+	route.Port:          "this route's host on another port, which the routes without hosts govern",
 }
 
 // variantAdvice says what goes wrong and how to close the gap.
@@ -73,4 +77,5 @@ var variantAdvice = map[route.Variant]string{
 	route.TrailingSlash: "an upstream that ignores a trailing slash would serve this route's handler: drop strict_slash, or narrow what serves it",
 	route.Case:          "an upstream that ignores case would serve this route's handler: narrow what serves it if yours does",
 	route.Method:        "an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow what serves it",
+	route.Port:          "an upstream that ignores the port (nginx server_name, Envoy's ignore_port_in_host_matching) would serve this route's handler: list the host's other ports on its routes, or narrow what serves it",
 }

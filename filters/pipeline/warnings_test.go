@@ -66,7 +66,19 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 				{Name: "admin-site", Match: route.Spec{Path: "/ADMIN", Hosts: []string{"admin.example.com"}}, Public: true},
 			},
 			want: []string{
+				`routes[0]: GET /admin on host admin.example.com (this route's host on another port, which the routes without hosts govern) is served by public route "www" (routes[2]) without a token; an upstream that ignores the port (nginx server_name, Envoy's ignore_port_in_host_matching) would serve this route's handler: list the host's other ports on its routes, or narrow what serves it`,
 				`routes[0]: GET /ADMIN on host admin.example.com (another letter case; paths are case-sensitive) is served by public route "admin-site" (routes[3]) without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
+			},
+		},
+		{
+			name: "per host: another port under the global default allow",
+			routes: []Route{
+				{Name: "admin", Match: route.Spec{Path: "/admin/**", Hosts: []string{"admin.example.com"}}, Auth: protected},
+			},
+			defaultAllow: true,
+			want: []string{
+				`routes[0]: GET /admin on host admin.example.com (this route's host on another port, which the routes without hosts govern) matches no route, and "default": "allow" lets it through without a token; an upstream that ignores the port (nginx server_name, Envoy's ignore_port_in_host_matching) would serve this route's handler: list the host's other ports on its routes, or narrow what serves it`,
+				`routes[0]: GET /ADMIN on host admin.example.com (another letter case; paths are case-sensitive) matches no route, and "default": "allow" lets it through without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
 			},
 		},
 		{
@@ -77,7 +89,7 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 			},
 			hosts: []Host{{Pattern: "Admin.example.com", DefaultAllow: true}},
 			want: []string{
-				`routes[0]: GET /ADMIN on host admin.example.com (another letter case; paths are case-sensitive) matches no route, and "default": "allow" lets it through without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
+				`routes[0]: GET /ADMIN on host admin.example.com (another letter case; paths are case-sensitive) matches no route, and hosts.Admin.example.com.default "allow" lets it through without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
 			},
 		},
 		{

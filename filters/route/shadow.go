@@ -17,6 +17,9 @@ const (
 	Case
 	// Method is a method the route does not list.
 	Method
+	// Port is the route's host on a port its patterns do not name, which
+	// the routes without hosts serve.
+	Port
 )
 
 func (v Variant) String() string {
@@ -27,6 +30,8 @@ func (v Variant) String() string {
 		return "letter case"
 	case Method:
 		return "method"
+	case Port:
+		return "port"
 	}
 	return "unknown"
 }
@@ -39,9 +44,10 @@ func (v Variant) String() string {
 // under By's policy.
 type Shadow struct {
 	Route, By int
-	// Host is the host group (see Table.Host) where this happens.
-	Host    int
-	Variant Variant
+	// Host is the route's host group (see Table.Host); In is the group
+	// that matched the variant, AnyHost for a Port variant, else Host.
+	Host, In int
+	Variant  Variant
 	// Methods and Path are the requests, e.g. DELETE and PATCH on "/admin".
 	Methods []string
 	Path    string
@@ -77,6 +83,13 @@ func (t *Table) shadows(out []Shadow, g, i int) []Shadow {
 	}
 	if c.slash != eitherSlash {
 		out = t.probe(out, len(out), &p, g, i, TrailingSlash, []string{method}, c.example(!trailing, -1, nil))
+	}
+	if g != AnyHost {
+		from := len(out)
+		out = t.probe(out, from, &p, AnyHost, i, Port, []string{method}, path)
+		for k := from; k < len(out); k++ {
+			out[k].Host = g
+		}
 	}
 	// One segment at a time, upper- then lower-cased: a route that serves
 	// the variant must match the other segments as written.
@@ -118,7 +131,7 @@ func (t *Table) probe(out []Shadow, from int, p *Params, g, route int, v Variant
 		}
 		switch {
 		case k == len(out):
-			out = append(out, Shadow{Route: route, By: by, Host: g, Variant: v, Methods: []string{m}, Path: path})
+			out = append(out, Shadow{Route: route, By: by, Host: g, In: g, Variant: v, Methods: []string{m}, Path: path})
 		case out[k].Path == path:
 			out[k].Methods = append(out[k].Methods, m)
 		}

@@ -80,6 +80,20 @@ func TestShadowsFindNearMissesServedByAnotherRoute(t *testing.T) {
 				{Route: 1, By: 0, Variant: Method, Methods: []string{"GET", "HEAD"}, Path: "/0/"},
 			},
 		},
+		{
+			name: "per host: variants within the host, and the host on another port among the any-host routes",
+			specs: []Spec{
+				{Name: "admin", Path: "/admin", Methods: []string{"GET"}, Hosts: []string{"admin.example.com"}},
+				{Name: "site", Path: "/**"},
+				{Name: "admin-all", Path: "/**", Hosts: []string{"admin.example.com"}},
+			},
+			want: []Shadow{
+				{Route: 0, By: 1, Host: 1, In: AnyHost, Variant: Port, Methods: []string{"GET"}, Path: "/admin"},
+				{Route: 0, By: 2, Host: 1, In: 1, Variant: Case, Methods: []string{"GET"}, Path: "/ADMIN"},
+				{Route: 0, By: 2, Host: 1, In: 1, Variant: Method, Methods: []string{"POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}, Path: "/admin"},
+				{Route: 2, By: 1, Host: 1, In: AnyHost, Variant: Port, Methods: []string{"GET"}, Path: "/"},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
