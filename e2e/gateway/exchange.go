@@ -280,12 +280,27 @@ var hopByHop = map[string]bool{
 	"proxy-authenticate": true, "proxy-authorization": true,
 }
 
+// requestHeaders is what Envoy's HTTP/1 codec hands the filters. Host is the
+// inline :authority header, so a repeated Host is joined with "," as
+// HeaderMapImpl::insertByKey joins inline headers (apiguard then refuses the
+// malformed authority). An absolute-form target (RFC 9112 §3.2.2) replaces
+// Host with its own authority and leaves its origin form as :path
+// (ServerConnectionImpl::handlePath with allow_absolute_url, on by default).
 func requestHeaders(r *request) host.Headers {
-	h := host.Headers{{":method", r.method}, {":path", r.target}, {":authority", ""}, {":scheme", "http"}}
+	path, authority, absolute := splitAbsoluteForm(r.target)
+	h := host.Headers{{":method", r.method}, {":path", path}, {":authority", authority}, {":scheme", "http"}}
+	seenHost := false
 	for _, kv := range r.headers {
 		switch {
 		case kv[0] == "host":
-			h[2][1] = kv[1]
+			if !absolute {
+				if seenHost {
+					h[2][1] += "," + kv[1]
+				} else {
+					h[2][1] = kv[1]
+				}
+			}
+			seenHost = true
 		case !hopByHop[kv[0]]:
 			h.Add(kv[0], kv[1])
 		}
@@ -299,6 +314,29 @@ func requestHeaders(r *request) host.Headers {
 		h.Add("x-request-id", uuid4())
 	}
 	return h
+}
+
+// splitAbsoluteForm splits "http://host:port/p?q" into its origin form
+// ("/p?q", "/" when empty) and authority; any other target is returned as is.
+func splitAbsoluteForm(target string) (path, authority string, absolute bool) {
+	rest := ""
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(target) >= len(scheme) && strings.EqualFold(target[:len(scheme)], scheme) {
+			rest = target[len(scheme):]
+			absolute = true
+		}
+	}
+	if !absolute {
+		return target, "", false
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		return "/", rest, true
+	}
+	if rest[end] == '?' {
+		return "/" + rest[end:], rest[:end], true
+	}
+	return rest[end:], rest[:end], true
 }
 
 // uuid4 is a random UUID (RFC 9562 version 4), the form of Envoy's

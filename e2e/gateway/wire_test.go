@@ -252,3 +252,24 @@ func TestRouteNameIsInTheLogAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestHostHeadersReachThePluginAsEnvoysCodecMakesThem(t *testing.T) {
+	g, up := start(t)
+	c := dial(t, g.addr)
+	br := bufio.NewReader(c)
+
+	resp, body := roundTrip(t, c, br, "GET /echo/two HTTP/1.1\r\nhost: api.example\r\nhost: evil.example\r\n\r\n")
+	if resp.StatusCode != 400 || !strings.Contains(body, `"type":"urn:apiguard:problem:bad_request"`) {
+		t.Errorf("two Host headers: got %d %q, want apiguard's 400 for the joined authority", resp.StatusCode, body)
+	}
+
+	resp, body = roundTrip(t, c, br, "GET http://api.example/echo/abs?q=1 HTTP/1.1\r\nhost: other.example\r\n\r\n")
+	if resp.StatusCode != 200 || body != "GET /echo/abs q=1 " {
+		t.Fatalf("absolute-form target: got %d %q", resp.StatusCode, body)
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if n := len(up.seen); n != 1 || up.seen[0].Host != "api.example" {
+		t.Errorf("upstream saw %d requests, the last with host %q; want one, for the target's authority api.example", n, up.seen[n-1].Host)
+	}
+}
