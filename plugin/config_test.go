@@ -47,6 +47,11 @@ func TestParseConfig(t *testing.T) {
 				`routes[1].match.hosts[0]: "api.*.com": only a whole leading label may be a wildcard ("*.example.com")`,
 				`routes[3].match.hosts[0]: same host "api.example.com" and path shape as routes[2] with overlapping methods`,
 			}},
+		{name: "remote keys may not outlive their refresh", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"remote": {"cluster": "c", "authority": "a", "path": "/j", "refresh_s": 600, "max_stale_s": 600}}}}, "routes": []}`,
+			wantErrors: []string{"providers.idp.jwks.remote.max_stale_s: must be longer than refresh_s (600)"}},
+		{name: "remote max_stale_s range, reported once", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"remote": {"cluster": "c", "authority": "a", "path": "/j", "max_stale_s": 5}}}}, "routes": []}`,
+			wantErrors: []string{"providers.idp.jwks.remote.max_stale_s: must be a whole number from 60 to 2592000"}},
+		{name: "remote max_stale_s", config: `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"remote": {"cluster": "c", "authority": "a", "path": "/j", "refresh_s": 60, "max_stale_s": 3600}}}}, "routes": []}`},
 		{name: "parse and compile errors together, each once", config: `{"routes": [
 			{"name": "a", "match": {"path": "/x/{"}, "auth": "none"},
 			{"name": "b", "match": {"path": 3}, "auth": "none"}]}`,

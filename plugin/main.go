@@ -27,7 +27,7 @@ func main() {}
 
 type vmContext struct{ types.DefaultVMContext }
 
-func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
+func (*vmContext) NewPluginContext(id uint32) types.PluginContext { return &pluginContext{rootID: id} }
 
 // pluginContext holds what one configuration compiled to (immutable once
 // OnPluginStart returned true) and this worker's own state: the providers'
@@ -42,8 +42,11 @@ type pluginContext struct {
 	sources keySources
 	keys    []*jwt.KeySet
 	remotes []*remoteKeys
-	// worker identifies this VM in the JWKS fetch lease.
+	// rootID is this plugin context's id; worker identifies this VM in the
+	// JWKS fetch lease; tick is the tick period last set.
+	rootID uint32
 	worker uint64
+	tick   time.Duration
 	// cache remembers verified tokens on this worker.
 	cache *jwt.Cache
 	// free holds finished stream contexts for reuse: an allocation per stream

@@ -27,6 +27,7 @@ type keySource struct {
 type remoteJWKS struct {
 	cluster, path, authority string
 	refresh, timeout, wait   time.Duration
+	maxStale                 time.Duration
 }
 
 // keySources are indexed like the pipeline's providers.
@@ -89,7 +90,7 @@ func (r *configReader) jwks(path string, v gjson.Result) keySource {
 			src.inline = s
 		}},
 		"remote": {read: func(p string, v gjson.Result) {
-			rj := &remoteJWKS{refresh: 5 * time.Minute, timeout: 5 * time.Second, wait: 5 * time.Second}
+			rj := &remoteJWKS{refresh: 5 * time.Minute, timeout: 5 * time.Second, wait: 5 * time.Second, maxStale: 24 * time.Hour}
 			r.object(p, v, map[string]field{
 				"cluster":   {required: true, read: func(p string, v gjson.Result) { rj.cluster, _ = r.str(p, v) }},
 				"authority": {required: true, read: func(p string, v gjson.Result) { rj.authority, _ = r.str(p, v) }},
@@ -103,7 +104,18 @@ func (r *configReader) jwks(path string, v gjson.Result) keySource {
 					rj.timeout = time.Duration(r.count(p, v, 100, 60000)) * time.Millisecond
 				}},
 				"wait_ms": {read: func(p string, v gjson.Result) { rj.wait = time.Duration(r.count(p, v, 0, 60000)) * time.Millisecond }},
+				"max_stale_s": {read: func(p string, v gjson.Result) {
+					rj.maxStale = time.Duration(r.count(p, v, 60, 30*86400)) * time.Second
+				}},
 			})
+			// Keys must outlive the interval that refreshes them, or a
+			// healthy IdP would see the provider fail closed between fetches.
+			switch {
+			case !v.Get("max_stale_s").Exists():
+				rj.maxStale = max(rj.maxStale, 2*rj.refresh)
+			case rj.maxStale > 0 && rj.maxStale <= rj.refresh:
+				r.errorf(p+".max_stale_s", "must be longer than refresh_s (%d)", int(rj.refresh/time.Second))
+			}
 			src.remote = rj
 		}},
 	})
