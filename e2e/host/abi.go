@@ -13,6 +13,12 @@ const (
 	i64 = api.ValueTypeI64
 )
 
+// logCritical is the highest proxy-wasm log level (LogLevel::Max).
+const logCritical = 5
+
+// maxBufferType is the last buffer type of ABI 0.2.1 (foreign-function args).
+const maxBufferType = 8
+
 // restrictedCallbackError is the trap proxy-wasm-cpp-host raises for a host call
 // made where it is not allowed ("restricted_callback").
 type restrictedCallbackError struct {
@@ -109,6 +115,12 @@ func unimplemented(name string, nparams int) hostFunc {
 func proxyFunctions() []hostFunc {
 	return []hostFunc{
 		{"proxy_log", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			// proxy-wasm-cpp-host src/exports.cc log: a level above
+			// critical (5) is BAD_ARGUMENT and nothing is logged.
+			if u32(s[0]) > uint32(logCritical) {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
 			msg, ok := vm.readString(u32(s[1]), u32(s[2]))
 			if !ok {
 				s[0] = uint64(statusInvalidMemory)
@@ -122,12 +134,16 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_status", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			code := statusOK
+			// Envoy Context::getStatus: the root context's last status. A
+			// failed call sets BROKEN_CONNECTION and it stays until another
+			// failure changes it (onHttpCallSuccess does not reset it); the
+			// message "reset" lasts only during that failure's callback.
+			msg := ""
 			if vm.callResp != nil && vm.callResp.failed {
-				code = statusBrokenConnection
+				msg = "reset"
 			}
-			vm.mem.WriteUint32Le(u32(s[0]), code)
-			s[0] = uint64(vm.copyOut(nil, u32(s[1]), u32(s[2])))
+			vm.mem.WriteUint32Le(u32(s[0]), vm.lastStatus)
+			s[0] = uint64(vm.copyOut([]byte(msg), u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_set_tick_period_milliseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
 			vm.tickPeriod = time.Duration(u32(s[0])) * time.Millisecond
@@ -166,6 +182,7 @@ func proxyFunctions() []hostFunc {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
+			st.releaseRequest()
 			st.resumed = true
 			vm.resumes = append(vm.resumes, st)
 			s[0] = uint64(statusOK)
@@ -195,11 +212,8 @@ func proxyFunctions() []hostFunc {
 				s[0] = uint64(statusInvalidMemory)
 				return
 			}
-			h, ok := deserializeHeaders(hdrs)
-			if !ok {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
+			// PairsUtil::toPairs: malformed pairs are an empty map, not an error.
+			h, _ := deserializeHeaders(hdrs)
 			if st.reply == nil && !st.replySent {
 				st.reply = &LocalReply{Status: int(u32(s[0])), Details: details, Headers: h,
 					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
@@ -241,43 +255,51 @@ func proxyFunctions() []hostFunc {
 		unimplemented("proxy_dequeue_shared_queue", 3),
 		unimplemented("proxy_enqueue_shared_queue", 3),
 		{"proxy_get_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			h, key, st := vm.headerKey(s)
-			if st != statusOK {
-				s[0] = uint64(st)
-				return
+			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			switch {
+			case u32(s[0]) > maxHeaderMapType:
+				s[0] = uint64(statusBadArgument)
+			case !ok:
+				s[0] = uint64(statusInvalidMemory)
+			default:
+				s[0] = uint64(vm.getHeaderValue(u32(s[0]), key, u32(s[3]), u32(s[4])))
 			}
-			v, found := h.Get(key)
-			if !found {
-				s[0] = uint64(statusNotFound)
-				return
-			}
-			s[0] = uint64(vm.copyOut([]byte(v), u32(s[3]), u32(s[4])))
 		}},
 		{"proxy_add_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			vm.editHeader(s, func(h *Headers, k, v string) { h.Add(k, v) })
+			vm.editHeader(s, mapRules.add)
 		}},
 		{"proxy_replace_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			vm.editHeader(s, func(h *Headers, k, v string) { h.Set(k, v) })
+			vm.editHeader(s, mapRules.set)
 		}},
 		{"proxy_remove_header_map_value", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			h, key, st := vm.headerKey(s)
-			if st == statusOK {
-				h.Del(key)
+			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			h, rules := vm.headerMap(u32(s[0]))
+			switch {
+			case !ok:
+				s[0] = uint64(statusInvalidMemory)
+			case h == nil:
+				s[0] = uint64(statusBadArgument)
+			default:
+				h.Del(rules.key(key))
+				s[0] = uint64(statusOK)
 			}
-			s[0] = uint64(st)
 		}},
 		{"proxy_get_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			// Envoy answers OK with an empty map even where the map is unavailable.
+			// Envoy Context::getHeaderMapPairs answers OK with an empty map
+			// where the map is unavailable, and cpp-host get_header_map_pairs
+			// returns an empty map as pointer 0, size 0 (copyToPointerSize("")).
 			var data []byte
-			if h := vm.headerMap(u32(s[0])); h != nil {
+			if u32(s[0]) > maxHeaderMapType {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			if h := vm.constHeaderMap(u32(s[0])); h != nil && len(*h) > 0 {
 				data = serializeHeaders(*h)
-			} else {
-				data = serializeHeaders(nil)
 			}
 			s[0] = uint64(vm.copyOut(data, u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_set_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			h := vm.headerMap(u32(s[0]))
+			h, rules := vm.headerMap(u32(s[0]))
 			b, ok := vm.read(u32(s[1]), u32(s[2]))
 			switch {
 			case !ok:
@@ -285,25 +307,26 @@ func proxyFunctions() []hostFunc {
 			case h == nil:
 				s[0] = uint64(statusBadArgument)
 			default:
-				pairs, valid := deserializeHeaders(b)
-				if !valid {
-					s[0] = uint64(statusBadArgument)
-					return
-				}
+				// Envoy Context::setHeaderMapPairs removes every header and adds
+				// each pair with addCopy; PairsUtil::toPairs turns malformed
+				// pairs into an empty map, so they clear the map.
+				pairs, _ := deserializeHeaders(b)
 				*h = (*h)[:0]
 				for _, kv := range pairs {
-					h.Add(kv[0], kv[1])
+					rules.add(h, kv[0], kv[1])
 				}
 				s[0] = uint64(statusOK)
 			}
 		}},
 		{"proxy_get_header_map_size", i32s(2), oneI32, func(vm *VM, s []uint64) {
-			h := vm.headerMap(u32(s[0]))
+			// Envoy Context::getHeaderMapSize: the mutable map's byteSize(),
+			// the bytes of its keys and values.
+			h, _ := vm.headerMap(u32(s[0]))
 			if h == nil {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
-			vm.mem.WriteUint32Le(u32(s[1]), uint32(len(serializeHeaders(*h))))
+			vm.mem.WriteUint32Le(u32(s[1]), uint32(h.byteSize()))
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_buffer_status", i32s(3), oneI32, func(vm *VM, s []uint64) {
@@ -317,17 +340,20 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_buffer_bytes", i32s(5), oneI32, func(vm *VM, s []uint64) {
+			if u32(s[0]) > maxBufferType {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
 			b, ok := vm.buffer(u32(s[0]))
 			if !ok {
 				s[0] = uint64(statusNotFound)
 				return
 			}
+			// cpp-host src/exports.cc get_buffer_bytes: a start past the end
+			// reads nothing, and nothing is OK with pointer 0, size 0.
 			start, size := uint64(u32(s[1])), uint64(u32(s[2]))
 			n := uint64(len(*b))
-			if start > n {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
+			start = min(start, n)
 			end := min(start+size, n)
 			s[0] = uint64(vm.copyOut((*b)[start:end], u32(s[3]), u32(s[4])))
 		}},
@@ -357,21 +383,20 @@ func proxyFunctions() []hostFunc {
 				s[0] = uint64(statusInvalidMemory)
 				return
 			}
-			if u32(s[0]) > metricHistogram {
-				s[0] = uint64(statusBadArgument)
-				return
+			id, st := vm.metricIDs.define(vm.env.metrics, u32(s[0]), name)
+			if st == statusOK {
+				vm.mem.WriteUint32Le(u32(s[3]), id)
 			}
-			vm.mem.WriteUint32Le(u32(s[3]), vm.env.metrics.define(u32(s[0]), name))
-			s[0] = uint64(statusOK)
+			s[0] = uint64(st)
 		}},
 		{"proxy_increment_metric", []api.ValueType{i32, i64}, oneI32, func(vm *VM, s []uint64) {
-			s[0] = uint64(vm.env.metrics.increment(u32(s[0]), int64(s[1])))
+			s[0] = uint64(vm.metricIDs.increment(vm.env.metrics, u32(s[0]), int64(s[1])))
 		}},
 		{"proxy_record_metric", []api.ValueType{i32, i64}, oneI32, func(vm *VM, s []uint64) {
-			s[0] = uint64(vm.env.metrics.record(u32(s[0]), s[1]))
+			s[0] = uint64(vm.metricIDs.record(vm.env.metrics, u32(s[0]), s[1]))
 		}},
 		{"proxy_get_metric", i32s(2), oneI32, func(vm *VM, s []uint64) {
-			v, st := vm.env.metrics.value(u32(s[0]))
+			v, st := vm.metricIDs.value(vm.env.metrics, u32(s[0]))
 			if st == statusOK {
 				vm.mem.WriteUint64Le(u32(s[1]), v)
 			}
@@ -388,68 +413,6 @@ func proxyFunctions() []hostFunc {
 		}},
 		{"proxy_done", nil, oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusOK) }},
 		unimplemented("proxy_call_foreign_function", 6),
-	}
-}
-
-// headerMap returns the map a host call may touch now, or nil (BAD_ARGUMENT).
-func (vm *VM) headerMap(t uint32) *Headers {
-	switch t {
-	case 6:
-		if vm.callResp != nil {
-			return &vm.callResp.headers
-		}
-		return nil
-	case 7:
-		if vm.callResp != nil {
-			return &vm.callResp.trailers
-		}
-		return nil
-	}
-	st := vm.stream()
-	if st == nil {
-		return nil
-	}
-	switch t {
-	case 0:
-		if st.reqHeadersOpen {
-			return &st.reqHeaders
-		}
-	case 1:
-		return &st.reqTrailers
-	case 2:
-		if st.respHeadersOpen {
-			return &st.respHeaders
-		}
-	case 3:
-		return &st.respTrailers
-	}
-	return nil
-}
-
-// headerKey resolves the (map type, key) arguments the header-map calls share.
-func (vm *VM) headerKey(s []uint64) (*Headers, string, status) {
-	key, ok := vm.readString(u32(s[1]), u32(s[2]))
-	if !ok {
-		return nil, "", statusInvalidMemory
-	}
-	h := vm.headerMap(u32(s[0]))
-	if h == nil {
-		return nil, "", statusBadArgument
-	}
-	return h, key, statusOK
-}
-
-func (vm *VM) editHeader(s []uint64, edit func(h *Headers, k, v string)) {
-	h, key, st := vm.headerKey(s)
-	val, ok := vm.readString(u32(s[3]), u32(s[4]))
-	switch {
-	case !ok:
-		s[0] = uint64(statusInvalidMemory)
-	case st != statusOK:
-		s[0] = uint64(st)
-	default:
-		edit(h, key, val)
-		s[0] = uint64(statusOK)
 	}
 }
 

@@ -118,6 +118,7 @@ func (vm *VM) deliverHTTPCall(token uint32, r *httpCallResult) {
 	vm.callResp = r
 	defer func() { vm.callResp = nil }()
 	if r.failed {
+		vm.lastStatus = statusBrokenConnection
 		_, _ = vm.call(fnHTTPCallResponse, uint64(vm.rootID), uint64(token), 0, 0, 0)
 		return
 	}
