@@ -177,8 +177,17 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.setProperty(path, val))
 		}},
 		{"proxy_continue_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			// Envoy Context::continueStream: the downstream stream type is a
+			// no-op for an HTTP filter, upstream is UNIMPLEMENTED.
 			st := vm.stream()
-			if st == nil || u32(s[0]) > 1 {
+			switch t := u32(s[0]); {
+			case t == 2:
+				s[0] = uint64(statusOK)
+				return
+			case t == 3:
+				s[0] = uint64(statusUnimplemented)
+				return
+			case st == nil || t > 3:
 				s[0] = uint64(statusBadArgument)
 				return
 			}
@@ -330,8 +339,12 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_buffer_status", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			b, ok := vm.buffer(u32(s[0]))
-			if !ok {
+			if u32(s[0]) > maxBufferType {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			b, _ := vm.buffer(u32(s[0]))
+			if b == nil {
 				s[0] = uint64(statusNotFound)
 				return
 			}
@@ -344,8 +357,8 @@ func proxyFunctions() []hostFunc {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
-			b, ok := vm.buffer(u32(s[0]))
-			if !ok {
+			b, _ := vm.buffer(u32(s[0]))
+			if b == nil {
 				s[0] = uint64(statusNotFound)
 				return
 			}
@@ -358,12 +371,18 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.copyOut((*b)[start:end], u32(s[3]), u32(s[4])))
 		}},
 		{"proxy_set_buffer_bytes", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			b, ok := vm.buffer(u32(s[0]))
-			data, ok2 := vm.read(u32(s[3]), u32(s[4]))
+			if u32(s[0]) > maxBufferType {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			b, writable := vm.buffer(u32(s[0]))
+			data, ok := vm.read(u32(s[3]), u32(s[4]))
 			switch {
-			case !ok2:
+			case b == nil:
+				s[0] = uint64(statusNotFound)
+			case !ok:
 				s[0] = uint64(statusInvalidMemory)
-			case !ok || u32(s[0]) > 1:
+			case !writable:
 				s[0] = uint64(statusBadArgument)
 			default:
 				s[0] = uint64(setBuffer(b, int(u32(s[1])), int(u32(s[2])), data))
@@ -416,27 +435,34 @@ func proxyFunctions() []hostFunc {
 	}
 }
 
-// buffer returns the buffer a host call may touch now.
-func (vm *VM) buffer(t uint32) (*[]byte, bool) {
+// buffer is Envoy's Context::getBuffer: the buffer a host call sees now and
+// whether set_buffer_bytes may change it; nil is NOT_FOUND. A body outside its
+// callback (never arrived, continued, or released by continue_stream) is an
+// empty buffer, as Envoy's Buffer wrapping a null instance is: reads are OK
+// and empty, writes BAD_ARGUMENT (BufferBase::copyFrom). The http-call body
+// and the configurations are read-only.
+func (vm *VM) buffer(t uint32) (b *[]byte, writable bool) {
+	st := vm.stream()
 	switch t {
-	case 4:
-		if vm.callResp != nil {
-			return &vm.callResp.body, true
-		}
-	case 6:
-		return &vm.env.cfg.VMConfiguration, true
-	case 7:
-		return &vm.env.cfg.Configuration, true
 	case 0:
-		if st := vm.stream(); st != nil && st.reqBodyOpen {
+		if st != nil && st.reqBodyOpen {
 			return &st.reqBody, true
 		}
 	case 1:
-		if st := vm.stream(); st != nil && st.respBodyOpen {
+		if st != nil && st.respBodyOpen {
 			return &st.respBody, true
 		}
+	case 4:
+		if vm.callResp != nil {
+			return &vm.callResp.body, false
+		}
+		return nil, false
+	case 6:
+		return &vm.env.cfg.VMConfiguration, false
+	case 7:
+		return &vm.env.cfg.Configuration, false
 	}
-	return nil, false
+	return new([]byte), false
 }
 
 // setBuffer applies proxy_set_buffer_bytes with Envoy's semantics: (0, 0)
