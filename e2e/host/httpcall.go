@@ -42,6 +42,11 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	if !ok1 || !ok2 || !ok3 {
 		return statusInvalidMemory
 	}
+	// Envoy Context::httpCall takes the timeout as an int: 2^31 ms or more
+	// is negative there, BAD_ARGUMENT.
+	if int32(u32(s[8])) < 0 {
+		return statusBadArgument
+	}
 	base, known := vm.env.http.clusters[cluster]
 	if !known {
 		return statusBadArgument

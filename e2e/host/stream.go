@@ -228,6 +228,8 @@ func (s *Stream) ResponseHeaders(h Headers, endOfStream bool) (Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
 	s.upstreamResponded = true
+	// Envoy's router sets these details on a response from the upstream.
+	s.respDetails = "via_upstream"
 	return s.responseHeadersLocked(h, endOfStream)
 }
 

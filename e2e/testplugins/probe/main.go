@@ -139,7 +139,11 @@ func incrementShared(key string) uint64 {
 func (s *stream) call() types.Action {
 	cluster, _ := proxywasm.GetHttpRequestHeader("x-probe-cluster")
 	headers := [][2]string{{":method", "GET"}, {":path", "/probe"}, {":authority", "probe.internal"}}
-	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, 5000, func(nh, size, _ int) {
+	timeout := uint64(5000)
+	if v, err := proxywasm.GetHttpRequestHeader("x-probe-timeout"); err == nil {
+		timeout, _ = strconv.ParseUint(v, 10, 32)
+	}
+	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, uint32(timeout), func(nh, size, _ int) {
 		_ = proxywasm.SetEffectiveContext(s.id)
 		if nh == 0 {
 			_ = proxywasm.SendHttpResponse(502, nil, []byte("callout failed"), -1)
