@@ -275,23 +275,18 @@ func proxyFunctions() []hostFunc {
 			}
 		}},
 		{"proxy_add_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			vm.editHeader(s, mapRules.add)
+			key, ok1 := vm.readString(u32(s[1]), u32(s[2]))
+			val, ok2 := vm.readString(u32(s[3]), u32(s[4]))
+			s[0] = uint64(vm.editMap(u32(s[0]), ok1 && ok2, func(h *Headers, r mapRules) { r.add(h, key, val) }))
 		}},
 		{"proxy_replace_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			vm.editHeader(s, mapRules.set)
+			key, ok1 := vm.readString(u32(s[1]), u32(s[2]))
+			val, ok2 := vm.readString(u32(s[3]), u32(s[4]))
+			s[0] = uint64(vm.editMap(u32(s[0]), ok1 && ok2, func(h *Headers, r mapRules) { r.set(h, key, val) }))
 		}},
 		{"proxy_remove_header_map_value", i32s(3), oneI32, func(vm *VM, s []uint64) {
 			key, ok := vm.readString(u32(s[1]), u32(s[2]))
-			h, rules := vm.headerMap(u32(s[0]))
-			switch {
-			case !ok:
-				s[0] = uint64(statusInvalidMemory)
-			case h == nil:
-				s[0] = uint64(statusBadArgument)
-			default:
-				h.Del(rules.key(key))
-				s[0] = uint64(statusOK)
-			}
+			s[0] = uint64(vm.editMap(u32(s[0]), ok, func(h *Headers, r mapRules) { h.Del(r.key(key)) }))
 		}},
 		{"proxy_get_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
 			// Envoy Context::getHeaderMapPairs answers OK with an empty map
@@ -308,24 +303,17 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.copyOut(data, u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_set_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			h, rules := vm.headerMap(u32(s[0]))
 			b, ok := vm.read(u32(s[1]), u32(s[2]))
-			switch {
-			case !ok:
-				s[0] = uint64(statusInvalidMemory)
-			case h == nil:
-				s[0] = uint64(statusBadArgument)
-			default:
-				// Envoy Context::setHeaderMapPairs removes every header and adds
-				// each pair with addCopy; PairsUtil::toPairs turns malformed
-				// pairs into an empty map, so they clear the map.
-				pairs, _ := deserializeHeaders(b)
+			// Envoy Context::setHeaderMapPairs removes every header and adds each
+			// pair with addCopy; PairsUtil::toPairs turns malformed pairs into an
+			// empty map, so they clear the map.
+			pairs, _ := deserializeHeaders(b)
+			s[0] = uint64(vm.editMap(u32(s[0]), ok, func(h *Headers, r mapRules) {
 				*h = (*h)[:0]
 				for _, kv := range pairs {
-					rules.add(h, kv[0], kv[1])
+					r.add(h, kv[0], kv[1])
 				}
-				s[0] = uint64(statusOK)
-			}
+			}))
 		}},
 		{"proxy_get_header_map_size", i32s(2), oneI32, func(vm *VM, s []uint64) {
 			// Envoy Context::getHeaderMapSize: the mutable map's byteSize(),

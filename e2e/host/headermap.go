@@ -246,20 +246,18 @@ func (vm *VM) getHeaderValue(t uint32, key string, retPtr, retSize uint32) statu
 	return vm.copyOut([]byte(v), retPtr, retSize)
 }
 
-// editHeader applies add or replace (type, key, value) to the mutable map.
-func (vm *VM) editHeader(s []uint64, edit func(r mapRules, h *Headers, k, v string)) {
-	key, ok1 := vm.readString(u32(s[1]), u32(s[2]))
-	val, ok2 := vm.readString(u32(s[3]), u32(s[4]))
-	h, rules := vm.headerMap(u32(s[0]))
+// editMap applies edit to the mutable map t, once the guest's arguments were
+// readable.
+func (vm *VM) editMap(t uint32, readable bool, edit func(h *Headers, r mapRules)) status {
+	h, rules := vm.headerMap(t)
 	switch {
-	case !ok1 || !ok2:
-		s[0] = uint64(statusInvalidMemory)
+	case !readable:
+		return statusInvalidMemory
 	case h == nil:
-		s[0] = uint64(statusBadArgument)
-	default:
-		edit(rules, h, key, val)
-		s[0] = uint64(statusOK)
+		return statusBadArgument
 	}
+	edit(h, rules)
+	return statusOK
 }
 
 // releaseRequest is what Envoy's Context::continueStream does for either
