@@ -1,5 +1,3 @@
-//go:build wasip1
-
 // Command probe is a test module for the e2e host itself, built like
 // plugin.wasm: each request's x-probe-action header makes it exercise one part
 // of the ABI (shared data CAS, http calls, local replies, properties, traps),
@@ -8,8 +6,6 @@
 // headers, and the x-probe-body-calls, x-probe-response-calls and
 // x-probe-log-calls scripts in the later callbacks; each callback's answers are
 // stored as filter state for the test to read.
-//
-// It is a wasm module only: its raw host calls exist under wasip1.
 package main
 
 import (
@@ -139,11 +135,12 @@ func incrementShared(key string) uint64 {
 func (s *stream) call() types.Action {
 	cluster, _ := proxywasm.GetHttpRequestHeader("x-probe-cluster")
 	headers := [][2]string{{":method", "GET"}, {":path", "/probe"}, {":authority", "probe.internal"}}
-	timeout := uint64(5000)
+	timeout := uint32(5000)
 	if v, err := proxywasm.GetHttpRequestHeader("x-probe-timeout"); err == nil {
-		timeout, _ = strconv.ParseUint(v, 10, 32)
+		n, _ := strconv.Atoi(v)
+		timeout = uint32(n)
 	}
-	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, uint32(timeout), func(nh, size, _ int) {
+	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, timeout, func(nh, size, _ int) {
 		_ = proxywasm.SetEffectiveContext(s.id)
 		if nh == 0 {
 			_ = proxywasm.SendHttpResponse(502, nil, []byte("callout failed"), -1)
