@@ -160,3 +160,20 @@ func TestContinueStreamReleasesTheRequest(t *testing.T) {
 	// stream, which Finish has removed from the VM but not cleared.
 	expectAnswers(t, answers(t, s, "probe_log_result"), "0=/rewritten", "2", "1", "0=/rewritten", "0=/rewritten")
 }
+
+// A local reply to a request the plugin paused leaves the request headers
+// unreleased: Envoy drops them only on Continue or continue_stream, so the
+// reply's response callbacks can still read them.
+func TestALocalReplyLeavesUncontinuedRequestHeadersReadable(t *testing.T) {
+	_, vms := startProbe(t, Config{}, 1)
+	h := callsHeaders("reply,403", [2]string{"x-probe-response-calls", "get,0,:path;prop,request.path;get,2,:status"})
+	s := startCalls(t, vms[0], StreamInfo{}, h, true)
+	expectAnswers(t, answers(t, s, "probe_result"), "0")
+	if act, err := s.Wait(time.Second); act != Reply || err != nil {
+		t.Fatalf("got %v %v, want the local reply", act, err)
+	}
+	if _, _, err := s.EncodeLocalReply(); err != nil {
+		t.Fatal(err)
+	}
+	expectAnswers(t, answers(t, s, "probe_response_result"), "0=/probe?x=1", "0=/probe?x=1", "0=403")
+}

@@ -233,8 +233,10 @@ func (s *Stream) ResponseHeaders(h Headers, endOfStream bool) (Action, error) {
 	return s.responseHeadersLocked(h, endOfStream)
 }
 
+// The request headers stay readable if the plugin never continued them (a
+// local reply to a paused request): Envoy releases them only on Continue or
+// continue_stream (Context::decodeHeaders, continueStream).
 func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, error) {
-	s.reqHeadersOpen = false
 	s.respHeaders = s.vm.env.headerRules.response.build(h)
 	s.respHeadersOpen = true
 	if v, ok := h.Get(":status"); ok {

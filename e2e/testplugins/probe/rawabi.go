@@ -46,6 +46,16 @@ func rawGetProperty(path *byte, pathSize uint32, retPtr unsafe.Pointer, retSize 
 //go:wasmimport env proxy_set_property
 func rawSetProperty(path *byte, pathSize uint32, value *byte, valueSize uint32) uint32
 
+//go:wasmimport env proxy_send_local_response
+func rawSendLocal(status uint32, details *byte, detailsSize uint32, body *byte, bodySize uint32,
+	headers *byte, headersSize uint32, grpcStatus int32) uint32
+
+// rawSendLocalResponse sends an empty local reply with no headers.
+func rawSendLocalResponse(status uint32) uint32 {
+	empty := []byte{0, 0, 0, 0}
+	return rawSendLocal(status, nil, 0, nil, 0, &empty[0], 4, -1)
+}
+
 //go:wasmimport env proxy_continue_stream
 func rawContinueStream(streamType uint32) uint32
 
