@@ -150,9 +150,17 @@ func metricIDs(t *testing.T, answers []string) []uint32 {
 func TestLogStatusAndPairsDetails(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	down := httptest.NewServer(http.NotFoundHandler())
-	down.Close()
-	_, vms := startProbe(t, Config{Clusters: map[string]string{"up": srv.URL, "down": down.URL}}, 1)
+	// A reset after the headers is the async client's onFailure(Reset).
+	reset := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-length", "100")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+	}))
+	defer reset.Close()
+	_, vms := startProbe(t, Config{Clusters: map[string]string{"up": srv.URL, "reset": reset.URL}}, 1)
 	vm := vms[0]
 	script := func(calls string) []string {
 		t.Helper()
@@ -169,7 +177,7 @@ func TestLogStatusAndPairsDetails(t *testing.T) {
 			t.Fatalf("call to %s: status %d %s", cluster, res.Status, res.Body)
 		}
 	}
-	call("down", 502)
+	call("reset", 502)
 	expectAnswers(t, script("status"), "0=<nil>/code=11")
 	call("up", 200)
 	expectAnswers(t, script("status"), "0=<nil>/code=11")
