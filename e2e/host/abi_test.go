@@ -1,6 +1,8 @@
 package host
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,7 +95,7 @@ func TestRepeatedInlineHeadersAreJoined(t *testing.T) {
 }
 
 func TestInsertKeepsPseudoHeadersFirst(t *testing.T) {
-	r := newHeaderRules(nil).request
+	r := requestRules(nil)
 	h := Headers{{":method", "GET"}, {"a", "1"}}
 	r.add(&h, ":path", "/x")
 	r.add(&h, "host", "example.com")
@@ -176,4 +178,36 @@ func TestALocalReplyLeavesUncontinuedRequestHeadersReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectAnswers(t, answers(t, s, "probe_response_result"), "0=/probe?x=1", "0=/probe?x=1", "0=403")
+}
+
+// Response maps join repeated inline headers too: the plugin's headers on a
+// local reply (Context::sendLocalResponse adds them with addCopy) and an http
+// call's response as the codec builds it.
+func TestResponseMapsJoinInlineHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Via", "1.1 a")
+		w.Header().Add("Via", "1.1 b")
+		w.Header().Add("X-Other", "1")
+	}))
+	defer srv.Close()
+	_, vms := startProbe(t, Config{Clusters: map[string]string{"up": srv.URL}}, 1)
+	res := vms[0].RoundTrip(probe("call", [2]string{"x-probe-cluster", "up"}), okUpstream)
+	if via, _ := res.Upstream.Headers.Get("x-probe-call-via"); via != "1.1 a,1.1 b" {
+		t.Errorf("the plugin saw via entries %q, want one joined entry", via)
+	}
+
+	s := startCalls(t, vms[0], StreamInfo{}, callsHeaders("reply,403,via=x/via=y/x-r=1/x-r=2"), true)
+	if act, err := s.Wait(time.Second); act != Reply || err != nil {
+		t.Fatalf("got %v %v, want the local reply", act, err)
+	}
+	h, _, err := s.EncodeLocalReply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if via := h.Values("via"); len(via) != 1 || via[0] != "x,y" {
+		t.Errorf("via %q, want one joined value", via)
+	}
+	if xr := h.Values("x-r"); len(xr) != 2 {
+		t.Errorf("x-r %q, want two entries", xr)
+	}
 }

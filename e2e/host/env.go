@@ -106,8 +106,8 @@ type Env struct {
 	clock    Clock
 	http     *httpCaller
 
-	// headerRules is how Envoy's header maps store added headers.
-	headerRules headerRules
+	// requestRules is how Envoy's request header maps store added headers.
+	requestRules mapRules
 
 	mu   sync.Mutex
 	vms  []*VM
@@ -151,7 +151,7 @@ func NewEnv(cfg Config) (*Env, error) {
 		metrics:  newMetricStore(),
 		clock:    cfg.Clock,
 	}
-	e.headerRules = newHeaderRules(cfg.InlineRequestHeaders)
+	e.requestRules = requestRules(cfg.InlineRequestHeaders)
 	e.http = newHTTPCaller(cfg.Clusters, cfg.HTTPCallTimeout)
 	rt := wazero.NewRuntimeWithConfig(context.Background(), e.runtimeC)
 	defer rt.Close(context.Background())

@@ -52,30 +52,32 @@ type mapRules struct {
 	inline map[string]string
 }
 
-// headerRules holds the rules of each header-map type of one Env.
-type headerRules struct {
-	request, response, responseTrailers, plain mapRules
+// Response maps have the same inline set in every Envoy build the host
+// models; only the request map's depends on the linked extensions.
+var (
+	responseRules         = mapRules{inline: inlineSet(envoyInlineResponseHeaders, envoyInlineRequestResponseHeaders)}
+	responseTrailerRules  = mapRules{inline: inlineSet([]string{"grpc-status", "grpc-message"})} // INLINE_RESP_HEADERS_TRAILERS
+	requestTrailerRules   = mapRules{}
+	inlineRequestDefaults = [][]string{envoyInlineRequestHeaders, envoyInlineRequestResponseHeaders}
+)
+
+func inlineSet(lists ...[]string) map[string]string {
+	m := map[string]string{}
+	for _, l := range lists {
+		for _, k := range l {
+			k = strings.ToLower(k)
+			m[k] = k
+		}
+	}
+	return m
 }
 
-func newHeaderRules(extraRequestInline []string) headerRules {
-	set := func(lists ...[]string) map[string]string {
-		m := map[string]string{}
-		for _, l := range lists {
-			for _, k := range l {
-				k = strings.ToLower(k)
-				m[k] = k
-			}
-		}
-		return m
-	}
-	req := set(envoyInlineRequestHeaders, envoyInlineRequestResponseHeaders, extraRequestInline)
-	req["host"] = ":authority"
-	return headerRules{
-		request:  mapRules{inline: req},
-		response: mapRules{inline: set(envoyInlineResponseHeaders, envoyInlineRequestResponseHeaders)},
-		// INLINE_RESP_HEADERS_TRAILERS
-		responseTrailers: mapRules{inline: set([]string{"grpc-status", "grpc-message"})},
-	}
+// requestRules are a request map's rules with extra headers linked
+// extensions register.
+func requestRules(extraInline []string) mapRules {
+	inline := inlineSet(append(inlineRequestDefaults, extraInline)...)
+	inline["host"] = ":authority"
+	return mapRules{inline: inline}
 }
 
 // add inserts key: value as HeaderMapImpl::insertByKey does. An inline key
@@ -173,22 +175,21 @@ func (vm *VM) headerMap(t uint32) (*Headers, mapRules) {
 	if st == nil {
 		return nil, mapRules{}
 	}
-	rules := vm.env.headerRules
 	switch t {
 	case mapRequestHeaders:
 		if st.reqHeadersOpen {
-			return &st.reqHeaders, rules.request
+			return &st.reqHeaders, vm.env.requestRules
 		}
 	case mapRequestTrailers:
 		if st.reqTrailersOpen {
-			return &st.reqTrailers, rules.plain
+			return &st.reqTrailers, requestTrailerRules
 		}
 	case mapResponseHeaders:
 		if st.respHeadersOpen {
-			return &st.respHeaders, rules.response
+			return &st.respHeaders, responseRules
 		}
 	case mapResponseTrailers:
-		return &st.respTrailers, rules.responseTrailers
+		return &st.respTrailers, responseTrailerRules
 	}
 	return nil, mapRules{}
 }
@@ -235,7 +236,7 @@ func (vm *VM) getHeaderValue(t uint32, key string, retPtr, retSize uint32) statu
 		}
 		return statusBadArgument
 	}
-	rules := vm.env.headerRules.request
+	rules := vm.env.requestRules
 	if t != mapRequestHeaders {
 		rules = mapRules{}
 	}

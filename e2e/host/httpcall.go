@@ -97,15 +97,17 @@ func (c *httpCaller) do(req *http.Request, timeout time.Duration, deliver func(*
 		return
 	}
 	r := &httpCallResult{body: body}
+	// Envoy's codec builds the response maps entry by entry: repeated
+	// inline headers are joined.
 	r.headers.Add(":status", strconv.Itoa(resp.StatusCode))
 	for k, vs := range resp.Header {
 		for _, v := range vs {
-			r.headers.Add(k, v)
+			responseRules.add(&r.headers, k, v)
 		}
 	}
 	for k, vs := range resp.Trailer {
 		for _, v := range vs {
-			r.trailers.Add(k, v)
+			responseTrailerRules.add(&r.trailers, k, v)
 		}
 	}
 	deliver(r)

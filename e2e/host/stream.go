@@ -133,7 +133,7 @@ func (s *Stream) outcome(ret uint64, err error) (Action, error) {
 func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
-	s.reqHeaders = s.vm.env.headerRules.request.build(h)
+	s.reqHeaders = s.vm.env.requestRules.build(h)
 	s.reqHeadersOpen = true
 	ret, err := s.vm.call(fnRequestHeaders, uint64(s.id), uint64(len(s.reqHeaders)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
@@ -237,7 +237,7 @@ func (s *Stream) ResponseHeaders(h Headers, endOfStream bool) (Action, error) {
 // local reply to a paused request): Envoy releases them only on Continue or
 // continue_stream (Context::decodeHeaders, continueStream).
 func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, error) {
-	s.respHeaders = s.vm.env.headerRules.response.build(h)
+	s.respHeaders = responseRules.build(h)
 	s.respHeadersOpen = true
 	if v, ok := h.Get(":status"); ok {
 		s.respCode, _ = strconv.Atoi(v)
@@ -301,7 +301,10 @@ func (s *Stream) EncodeLocalReply() (Headers, []byte, error) {
 	}
 	s.replySent = true
 	h := Headers{{":status", strconv.Itoa(r.Status)}}
-	h = append(h, r.Headers...)
+	// Context::sendLocalResponse adds the plugin's headers with addCopy.
+	for _, kv := range r.Headers {
+		responseRules.add(&h, kv[0], kv[1])
+	}
 	if len(r.Body) > 0 {
 		if _, ok := h.Get("content-type"); !ok {
 			h.Add("content-type", "text/plain")

@@ -18,7 +18,7 @@ import (
 //	get,MAP,KEY  pairs,MAP  add,MAP,KEY,VALUE  replace,MAP,KEY,VALUE  remove,MAP,KEY
 //	size,MAP  setpairs,MAP,k=v/k=v (or "garbage")  body,BUFFER,START,SIZE
 //	prop,a.b  propint,a.b  propmap,a.b  setprop,a.b,VALUE  continue,STREAM  log,LEVEL
-//	reply,STATUS  status  define,TYPE,NAME  inc,NAME,DELTA  record,NAME,VALUE  getmetric,NAME
+//	reply,STATUS,k=v/k=v  status  define,TYPE,NAME  inc,NAME,DELTA  record,NAME,VALUE  getmetric,NAME
 func runCalls(script string, metricIDs map[string]uint32) string {
 	var out []string
 	for _, call := range strings.Split(script, ";") {
@@ -87,7 +87,11 @@ func runCalls(script string, metricIDs map[string]uint32) string {
 			st = rawSetProperty(ptr(path), uint32(len(path)), ptr(arg(2)), uint32(len(arg(2))))
 			res = strconv.Itoa(int(st))
 		case "reply":
-			res = strconv.Itoa(int(rawSendLocalResponse(num(1))))
+			h := []byte{0, 0, 0, 0}
+			if arg(2) != "" {
+				h = marshalPairs(arg(2))
+			}
+			res = strconv.Itoa(int(rawSendLocalResponse(num(1), h)))
 		case "continue":
 			res = strconv.Itoa(int(rawContinueStream(num(1))))
 		case "log":

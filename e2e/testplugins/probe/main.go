@@ -147,15 +147,20 @@ func (s *stream) call() types.Action {
 			return
 		}
 		body, _ := proxywasm.GetHttpCallResponseBody(0, size)
-		status := ""
+		status, via := "", []string(nil)
 		if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
 			for _, h := range hs {
-				if h[0] == ":status" {
+				switch h[0] {
+				case ":status":
 					status = h[1]
+				case "via":
+					via = append(via, h[1])
 				}
 			}
 		}
 		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-call", status+" "+string(body))
+		// Each via entry the plugin saw, separated by "|".
+		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-call-via", strings.Join(via, "|"))
 		_ = proxywasm.ResumeHttpRequest()
 	})
 	if err != nil {

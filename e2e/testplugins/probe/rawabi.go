@@ -50,10 +50,9 @@ func rawSetProperty(path *byte, pathSize uint32, value *byte, valueSize uint32) 
 func rawSendLocal(status uint32, details *byte, detailsSize uint32, body *byte, bodySize uint32,
 	headers *byte, headersSize uint32, grpcStatus int32) uint32
 
-// rawSendLocalResponse sends an empty local reply with no headers.
-func rawSendLocalResponse(status uint32) uint32 {
-	empty := []byte{0, 0, 0, 0}
-	return rawSendLocal(status, nil, 0, nil, 0, &empty[0], 4, -1)
+// rawSendLocalResponse sends an empty local reply with serialized headers.
+func rawSendLocalResponse(status uint32, headers []byte) uint32 {
+	return rawSendLocal(status, nil, 0, nil, 0, &headers[0], uint32(len(headers)), -1)
 }
 
 //go:wasmimport env proxy_continue_stream
