@@ -13,6 +13,12 @@ const (
 	i64 = api.ValueTypeI64
 )
 
+// logCritical is the highest proxy-wasm log level (LogLevel::Max).
+const logCritical = 5
+
+// maxBufferType is the last buffer type of ABI 0.2.1 (foreign-function args).
+const maxBufferType = 8
+
 // restrictedCallbackError is the trap proxy-wasm-cpp-host raises for a host call
 // made where it is not allowed ("restricted_callback").
 type restrictedCallbackError struct {
@@ -109,6 +115,12 @@ func unimplemented(name string, nparams int) hostFunc {
 func proxyFunctions() []hostFunc {
 	return []hostFunc{
 		{"proxy_log", i32s(3), oneI32, func(vm *VM, s []uint64) {
+			// proxy-wasm-cpp-host src/exports.cc log: a level above
+			// critical (5) is BAD_ARGUMENT and nothing is logged.
+			if u32(s[0]) > uint32(logCritical) {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
 			msg, ok := vm.readString(u32(s[1]), u32(s[2]))
 			if !ok {
 				s[0] = uint64(statusInvalidMemory)
@@ -122,12 +134,16 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_status", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			code := statusOK
+			// Envoy Context::getStatus: the root context's last status. A
+			// failed call sets BROKEN_CONNECTION and it stays until another
+			// failure changes it (onHttpCallSuccess does not reset it); the
+			// message "reset" lasts only during that failure's callback.
+			msg := ""
 			if vm.callResp != nil && vm.callResp.failed {
-				code = statusBrokenConnection
+				msg = "reset"
 			}
-			vm.mem.WriteUint32Le(u32(s[0]), code)
-			s[0] = uint64(vm.copyOut(nil, u32(s[1]), u32(s[2])))
+			vm.mem.WriteUint32Le(u32(s[0]), vm.lastStatus)
+			s[0] = uint64(vm.copyOut([]byte(msg), u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_set_tick_period_milliseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
 			vm.tickPeriod = time.Duration(u32(s[0])) * time.Millisecond
@@ -161,11 +177,21 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.setProperty(path, val))
 		}},
 		{"proxy_continue_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			// Envoy Context::continueStream: the downstream stream type is a
+			// no-op for an HTTP filter, upstream is UNIMPLEMENTED.
 			st := vm.stream()
-			if st == nil || u32(s[0]) > 1 {
+			switch t := u32(s[0]); {
+			case t == 2:
+				s[0] = uint64(statusOK)
+				return
+			case t == 3:
+				s[0] = uint64(statusUnimplemented)
+				return
+			case st == nil || t > 3:
 				s[0] = uint64(statusBadArgument)
 				return
 			}
+			st.releaseRequest()
 			st.resumed = true
 			vm.resumes = append(vm.resumes, st)
 			s[0] = uint64(statusOK)
@@ -195,11 +221,8 @@ func proxyFunctions() []hostFunc {
 				s[0] = uint64(statusInvalidMemory)
 				return
 			}
-			h, ok := deserializeHeaders(hdrs)
-			if !ok {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
+			// PairsUtil::toPairs: malformed pairs are an empty map, not an error.
+			h, _ := deserializeHeaders(hdrs)
 			if st.reply == nil && !st.replySent {
 				st.reply = &LocalReply{Status: int(u32(s[0])), Details: details, Headers: h,
 					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
@@ -241,74 +264,75 @@ func proxyFunctions() []hostFunc {
 		unimplemented("proxy_dequeue_shared_queue", 3),
 		unimplemented("proxy_enqueue_shared_queue", 3),
 		{"proxy_get_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			h, key, st := vm.headerKey(s)
-			if st != statusOK {
-				s[0] = uint64(st)
-				return
+			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			switch {
+			case u32(s[0]) > maxHeaderMapType:
+				s[0] = uint64(statusBadArgument)
+			case !ok:
+				s[0] = uint64(statusInvalidMemory)
+			default:
+				s[0] = uint64(vm.getHeaderValue(u32(s[0]), key, u32(s[3]), u32(s[4])))
 			}
-			v, found := h.Get(key)
-			if !found {
-				s[0] = uint64(statusNotFound)
-				return
-			}
-			s[0] = uint64(vm.copyOut([]byte(v), u32(s[3]), u32(s[4])))
 		}},
 		{"proxy_add_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			vm.editHeader(s, func(h *Headers, k, v string) { h.Add(k, v) })
+			key, ok1 := vm.readString(u32(s[1]), u32(s[2]))
+			val, ok2 := vm.readString(u32(s[3]), u32(s[4]))
+			s[0] = uint64(vm.editMap(u32(s[0]), ok1 && ok2, func(h *Headers, r mapRules) { r.add(h, key, val) }))
 		}},
 		{"proxy_replace_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			vm.editHeader(s, func(h *Headers, k, v string) { h.Set(k, v) })
+			key, ok1 := vm.readString(u32(s[1]), u32(s[2]))
+			val, ok2 := vm.readString(u32(s[3]), u32(s[4]))
+			s[0] = uint64(vm.editMap(u32(s[0]), ok1 && ok2, func(h *Headers, r mapRules) { r.set(h, key, val) }))
 		}},
 		{"proxy_remove_header_map_value", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			h, key, st := vm.headerKey(s)
-			if st == statusOK {
-				h.Del(key)
-			}
-			s[0] = uint64(st)
+			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			s[0] = uint64(vm.editMap(u32(s[0]), ok, func(h *Headers, r mapRules) { h.Del(r.key(key)) }))
 		}},
 		{"proxy_get_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			// Envoy answers OK with an empty map even where the map is unavailable.
+			// Envoy Context::getHeaderMapPairs answers OK with an empty map
+			// where the map is unavailable, and cpp-host get_header_map_pairs
+			// returns an empty map as pointer 0, size 0 (copyToPointerSize("")).
 			var data []byte
-			if h := vm.headerMap(u32(s[0])); h != nil {
+			if u32(s[0]) > maxHeaderMapType {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			if h := vm.constHeaderMap(u32(s[0])); h != nil && len(*h) > 0 {
 				data = serializeHeaders(*h)
-			} else {
-				data = serializeHeaders(nil)
 			}
 			s[0] = uint64(vm.copyOut(data, u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_set_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			h := vm.headerMap(u32(s[0]))
 			b, ok := vm.read(u32(s[1]), u32(s[2]))
-			switch {
-			case !ok:
-				s[0] = uint64(statusInvalidMemory)
-			case h == nil:
-				s[0] = uint64(statusBadArgument)
-			default:
-				pairs, valid := deserializeHeaders(b)
-				if !valid {
-					s[0] = uint64(statusBadArgument)
-					return
-				}
+			// Envoy Context::setHeaderMapPairs removes every header and adds each
+			// pair with addCopy; PairsUtil::toPairs turns malformed pairs into an
+			// empty map, so they clear the map.
+			pairs, _ := deserializeHeaders(b)
+			s[0] = uint64(vm.editMap(u32(s[0]), ok, func(h *Headers, r mapRules) {
 				*h = (*h)[:0]
 				for _, kv := range pairs {
-					h.Add(kv[0], kv[1])
+					r.add(h, kv[0], kv[1])
 				}
-				s[0] = uint64(statusOK)
-			}
+			}))
 		}},
 		{"proxy_get_header_map_size", i32s(2), oneI32, func(vm *VM, s []uint64) {
-			h := vm.headerMap(u32(s[0]))
+			// Envoy Context::getHeaderMapSize: the mutable map's byteSize(),
+			// the bytes of its keys and values.
+			h, _ := vm.headerMap(u32(s[0]))
 			if h == nil {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
-			vm.mem.WriteUint32Le(u32(s[1]), uint32(len(serializeHeaders(*h))))
+			vm.mem.WriteUint32Le(u32(s[1]), uint32(h.byteSize()))
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_buffer_status", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			b, ok := vm.buffer(u32(s[0]))
-			if !ok {
+			if u32(s[0]) > maxBufferType {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			b, _ := vm.buffer(u32(s[0]))
+			if b == nil {
 				s[0] = uint64(statusNotFound)
 				return
 			}
@@ -317,27 +341,36 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_buffer_bytes", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			b, ok := vm.buffer(u32(s[0]))
-			if !ok {
-				s[0] = uint64(statusNotFound)
-				return
-			}
-			start, size := uint64(u32(s[1])), uint64(u32(s[2]))
-			n := uint64(len(*b))
-			if start > n {
+			if u32(s[0]) > maxBufferType {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
+			b, _ := vm.buffer(u32(s[0]))
+			if b == nil {
+				s[0] = uint64(statusNotFound)
+				return
+			}
+			// cpp-host src/exports.cc get_buffer_bytes: a start past the end
+			// reads nothing, and nothing is OK with pointer 0, size 0.
+			start, size := uint64(u32(s[1])), uint64(u32(s[2]))
+			n := uint64(len(*b))
+			start = min(start, n)
 			end := min(start+size, n)
 			s[0] = uint64(vm.copyOut((*b)[start:end], u32(s[3]), u32(s[4])))
 		}},
 		{"proxy_set_buffer_bytes", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			b, ok := vm.buffer(u32(s[0]))
-			data, ok2 := vm.read(u32(s[3]), u32(s[4]))
+			if u32(s[0]) > maxBufferType {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			b, writable := vm.buffer(u32(s[0]))
+			data, ok := vm.read(u32(s[3]), u32(s[4]))
 			switch {
-			case !ok2:
+			case b == nil:
+				s[0] = uint64(statusNotFound)
+			case !ok:
 				s[0] = uint64(statusInvalidMemory)
-			case !ok || u32(s[0]) > 1:
+			case !writable:
 				s[0] = uint64(statusBadArgument)
 			default:
 				s[0] = uint64(setBuffer(b, int(u32(s[1])), int(u32(s[2])), data))
@@ -357,21 +390,20 @@ func proxyFunctions() []hostFunc {
 				s[0] = uint64(statusInvalidMemory)
 				return
 			}
-			if u32(s[0]) > metricHistogram {
-				s[0] = uint64(statusBadArgument)
-				return
+			id, st := vm.metricIDs.define(vm.env.metrics, u32(s[0]), name)
+			if st == statusOK {
+				vm.mem.WriteUint32Le(u32(s[3]), id)
 			}
-			vm.mem.WriteUint32Le(u32(s[3]), vm.env.metrics.define(u32(s[0]), name))
-			s[0] = uint64(statusOK)
+			s[0] = uint64(st)
 		}},
 		{"proxy_increment_metric", []api.ValueType{i32, i64}, oneI32, func(vm *VM, s []uint64) {
-			s[0] = uint64(vm.env.metrics.increment(u32(s[0]), int64(s[1])))
+			s[0] = uint64(vm.metricIDs.increment(vm.env.metrics, u32(s[0]), int64(s[1])))
 		}},
 		{"proxy_record_metric", []api.ValueType{i32, i64}, oneI32, func(vm *VM, s []uint64) {
-			s[0] = uint64(vm.env.metrics.record(u32(s[0]), s[1]))
+			s[0] = uint64(vm.metricIDs.record(vm.env.metrics, u32(s[0]), s[1]))
 		}},
 		{"proxy_get_metric", i32s(2), oneI32, func(vm *VM, s []uint64) {
-			v, st := vm.env.metrics.value(u32(s[0]))
+			v, st := vm.metricIDs.value(vm.env.metrics, u32(s[0]))
 			if st == statusOK {
 				vm.mem.WriteUint64Le(u32(s[1]), v)
 			}
@@ -391,89 +423,34 @@ func proxyFunctions() []hostFunc {
 	}
 }
 
-// headerMap returns the map a host call may touch now, or nil (BAD_ARGUMENT).
-func (vm *VM) headerMap(t uint32) *Headers {
-	switch t {
-	case 6:
-		if vm.callResp != nil {
-			return &vm.callResp.headers
-		}
-		return nil
-	case 7:
-		if vm.callResp != nil {
-			return &vm.callResp.trailers
-		}
-		return nil
-	}
+// buffer is Envoy's Context::getBuffer: the buffer a host call sees now and
+// whether set_buffer_bytes may change it; nil is NOT_FOUND. A body outside its
+// callback (never arrived, continued, or released by continue_stream) is an
+// empty buffer, as Envoy's Buffer wrapping a null instance is: reads are OK
+// and empty, writes BAD_ARGUMENT (BufferBase::copyFrom). The http-call body
+// and the configurations are read-only.
+func (vm *VM) buffer(t uint32) (b *[]byte, writable bool) {
 	st := vm.stream()
-	if st == nil {
-		return nil
-	}
 	switch t {
 	case 0:
-		if st.reqHeadersOpen {
-			return &st.reqHeaders
-		}
-	case 1:
-		return &st.reqTrailers
-	case 2:
-		if st.respHeadersOpen {
-			return &st.respHeaders
-		}
-	case 3:
-		return &st.respTrailers
-	}
-	return nil
-}
-
-// headerKey resolves the (map type, key) arguments the header-map calls share.
-func (vm *VM) headerKey(s []uint64) (*Headers, string, status) {
-	key, ok := vm.readString(u32(s[1]), u32(s[2]))
-	if !ok {
-		return nil, "", statusInvalidMemory
-	}
-	h := vm.headerMap(u32(s[0]))
-	if h == nil {
-		return nil, "", statusBadArgument
-	}
-	return h, key, statusOK
-}
-
-func (vm *VM) editHeader(s []uint64, edit func(h *Headers, k, v string)) {
-	h, key, st := vm.headerKey(s)
-	val, ok := vm.readString(u32(s[3]), u32(s[4]))
-	switch {
-	case !ok:
-		s[0] = uint64(statusInvalidMemory)
-	case st != statusOK:
-		s[0] = uint64(st)
-	default:
-		edit(h, key, val)
-		s[0] = uint64(statusOK)
-	}
-}
-
-// buffer returns the buffer a host call may touch now.
-func (vm *VM) buffer(t uint32) (*[]byte, bool) {
-	switch t {
-	case 4:
-		if vm.callResp != nil {
-			return &vm.callResp.body, true
-		}
-	case 6:
-		return &vm.env.cfg.VMConfiguration, true
-	case 7:
-		return &vm.env.cfg.Configuration, true
-	case 0:
-		if st := vm.stream(); st != nil && st.reqBodyOpen {
+		if st != nil && st.reqBodyOpen {
 			return &st.reqBody, true
 		}
 	case 1:
-		if st := vm.stream(); st != nil && st.respBodyOpen {
+		if st != nil && st.respBodyOpen {
 			return &st.respBody, true
 		}
+	case 4:
+		if vm.callResp != nil {
+			return &vm.callResp.body, false
+		}
+		return nil, false
+	case 6:
+		return &vm.env.cfg.VMConfiguration, false
+	case 7:
+		return &vm.env.cfg.Configuration, false
 	}
-	return nil, false
+	return new([]byte), false
 }
 
 // setBuffer applies proxy_set_buffer_bytes with Envoy's semantics: (0, 0)

@@ -64,6 +64,8 @@ type Config struct {
 	Name, RootID string
 	// VMID scopes shared data, as Envoy's vm_config.vm_id.
 	VMID string
+	// NodeID and NodeCluster are the bootstrap node's id and cluster (xds.node).
+	NodeID, NodeCluster string
 	// Configuration is the plugin configuration buffer (the filter JSON).
 	Configuration []byte
 	// VMConfiguration is the vm_config.configuration buffer.
@@ -83,6 +85,13 @@ type Config struct {
 	// callbacks. The default (false) is Envoy's: the reply is encoded through the
 	// whole filter chain, including the filter that sent it.
 	LocalReplySkipsFilter bool
+	// InlineRequestHeaders are request headers that linked extensions register
+	// as inline (Envoy's CustomInlineHeaderRegistry), on top of the core set
+	// the host always joins. A repeated inline header reaches the plugin as one
+	// comma-joined value. Envoy's oauth2 and cache filters register
+	// "authorization", so it is inline in a build that links them (the
+	// official one does); nil models a build without them.
+	InlineRequestHeaders []string
 	// HTTPCallTimeout bounds dispatch_http_call when the plugin passes 0 (no timeout).
 	HTTPCallTimeout time.Duration
 }
@@ -96,6 +105,9 @@ type Env struct {
 	metrics  *metricStore
 	clock    Clock
 	http     *httpCaller
+
+	// requestRules is how Envoy's request header maps store added headers.
+	requestRules mapRules
 
 	mu   sync.Mutex
 	vms  []*VM
@@ -139,6 +151,7 @@ func NewEnv(cfg Config) (*Env, error) {
 		metrics:  newMetricStore(),
 		clock:    cfg.Clock,
 	}
+	e.requestRules = requestRules(cfg.InlineRequestHeaders)
 	e.http = newHTTPCaller(cfg.Clusters, cfg.HTTPCallTimeout)
 	rt := wazero.NewRuntimeWithConfig(context.Background(), e.runtimeC)
 	defer rt.Close(context.Background())

@@ -89,33 +89,43 @@ func serializeHeaders(h Headers) []byte {
 	return out
 }
 
-// deserializeHeaders decodes the map format; like Envoy it yields an empty map
-// for oversized input and reports malformed input.
-func deserializeHeaders(b []byte) (Headers, bool) {
+// deserializeHeaders decodes the map format as PairsUtil::toPairs does
+// (proxy-wasm-cpp-host src/pairs_util.cc): input over 1 MiB or 1024 pairs, a
+// short or overlong buffer, or a key or value not followed by its NUL all
+// yield an empty map. ok reports whether the input was well-formed; Envoy's
+// host calls ignore it and use the empty map.
+func deserializeHeaders(b []byte) (h Headers, ok bool) {
 	if len(b) > maxSerializedMap {
 		return nil, true
 	}
 	if len(b) < 4 {
-		return nil, len(b) == 0
+		return nil, false
 	}
-	n := int(binary.LittleEndian.Uint32(b))
+	n := uint64(binary.LittleEndian.Uint32(b))
 	if n > maxMapPairs {
 		return nil, true
 	}
-	if len(b) < 4+8*n {
+	if 4+8*n > uint64(len(b)) {
 		return nil, false
 	}
 	data := b[4+8*n:]
-	h := make(Headers, 0, n)
-	for i := 0; i < n; i++ {
-		kl := int(binary.LittleEndian.Uint32(b[4+8*i:]))
-		vl := int(binary.LittleEndian.Uint32(b[8+8*i:]))
-		if kl+vl+2 > len(data) || kl < 0 || vl < 0 {
+	h = make(Headers, 0, n)
+	for i := uint64(0); i < n; i++ {
+		kl := uint64(binary.LittleEndian.Uint32(b[4+8*i:]))
+		vl := uint64(binary.LittleEndian.Uint32(b[8+8*i:]))
+		if kl+1 > uint64(len(data)) || data[kl] != 0 {
 			return nil, false
 		}
-		k, v := string(data[:kl]), string(data[kl+1:kl+1+vl])
-		data = data[kl+vl+2:]
-		h = append(h, [2]string{k, v})
+		k := string(data[:kl])
+		data = data[kl+1:]
+		if vl+1 > uint64(len(data)) || data[vl] != 0 {
+			return nil, false
+		}
+		h = append(h, [2]string{k, string(data[:vl])})
+		data = data[vl+1:]
+	}
+	if len(data) != 0 {
+		return nil, false
 	}
 	return h, true
 }

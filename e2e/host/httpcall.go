@@ -42,6 +42,11 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	if !ok1 || !ok2 || !ok3 {
 		return statusInvalidMemory
 	}
+	// Envoy Context::httpCall takes the timeout as an int: 2^31 ms or more
+	// is negative there, BAD_ARGUMENT.
+	if int32(u32(s[8])) < 0 {
+		return statusBadArgument
+	}
 	base, known := vm.env.http.clusters[cluster]
 	if !known {
 		return statusBadArgument
@@ -92,15 +97,17 @@ func (c *httpCaller) do(req *http.Request, timeout time.Duration, deliver func(*
 		return
 	}
 	r := &httpCallResult{body: body}
+	// Envoy's codec builds the response maps entry by entry: repeated
+	// inline headers are joined.
 	r.headers.Add(":status", strconv.Itoa(resp.StatusCode))
 	for k, vs := range resp.Header {
 		for _, v := range vs {
-			r.headers.Add(k, v)
+			responseRules.add(&r.headers, k, v)
 		}
 	}
 	for k, vs := range resp.Trailer {
 		for _, v := range vs {
-			r.trailers.Add(k, v)
+			responseTrailerRules.add(&r.trailers, k, v)
 		}
 	}
 	deliver(r)
@@ -118,6 +125,7 @@ func (vm *VM) deliverHTTPCall(token uint32, r *httpCallResult) {
 	vm.callResp = r
 	defer func() { vm.callResp = nil }()
 	if r.failed {
+		vm.lastStatus = statusBrokenConnection
 		_, _ = vm.call(fnHTTPCallResponse, uint64(vm.rootID), uint64(token), 0, 0, 0)
 		return
 	}

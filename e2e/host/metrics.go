@@ -9,87 +9,126 @@ const (
 	metricHistogram = 2
 )
 
-// metricStore holds stats by name for the whole process, as Envoy's stats
-// store does: every VM that defines the same name updates the same stat.
+// Envoy encodes a metric's type in the low bits of its id and steps ids by 4
+// (source/extensions/common/wasm/wasm.h: kMetricTypeMask, kMetricIdIncrement;
+// nextCounterMetricId and friends), so a VM's first counter is 4, its first
+// gauge 5 and its first histogram 6.
+const (
+	metricTypeMask    = 0x3
+	metricIDIncrement = 0x4
+)
+
+// metricStore holds stats by type and name for the whole process, as Envoy's
+// stats store does: every VM that defines the same name updates the same stat.
 type metricStore struct {
 	mu     sync.Mutex
-	byName map[string]uint32
-	defs   []metricDef
+	byName map[metricKey]*stat
 }
 
-type metricDef struct {
-	name  string
-	kind  uint32
-	value uint64
+type metricKey struct {
+	kind uint32
+	name string
 }
+
+// stat is one Envoy stat. A histogram keeps its last sample: tests read
+// counters and gauges.
+type stat struct{ value uint64 }
 
 func newMetricStore() *metricStore {
-	return &metricStore{byName: map[string]uint32{}}
+	return &metricStore{byName: map[metricKey]*stat{}}
 }
 
-func (m *metricStore) define(kind uint32, name string) uint32 {
+// vmMetrics are the ids one VM handed out. Envoy's Context::defineMetric
+// returns a new id on every call, even for a name defined before; each id
+// points at the process-wide stat of that name.
+type vmMetrics struct {
+	next [3]uint32
+	ids  map[uint32]*stat
+}
+
+func (v *vmMetrics) define(m *metricStore, kind uint32, name string) (uint32, status) {
+	if kind > metricHistogram {
+		return 0, statusBadArgument
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if id, ok := m.byName[name]; ok {
-		return id
+	k := metricKey{kind, name}
+	st, ok := m.byName[k]
+	if !ok {
+		st = &stat{}
+		m.byName[k] = st
 	}
-	m.defs = append(m.defs, metricDef{name: name, kind: kind})
-	id := uint32(len(m.defs)) // ids start at 1
-	m.byName[name] = id
-	return id
+	if v.ids == nil {
+		v.ids = map[uint32]*stat{}
+		v.next = [3]uint32{metricCounter, metricGauge, metricHistogram}
+	}
+	v.next[kind] += metricIDIncrement
+	v.ids[v.next[kind]] = st
+	return v.next[kind], statusOK
 }
 
-func (m *metricStore) def(id uint32) (*metricDef, bool) {
-	if id == 0 || int(id) > len(m.defs) {
-		return nil, false
+// increment is Envoy's Context::incrementMetric: counters take only positive
+// deltas, gauges add or subtract, anything else is BAD_ARGUMENT.
+func (v *vmMetrics) increment(m *metricStore, id uint32, delta int64) status {
+	kind := id & metricTypeMask
+	if kind != metricCounter && kind != metricGauge {
+		return statusBadArgument
 	}
-	return &m.defs[id-1], true
-}
-
-func (m *metricStore) increment(id uint32, delta int64) status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d, ok := m.def(id)
+	st, ok := v.ids[id]
 	switch {
 	case !ok:
 		return statusNotFound
-	case d.kind == metricHistogram:
-		return statusBadArgument
-	case d.kind == metricCounter && delta <= 0:
+	case kind == metricCounter && delta <= 0:
 		return statusBadArgument
 	}
-	d.value = uint64(int64(d.value) + delta)
+	st.value += uint64(delta)
 	return statusOK
 }
 
-func (m *metricStore) record(id uint32, value uint64) status {
+// record is Envoy's Context::recordMetric: it adds to a counter, sets a gauge
+// and records a histogram sample; an unknown id is NOT_FOUND.
+func (v *vmMetrics) record(m *metricStore, id uint32, value uint64) status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d, ok := m.def(id)
+	st, ok := v.ids[id]
 	if !ok {
 		return statusNotFound
 	}
-	// A histogram keeps its last sample here; tests read counters and gauges.
-	d.value = value
+	if id&metricTypeMask == metricCounter {
+		st.value += value
+	} else {
+		st.value = value
+	}
 	return statusOK
 }
 
-func (m *metricStore) value(id uint32) (uint64, status) {
+// value is Envoy's Context::getMetric: counters and gauges only; a histogram
+// (or any other type) id is BAD_ARGUMENT.
+func (v *vmMetrics) value(m *metricStore, id uint32) (uint64, status) {
+	kind := id & metricTypeMask
+	if kind != metricCounter && kind != metricGauge {
+		return 0, statusBadArgument
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	d, ok := m.def(id)
+	st, ok := v.ids[id]
 	if !ok {
 		return 0, statusNotFound
 	}
-	return d.value, statusOK
+	return st.value, statusOK
 }
 
+// get returns a stat's value by name: a counter's or gauge's value, or a
+// histogram's last sample.
 func (m *metricStore) get(name string) (uint64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	id, ok := m.byName[name]
-	if !ok {
-		return 0, false
+	for _, kind := range []uint32{metricCounter, metricGauge, metricHistogram} {
+		if st, ok := m.byName[metricKey{kind, name}]; ok {
+			return st.value, true
+		}
 	}
-	return m.defs[id-1].value, true
+	return 0, false
 }

@@ -38,6 +38,14 @@ type StreamInfo struct {
 	SourceAddress string
 	// Protocol is "HTTP/1.1" unless set.
 	Protocol string
+	// DestinationAddress is the listener's local "ip:port" (destination.*).
+	DestinationAddress string
+	// UpstreamAddress is the upstream host's "ip:port" (upstream.*, readable
+	// once the upstream answered).
+	UpstreamAddress string
+	// RouteName and ClusterName are the matched route and its cluster
+	// (xds.route_name, xds.cluster_name); empty means no route matched.
+	RouteName, ClusterName string
 }
 
 // Stream is one HTTP stream on a VM, driven callback by callback in Envoy's
@@ -59,8 +67,6 @@ type Stream struct {
 	respCode                        int
 	respDetails                     string
 
-	// origRequest is the request headers as the client sent them, for properties.
-	origRequest Headers
 	filterState map[string][]byte
 
 	reply     *LocalReply
@@ -69,6 +75,13 @@ type Stream struct {
 	// paused is set while a request-headers pause waits to be resumed.
 	paused   bool
 	finished bool
+
+	reqTrailersOpen bool
+	// logPhase is set while proxy_on_log runs: reads then see the access
+	// log's maps (Envoy's access_log_phase_).
+	logPhase bool
+	// upstreamResponded is set once the upstream's response headers arrived.
+	upstreamResponded bool
 }
 
 // NewStream creates the stream's context (proxy_on_context_create).
@@ -120,10 +133,9 @@ func (s *Stream) outcome(ret uint64, err error) (Action, error) {
 func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
-	s.reqHeaders = h.Clone()
-	s.origRequest = s.reqHeaders.Clone()
+	s.reqHeaders = s.vm.env.requestRules.build(h)
 	s.reqHeadersOpen = true
-	ret, err := s.vm.call(fnRequestHeaders, uint64(s.id), uint64(len(h)), b2u(endOfStream))
+	ret, err := s.vm.call(fnRequestHeaders, uint64(s.id), uint64(len(s.reqHeaders)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
 	if act == Continue {
 		s.reqHeadersOpen = false
@@ -155,8 +167,13 @@ func (s *Stream) RequestTrailers(t Headers) (Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
 	s.reqTrailers = t.Clone()
+	s.reqTrailersOpen = true
 	ret, err := s.vm.call(fnRequestTrailers, uint64(s.id), uint64(len(t)))
-	return s.outcome(ret, err)
+	act, err := s.outcome(ret, err)
+	if act == Continue {
+		s.reqTrailersOpen = false
+	}
+	return act, err
 }
 
 // UpstreamRequestHeaders returns the request headers as the plugin left them.
@@ -210,17 +227,22 @@ func (s *Stream) Wait(d time.Duration) (Action, error) {
 func (s *Stream) ResponseHeaders(h Headers, endOfStream bool) (Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
+	s.upstreamResponded = true
+	// Envoy's router sets these details on a response from the upstream.
+	s.respDetails = "via_upstream"
 	return s.responseHeadersLocked(h, endOfStream)
 }
 
+// The request headers stay readable if the plugin never continued them (a
+// local reply to a paused request): Envoy releases them only on Continue or
+// continue_stream (Context::decodeHeaders, continueStream).
 func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, error) {
-	s.reqHeadersOpen = false
-	s.respHeaders = h.Clone()
+	s.respHeaders = responseRules.build(h)
 	s.respHeadersOpen = true
 	if v, ok := h.Get(":status"); ok {
 		s.respCode, _ = strconv.Atoi(v)
 	}
-	ret, err := s.vm.call(fnResponseHeaders, uint64(s.id), uint64(len(h)), b2u(endOfStream))
+	ret, err := s.vm.call(fnResponseHeaders, uint64(s.id), uint64(len(s.respHeaders)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
 	if act == Continue {
 		s.respHeadersOpen = false
@@ -279,7 +301,10 @@ func (s *Stream) EncodeLocalReply() (Headers, []byte, error) {
 	}
 	s.replySent = true
 	h := Headers{{":status", strconv.Itoa(r.Status)}}
-	h = append(h, r.Headers...)
+	// Context::sendLocalResponse adds the plugin's headers with addCopy.
+	for _, kv := range r.Headers {
+		responseRules.add(&h, kv[0], kv[1])
+	}
 	if len(r.Body) > 0 {
 		if _, ok := h.Get("content-type"); !ok {
 			h.Add("content-type", "text/plain")
@@ -318,15 +343,16 @@ func (s *Stream) Finish() error {
 	}
 	s.finished = true
 	defer delete(s.vm.streams, s.id)
-	s.reqHeadersOpen, s.respHeadersOpen = true, true
-	if _, err := s.vm.call(fnLog, uint64(s.id)); err != nil {
+	s.logPhase = true
+	_, err := s.vm.call(fnLog, uint64(s.id))
+	s.logPhase = false
+	if err != nil {
 		return err
 	}
-	s.reqHeadersOpen, s.respHeadersOpen = false, false
 	if _, err := s.vm.call(fnDone, uint64(s.id)); err != nil {
 		return err
 	}
-	_, err := s.vm.call(fnDelete, uint64(s.id))
+	_, err = s.vm.call(fnDelete, uint64(s.id))
 	return err
 }
 

@@ -87,6 +87,11 @@ type VM struct {
 	stdout, stderr  []byte
 	// pendingCalls counts dispatched http calls whose callbacks have not run yet.
 	pendingCalls sync.WaitGroup
+
+	// lastStatus is what proxy_get_status reports (the root context's status).
+	lastStatus status
+	// metricIDs are the metric ids this VM handed out.
+	metricIDs vmMetrics
 }
 
 // StartVM instantiates the module for one more worker and runs it through
@@ -255,9 +260,13 @@ func (vm *VM) readString(ptr, size uint32) (string, bool) {
 
 // copyOut allocates guest memory for data, copies it there and stores its
 // address and size at retPtr and retSize, as proxy-wasm-cpp-host's
-// copyToPointerSize does.
+// copyToPointerSize does: empty data is pointer 0, size 0, without an
+// allocation.
 func (vm *VM) copyOut(data []byte, retPtr, retSize uint32) status {
-	ptr := vm.guestAlloc(uint32(len(data)))
+	var ptr uint32
+	if len(data) > 0 {
+		ptr = vm.guestAlloc(uint32(len(data)))
+	}
 	if len(data) > 0 && !vm.mem.Write(ptr, data) {
 		return statusInvalidMemory
 	}

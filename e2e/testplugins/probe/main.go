@@ -2,6 +2,10 @@
 // plugin.wasm: each request's x-probe-action header makes it exercise one part
 // of the ABI (shared data CAS, http calls, local replies, properties, traps),
 // so the host's Envoy semantics are tested independently of apiguard's policy.
+// The "calls" action runs a script of raw host calls (calls.go) in the request
+// headers, and the x-probe-body-calls, x-probe-response-calls and
+// x-probe-log-calls scripts in the later callbacks; each callback's answers are
+// stored as filter state for the test to read.
 package main
 
 import (
@@ -24,6 +28,8 @@ func (*vm) NewPluginContext(uint32) types.PluginContext { return &root{} }
 type root struct {
 	types.DefaultPluginContext
 	ticks proxywasm.MetricCounter
+	// metricIDs are the ids the scripts' define calls got, by name.
+	metricIDs map[string]uint32
 }
 
 // OnPluginStart takes a configuration of "tick_ms=N" or "reject".
@@ -43,11 +49,25 @@ func (r *root) OnPluginStart(int) types.OnPluginStartStatus {
 
 func (r *root) OnTick() { r.ticks.Increment(1) }
 
-func (r *root) NewHttpContext(id uint32) types.HttpContext { return &stream{id: id} }
+func (r *root) NewHttpContext(id uint32) types.HttpContext { return &stream{id: id, root: r} }
 
 type stream struct {
 	types.DefaultHttpContext
-	id uint32
+	id   uint32
+	root *root
+	// The scripts for the later callbacks, read with the request headers.
+	bodyCalls, responseCalls, logCalls string
+}
+
+// run runs a script and stores its answers as filter state under key.
+func (s *stream) run(script, key string) {
+	if script == "" {
+		return
+	}
+	if s.root.metricIDs == nil {
+		s.root.metricIDs = map[string]uint32{}
+	}
+	_ = proxywasm.SetProperty([]string{key}, []byte(runCalls(script, s.root.metricIDs)))
 }
 
 func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
@@ -73,6 +93,15 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 		}
 	case "call":
 		return s.call()
+	case "calls":
+		s.bodyCalls, _ = proxywasm.GetHttpRequestHeader("x-probe-body-calls")
+		s.responseCalls, _ = proxywasm.GetHttpRequestHeader("x-probe-response-calls")
+		s.logCalls, _ = proxywasm.GetHttpRequestHeader("x-probe-log-calls")
+		script, _ := proxywasm.GetHttpRequestHeader("x-probe-calls")
+		s.run(script, "probe_result")
+		if pause, _ := proxywasm.GetHttpRequestHeader("x-probe-pause"); pause != "" {
+			return types.ActionPause
+		}
 	case "panic":
 		panic("probe: panic requested")
 	case "garbage":
@@ -106,22 +135,32 @@ func incrementShared(key string) uint64 {
 func (s *stream) call() types.Action {
 	cluster, _ := proxywasm.GetHttpRequestHeader("x-probe-cluster")
 	headers := [][2]string{{":method", "GET"}, {":path", "/probe"}, {":authority", "probe.internal"}}
-	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, 5000, func(nh, size, _ int) {
+	timeout := uint32(5000)
+	if v, err := proxywasm.GetHttpRequestHeader("x-probe-timeout"); err == nil {
+		n, _ := strconv.Atoi(v)
+		timeout = uint32(n)
+	}
+	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, timeout, func(nh, size, _ int) {
 		_ = proxywasm.SetEffectiveContext(s.id)
 		if nh == 0 {
 			_ = proxywasm.SendHttpResponse(502, nil, []byte("callout failed"), -1)
 			return
 		}
 		body, _ := proxywasm.GetHttpCallResponseBody(0, size)
-		status := ""
+		status, via := "", []string(nil)
 		if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
 			for _, h := range hs {
-				if h[0] == ":status" {
+				switch h[0] {
+				case ":status":
 					status = h[1]
+				case "via":
+					via = append(via, h[1])
 				}
 			}
 		}
 		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-call", status+" "+string(body))
+		// Each via entry the plugin saw, separated by "|".
+		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-call-via", strings.Join(via, "|"))
 		_ = proxywasm.ResumeHttpRequest()
 	})
 	if err != nil {
@@ -130,7 +169,16 @@ func (s *stream) call() types.Action {
 	return types.ActionPause
 }
 
-func (s *stream) OnHttpResponseHeaders(int, bool) types.Action {
-	_ = proxywasm.AddHttpResponseHeader("x-probe-response-seen", "1")
+func (s *stream) OnHttpRequestBody(int, bool) types.Action {
+	s.run(s.bodyCalls, "probe_body_result")
 	return types.ActionContinue
 }
+
+func (s *stream) OnHttpResponseHeaders(int, bool) types.Action {
+	_ = proxywasm.AddHttpResponseHeader("x-probe-response-seen", "1")
+	s.run(s.responseCalls, "probe_response_result")
+	return types.ActionContinue
+}
+
+// OnHttpStreamDone runs in proxy_on_log.
+func (s *stream) OnHttpStreamDone() { s.run(s.logCalls, "probe_log_result") }
