@@ -161,9 +161,15 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.setProperty(path, val))
 		}},
 		{"proxy_continue_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			st := vm.stream()
+			// Envoy's Context::continueStream continues decoding (0) or
+			// encoding (1); continuing the side that is not held does nothing.
+			st, response := vm.stream(), u32(s[0]) == 1
 			if st == nil || u32(s[0]) > 1 {
 				s[0] = uint64(statusBadArgument)
+				return
+			}
+			s[0] = uint64(statusOK)
+			if response != st.respStarted {
 				return
 			}
 			st.resumed = true
@@ -171,15 +177,24 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_close_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			st := vm.stream()
-			if st == nil {
+			// Envoy resets the stream once the callback returns, with details
+			// wasm_close_stream unless some were set (Context::closeStream in
+			// source/extensions/common/wasm/context.cc): the client gets no reply.
+			// Types 2 and 3 close a TCP connection: nothing for an HTTP stream.
+			st, kind := vm.stream(), u32(s[0])
+			switch {
+			case st == nil || kind > 3:
 				s[0] = uint64(statusBadArgument)
 				return
+			case kind > 1:
+				s[0] = uint64(statusOK)
+				return
 			}
-			if st.reply == nil {
-				st.reply = &LocalReply{Status: 503, Details: "wasm_close_stream", GRPCStatus: -1}
-				vm.resumes = append(vm.resumes, st)
+			if st.respDetails == "" {
+				st.respDetails = "wasm_close_stream"
 			}
+			st.reset = true
+			vm.resumes = append(vm.resumes, st)
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_send_local_response", i32s(8), oneI32, func(vm *VM, s []uint64) {
@@ -201,7 +216,8 @@ func proxyFunctions() []hostFunc {
 				return
 			}
 			if st.reply == nil && !st.replySent {
-				st.reply = &LocalReply{Status: int(u32(s[0])), Details: details, Headers: h,
+				// Context::sendLocalResponse replaces whitespace in the details.
+				st.reply = &LocalReply{Status: int(u32(s[0])), Details: replaceAllEmptySpace(details), Headers: h,
 					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
 				vm.resumes = append(vm.resumes, st)
 			}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"strconv"
 	"time"
 )
@@ -44,7 +45,7 @@ type Result struct {
 	// LocalReply is the plugin's local reply, if it sent one.
 	LocalReply *LocalReply
 	// Err is a trap (the VM failed: Envoy answers 503 wasm_fail_stream when
-	// failing closed) or ErrStalled.
+	// failing closed), ErrStalled or ErrStreamReset (no response at all).
 	Err error
 }
 
@@ -123,9 +124,14 @@ func (s *Stream) roundTrip(req Request, upstream Upstream) *Result {
 		rh.Add(kv[0], kv[1])
 	}
 	res := &Result{Status: resp.Status, Upstream: up, Body: resp.Body}
-	act, err = s.ResponseHeaders(rh, len(resp.Body) == 0)
+	act, err = wait(s.ResponseHeaders(rh, len(resp.Body) == 0))
 	if err == nil && act == Continue && len(resp.Body) > 0 {
 		res.Body, act, err = s.ResponseBody(resp.Body, true)
+		if act == Pause && err == nil {
+			if act, err = s.Wait(DefaultWait); act == Continue {
+				res.Body = s.TakeResponseBody()
+			}
+		}
 	}
 	if err != nil {
 		return s.failedResult(err)
@@ -151,11 +157,21 @@ func (s *Stream) replyResult() *Result {
 	return res
 }
 
+// failedResult is what the client sees of a stream that failed: Envoy's
+// Context::failStream answers 503 wasm_fail_stream (UNAVAILABLE for gRPC) to
+// the stream whose callback trapped; a reset stream gets no response; a
+// stalled one gets Envoy's stream idle timeout, 504.
 func (s *Stream) failedResult(err error) *Result {
-	res := failed(err)
-	if err == ErrStalled {
-		res.Status = 504
-		res.LocalReply = nil
+	switch {
+	case errors.Is(err, ErrStreamReset):
+		return &Result{Err: err}
+	case errors.Is(err, ErrStalled):
+		return &Result{Status: 504, Err: err}
 	}
-	return res
+	r := &LocalReply{Status: 503, Details: "wasm_fail_stream", GRPCStatus: 14}
+	s.vm.mu.Lock()
+	h, body, _ := prepareLocalReply(r, s.grpc, s.head)
+	s.vm.mu.Unlock()
+	st, _ := strconv.Atoi(h[0][1])
+	return &Result{Status: st, Headers: h, Body: body, Err: err, LocalReply: r}
 }

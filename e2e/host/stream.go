@@ -69,6 +69,15 @@ type Stream struct {
 	// paused is set while a request-headers pause waits to be resumed.
 	paused   bool
 	finished bool
+	// grpc and head are what Envoy's filter manager decides from the request
+	// headers as they reach the filter: they shape local replies.
+	grpc, head bool
+	// respStarted is set once response headers reached the filter, respSent
+	// once they went on to the client: a local reply then goes straight to
+	// the client, or resets the stream (FilterManager::sendLocalReply).
+	respStarted, respSent bool
+	// reset is set by proxy_close_stream.
+	reset bool
 }
 
 // NewStream creates the stream's context (proxy_on_context_create).
@@ -106,6 +115,9 @@ func (s *Stream) outcome(ret uint64, err error) (Action, error) {
 	if err != nil {
 		return Reply, err
 	}
+	if s.reset {
+		return Reply, ErrStreamReset
+	}
 	if s.reply != nil && !s.replySent {
 		return Reply, nil
 	}
@@ -122,6 +134,9 @@ func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 	defer s.vm.mu.Unlock()
 	s.reqHeaders = h.Clone()
 	s.origRequest = s.reqHeaders.Clone()
+	s.grpc = isGRPCRequest(h)
+	method, _ := h.Get(":method")
+	s.head = method == "HEAD"
 	s.reqHeadersOpen = true
 	ret, err := s.vm.call(fnRequestHeaders, uint64(s.id), uint64(len(h)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
@@ -177,22 +192,29 @@ func (s *Stream) TakeRequestBody() []byte {
 	return out
 }
 
-// Wait blocks until a paused stream is resumed (Continue) or answered (Reply),
-// or the VM fails, for at most d.
+// Wait blocks until a paused stream is resumed (Continue), answered (Reply)
+// or reset (ErrStreamReset), for at most d. A VM that trapped answers nothing:
+// in Envoy only the stream whose callback trapped is failed
+// (proxy-wasm-cpp-host src/wasm.cc: a failed VM calls no callback again), so
+// every other paused stream waits for its timeout (ErrStalled).
 func (s *Stream) Wait(d time.Duration) (Action, error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		s.vm.mu.Lock()
-		failed, reply, resumed := s.vm.failed, s.reply, s.resumed
+		reset, reply, resumed := s.reset, s.reply, s.resumed
 		s.resumed = false
-		if failed != nil || reply != nil || resumed {
+		if reset || reply != nil || resumed {
 			s.paused = false
+		}
+		if resumed && s.respStarted && s.reply == nil {
+			// Resumed response headers go on to the client.
+			s.respHeadersOpen, s.respSent = false, true
 		}
 		s.vm.mu.Unlock()
 		switch {
-		case failed != nil:
-			return Reply, ErrVMFailed
+		case reset:
+			return Reply, ErrStreamReset
 		case reply != nil:
 			return Reply, nil
 		case resumed:
@@ -215,6 +237,7 @@ func (s *Stream) ResponseHeaders(h Headers, endOfStream bool) (Action, error) {
 
 func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, error) {
 	s.reqHeadersOpen = false
+	s.respStarted = true
 	s.respHeaders = h.Clone()
 	s.respHeadersOpen = true
 	if v, ok := h.Get(":status"); ok {
@@ -224,6 +247,7 @@ func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, err
 	act, err := s.outcome(ret, err)
 	if act == Continue {
 		s.respHeadersOpen = false
+		s.respSent = true
 	}
 	return act, err
 }
@@ -240,16 +264,27 @@ func (s *Stream) responseBodyLocked(chunk []byte, endOfStream bool) ([]byte, Act
 	s.respBodyOpen = true
 	ret, err := s.vm.call(fnResponseBody, uint64(s.id), uint64(len(s.respBody)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
-	if act == Pause && endOfStream {
-		// Envoy has nothing more to give a filter that keeps buffering at the end.
-		act = Continue
-	}
+	// A pause at the end of the stream holds the response, as on the request
+	// side, until continue_stream (FilterManager::encodeData stops iterating
+	// and nothing resumes it): the caller waits, then takes the body.
 	if act != Continue {
 		return nil, act, err
 	}
 	out := s.respBody
 	s.respBody, s.respBodyOpen = nil, false
 	return out, Continue, err
+}
+
+// TakeResponseBody returns what the plugin buffered of the response and
+// releases it, after a paused response was resumed.
+func (s *Stream) TakeResponseBody() []byte {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	out := s.respBody
+	s.respBody, s.respBodyOpen = nil, false
+	s.respHeadersOpen = false
+	s.respSent = true
+	return out
 }
 
 // DownstreamResponseHeaders returns the response headers as the plugin left them.
@@ -267,9 +302,17 @@ func (s *Stream) Reply() *LocalReply {
 }
 
 // EncodeLocalReply sends the plugin's local reply downstream the way Envoy's
-// filter manager does: unless the Env says otherwise, the reply's headers and
-// body pass through the plugin's own response callbacks. It returns the
-// headers and body the client receives.
+// FilterManager::sendLocalReply (source/common/http/filter_manager.cc) does,
+// shaped by Utility::prepareLocalReply (see prepareLocalReply):
+//   - before any response: through the filter chain
+//     (sendLocalReplyViaFilterChain), so the reply passes the plugin's own
+//     response callbacks unless the Env says otherwise;
+//   - once upstream response headers reached the filter but not the client
+//     (a reply from on_response_headers, or from a body callback while they
+//     were held): straight to the client (sendDirectLocalReply);
+//   - once they went to the client: the stream is reset (ErrStreamReset).
+//
+// It returns the headers and body the client receives.
 func (s *Stream) EncodeLocalReply() (Headers, []byte, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
@@ -278,33 +321,28 @@ func (s *Stream) EncodeLocalReply() (Headers, []byte, error) {
 		return nil, nil, errors.New("no local reply")
 	}
 	s.replySent = true
-	h := Headers{{":status", strconv.Itoa(r.Status)}}
-	h = append(h, r.Headers...)
-	if len(r.Body) > 0 {
-		if _, ok := h.Get("content-type"); !ok {
-			h.Add("content-type", "text/plain")
-		}
-		h.Set("content-length", strconv.Itoa(len(r.Body)))
-	}
-	if r.GRPCStatus >= 0 && r.GRPCStatus <= 16 {
-		h.Add("grpc-status", strconv.Itoa(int(r.GRPCStatus)))
-	}
 	s.respDetails = r.Details
-	if s.vm.env.cfg.LocalReplySkipsFilter || s.vm.failed != nil {
-		s.respHeaders, s.respCode = h, r.Status
-		return h, r.Body, nil
+	if s.respSent {
+		s.reset = true
+		return nil, nil, ErrStreamReset
 	}
-	if _, err := s.responseHeadersLocked(h, len(r.Body) == 0); err != nil {
-		return h, r.Body, err
+	h, body, end := prepareLocalReply(r, s.grpc, s.head)
+	if s.respStarted || s.vm.env.cfg.LocalReplySkipsFilter || s.vm.failed != nil {
+		s.respHeaders, s.respSent = h, true
+		s.respCode, _ = strconv.Atoi(h[0][1])
+		return h.Clone(), body, nil
 	}
-	body := r.Body
-	if len(body) > 0 {
+	if _, err := s.responseHeadersLocked(h, end); err != nil {
+		return h, body, err
+	}
+	if !end {
 		out, _, err := s.responseBodyLocked(body, true)
 		if err != nil {
-			return s.respHeaders, body, err
+			return s.respHeaders.Clone(), body, err
 		}
 		body = out
 	}
+	s.respSent = true
 	return s.respHeaders.Clone(), body, nil
 }
 

@@ -24,6 +24,13 @@ func (*vm) NewPluginContext(uint32) types.PluginContext { return &root{} }
 type root struct {
 	types.DefaultPluginContext
 	ticks proxywasm.MetricCounter
+	// held are streams paused until the next tick.
+	held []held
+}
+
+type held struct {
+	id       uint32
+	response bool
 }
 
 // OnPluginStart takes a configuration of "tick_ms=N" or "reject".
@@ -41,13 +48,19 @@ func (r *root) OnPluginStart(int) types.OnPluginStartStatus {
 	return types.OnPluginStartStatusOK
 }
 
-func (r *root) OnTick() { r.ticks.Increment(1) }
+func (r *root) OnTick() {
+	r.ticks.Increment(1)
+	r.resumeHeld()
+}
 
-func (r *root) NewHttpContext(id uint32) types.HttpContext { return &stream{id: id} }
+func (r *root) NewHttpContext(id uint32) types.HttpContext { return &stream{id: id, root: r} }
 
 type stream struct {
 	types.DefaultHttpContext
-	id uint32
+	id   uint32
+	root *root
+	// onResponse is the lifecycle action to take on the response.
+	onResponse string
 }
 
 func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
@@ -83,6 +96,10 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 			sink = append(sink, make([]byte, 1024))
 		}
 		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-garbage", strconv.Itoa(len(sink)))
+	default:
+		if act, ok := s.lifecycle(action); ok {
+			return act
+		}
 	}
 	return types.ActionContinue
 }
@@ -132,5 +149,9 @@ func (s *stream) call() types.Action {
 
 func (s *stream) OnHttpResponseHeaders(int, bool) types.Action {
 	_ = proxywasm.AddHttpResponseHeader("x-probe-response-seen", "1")
+	if s.onResponse == "reply-on-response" {
+		_ = proxywasm.SendHttpResponse(451, nil, []byte("unavailable for legal reasons"), -1)
+		return types.ActionPause
+	}
 	return types.ActionContinue
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// lifecycle runs the actions that exercise stream lifecycle, local replies,
+// configuration and ticks; ok is false for an unknown action.
+func (s *stream) lifecycle(action string) (act types.Action, ok bool) {
+	switch action {
+	case "reply-with":
+		// x-probe-status, x-probe-body, x-probe-grpc and x-probe-reply-* shape the reply.
+		status, _ := proxywasm.GetHttpRequestHeader("x-probe-status")
+		code, _ := strconv.Atoi(status)
+		body, _ := proxywasm.GetHttpRequestHeader("x-probe-body")
+		g, err := proxywasm.GetHttpRequestHeader("x-probe-grpc")
+		grpc := int64(-1)
+		if err == nil {
+			grpc, _ = strconv.ParseInt(g, 10, 32)
+		}
+		var headers [][2]string
+		for _, name := range []string{"content-type", "content-length", "grpc-status"} {
+			if v, err := proxywasm.GetHttpRequestHeader("x-probe-reply-" + name); err == nil {
+				headers = append(headers, [2]string{name, v})
+			}
+		}
+		_ = proxywasm.SendHttpResponse(uint32(code), headers, []byte(body), int32(grpc))
+		return types.ActionPause, true
+	case "reply-details":
+		details, _ := proxywasm.GetHttpRequestHeader("x-probe-details")
+		replyWithDetails(403, details)
+		return types.ActionContinue, true
+	case "close":
+		kind, _ := proxywasm.GetHttpRequestHeader("x-probe-stream")
+		n, _ := strconv.Atoi(kind)
+		st := closeStream(uint32(n))
+		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-close-status", strconv.Itoa(int(st)))
+		return types.ActionContinue, true
+	case "reply-on-response", "reply-on-response-body", "hold-response":
+		s.onResponse = action
+		return types.ActionContinue, true
+	case "hold":
+		// Paused until a tick resumes it (root.held).
+		s.root.held = append(s.root.held, held{id: s.id})
+		return types.ActionPause, true
+	case "read-config":
+		_, err := proxywasm.GetPluginConfiguration()
+		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-config", errText(err))
+		return types.ActionContinue, true
+	}
+	return types.ActionContinue, false
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
+
+// OnHttpResponseBody holds the whole response for the next tick under
+// hold-response, or answers with a local reply after the headers went out.
+func (s *stream) OnHttpResponseBody(_ int, eos bool) types.Action {
+	switch s.onResponse {
+	case "hold-response":
+		if eos {
+			s.root.held = append(s.root.held, held{id: s.id, response: true})
+		}
+		return types.ActionPause
+	case "reply-on-response-body":
+		_ = proxywasm.SendHttpResponse(500, nil, []byte("too late"), -1)
+		return types.ActionPause
+	}
+	return types.ActionContinue
+}
+
+// resumeHeld continues every stream held so far, request or response side.
+func (r *root) resumeHeld() {
+	for _, h := range r.held {
+		if proxywasm.SetEffectiveContext(h.id) != nil {
+			continue
+		}
+		if h.response {
+			_ = proxywasm.ResumeHttpResponse()
+		} else {
+			_ = proxywasm.ResumeHttpRequest()
+		}
+	}
+	r.held = r.held[:0]
+}
