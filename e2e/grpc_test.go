@@ -30,7 +30,6 @@ func grpcPolicy() string {
 }`, idpIssuer, jwttest.JWKS(idpKeys()["ES256"]))
 }
 
-
 // serveGRPC puts apiguard, in the host, behind an HTTP/2 cleartext listener,
 // as Envoy would sit in front of a gRPC service: every request runs through
 // the plugin; one it lets through gets the service's answer, an empty
@@ -115,4 +114,3 @@ func TestGRPCClientsGetGRPCStatuses(t *testing.T) {
 		})
 	}
 }
-
