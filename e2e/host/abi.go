@@ -130,8 +130,11 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.copyOut(nil, u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_set_tick_period_milliseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			vm.tickPeriod = time.Duration(u32(s[0])) * time.Millisecond
-			vm.nextTick = vm.env.clock.Now().Add(vm.tickPeriod)
+			// The timer belongs to the calling context's root context.
+			if root := vm.roots[vm.rootOf(vm.effective)]; root != nil {
+				root.tickPeriod = time.Duration(u32(s[0])) * time.Millisecond
+				root.nextTick = vm.env.clock.Now().Add(root.tickPeriod)
+			}
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_current_time_nanoseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
@@ -395,14 +398,14 @@ func proxyFunctions() []hostFunc {
 		}},
 		{"proxy_set_effective_context", i32s(1), oneI32, func(vm *VM, s []uint64) {
 			id := u32(s[0])
-			if _, ok := vm.streams[id]; !ok && id != vm.rootID {
+			if _, ok := vm.streams[id]; !ok && vm.roots[id] == nil {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
 			vm.effective = id
 			s[0] = uint64(statusOK)
 		}},
-		{"proxy_done", nil, oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusOK) }},
+		{"proxy_done", nil, oneI32, func(vm *VM, s []uint64) { s[0] = uint64(vm.proxyDone()) }},
 		unimplemented("proxy_call_foreign_function", 6),
 	}
 }
@@ -479,7 +482,10 @@ func (vm *VM) buffer(t uint32) (*[]byte, bool) {
 	case 6:
 		return &vm.env.cfg.VMConfiguration, true
 	case 7:
-		return &vm.env.cfg.Configuration, true
+		// Only proxy_on_configure may read it (Context::getBuffer).
+		if vm.configuring != nil {
+			return &vm.configuring.config, true
+		}
 	case 0:
 		if st := vm.stream(); st != nil && st.reqBodyOpen {
 			return &st.reqBody, true

@@ -83,7 +83,8 @@ type Config struct {
 	// callbacks. The default (false) is Envoy's: the reply is encoded through the
 	// whole filter chain, including the filter that sent it.
 	LocalReplySkipsFilter bool
-	// HTTPCallTimeout bounds dispatch_http_call when the plugin passes 0 (no timeout).
+	// HTTPCallTimeout, if set, bounds the http calls the plugin gave no
+	// timeout; by default such a call has none, as in Envoy.
 	HTTPCallTimeout time.Duration
 }
 
@@ -100,6 +101,8 @@ type Env struct {
 	mu   sync.Mutex
 	vms  []*VM
 	logs []LogEntry
+	// config is the current plugin configuration (UpdateConfiguration).
+	config []byte
 }
 
 var (
@@ -129,15 +132,13 @@ func NewEnv(cfg Config) (*Env, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
 	}
-	if cfg.HTTPCallTimeout == 0 {
-		cfg.HTTPCallTimeout = 30 * time.Second
-	}
 	e := &Env{
 		cfg:      cfg,
 		runtimeC: wazero.NewRuntimeConfig().WithCompilationCache(compilationCache()).WithCloseOnContextDone(false),
 		shared:   newSharedData(),
 		metrics:  newMetricStore(),
 		clock:    cfg.Clock,
+		config:   cfg.Configuration,
 	}
 	e.http = newHTTPCaller(cfg.Clusters, cfg.HTTPCallTimeout)
 	rt := wazero.NewRuntimeWithConfig(context.Background(), e.runtimeC)
@@ -192,20 +193,38 @@ func (e *Env) SharedData(key string) ([]byte, uint32, bool) {
 	return append([]byte(nil), v...), cas, ok
 }
 
-// Advance moves a fake clock forward and fires every tick that came due, in
-// time order per VM. It panics on a real clock.
+// Advance moves a fake clock forward by d, stopping at each instant a tick or
+// an http-call deadline comes due, in time order across VMs: the plugin sees
+// time pass between ticks, each timer re-arms a period after it fired (so
+// Advance(61*time.Second) with a 1 s period fires 61 ticks, one per second),
+// and a call past its deadline is answered as Envoy's router answers a
+// timeout. It panics on a real clock.
 func (e *Env) Advance(d time.Duration) {
 	fc, ok := e.clock.(*FakeClock)
 	if !ok {
 		panic("host: Advance needs a FakeClock")
 	}
-	fc.advance(d)
+	target := fc.Now().Add(d)
 	e.mu.Lock()
 	vms := append([]*VM(nil), e.vms...)
 	e.mu.Unlock()
-	for _, vm := range vms {
-		vm.fireDueTicks()
+	for {
+		var next time.Time
+		var due *VM
+		for _, vm := range vms {
+			if t, ok := vm.nextEvent(); ok && (due == nil || t.Before(next)) {
+				next, due = t, vm
+			}
+		}
+		if due == nil || next.After(target) {
+			break
+		}
+		if next.After(fc.Now()) {
+			fc.set(next)
+		}
+		due.fireDueTicks(fc.Now())
 	}
+	fc.set(target)
 }
 
 // Close stops every VM.

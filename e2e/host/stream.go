@@ -43,8 +43,10 @@ type StreamInfo struct {
 // Stream is one HTTP stream on a VM, driven callback by callback in Envoy's
 // order. Each method is one callback; the caller plays Envoy's filter manager.
 type Stream struct {
-	vm   *VM
-	id   uint32
+	vm *VM
+	id uint32
+	// root is the root context (configuration) the stream was created under.
+	root uint32
 	info StreamInfo
 	wake chan struct{}
 
@@ -87,8 +89,11 @@ func (vm *VM) NewStream(info StreamInfo) (*Stream, error) {
 	if info.Protocol == "" {
 		info.Protocol = "HTTP/1.1"
 	}
-	s := &Stream{vm: vm, id: vm.newContextID(), info: info, wake: make(chan struct{}, 1), startTime: vm.env.clock.Now()}
+	s := &Stream{vm: vm, id: vm.newContextID(), root: vm.rootID, info: info, wake: make(chan struct{}, 1), startTime: vm.env.clock.Now()}
 	vm.streams[s.id] = s
+	if root := vm.roots[s.root]; root != nil {
+		root.streams++
+	}
 	if _, err := vm.call(fnContextCreate, uint64(s.id), uint64(vm.rootID)); err != nil {
 		return s, err
 	}
@@ -355,7 +360,7 @@ func (s *Stream) Finish() error {
 		return nil
 	}
 	s.finished = true
-	defer delete(s.vm.streams, s.id)
+	defer s.release()
 	s.reqHeadersOpen, s.respHeadersOpen = true, true
 	if _, err := s.vm.call(fnLog, uint64(s.id)); err != nil {
 		return err
@@ -366,6 +371,16 @@ func (s *Stream) Finish() error {
 	}
 	_, err := s.vm.call(fnDelete, uint64(s.id))
 	return err
+}
+
+// release forgets the stream; the last stream of a replaced configuration
+// lets its root context shut down.
+func (s *Stream) release() {
+	delete(s.vm.streams, s.id)
+	if root := s.vm.roots[s.root]; root != nil {
+		root.streams--
+		s.vm.maybeRetire(root)
+	}
 }
 
 // FilterState returns what the plugin stored with proxy_set_property under

@@ -91,3 +91,9 @@ func (r *root) resumeHeld() {
 	}
 	r.held = r.held[:0]
 }
+
+// OnPluginDone counts root contexts shut down (a replaced configuration).
+func (r *root) OnPluginDone() bool {
+	proxywasm.DefineCounterMetric("probe.done").Increment(1)
+	return true
+}

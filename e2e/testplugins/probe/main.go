@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -24,6 +25,10 @@ func (*vm) NewPluginContext(uint32) types.PluginContext { return &root{} }
 type root struct {
 	types.DefaultPluginContext
 	ticks proxywasm.MetricCounter
+	// gaps adds up the milliseconds between ticks (from start for the first),
+	// as the guest's clock shows them.
+	gaps     proxywasm.MetricCounter
+	lastTick time.Time
 	// held are streams paused until the next tick.
 	held []held
 }
@@ -37,6 +42,9 @@ type held struct {
 func (r *root) OnPluginStart(int) types.OnPluginStartStatus {
 	cfg, _ := proxywasm.GetPluginConfiguration()
 	r.ticks = proxywasm.DefineCounterMetric("probe.ticks")
+	r.gaps = proxywasm.DefineCounterMetric("probe.tick_gaps_ms")
+	r.lastTick = time.Now()
+	proxywasm.DefineCounterMetric("probe.starts").Increment(1)
 	if string(cfg) == "reject" {
 		proxywasm.LogCritical("probe: configuration rejected")
 		return types.OnPluginStartStatusFailed
@@ -50,6 +58,9 @@ func (r *root) OnPluginStart(int) types.OnPluginStartStatus {
 
 func (r *root) OnTick() {
 	r.ticks.Increment(1)
+	now := time.Now()
+	r.gaps.Increment(uint64(now.Sub(r.lastTick).Milliseconds()))
+	r.lastTick = now
 	r.resumeHeld()
 }
 
@@ -123,7 +134,12 @@ func incrementShared(key string) uint64 {
 func (s *stream) call() types.Action {
 	cluster, _ := proxywasm.GetHttpRequestHeader("x-probe-cluster")
 	headers := [][2]string{{":method", "GET"}, {":path", "/probe"}, {":authority", "probe.internal"}}
-	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, 5000, func(nh, size, _ int) {
+	timeout := uint32(5000)
+	if v, err := proxywasm.GetHttpRequestHeader("x-probe-timeout"); err == nil {
+		n, _ := strconv.Atoi(v)
+		timeout = uint32(n)
+	}
+	_, err := proxywasm.DispatchHttpCall(cluster, headers, nil, nil, timeout, func(nh, size, _ int) {
 		_ = proxywasm.SetEffectiveContext(s.id)
 		if nh == 0 {
 			_ = proxywasm.SendHttpResponse(502, nil, []byte("callout failed"), -1)
