@@ -130,7 +130,6 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	return statusOK
 }
 
-
 func (c *httpCaller) do(req *http.Request, sawHeaders func(), deliver func(*httpCallResult)) {
 	resp, err := c.client.Do(req)
 	switch {
