@@ -66,6 +66,11 @@ func load(t testing.TB, name, config string, workers int, opts ...option) (*host
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
+	// Envoy's main thread loads every new configuration into a canary VM
+	// before any worker gets it.
+	if err := env.Canary(); err != nil {
+		return env, nil, err
+	}
 	var vms []*host.VM
 	for i := 0; i < workers; i++ {
 		vm, err := env.StartVM()
@@ -73,6 +78,13 @@ func load(t testing.TB, name, config string, workers int, opts ...option) (*host
 			return env, nil, err
 		}
 		vms = append(vms, vm)
+	}
+	// Then a configuration push that changes only the JSON's bytes, as a
+	// control plane re-serializing it does: Envoy keys plugins by their
+	// configuration's bytes, so every worker VM gets a second root context
+	// and the first one is shut down. Stories then run on the second.
+	if err := env.UpdateConfiguration([]byte(config + "\n")); err != nil {
+		return env, vms, err
 	}
 	return env, vms, nil
 }
