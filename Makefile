@@ -40,7 +40,7 @@ $(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/nullplugin
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
-$(BUILD)/probe.wasm: $(BUILD)/sdk/.patched e2e/testplugins/probe/main.go
+$(BUILD)/probe.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/testplugins/probe/*.go)
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/testplugins/probe
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 

@@ -83,6 +83,12 @@ type Config struct {
 	// callbacks. The default (false) is Envoy's: the reply is encoded through the
 	// whole filter chain, including the filter that sent it.
 	LocalReplySkipsFilter bool
+	// UseRemoteAddress is the HTTP connection manager's use_remote_address
+	// (false in envoy/envoy.yaml, as in Envoy): see Env.SanitizeRequest.
+	UseRemoteAddress bool
+	// BufferLimit is the most the plugin may buffer of a body
+	// (per_connection_buffer_limit_bytes); DefaultBufferLimit if 0.
+	BufferLimit int
 	// HTTPCallTimeout, if set, bounds the http calls the plugin gave no
 	// timeout; by default such a call has none, as in Envoy.
 	HTTPCallTimeout time.Duration
@@ -131,6 +137,9 @@ func compilationCache() wazero.CompilationCache {
 func NewEnv(cfg Config) (*Env, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
+	}
+	if cfg.BufferLimit == 0 {
+		cfg.BufferLimit = DefaultBufferLimit
 	}
 	e := &Env{
 		cfg:      cfg,

@@ -80,12 +80,22 @@ type Stream struct {
 	respStarted, respSent bool
 	// reset is set by proxy_close_stream.
 	reset bool
+	// created is set once proxy_on_context_create ran.
+	created bool
+	// reqBuffering and respBuffering are set while the plugin buffers a body
+	// (its last body callback paused before the end).
+	reqBuffering, respBuffering bool
 }
 
 // NewStream creates the stream's context (proxy_on_context_create).
 func (vm *VM) NewStream(info StreamInfo) (*Stream, error) {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
+	s := vm.newStreamLocked(info)
+	return s, s.create()
+}
+
+func (vm *VM) newStreamLocked(info StreamInfo) *Stream {
 	if info.Protocol == "" {
 		info.Protocol = "HTTP/1.1"
 	}
@@ -94,10 +104,22 @@ func (vm *VM) NewStream(info StreamInfo) (*Stream, error) {
 	if root := vm.roots[s.root]; root != nil {
 		root.streams++
 	}
-	if _, err := vm.call(fnContextCreate, uint64(s.id), uint64(vm.rootID)); err != nil {
-		return s, err
+	return s
+}
+
+// create runs proxy_on_context_create for the stream, once.
+func (s *Stream) create() error {
+	if s.created {
+		return nil
 	}
-	return s, nil
+	s.created = true
+	_, err := s.vm.call(fnContextCreate, uint64(s.id), uint64(s.root))
+	return err
+}
+
+func isHead(h Headers) bool {
+	m, _ := h.Get(":method")
+	return m == "HEAD"
 }
 
 func (s *Stream) signal() {
@@ -139,9 +161,7 @@ func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 	defer s.vm.mu.Unlock()
 	s.reqHeaders = h.Clone()
 	s.origRequest = s.reqHeaders.Clone()
-	s.grpc = isGRPCRequest(h)
-	method, _ := h.Get(":method")
-	s.head = method == "HEAD"
+	s.grpc, s.head = isGRPCRequest(h), isHead(h)
 	s.reqHeadersOpen = true
 	ret, err := s.vm.call(fnRequestHeaders, uint64(s.id), uint64(len(h)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
@@ -158,10 +178,17 @@ func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 func (s *Stream) RequestBody(chunk []byte, endOfStream bool) ([]byte, Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
+	if s.reqBuffering && len(s.reqBody)+len(chunk) > s.vm.env.cfg.BufferLimit {
+		// ActiveStreamDecoderFilter::requestDataTooLarge: 413 without
+		// calling the filter again.
+		s.reply = &LocalReply{Status: 413, Details: "request_payload_too_large", Body: []byte("Payload Too Large"), GRPCStatus: -1}
+		return nil, Reply, nil
+	}
 	s.reqBody = append(s.reqBody, chunk...)
 	s.reqBodyOpen = true
 	ret, err := s.vm.call(fnRequestBody, uint64(s.id), uint64(len(s.reqBody)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
+	s.reqBuffering = act == Pause
 	if act != Continue {
 		return nil, act, err
 	}
@@ -265,10 +292,17 @@ func (s *Stream) ResponseBody(chunk []byte, endOfStream bool) ([]byte, Action, e
 }
 
 func (s *Stream) responseBodyLocked(chunk []byte, endOfStream bool) ([]byte, Action, error) {
+	if s.respBuffering && len(s.respBody)+len(chunk) > s.vm.env.cfg.BufferLimit {
+		// ActiveStreamEncoderFilter::responseDataTooLarge: a 500 if the
+		// headers are still held, else a reset (EncodeLocalReply decides).
+		s.reply = &LocalReply{Status: 500, Details: "response_payload_too_large", Body: []byte("Internal Server Error"), GRPCStatus: -1}
+		return nil, Reply, nil
+	}
 	s.respBody = append(s.respBody, chunk...)
 	s.respBodyOpen = true
 	ret, err := s.vm.call(fnResponseBody, uint64(s.id), uint64(len(s.respBody)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
+	s.respBuffering = act == Pause
 	// A pause at the end of the stream holds the response, as on the request
 	// side, until continue_stream (FilterManager::encodeData stops iterating
 	// and nothing resumes it): the caller waits, then takes the body.
@@ -290,6 +324,15 @@ func (s *Stream) TakeResponseBody() []byte {
 	s.respHeadersOpen = false
 	s.respSent = true
 	return out
+}
+
+// ResponseTrailers runs proxy_on_response_trailers.
+func (s *Stream) ResponseTrailers(t Headers) (Action, error) {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	s.respTrailers = t.Clone()
+	ret, err := s.vm.call(fnResponseTrailers, uint64(s.id), uint64(len(t)))
+	return s.outcome(ret, err)
 }
 
 // DownstreamResponseHeaders returns the response headers as the plugin left them.
@@ -361,6 +404,9 @@ func (s *Stream) Finish() error {
 	}
 	s.finished = true
 	defer s.release()
+	if err := s.create(); err != nil {
+		return err
+	}
 	s.reqHeadersOpen, s.respHeadersOpen = true, true
 	if _, err := s.vm.call(fnLog, uint64(s.id)); err != nil {
 		return err

@@ -39,6 +39,7 @@ const (
 	fnRequestTrailers
 	fnResponseHeaders
 	fnResponseBody
+	fnResponseTrailers
 	fnHTTPCallResponse
 	fnTick
 	fnLog
@@ -52,7 +53,7 @@ var fnNames = [numFns]string{
 	fnVMStart: "proxy_on_vm_start", fnConfigure: "proxy_on_configure",
 	fnRequestHeaders: "proxy_on_request_headers", fnRequestBody: "proxy_on_request_body",
 	fnRequestTrailers: "proxy_on_request_trailers", fnResponseHeaders: "proxy_on_response_headers",
-	fnResponseBody:     "proxy_on_response_body",
+	fnResponseBody: "proxy_on_response_body", fnResponseTrailers: "proxy_on_response_trailers",
 	fnHTTPCallResponse: "proxy_on_http_call_response", fnTick: "proxy_on_tick",
 	fnLog: "proxy_on_log", fnDone: "proxy_on_done", fnDelete: "proxy_on_delete",
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -96,4 +97,51 @@ func (r *root) resumeHeld() {
 func (r *root) OnPluginDone() bool {
 	proxywasm.DefineCounterMetric("probe.done").Increment(1)
 	return true
+}
+
+// OnHttpRequestBody buffers the whole body under "buffer" and records the
+// sizes its callbacks saw as filter state (the request headers are released
+// by then).
+func (s *stream) OnHttpRequestBody(size int, eos bool) types.Action {
+	if s.action != "buffer" {
+		return types.ActionContinue
+	}
+	s.bodySizes = append(s.bodySizes, strconv.Itoa(size))
+	if !eos {
+		return types.ActionPause
+	}
+	_ = proxywasm.SetProperty([]string{"probe_body_sizes"}, []byte(strings.Join(s.bodySizes, ",")))
+	return types.ActionContinue
+}
+
+func (s *stream) OnHttpRequestTrailers(n int) types.Action {
+	t, _ := proxywasm.GetHttpRequestTrailers()
+	s.trailers = append(s.trailers, "request:"+strconv.Itoa(n)+":"+pairs(t))
+	if s.action == "buffer" {
+		_ = proxywasm.SetProperty([]string{"probe_body_sizes"}, []byte(strings.Join(s.bodySizes, ",")))
+	}
+	return types.ActionContinue
+}
+
+func (s *stream) OnHttpResponseTrailers(n int) types.Action {
+	t, _ := proxywasm.GetHttpResponseTrailers()
+	s.trailers = append(s.trailers, "response:"+strconv.Itoa(n)+":"+pairs(t))
+	return types.ActionContinue
+}
+
+func pairs(h [][2]string) string {
+	var out []string
+	for _, kv := range h {
+		out = append(out, kv[0]+"="+kv[1])
+	}
+	return strings.Join(out, "&")
+}
+
+// OnHttpStreamDone records, as filter state, what the plugin can see in
+// on_log: the request path, the response status and the trailers it saw.
+func (s *stream) OnHttpStreamDone() {
+	path, _ := proxywasm.GetHttpRequestHeader(":path")
+	status, _ := proxywasm.GetHttpResponseHeader(":status")
+	_ = proxywasm.SetProperty([]string{"probe_log"}, []byte(path+" "+status))
+	_ = proxywasm.SetProperty([]string{"probe_trailers"}, []byte(strings.Join(s.trailers, " ")))
 }

@@ -72,12 +72,18 @@ type stream struct {
 	root *root
 	// onResponse is the lifecycle action to take on the response.
 	onResponse string
+	// action is the request's x-probe-action; bodySizes and trailers are what
+	// the body and trailer callbacks saw.
+	action    string
+	bodySizes []string
+	trailers  []string
 }
 
 func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 	_ = proxywasm.SetProperty([]string{"probe_eos"}, []byte(strconv.FormatBool(eos)))
 	_ = proxywasm.SetProperty([]string{"probe_headers"}, []byte(strconv.Itoa(n)))
 	action, _ := proxywasm.GetHttpRequestHeader("x-probe-action")
+	s.action = action
 	switch action {
 	case "count":
 		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-count", strconv.FormatUint(incrementShared("probe.count"), 10))
