@@ -226,7 +226,10 @@ func proxyFunctions() []hostFunc {
 			}
 			s[0] = uint64(statusOK)
 		}},
-		{"proxy_clear_route_cache", nil, oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusOK) }},
+		{"proxy_clear_route_cache", nil, oneI32, func(vm *VM, s []uint64) {
+			vm.headersEdited(0)
+			s[0] = uint64(statusOK)
+		}},
 		{"proxy_get_shared_data", i32s(5), oneI32, func(vm *VM, s []uint64) {
 			key, ok := vm.readString(u32(s[0]), u32(s[1]))
 			if !ok {
@@ -282,6 +285,7 @@ func proxyFunctions() []hostFunc {
 			h, key, st := vm.headerKey(s)
 			if st == statusOK {
 				h.Del(key)
+				vm.headersEdited(u32(s[0]))
 			}
 			s[0] = uint64(st)
 		}},
@@ -313,6 +317,7 @@ func proxyFunctions() []hostFunc {
 				for _, kv := range pairs {
 					h.Add(kv[0], kv[1])
 				}
+				vm.headersEdited(u32(s[0]))
 				s[0] = uint64(statusOK)
 			}
 		}},
@@ -468,7 +473,15 @@ func (vm *VM) editHeader(s []uint64, edit func(h *Headers, k, v string)) {
 		s[0] = uint64(st)
 	default:
 		edit(h, key, val)
+		vm.headersEdited(u32(s[0]))
 		s[0] = uint64(statusOK)
+	}
+}
+
+// headersEdited clears the route cache after an edit of the request headers.
+func (vm *VM) headersEdited(mapType uint32) {
+	if st := vm.stream(); st != nil && mapType == 0 {
+		st.clearRouteCache()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -83,6 +84,14 @@ type Config struct {
 	// callbacks. The default (false) is Envoy's: the reply is encoded through the
 	// whole filter chain, including the filter that sent it.
 	LocalReplySkipsFilter bool
+	// Routes, if set, is the route table Envoy matches each request against:
+	// before the plugin, and again after it edited the request headers (see
+	// Stream.clearRouteCache). Without one every request goes upstream.
+	Routes []Route
+	// InternalAddresses is internal_address_config.cidr_ranges: peers there
+	// send internal requests. Since Envoy 1.33 none are internal by default
+	// (before, RFC 1918 and loopback were).
+	InternalAddresses []netip.Prefix
 	// UseRemoteAddress is the HTTP connection manager's use_remote_address
 	// (false in envoy/envoy.yaml, as in Envoy): see Env.SanitizeRequest.
 	UseRemoteAddress bool

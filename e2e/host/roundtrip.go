@@ -26,6 +26,8 @@ type Request struct {
 type UpstreamRequest struct {
 	Headers Headers
 	Body    []byte
+	// Route and Cluster are the Env's route table's choice, if it has one.
+	Route, Cluster string
 }
 
 // Response is what the upstream answers.
@@ -204,6 +206,16 @@ func (s *Stream) roundTrip(h Headers, req Request, upstream Upstream) *Result {
 		return s.replyResult()
 	}
 	up := &UpstreamRequest{Headers: s.UpstreamRequestHeaders(), Body: forwarded}
+	if r, ok := s.upstreamRoute(up.Headers); ok {
+		// The router answers what it cannot route (Router::Filter::decodeHeaders).
+		switch {
+		case r == nil:
+			return s.routerReply(&LocalReply{Status: 404, Details: "route_not_found", GRPCStatus: -1})
+		case r.DirectStatus != 0:
+			return s.routerReply(&LocalReply{Status: r.DirectStatus, Details: "direct_response", GRPCStatus: -1})
+		}
+		up.Route, up.Cluster = r.Name, r.Cluster
+	}
 	resp := upstream(up)
 	rh := Headers{{":status", strconv.Itoa(resp.Status)}}
 	for _, kv := range resp.Headers {
@@ -233,6 +245,15 @@ func (s *Stream) roundTrip(h Headers, req Request, upstream Upstream) *Result {
 		res.Status, _ = strconv.Atoi(st)
 	}
 	return res
+}
+
+// routerReply is a local reply from Envoy's router, after the plugin: it is
+// encoded through the filter chain, the plugin's response callbacks included.
+func (s *Stream) routerReply(r *LocalReply) *Result {
+	s.vm.mu.Lock()
+	s.reply = r
+	s.vm.mu.Unlock()
+	return s.replyResult()
 }
 
 func (s *Stream) replyResult() *Result {

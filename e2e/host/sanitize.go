@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -29,8 +30,8 @@ const DefaultBufferLimit = 1 << 20
 //   - use_remote_address: the peer's IP is appended to x-forwarded-for and
 //     x-forwarded-proto is overwritten from the connection (TLS when :scheme
 //     is https); the request is internal when x-forwarded-for was absent and
-//     the peer is loopback or RFC 1918/4193 (the legacy internal address
-//     default), an edge request otherwise;
+//     the peer is in Config.InternalAddresses (none by default since Envoy
+//     1.33), an edge request otherwise;
 //   - x-forwarded-proto is set if absent;
 //   - internal requests get x-envoy-internal: true; others lose the x-envoy
 //     retry, timeout and tracing control headers, and edge requests also the
@@ -71,7 +72,7 @@ func (e *Env) SanitizeRequest(h Headers, source string) (out Headers, status int
 		}
 		out.Set("x-forwarded-proto", proto)
 		addr, err := netip.ParseAddr(ip)
-		internal = !hadXFF && err == nil && (addr.IsPrivate() || addr.IsLoopback())
+		internal = !hadXFF && err == nil && slices.ContainsFunc(e.cfg.InternalAddresses, func(p netip.Prefix) bool { return p.Contains(addr) })
 		edge = !internal
 	}
 	if _, ok := out.Get("x-forwarded-proto"); !ok {

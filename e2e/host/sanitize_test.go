@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ func TestSanitizeRequest(t *testing.T) {
 	tests := []struct {
 		name      string
 		remote    bool
+		internal  []netip.Prefix
 		source    string
 		in        Headers
 		want      map[string]string // "" means absent, "uuid" a fresh UUID
@@ -30,8 +32,11 @@ func TestSanitizeRequest(t *testing.T) {
 			want: map[string]string{"x-request-id": "uuid", "x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https", "x-envoy-external-address": "203.0.113.7", "x-envoy-downstream-service-node": ""}},
 		{name: "XFF is appended to", remote: true, source: "203.0.113.7:1", in: with([2]string{"x-forwarded-for", "198.51.100.1"}),
 			want: map[string]string{"x-forwarded-for": "198.51.100.1,203.0.113.7"}},
-		{name: "an internal peer is marked internal and keeps its id", remote: true, source: "10.0.0.1:1", in: with([2]string{"x-request-id", "abc"}),
+		{name: "a peer in internal_address_config is internal and keeps its id", remote: true, internal: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			source: "10.0.0.1:1", in: with([2]string{"x-request-id", "abc"}),
 			want: map[string]string{"x-envoy-internal": "true", "x-request-id": "abc", "x-envoy-external-address": ""}},
+		{name: "an RFC 1918 peer is external by default since Envoy 1.33", remote: true, source: "10.0.0.1:1", in: with([2]string{"x-request-id", "abc"}),
+			want: map[string]string{"x-envoy-internal": "", "x-request-id": "uuid", "x-envoy-external-address": "10.0.0.1"}},
 		{name: "retry and timeout control headers are dropped", in: with([2]string{"x-envoy-retry-on", "5xx"}, [2]string{"x-envoy-upstream-rq-timeout-ms", "1"}),
 			want: map[string]string{"x-envoy-retry-on": "", "x-envoy-upstream-rq-timeout-ms": ""}},
 		{name: "101 headers are too many", in: func() Headers {
@@ -45,7 +50,7 @@ func TestSanitizeRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env := &Env{cfg: Config{UseRemoteAddress: tc.remote}}
+			env := &Env{cfg: Config{UseRemoteAddress: tc.remote, InternalAddresses: tc.internal}}
 			source := tc.source
 			if source == "" {
 				source = "203.0.113.7:51000"

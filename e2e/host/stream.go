@@ -80,6 +80,8 @@ type Stream struct {
 	respStarted, respSent bool
 	// reset is set by proxy_close_stream.
 	reset bool
+	// routeCleared is set once the plugin edited the request headers.
+	routeCleared bool
 	// created is set once proxy_on_context_create ran.
 	created bool
 	// reqBuffering and respBuffering are set while the plugin buffers a body
