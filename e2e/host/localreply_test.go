@@ -166,3 +166,16 @@ func TestReplaceAllEmptySpace(t *testing.T) {
 		}
 	}
 }
+
+// TestAFailedStreamIsUnavailableForGRPC: Context::failStream's 503 carries
+// UNAVAILABLE, so a gRPC client sees grpc-status 14, for the trapping stream
+// and for every later one on the failed VM.
+func TestAFailedStreamIsUnavailableForGRPC(t *testing.T) {
+	_, vms := startProbe(t, Config{Profile: CppHostCurrent}, 1)
+	for _, action := range []string{"panic", ""} {
+		res := vms[0].RoundTrip(probe(action, [2]string{"content-type", "application/grpc"}), okUpstream)
+		if gs, _ := res.Headers.Get("grpc-status"); res.Err == nil || res.Status != 200 || gs != "14" {
+			t.Errorf("%q on a failing VM: %d grpc-status %q err %v, want 200 with UNAVAILABLE", action, res.Status, gs, res.Err)
+		}
+	}
+}

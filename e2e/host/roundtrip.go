@@ -93,10 +93,16 @@ func (vm *VM) RoundTrip(req Request, upstream Upstream) *Result {
 			&LocalReply{Status: status, Details: "http1.headers_too_large", Body: []byte("Request Header Fields Too Large"), GRPCStatus: -1})
 	}
 	s, err := vm.NewStream(StreamInfo{SourceAddress: req.Source})
+	var res *Result
 	if err != nil {
-		return failed(err)
+		// A failed VM: FAIL_CLOSED answers every new stream 503.
+		vm.mu.Lock()
+		s.grpc, s.head = isGRPCRequest(h), isHead(h)
+		vm.mu.Unlock()
+		res = s.failedResult(err)
+	} else {
+		res = s.roundTrip(h, req, upstream)
 	}
-	res := s.roundTrip(h, req, upstream)
 	if err := s.Finish(); err != nil && res.Err == nil {
 		res.Err = err
 	}
@@ -123,10 +129,6 @@ func (vm *VM) ReplyBeforeFilter(h Headers, info StreamInfo, r *LocalReply) *Resu
 	res.Err = s.Finish()
 	res.FilterState = s.filterStateCopy()
 	return res
-}
-
-func failed(err error) *Result {
-	return &Result{Status: 503, Err: err, LocalReply: &LocalReply{Status: 503, Details: "wasm_fail_stream", GRPCStatus: -1}}
 }
 
 func (s *Stream) filterStateCopy() map[string]string {
@@ -267,19 +269,20 @@ func (s *Stream) replyResult() *Result {
 
 // failedResult is what the client sees of a stream that failed: Envoy's
 // Context::failStream answers 503 wasm_fail_stream (UNAVAILABLE for gRPC) to
-// the stream whose callback trapped; a reset stream gets no response; a
-// stalled one gets Envoy's stream idle timeout, 504.
+// the stream whose callback trapped, or resets it if the response headers
+// already went out (FilterManager::sendLocalReply); a reset stream gets no
+// response; a stalled one gets Envoy's stream idle timeout, 504.
 func (s *Stream) failedResult(err error) *Result {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
 	switch {
-	case errors.Is(err, ErrStreamReset):
+	case errors.Is(err, ErrStreamReset) || s.respSent:
 		return &Result{Err: err}
 	case errors.Is(err, ErrStalled):
 		return &Result{Status: 504, Err: err}
 	}
 	r := &LocalReply{Status: 503, Details: "wasm_fail_stream", GRPCStatus: 14}
-	s.vm.mu.Lock()
 	h, body, _ := prepareLocalReply(r, s.grpc, s.head)
-	s.vm.mu.Unlock()
 	st, _ := strconv.Atoi(h[0][1])
 	return &Result{Status: st, Headers: h, Body: body, Err: err, LocalReply: r}
 }
