@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -107,7 +106,7 @@ func unimplemented(name string, nparams int) hostFunc {
 }
 
 func proxyFunctions() []hostFunc {
-	return []hostFunc{
+	return append(lifecycleFunctions(), []hostFunc{
 		{"proxy_log", i32s(3), oneI32, func(vm *VM, s []uint64) {
 			msg, ok := vm.readString(u32(s[1]), u32(s[2]))
 			if !ok {
@@ -128,14 +127,6 @@ func proxyFunctions() []hostFunc {
 			}
 			vm.mem.WriteUint32Le(u32(s[0]), code)
 			s[0] = uint64(vm.copyOut(nil, u32(s[1]), u32(s[2])))
-		}},
-		{"proxy_set_tick_period_milliseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			// The timer belongs to the calling context's root context.
-			if root := vm.roots[vm.rootOf(vm.effective)]; root != nil {
-				root.tickPeriod = time.Duration(u32(s[0])) * time.Millisecond
-				root.nextTick = vm.env.clock.Now().Add(root.tickPeriod)
-			}
-			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_current_time_nanoseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
 			vm.mem.WriteUint64Le(u32(s[0]), uint64(vm.env.clock.Now().UnixNano()))
@@ -162,73 +153,6 @@ func proxyFunctions() []hostFunc {
 				return
 			}
 			s[0] = uint64(vm.setProperty(path, val))
-		}},
-		{"proxy_continue_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			// Envoy's Context::continueStream continues decoding (0) or
-			// encoding (1); continuing the side that is not held does nothing.
-			st, response := vm.stream(), u32(s[0]) == 1
-			if st == nil || u32(s[0]) > 1 {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
-			s[0] = uint64(statusOK)
-			if response != st.respStarted {
-				return
-			}
-			st.resumed = true
-			vm.resumes = append(vm.resumes, st)
-			s[0] = uint64(statusOK)
-		}},
-		{"proxy_close_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			// Envoy resets the stream once the callback returns, with details
-			// wasm_close_stream unless some were set (Context::closeStream in
-			// source/extensions/common/wasm/context.cc): the client gets no reply.
-			// Types 2 and 3 close a TCP connection: nothing for an HTTP stream.
-			st, kind := vm.stream(), u32(s[0])
-			switch {
-			case st == nil || kind > 3:
-				s[0] = uint64(statusBadArgument)
-				return
-			case kind > 1:
-				s[0] = uint64(statusOK)
-				return
-			}
-			if st.respDetails == "" {
-				st.respDetails = "wasm_close_stream"
-			}
-			st.reset = true
-			vm.resumes = append(vm.resumes, st)
-			s[0] = uint64(statusOK)
-		}},
-		{"proxy_send_local_response", i32s(8), oneI32, func(vm *VM, s []uint64) {
-			st := vm.stream()
-			if st == nil {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
-			details, ok1 := vm.readString(u32(s[1]), u32(s[2]))
-			body, ok2 := vm.read(u32(s[3]), u32(s[4]))
-			hdrs, ok3 := vm.read(u32(s[5]), u32(s[6]))
-			if !ok1 || !ok2 || !ok3 {
-				s[0] = uint64(statusInvalidMemory)
-				return
-			}
-			h, ok := deserializeHeaders(hdrs)
-			if !ok {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
-			if st.reply == nil && !st.replySent {
-				// Context::sendLocalResponse replaces whitespace in the details.
-				st.reply = &LocalReply{Status: int(u32(s[0])), Details: replaceAllEmptySpace(details), Headers: h,
-					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
-				vm.resumes = append(vm.resumes, st)
-			}
-			s[0] = uint64(statusOK)
-		}},
-		{"proxy_clear_route_cache", nil, oneI32, func(vm *VM, s []uint64) {
-			vm.headersEdited(0)
-			s[0] = uint64(statusOK)
 		}},
 		{"proxy_get_shared_data", i32s(5), oneI32, func(vm *VM, s []uint64) {
 			key, ok := vm.readString(u32(s[0]), u32(s[1]))
@@ -410,9 +334,8 @@ func proxyFunctions() []hostFunc {
 			vm.effective = id
 			s[0] = uint64(statusOK)
 		}},
-		{"proxy_done", nil, oneI32, func(vm *VM, s []uint64) { s[0] = uint64(vm.proxyDone()) }},
 		unimplemented("proxy_call_foreign_function", 6),
-	}
+	}...)
 }
 
 // headerMap returns the map a host call may touch now, or nil (BAD_ARGUMENT).
@@ -475,13 +398,6 @@ func (vm *VM) editHeader(s []uint64, edit func(h *Headers, k, v string)) {
 		edit(h, key, val)
 		vm.headersEdited(u32(s[0]))
 		s[0] = uint64(statusOK)
-	}
-}
-
-// headersEdited clears the route cache after an edit of the request headers.
-func (vm *VM) headersEdited(mapType uint32) {
-	if st := vm.stream(); st != nil && mapType == 0 {
-		st.clearRouteCache()
 	}
 }
 
