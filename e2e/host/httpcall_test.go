@@ -122,3 +122,24 @@ func TestTicksDoNotCatchUp(t *testing.T) {
 		t.Errorf("the plugin saw %d ms pass over 61 ticks, want 61000: ticks fired at one instant", got)
 	}
 }
+
+// TestHTTPCallResetAfterTheHeadersIsABrokenConnection: the async client's
+// onFailure(Reset) reaches the plugin as (0, 0, 0).
+func TestHTTPCallResetAfterTheHeadersIsABrokenConnection(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-length", "100")
+		w.WriteHeader(200)
+		_, _ = w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	_, vms := startProbe(t, Config{Clusters: map[string]string{"flaky": srv.URL}}, 1)
+	res := vms[0].RoundTrip(probe("call", [2]string{"x-probe-cluster", "flaky"}), okUpstream)
+	if res.Status != 502 || string(res.Body) != "callout failed" {
+		t.Fatalf("got %d %q, want the probe's answer to a call with no headers", res.Status, res.Body)
+	}
+}
