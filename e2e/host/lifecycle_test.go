@@ -137,3 +137,19 @@ func TestTrapFailsOnlyTheCurrentStream(t *testing.T) {
 		t.Errorf("the other paused stream was answered after the trap: %v", err)
 	}
 }
+
+// TestAStalledStreamGetsTheIdleTimeout: Envoy's stream idle timeout answers
+// 408 "stream timeout" through the filter chain.
+func TestAStalledStreamGetsTheIdleTimeout(t *testing.T) {
+	_, vms := startProbe(t, Config{}, 1)
+	s := newProbeStream(t, vms[0], "hold")
+	defer s.Finish()
+	_, err := s.Wait(10 * time.Millisecond)
+	res := s.failedResult(err)
+	if !errors.Is(res.Err, ErrStalled) || res.Status != 408 || string(res.Body) != "stream timeout" {
+		t.Fatalf("got %d %q %v", res.Status, res.Body, res.Err)
+	}
+	if seen, _ := res.Headers.Get("x-probe-response-seen"); seen != "1" {
+		t.Error("the timeout's reply did not pass the plugin's response callbacks")
+	}
+}

@@ -249,8 +249,8 @@ func (s *Stream) roundTrip(h Headers, req Request, upstream Upstream) *Result {
 	return res
 }
 
-// routerReply is a local reply from Envoy's router, after the plugin: it is
-// encoded through the filter chain, the plugin's response callbacks included.
+// routerReply is a local reply from Envoy itself (the router, a timeout),
+// not the plugin: it is encoded like the plugin's, through the filter chain.
 func (s *Stream) routerReply(r *LocalReply) *Result {
 	s.vm.mu.Lock()
 	s.reply = r
@@ -271,15 +271,19 @@ func (s *Stream) replyResult() *Result {
 // Context::failStream answers 503 wasm_fail_stream (UNAVAILABLE for gRPC) to
 // the stream whose callback trapped, or resets it if the response headers
 // already went out (FilterManager::sendLocalReply); a reset stream gets no
-// response; a stalled one gets Envoy's stream idle timeout, 504.
+// response. A stalled stream gets what Envoy's stream idle timeout sends
+// (ActiveStream::onIdleTimeout): a 408 "stream timeout" local reply, through
+// the filter chain, or the end of a response already started.
 func (s *Stream) failedResult(err error) *Result {
+	if errors.Is(err, ErrStalled) {
+		res := s.routerReply(&LocalReply{Status: 408, Details: "stream_idle_timeout", Body: []byte("stream timeout"), GRPCStatus: -1})
+		res.Err = err
+		return res
+	}
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
-	switch {
-	case errors.Is(err, ErrStreamReset) || s.respSent:
+	if errors.Is(err, ErrStreamReset) || s.respSent {
 		return &Result{Err: err}
-	case errors.Is(err, ErrStalled):
-		return &Result{Status: 504, Err: err}
 	}
 	r := &LocalReply{Status: 503, Details: "wasm_fail_stream", GRPCStatus: 14}
 	h, body, _ := prepareLocalReply(r, s.grpc, s.head)
