@@ -154,6 +154,32 @@ func proxyFunctions() []hostFunc {
 			}
 			s[0] = uint64(vm.setProperty(path, val))
 		}},
+		{"proxy_send_local_response", i32s(8), oneI32, func(vm *VM, s []uint64) {
+			st := vm.stream()
+			if st == nil {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			details, ok1 := vm.readString(u32(s[1]), u32(s[2]))
+			body, ok2 := vm.read(u32(s[3]), u32(s[4]))
+			hdrs, ok3 := vm.read(u32(s[5]), u32(s[6]))
+			if !ok1 || !ok2 || !ok3 {
+				s[0] = uint64(statusInvalidMemory)
+				return
+			}
+			h, ok := deserializeHeaders(hdrs)
+			if !ok {
+				s[0] = uint64(statusBadArgument)
+				return
+			}
+			if st.reply == nil && !st.replySent {
+				// Context::sendLocalResponse replaces whitespace in the details.
+				st.reply = &LocalReply{Status: int(u32(s[0])), Details: replaceAllEmptySpace(details), Headers: h,
+					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
+				vm.resumes = append(vm.resumes, st)
+			}
+			s[0] = uint64(statusOK)
+		}},
 		{"proxy_get_shared_data", i32s(5), oneI32, func(vm *VM, s []uint64) {
 			key, ok := vm.readString(u32(s[0]), u32(s[1]))
 			if !ok {

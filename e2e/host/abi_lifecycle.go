@@ -3,8 +3,8 @@ package host
 import "time"
 
 // lifecycleFunctions are the host calls that drive a stream's or a root
-// context's lifecycle: timers, continuing, closing and answering streams,
-// the route cache, and proxy_done.
+// context's lifecycle: timers, continuing and closing streams, the route
+// cache, and proxy_done.
 func lifecycleFunctions() []hostFunc {
 	return []hostFunc{
 		{"proxy_set_tick_period_milliseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
@@ -50,32 +50,6 @@ func lifecycleFunctions() []hostFunc {
 			}
 			st.reset = true
 			vm.resumes = append(vm.resumes, st)
-			s[0] = uint64(statusOK)
-		}},
-		{"proxy_send_local_response", i32s(8), oneI32, func(vm *VM, s []uint64) {
-			st := vm.stream()
-			if st == nil {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
-			details, ok1 := vm.readString(u32(s[1]), u32(s[2]))
-			body, ok2 := vm.read(u32(s[3]), u32(s[4]))
-			hdrs, ok3 := vm.read(u32(s[5]), u32(s[6]))
-			if !ok1 || !ok2 || !ok3 {
-				s[0] = uint64(statusInvalidMemory)
-				return
-			}
-			h, ok := deserializeHeaders(hdrs)
-			if !ok {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
-			if st.reply == nil && !st.replySent {
-				// Context::sendLocalResponse replaces whitespace in the details.
-				st.reply = &LocalReply{Status: int(u32(s[0])), Details: replaceAllEmptySpace(details), Headers: h,
-					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
-				vm.resumes = append(vm.resumes, st)
-			}
 			s[0] = uint64(statusOK)
 		}},
 		{"proxy_clear_route_cache", nil, oneI32, func(vm *VM, s []uint64) {
