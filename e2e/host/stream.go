@@ -228,9 +228,9 @@ func (s *Stream) TakeRequestBody() []byte {
 
 // Wait blocks until a paused stream is resumed (Continue), answered (Reply)
 // or reset (ErrStreamReset), for at most d. A VM that trapped answers nothing:
-// in Envoy only the stream whose callback trapped is failed
-// (proxy-wasm-cpp-host src/wasm.cc: a failed VM calls no callback again), so
-// every other paused stream waits for its timeout (ErrStalled).
+// Envoy fails a stream only when one of its own callbacks finds the VM failed
+// (CHECK_FAIL_HTTP in proxy-wasm-cpp-host src/context.cc), so a paused stream
+// that gets no further callback waits for its timeout (ErrStalled).
 func (s *Stream) Wait(d time.Duration) (Action, error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
