@@ -68,5 +68,5 @@ func (s *Stream) upstreamRoute(h Headers) (r *Route, ok bool) {
 	if s.routeCleared {
 		return s.vm.env.route(h), true
 	}
-	return s.vm.env.route(s.origRequest), true
+	return s.route, true
 }

@@ -80,7 +80,9 @@ type Stream struct {
 	respStarted, respSent bool
 	// reset is set by proxy_close_stream.
 	reset bool
-	// routeCleared is set once the plugin edited the request headers.
+	// route is the route Envoy picked before the filters; routeCleared is
+	// set once the plugin edited the request headers.
+	route        *Route
 	routeCleared bool
 	// created is set once proxy_on_context_create ran.
 	created bool
@@ -164,6 +166,7 @@ func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 	s.reqHeaders = h.Clone()
 	s.origRequest = s.reqHeaders.Clone()
 	s.grpc, s.head = isGRPCRequest(h), isHead(h)
+	s.route = s.vm.env.route(h)
 	s.reqHeadersOpen = true
 	ret, err := s.vm.call(fnRequestHeaders, uint64(s.id), uint64(len(h)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
