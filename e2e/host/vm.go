@@ -229,6 +229,11 @@ func (vm *VM) MemorySize() uint32 {
 func (vm *VM) Close() {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
+	// Destroying the contexts cancels their http calls (Envoy's ~Context).
+	for token, c := range vm.httpCalls {
+		c.cancel()
+		delete(vm.httpCalls, token)
+	}
 	if vm.rt != nil {
 		vm.rt.Close(context.Background())
 		vm.rt = nil
