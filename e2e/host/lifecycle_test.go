@@ -2,6 +2,8 @@ package host
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -121,8 +123,19 @@ func TestResponseBodyPausedAtTheEndStalls(t *testing.T) {
 // paused stream is never answered (it waits for its timeout) and the failed
 // VM gets no more ticks.
 func TestTrapFailsOnlyTheCurrentStream(t *testing.T) {
-	env, vms := startProbe(t, Config{Configuration: []byte("tick_ms=1000"), Clock: NewFakeClock(time.Unix(1_700_000_000, 0))}, 1)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	// Registered before the Env, so it runs after env.Close cancels the call.
+	t.Cleanup(slow.Close)
+	env, vms := startProbe(t, Config{Configuration: []byte("tick_ms=1000"), Clock: NewFakeClock(time.Unix(1_700_000_000, 0)),
+		Clusters: map[string]string{"slow": slow.URL}}, 1)
 	held := newProbeStream(t, vms[0], "hold")
+	calling := pausedCall(t, vms[0], "slow", "0")
 	if res := vms[0].RoundTrip(probe("panic"), okUpstream); res.Status != 503 || res.Err == nil {
 		t.Fatalf("trapping stream: %d %v", res.Status, res.Err)
 	}
@@ -135,6 +148,11 @@ func TestTrapFailsOnlyTheCurrentStream(t *testing.T) {
 	}
 	if _, err := held.Wait(50 * time.Millisecond); !errors.Is(err, ErrStalled) {
 		t.Errorf("the other paused stream was answered after the trap: %v", err)
+	}
+	close(release)
+	vms[0].WaitHTTPCalls()
+	if _, err := calling.Wait(50 * time.Millisecond); !errors.Is(err, ErrStalled) {
+		t.Errorf("the stream waiting for a call was answered after the trap: %v", err)
 	}
 }
 
