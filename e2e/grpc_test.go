@@ -114,3 +114,43 @@ func TestGRPCClientsGetGRPCStatuses(t *testing.T) {
 		})
 	}
 }
+
+// TestGRPCClientsSeeTheStatusTheFilterChose: apiguard has no forbidden or
+// rate-limited denial yet, so the probe module sends the replies it would
+// (403 with PERMISSION_DENIED, 429 with RESOURCE_EXHAUSTED: plugin/problem.go's
+// grpcStatus) and a real client reads them; without a grpc_status, Envoy's own
+// mapping makes a 429 UNAVAILABLE, which gRPC clients retry.
+func TestGRPCClientsSeeTheStatusTheFilterChose(t *testing.T) {
+	env, vms, err := load(t, "probe.wasm", "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("passthrough:///"+serveGRPC(t, &apiGateway{t: t, env: env, vms: vms}),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tests := []struct {
+		name, status, grpcStatus string
+		want                     codes.Code
+	}{
+		{name: "forbidden", status: "403", grpcStatus: "7", want: codes.PermissionDenied},
+		{name: "rate limited", status: "429", grpcStatus: "8", want: codes.ResourceExhausted},
+		{name: "rate limited, Envoy's mapping", status: "429", want: codes.Unavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			md := []string{"x-probe-action", "reply-with", "x-probe-status", tc.status, "x-probe-body", "no"}
+			if tc.grpcStatus != "" {
+				md = append(md, "x-probe-grpc", tc.grpcStatus)
+			}
+			err := conn.Invoke(metadata.AppendToOutgoingContext(ctx, md...), "/orders.v1.Orders/Get", &emptypb.Empty{}, &emptypb.Empty{})
+			if st, ok := status.FromError(err); !ok || st.Code() != tc.want || st.Message() != "no" {
+				t.Fatalf("got %v, want %v with message no", err, tc.want)
+			}
+		})
+	}
+}
