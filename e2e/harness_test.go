@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +67,11 @@ func load(t testing.TB, name, config string, workers int, opts ...option) (*host
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
+	// Envoy's main thread loads every new configuration into a canary VM
+	// before any worker gets it.
+	if err := env.Canary(); err != nil {
+		return env, nil, err
+	}
 	var vms []*host.VM
 	for i := 0; i < workers; i++ {
 		vm, err := env.StartVM()
@@ -73,6 +79,13 @@ func load(t testing.TB, name, config string, workers int, opts ...option) (*host
 			return env, nil, err
 		}
 		vms = append(vms, vm)
+	}
+	// Then a configuration push that changes only the JSON's bytes, as a
+	// control plane re-serializing it does: Envoy keys plugins by their
+	// configuration's bytes, so every worker VM gets a second root context
+	// and the first one is shut down. Stories then run on the second.
+	if err := env.UpdateConfiguration([]byte(config + "\n")); err != nil {
+		return env, vms, err
 	}
 	return env, vms, nil
 }
@@ -128,9 +141,18 @@ func expectProblem(t testing.TB, res *host.Result, status int, reason string) pr
 	if ct, _ := res.Headers.Get("content-type"); ct != "application/problem+json" {
 		t.Errorf("content-type %q, want application/problem+json", ct)
 	}
+	body := res.Body
+	if len(body) == 0 && res.LocalReply != nil {
+		// A HEAD request gets the reply's headers without its body (Envoy's
+		// Utility::encodeLocalReply): read the document the plugin sent.
+		if cl, _ := res.Headers.Get("content-length"); cl != strconv.Itoa(len(res.LocalReply.Body)) {
+			t.Errorf("content-length %q for a %d-byte reply", cl, len(res.LocalReply.Body))
+		}
+		body = res.LocalReply.Body
+	}
 	var p problem
-	if err := json.Unmarshal(res.Body, &p); err != nil {
-		t.Fatalf("problem body %q: %v", res.Body, err)
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("problem body %q: %v", body, err)
 	}
 	if want := "urn:apiguard:problem:" + reason; p.Type != want || p.Status != status || p.Title == "" {
 		t.Errorf("problem %+v, want type %s and status %d", p, want, status)

@@ -93,3 +93,17 @@ func TestProblemBodyIsValidJSONWithoutRequestData(t *testing.T) {
 		t.Errorf("body %v", body)
 	}
 }
+
+func TestDenialsCarryTheGRPCStatusAGRPCServerWouldAnswer(t *testing.T) {
+	tests := []struct {
+		status int
+		want   int32
+	}{
+		{400, 3}, {401, 16}, {403, 7}, {404, 12}, {405, 12}, {429, 8}, {500, 13}, {503, 14},
+	}
+	for _, tc := range tests {
+		if got := grpcStatus(tc.status); got != tc.want {
+			t.Errorf("grpcStatus(%d) = %d, want %d", tc.status, got, tc.want)
+		}
+	}
+}

@@ -42,7 +42,8 @@ func sendProblem(d verdict.Decision) {
 	}
 	headers = append(headers, d.Headers...)
 	_ = proxywasm.SetProperty([]string{"apiguard_decision"}, []byte(d.Reason.Code()))
-	if err := proxywasm.SendHttpResponse(uint32(d.Reason.Status()), headers, problemBody(d), -1); err != nil {
+	status := d.Reason.Status()
+	if err := proxywasm.SendHttpResponse(uint32(status), headers, problemBody(d), grpcStatus(status)); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
 	}
 }
@@ -60,4 +61,28 @@ func challenge(r verdict.Reason) string {
 		return `Bearer realm="apiguard", error="invalid_token"`
 	}
 	return ""
+}
+
+// grpcStatus is the gRPC status code a gRPC client gets for a denial; Envoy
+// uses it only for gRPC requests (Utility::prepareLocalReply), which receive a
+// trailers-only 200 with this grpc-status and the problem body in
+// grpc-message. Envoy's own mapping (Grpc::Utility::httpToGrpcStatus) would
+// turn 400 into INTERNAL and 429 into UNAVAILABLE, which clients retry: each
+// status is mapped here to the code a gRPC server would have answered.
+func grpcStatus(httpStatus int) int32 {
+	switch httpStatus {
+	case 400:
+		return 3 // INVALID_ARGUMENT
+	case 401:
+		return 16 // UNAUTHENTICATED
+	case 403:
+		return 7 // PERMISSION_DENIED
+	case 404, 405:
+		return 12 // UNIMPLEMENTED: no such method on this server
+	case 429:
+		return 8 // RESOURCE_EXHAUSTED
+	case 503:
+		return 14 // UNAVAILABLE
+	}
+	return 13 // INTERNAL
 }

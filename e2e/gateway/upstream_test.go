@@ -115,13 +115,13 @@ func TestUpstreamResponsesComeBackAsSent(t *testing.T) {
 		{name: "interim 1xx skipped", upstream: "HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
 			wantHead: "HTTP/1.1 204 No Content\r\n" + timing + envoy + "\r\n"},
 		{name: "a malformed status line is a protocol error", upstream: "HTTP/1.1 2x0 what\r\n\r\n",
-			wantHead: fmt.Sprintf("HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n%s\r\n", len(reset+"protocol error"), envoy),
+			wantHead: fmt.Sprintf("HTTP/1.1 502 Bad Gateway\r\ncontent-length: %d\r\ncontent-type: text/plain\r\n%s\r\n", len(reset+"protocol error"), envoy),
 			wantBody: reset + "protocol error"},
 		{name: "more response headers than Envoy's 100", upstream: "HTTP/1.1 200 OK\r\n" + strings.Repeat("x-h: v\r\n", 101) + "\r\n",
-			wantHead: fmt.Sprintf("HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n%s\r\n", len(reset+"protocol error"), envoy),
+			wantHead: fmt.Sprintf("HTTP/1.1 502 Bad Gateway\r\ncontent-length: %d\r\ncontent-type: text/plain\r\n%s\r\n", len(reset+"protocol error"), envoy),
 			wantBody: reset + "protocol error"},
 		{name: "closed before answering", upstream: "",
-			wantHead: fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n%s\r\n", len(reset+"connection termination"), envoy),
+			wantHead: fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\ncontent-length: %d\r\ncontent-type: text/plain\r\n%s\r\n", len(reset+"connection termination"), envoy),
 			wantBody: reset + "connection termination"},
 	}
 	for _, tc := range tests {

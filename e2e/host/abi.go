@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -113,7 +112,7 @@ func unimplemented(name string, nparams int) hostFunc {
 }
 
 func proxyFunctions() []hostFunc {
-	return []hostFunc{
+	return append(lifecycleFunctions(), []hostFunc{
 		{"proxy_log", i32s(3), oneI32, func(vm *VM, s []uint64) {
 			// proxy-wasm-cpp-host src/exports.cc log: a level above
 			// critical (5) is BAD_ARGUMENT and nothing is logged.
@@ -145,11 +144,6 @@ func proxyFunctions() []hostFunc {
 			vm.mem.WriteUint32Le(u32(s[0]), vm.lastStatus)
 			s[0] = uint64(vm.copyOut([]byte(msg), u32(s[1]), u32(s[2])))
 		}},
-		{"proxy_set_tick_period_milliseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			vm.tickPeriod = time.Duration(u32(s[0])) * time.Millisecond
-			vm.nextTick = vm.env.clock.Now().Add(vm.tickPeriod)
-			s[0] = uint64(statusOK)
-		}},
 		{"proxy_get_current_time_nanoseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
 			vm.mem.WriteUint64Le(u32(s[0]), uint64(vm.env.clock.Now().UnixNano()))
 			s[0] = uint64(statusOK)
@@ -176,38 +170,6 @@ func proxyFunctions() []hostFunc {
 			}
 			s[0] = uint64(vm.setProperty(path, val))
 		}},
-		{"proxy_continue_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			// Envoy Context::continueStream: the downstream stream type is a
-			// no-op for an HTTP filter, upstream is UNIMPLEMENTED.
-			st := vm.stream()
-			switch t := u32(s[0]); {
-			case t == 2:
-				s[0] = uint64(statusOK)
-				return
-			case t == 3:
-				s[0] = uint64(statusUnimplemented)
-				return
-			case st == nil || t > 3:
-				s[0] = uint64(statusBadArgument)
-				return
-			}
-			st.releaseRequest()
-			st.resumed = true
-			vm.resumes = append(vm.resumes, st)
-			s[0] = uint64(statusOK)
-		}},
-		{"proxy_close_stream", i32s(1), oneI32, func(vm *VM, s []uint64) {
-			st := vm.stream()
-			if st == nil {
-				s[0] = uint64(statusBadArgument)
-				return
-			}
-			if st.reply == nil {
-				st.reply = &LocalReply{Status: 503, Details: "wasm_close_stream", GRPCStatus: -1}
-				vm.resumes = append(vm.resumes, st)
-			}
-			s[0] = uint64(statusOK)
-		}},
 		{"proxy_send_local_response", i32s(8), oneI32, func(vm *VM, s []uint64) {
 			st := vm.stream()
 			if st == nil {
@@ -224,13 +186,13 @@ func proxyFunctions() []hostFunc {
 			// PairsUtil::toPairs: malformed pairs are an empty map, not an error.
 			h, _ := deserializeHeaders(hdrs)
 			if st.reply == nil && !st.replySent {
-				st.reply = &LocalReply{Status: int(u32(s[0])), Details: details, Headers: h,
+				// Context::sendLocalResponse replaces whitespace in the details.
+				st.reply = &LocalReply{Status: int(u32(s[0])), Details: replaceAllEmptySpace(details), Headers: h,
 					Body: append([]byte(nil), body...), GRPCStatus: int32(u32(s[7]))}
 				vm.resumes = append(vm.resumes, st)
 			}
 			s[0] = uint64(statusOK)
 		}},
-		{"proxy_clear_route_cache", nil, oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusOK) }},
 		{"proxy_get_shared_data", i32s(5), oneI32, func(vm *VM, s []uint64) {
 			key, ok := vm.readString(u32(s[0]), u32(s[1]))
 			if !ok {
@@ -411,16 +373,15 @@ func proxyFunctions() []hostFunc {
 		}},
 		{"proxy_set_effective_context", i32s(1), oneI32, func(vm *VM, s []uint64) {
 			id := u32(s[0])
-			if _, ok := vm.streams[id]; !ok && id != vm.rootID {
+			if _, ok := vm.streams[id]; !ok && vm.roots[id] == nil {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
 			vm.effective = id
 			s[0] = uint64(statusOK)
 		}},
-		{"proxy_done", nil, oneI32, func(_ *VM, s []uint64) { s[0] = uint64(statusOK) }},
 		unimplemented("proxy_call_foreign_function", 6),
-	}
+	}...)
 }
 
 // buffer is Envoy's Context::getBuffer: the buffer a host call sees now and
@@ -448,7 +409,11 @@ func (vm *VM) buffer(t uint32) (b *[]byte, writable bool) {
 	case 6:
 		return &vm.env.cfg.VMConfiguration, false
 	case 7:
-		return &vm.env.cfg.Configuration, false
+		// Only proxy_on_configure may read it (Context::getBuffer).
+		if vm.configuring != nil {
+			return &vm.configuring.config, false
+		}
+		return nil, false
 	}
 	return new([]byte), false
 }

@@ -48,8 +48,8 @@ func (c *FakeClock) Monotonic() int64 {
 	return int64(fakeUptime + c.now.Sub(c.start))
 }
 
-func (c *FakeClock) advance(d time.Duration) {
+func (c *FakeClock) set(t time.Time) {
 	c.mu.Lock()
-	c.now = c.now.Add(d)
+	c.now = t
 	c.mu.Unlock()
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -85,6 +86,20 @@ type Config struct {
 	// callbacks. The default (false) is Envoy's: the reply is encoded through the
 	// whole filter chain, including the filter that sent it.
 	LocalReplySkipsFilter bool
+	// Routes, if set, is the route table Envoy matches each request against:
+	// before the plugin, and again after it edited the request headers (see
+	// Stream.clearRouteCache). Without one every request goes upstream.
+	Routes []Route
+	// InternalAddresses is internal_address_config.cidr_ranges: peers there
+	// send internal requests. Since Envoy 1.33 none are internal by default
+	// (before, RFC 1918 and loopback were).
+	InternalAddresses []netip.Prefix
+	// UseRemoteAddress is the HTTP connection manager's use_remote_address
+	// (false in envoy/envoy.yaml, as in Envoy): see Env.SanitizeRequest.
+	UseRemoteAddress bool
+	// BufferLimit is the most the plugin may buffer of a body
+	// (per_connection_buffer_limit_bytes); DefaultBufferLimit if 0.
+	BufferLimit int
 	// InlineRequestHeaders are request headers that linked extensions register
 	// as inline (Envoy's CustomInlineHeaderRegistry), on top of the core set
 	// the host always joins. A repeated inline header reaches the plugin as one
@@ -92,7 +107,8 @@ type Config struct {
 	// "authorization", so it is inline in a build that links them (the
 	// official one does); nil models a build without them.
 	InlineRequestHeaders []string
-	// HTTPCallTimeout bounds dispatch_http_call when the plugin passes 0 (no timeout).
+	// HTTPCallTimeout, if set, bounds the http calls the plugin gave no
+	// timeout; by default such a call has none, as in Envoy.
 	HTTPCallTimeout time.Duration
 }
 
@@ -112,6 +128,8 @@ type Env struct {
 	mu   sync.Mutex
 	vms  []*VM
 	logs []LogEntry
+	// config is the current plugin configuration (UpdateConfiguration).
+	config []byte
 }
 
 var (
@@ -141,8 +159,8 @@ func NewEnv(cfg Config) (*Env, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
 	}
-	if cfg.HTTPCallTimeout == 0 {
-		cfg.HTTPCallTimeout = 30 * time.Second
+	if cfg.BufferLimit == 0 {
+		cfg.BufferLimit = DefaultBufferLimit
 	}
 	e := &Env{
 		cfg:      cfg,
@@ -150,6 +168,7 @@ func NewEnv(cfg Config) (*Env, error) {
 		shared:   newSharedData(),
 		metrics:  newMetricStore(),
 		clock:    cfg.Clock,
+		config:   cfg.Configuration,
 	}
 	e.requestRules = requestRules(cfg.InlineRequestHeaders)
 	e.http = newHTTPCaller(cfg.Clusters, cfg.HTTPCallTimeout)
@@ -205,20 +224,38 @@ func (e *Env) SharedData(key string) ([]byte, uint32, bool) {
 	return append([]byte(nil), v...), cas, ok
 }
 
-// Advance moves a fake clock forward and fires every tick that came due, in
-// time order per VM. It panics on a real clock.
+// Advance moves a fake clock forward by d, stopping at each instant a tick or
+// an http-call deadline comes due, in time order across VMs: the plugin sees
+// time pass between ticks, each timer re-arms a period after it fired (so
+// Advance(61*time.Second) with a 1 s period fires 61 ticks, one per second),
+// and a call past its deadline is answered as Envoy's router answers a
+// timeout. It panics on a real clock.
 func (e *Env) Advance(d time.Duration) {
 	fc, ok := e.clock.(*FakeClock)
 	if !ok {
 		panic("host: Advance needs a FakeClock")
 	}
-	fc.advance(d)
+	target := fc.Now().Add(d)
 	e.mu.Lock()
 	vms := append([]*VM(nil), e.vms...)
 	e.mu.Unlock()
-	for _, vm := range vms {
-		vm.fireDueTicks()
+	for {
+		var next time.Time
+		var due *VM
+		for _, vm := range vms {
+			if t, ok := vm.nextEvent(); ok && (due == nil || t.Before(next)) {
+				next, due = t, vm
+			}
+		}
+		if due == nil || next.After(target) {
+			break
+		}
+		if next.After(fc.Now()) {
+			fc.set(next)
+		}
+		due.fireDueTicks(fc.Now())
 	}
+	fc.set(target)
 }
 
 // Close stops every VM.

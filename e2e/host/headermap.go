@@ -258,6 +258,7 @@ func (vm *VM) editMap(t uint32, readable bool, edit func(h *Headers, r mapRules)
 		return statusBadArgument
 	}
 	edit(h, rules)
+	vm.headersEdited(t)
 	return statusOK
 }
 

@@ -247,7 +247,7 @@ func TestHTTPCallsReachClustersOnLoopback(t *testing.T) {
 	}{
 		{name: "known cluster answers on the root context", cluster: "jwks", wantStatus: 200, wantCall: "200 probe.internal /probe"},
 		{name: "unknown cluster is BAD_ARGUMENT at dispatch", cluster: "nope", wantStatus: 503, wantBody: "bad argument"},
-		{name: "unreachable cluster calls back with no headers", cluster: "down", wantStatus: 502, wantBody: "callout failed"},
+		{name: "unreachable cluster answers Envoy's 503", cluster: "down", wantStatus: 200, wantCall: "503 " + connectFailureBody},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,14 +15,32 @@ import (
 // buffer limit plays this role.
 const maxHTTPCallBody = 16 << 20
 
+// The bodies of the local replies Envoy's router gives an async client
+// (source/common/router/router.cc, Filter::onUpstreamTimeout and
+// Filter::onUpstreamReset), delivered as an ordinary response by
+// AsyncStreamImpl::sendLocalReply (source/common/http/async_client_impl.cc).
+const (
+	upstreamTimeoutBody = "upstream request timeout"
+	connectFailureBody  = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused"
+)
+
 type httpCaller struct {
 	clusters map[string]string
 	client   *http.Client
-	timeout  time.Duration
+	// bound, if set, caps calls the plugin gave no timeout (Envoy: none).
+	bound time.Duration
 }
 
-func newHTTPCaller(clusters map[string]string, timeout time.Duration) *httpCaller {
-	return &httpCaller{clusters: clusters, client: &http.Client{}, timeout: timeout}
+func newHTTPCaller(clusters map[string]string, bound time.Duration) *httpCaller {
+	// Envoy's async client neither follows redirects nor decompresses: the
+	// plugin gets the upstream's response as it is.
+	client := &http.Client{
+		Transport: &http.Transport{DisableCompression: true, Proxy: nil},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return &httpCaller{clusters: clusters, client: client, bound: bound}
 }
 
 // httpCallResult is what proxy_on_http_call_response exposes: header map 6,
@@ -32,8 +51,29 @@ type httpCallResult struct {
 	failed            bool
 }
 
-// dispatchHTTPCall implements proxy_http_call: the upstream is a cluster name;
-// :method, :path and :authority are required. The response arrives later on
+// pendingCall is a dispatched call whose callback has not run yet.
+type pendingCall struct {
+	root     uint32
+	deadline time.Time // zero: no timeout
+	cancel   context.CancelFunc
+	// gotHeaders is set once the upstream answered headers: a timeout after
+	// that resets the call instead of answering 504.
+	gotHeaders bool
+}
+
+// localReply is a response Envoy's router made up for the call.
+func localReply(status int, body string) *httpCallResult {
+	r := &httpCallResult{body: []byte(body)}
+	r.headers = Headers{{":status", strconv.Itoa(status)}, {"content-length", strconv.Itoa(len(body))}, {"content-type", "text/plain"}}
+	return r
+}
+
+// dispatchHTTPCall implements proxy_http_call as Envoy's Context::httpCall
+// (source/extensions/common/wasm/context.cc): the upstream is a cluster name
+// (unknown: BAD_ARGUMENT); :method, :path and :authority are required; a
+// timeout of 0 means none; a known cluster with no healthy host fails inside
+// AsyncClient::send, which then returns no request, so the call is
+// INTERNAL_FAILURE and its callback never runs. The response arrives later on
 // the root context, from another goroutine, as Envoy's dispatcher delivers it.
 func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	cluster, ok1 := vm.readString(u32(s[0]), u32(s[1]))
@@ -58,9 +98,8 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	if !valid || !okM || !okP || !okA {
 		return statusBadArgument
 	}
-	timeout := time.Duration(u32(s[8])) * time.Millisecond
-	if timeout == 0 {
-		timeout = vm.env.http.timeout
+	if base == "" {
+		return statusInternalFailure
 	}
 	req, err := http.NewRequest(method, strings.TrimRight(base, "/")+path, bytes.NewReader(append([]byte(nil), body...)))
 	if err != nil {
@@ -77,22 +116,41 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	if !vm.mem.WriteUint32Le(u32(s[9]), token) {
 		return statusInvalidMemory
 	}
+	timeout := time.Duration(u32(s[8])) * time.Millisecond
+	if timeout == 0 {
+		timeout = vm.env.http.bound
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	call := &pendingCall{root: vm.rootOf(vm.effective), cancel: cancel}
+	if timeout > 0 {
+		call.deadline = vm.env.clock.Now().Add(timeout)
+		if _, fake := vm.env.clock.(*FakeClock); !fake {
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			call.cancel = cancel
+		}
+	}
+	vm.httpCalls[token] = call
 	vm.pendingCalls.Add(1)
-	go vm.env.http.do(req, timeout, func(r *httpCallResult) { vm.deliverHTTPCall(token, r) })
+	go vm.env.http.do(req.WithContext(ctx), func() { vm.sawCallHeaders(token) }, func(r *httpCallResult) { vm.deliverHTTPCall(token, r) })
 	return statusOK
 }
 
-func (c *httpCaller) do(req *http.Request, timeout time.Duration, deliver func(*httpCallResult)) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	resp, err := c.client.Do(req.WithContext(ctx))
-	if err != nil {
-		deliver(&httpCallResult{failed: true})
+func (c *httpCaller) do(req *http.Request, sawHeaders func(), deliver func(*httpCallResult)) {
+	resp, err := c.client.Do(req)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		deliver(localReply(504, upstreamTimeoutBody))
+		return
+	case err != nil:
+		deliver(localReply(503, connectFailureBody))
 		return
 	}
 	defer resp.Body.Close()
+	sawHeaders()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPCallBody+1))
 	if err != nil || len(body) > maxHTTPCallBody {
+		// A reset after the headers, or a body over the buffer limit, is the
+		// async client's onFailure: (0, 0, 0) with BROKEN_CONNECTION.
 		deliver(&httpCallResult{failed: true})
 		return
 	}
@@ -113,25 +171,74 @@ func (c *httpCaller) do(req *http.Request, timeout time.Duration, deliver func(*
 	deliver(r)
 }
 
-// deliverHTTPCall runs proxy_on_http_call_response on the root context; a
-// failed call is reported as (0, 0, 0).
+func (vm *VM) sawCallHeaders(token uint32) {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	if c := vm.httpCalls[token]; c != nil {
+		c.gotHeaders = true
+	}
+}
+
+// deliverHTTPCall runs proxy_on_http_call_response on the root context that
+// dispatched the call, unless the call was already answered (a fake-clock
+// timeout) or its root context is gone (Envoy's ~Context cancels its calls).
+// A failed call is reported as (0, 0, 0), with proxy_get_status answering
+// BROKEN_CONNECTION (Context::onHttpCallFailure).
 func (vm *VM) deliverHTTPCall(token uint32, r *httpCallResult) {
 	defer vm.pendingCalls.Done()
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	if vm.failed != nil || vm.rt == nil {
+	vm.deliverLocked(token, r)
+}
+
+func (vm *VM) deliverLocked(token uint32, r *httpCallResult) {
+	call := vm.httpCalls[token]
+	if call == nil {
+		return
+	}
+	delete(vm.httpCalls, token)
+	call.cancel()
+	if vm.failed != nil || vm.rt == nil || vm.roots[call.root] == nil {
 		return
 	}
 	vm.callResp = r
 	defer func() { vm.callResp = nil }()
 	if r.failed {
 		vm.lastStatus = statusBrokenConnection
-		_, _ = vm.call(fnHTTPCallResponse, uint64(vm.rootID), uint64(token), 0, 0, 0)
+		_, _ = vm.call(fnHTTPCallResponse, uint64(call.root), uint64(token), 0, 0, 0)
 		return
 	}
-	_, _ = vm.call(fnHTTPCallResponse, uint64(vm.rootID), uint64(token),
+	_, _ = vm.call(fnHTTPCallResponse, uint64(call.root), uint64(token),
 		uint64(len(r.headers)), uint64(len(r.body)), uint64(len(r.trailers)))
 }
 
-// WaitHTTPCalls blocks until every dispatched call's callback has run.
+// nextCallDeadline is the earliest fake-clock deadline of a pending call.
+func (vm *VM) nextCallDeadline() (time.Time, bool) {
+	var next time.Time
+	for _, c := range vm.httpCalls {
+		if !c.deadline.IsZero() && (next.IsZero() || c.deadline.Before(next)) {
+			next = c.deadline
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// expireCalls answers every call whose deadline passed on the fake clock as
+// Envoy's router would: 504 if the upstream had not answered headers yet,
+// else a reset.
+func (vm *VM) expireCalls(now time.Time) {
+	for token, c := range vm.httpCalls {
+		if c.deadline.IsZero() || now.Before(c.deadline) {
+			continue
+		}
+		if c.gotHeaders {
+			vm.deliverLocked(token, &httpCallResult{failed: true})
+		} else {
+			vm.deliverLocked(token, localReply(504, upstreamTimeoutBody))
+		}
+	}
+}
+
+// WaitHTTPCalls blocks until every dispatched call's callback has run or was
+// dropped.
 func (vm *VM) WaitHTTPCalls() { vm.pendingCalls.Wait() }

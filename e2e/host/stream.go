@@ -51,8 +51,10 @@ type StreamInfo struct {
 // Stream is one HTTP stream on a VM, driven callback by callback in Envoy's
 // order. Each method is one callback; the caller plays Envoy's filter manager.
 type Stream struct {
-	vm   *VM
-	id   uint32
+	vm *VM
+	id uint32
+	// root is the root context (configuration) the stream was created under.
+	root uint32
 	info StreamInfo
 	wake chan struct{}
 
@@ -75,6 +77,24 @@ type Stream struct {
 	// paused is set while a request-headers pause waits to be resumed.
 	paused   bool
 	finished bool
+	// grpc and head are what Envoy's filter manager decides from the request
+	// headers as they reach the filter: they shape local replies.
+	grpc, head bool
+	// respStarted is set once response headers reached the filter, respSent
+	// once they went on to the client: a local reply then goes straight to
+	// the client, or resets the stream (FilterManager::sendLocalReply).
+	respStarted, respSent bool
+	// reset is set by proxy_close_stream.
+	reset bool
+	// route is the route Envoy picked before the filters; routeCleared is
+	// set once the plugin edited the request headers.
+	route        *Route
+	routeCleared bool
+	// created is set once proxy_on_context_create ran.
+	created bool
+	// reqBuffering and respBuffering are set while the plugin buffers a body
+	// (its last body callback paused before the end).
+	reqBuffering, respBuffering bool
 
 	reqTrailersOpen bool
 	// logPhase is set while proxy_on_log runs: reads then see the access
@@ -88,15 +108,35 @@ type Stream struct {
 func (vm *VM) NewStream(info StreamInfo) (*Stream, error) {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
+	s := vm.newStreamLocked(info)
+	return s, s.create()
+}
+
+func (vm *VM) newStreamLocked(info StreamInfo) *Stream {
 	if info.Protocol == "" {
 		info.Protocol = "HTTP/1.1"
 	}
-	s := &Stream{vm: vm, id: vm.newContextID(), info: info, wake: make(chan struct{}, 1), startTime: vm.env.clock.Now()}
+	s := &Stream{vm: vm, id: vm.newContextID(), root: vm.rootID, info: info, wake: make(chan struct{}, 1), startTime: vm.env.clock.Now()}
 	vm.streams[s.id] = s
-	if _, err := vm.call(fnContextCreate, uint64(s.id), uint64(vm.rootID)); err != nil {
-		return s, err
+	if root := vm.roots[s.root]; root != nil {
+		root.streams++
 	}
-	return s, nil
+	return s
+}
+
+// create runs proxy_on_context_create for the stream, once.
+func (s *Stream) create() error {
+	if s.created {
+		return nil
+	}
+	s.created = true
+	_, err := s.vm.call(fnContextCreate, uint64(s.id), uint64(s.root))
+	return err
+}
+
+func isHead(h Headers) bool {
+	m, _ := h.Get(":method")
+	return m == "HEAD"
 }
 
 func (s *Stream) signal() {
@@ -119,6 +159,9 @@ func (s *Stream) outcome(ret uint64, err error) (Action, error) {
 	if err != nil {
 		return Reply, err
 	}
+	if s.reset {
+		return Reply, ErrStreamReset
+	}
 	if s.reply != nil && !s.replySent {
 		return Reply, nil
 	}
@@ -134,6 +177,8 @@ func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
 	s.reqHeaders = s.vm.env.requestRules.build(h)
+	s.grpc, s.head = isGRPCRequest(h), isHead(h)
+	s.route = s.vm.env.route(h)
 	s.reqHeadersOpen = true
 	ret, err := s.vm.call(fnRequestHeaders, uint64(s.id), uint64(len(s.reqHeaders)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
@@ -150,10 +195,17 @@ func (s *Stream) RequestHeaders(h Headers, endOfStream bool) (Action, error) {
 func (s *Stream) RequestBody(chunk []byte, endOfStream bool) ([]byte, Action, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
+	if s.reqBuffering && len(s.reqBody)+len(chunk) > s.vm.env.cfg.BufferLimit {
+		// ActiveStreamDecoderFilter::requestDataTooLarge: 413 without
+		// calling the filter again.
+		s.reply = &LocalReply{Status: 413, Details: "request_payload_too_large", Body: []byte("Payload Too Large"), GRPCStatus: -1}
+		return nil, Reply, nil
+	}
 	s.reqBody = append(s.reqBody, chunk...)
 	s.reqBodyOpen = true
 	ret, err := s.vm.call(fnRequestBody, uint64(s.id), uint64(len(s.reqBody)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
+	s.reqBuffering = act == Pause
 	if act != Continue {
 		return nil, act, err
 	}
@@ -194,22 +246,29 @@ func (s *Stream) TakeRequestBody() []byte {
 	return out
 }
 
-// Wait blocks until a paused stream is resumed (Continue) or answered (Reply),
-// or the VM fails, for at most d.
+// Wait blocks until a paused stream is resumed (Continue), answered (Reply)
+// or reset (ErrStreamReset), for at most d. A VM that trapped answers nothing:
+// Envoy fails a stream only when one of its own callbacks finds the VM failed
+// (CHECK_FAIL_HTTP in proxy-wasm-cpp-host src/context.cc), so a paused stream
+// that gets no further callback waits for its timeout (ErrStalled).
 func (s *Stream) Wait(d time.Duration) (Action, error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		s.vm.mu.Lock()
-		failed, reply, resumed := s.vm.failed, s.reply, s.resumed
+		reset, reply, resumed := s.reset, s.reply, s.resumed
 		s.resumed = false
-		if failed != nil || reply != nil || resumed {
+		if reset || reply != nil || resumed {
 			s.paused = false
+		}
+		if resumed && s.respStarted && s.reply == nil {
+			// Resumed response headers go on to the client.
+			s.respHeadersOpen, s.respSent = false, true
 		}
 		s.vm.mu.Unlock()
 		switch {
-		case failed != nil:
-			return Reply, ErrVMFailed
+		case reset:
+			return Reply, ErrStreamReset
 		case reply != nil:
 			return Reply, nil
 		case resumed:
@@ -237,6 +296,7 @@ func (s *Stream) ResponseHeaders(h Headers, endOfStream bool) (Action, error) {
 // local reply to a paused request): Envoy releases them only on Continue or
 // continue_stream (Context::decodeHeaders, continueStream).
 func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, error) {
+	s.respStarted = true
 	s.respHeaders = responseRules.build(h)
 	s.respHeadersOpen = true
 	if v, ok := h.Get(":status"); ok {
@@ -246,6 +306,7 @@ func (s *Stream) responseHeadersLocked(h Headers, endOfStream bool) (Action, err
 	act, err := s.outcome(ret, err)
 	if act == Continue {
 		s.respHeadersOpen = false
+		s.respSent = true
 	}
 	return act, err
 }
@@ -258,20 +319,47 @@ func (s *Stream) ResponseBody(chunk []byte, endOfStream bool) ([]byte, Action, e
 }
 
 func (s *Stream) responseBodyLocked(chunk []byte, endOfStream bool) ([]byte, Action, error) {
+	if s.respBuffering && len(s.respBody)+len(chunk) > s.vm.env.cfg.BufferLimit {
+		// ActiveStreamEncoderFilter::responseDataTooLarge: a 500 if the
+		// headers are still held, else a reset (EncodeLocalReply decides).
+		s.reply = &LocalReply{Status: 500, Details: "response_payload_too_large", Body: []byte("Internal Server Error"), GRPCStatus: -1}
+		return nil, Reply, nil
+	}
 	s.respBody = append(s.respBody, chunk...)
 	s.respBodyOpen = true
 	ret, err := s.vm.call(fnResponseBody, uint64(s.id), uint64(len(s.respBody)), b2u(endOfStream))
 	act, err := s.outcome(ret, err)
-	if act == Pause && endOfStream {
-		// Envoy has nothing more to give a filter that keeps buffering at the end.
-		act = Continue
-	}
+	s.respBuffering = act == Pause
+	// A pause at the end of the stream holds the response, as on the request
+	// side, until continue_stream (FilterManager::encodeData stops iterating
+	// and nothing resumes it): the caller waits, then takes the body.
 	if act != Continue {
 		return nil, act, err
 	}
 	out := s.respBody
 	s.respBody, s.respBodyOpen = nil, false
 	return out, Continue, err
+}
+
+// TakeResponseBody returns what the plugin buffered of the response and
+// releases it, after a paused response was resumed.
+func (s *Stream) TakeResponseBody() []byte {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	out := s.respBody
+	s.respBody, s.respBodyOpen = nil, false
+	s.respHeadersOpen = false
+	s.respSent = true
+	return out
+}
+
+// ResponseTrailers runs proxy_on_response_trailers.
+func (s *Stream) ResponseTrailers(t Headers) (Action, error) {
+	s.vm.mu.Lock()
+	defer s.vm.mu.Unlock()
+	s.respTrailers = t.Clone()
+	ret, err := s.vm.call(fnResponseTrailers, uint64(s.id), uint64(len(t)))
+	return s.outcome(ret, err)
 }
 
 // DownstreamResponseHeaders returns the response headers as the plugin left them.
@@ -289,9 +377,17 @@ func (s *Stream) Reply() *LocalReply {
 }
 
 // EncodeLocalReply sends the plugin's local reply downstream the way Envoy's
-// filter manager does: unless the Env says otherwise, the reply's headers and
-// body pass through the plugin's own response callbacks. It returns the
-// headers and body the client receives.
+// FilterManager::sendLocalReply (source/common/http/filter_manager.cc) does,
+// shaped by Utility::prepareLocalReply (see prepareLocalReply):
+//   - before any response: through the filter chain
+//     (sendLocalReplyViaFilterChain), so the reply passes the plugin's own
+//     response callbacks unless the Env says otherwise;
+//   - once upstream response headers reached the filter but not the client
+//     (a reply from on_response_headers, or from a body callback while they
+//     were held): straight to the client (sendDirectLocalReply);
+//   - once they went to the client: the stream is reset (ErrStreamReset).
+//
+// It returns the headers and body the client receives.
 func (s *Stream) EncodeLocalReply() (Headers, []byte, error) {
 	s.vm.mu.Lock()
 	defer s.vm.mu.Unlock()
@@ -300,36 +396,28 @@ func (s *Stream) EncodeLocalReply() (Headers, []byte, error) {
 		return nil, nil, errors.New("no local reply")
 	}
 	s.replySent = true
-	h := Headers{{":status", strconv.Itoa(r.Status)}}
-	// Context::sendLocalResponse adds the plugin's headers with addCopy.
-	for _, kv := range r.Headers {
-		responseRules.add(&h, kv[0], kv[1])
-	}
-	if len(r.Body) > 0 {
-		if _, ok := h.Get("content-type"); !ok {
-			h.Add("content-type", "text/plain")
-		}
-		h.Set("content-length", strconv.Itoa(len(r.Body)))
-	}
-	if r.GRPCStatus >= 0 && r.GRPCStatus <= 16 {
-		h.Add("grpc-status", strconv.Itoa(int(r.GRPCStatus)))
-	}
 	s.respDetails = r.Details
-	if s.vm.env.cfg.LocalReplySkipsFilter || s.vm.failed != nil {
-		s.respHeaders, s.respCode = h, r.Status
-		return h, r.Body, nil
+	if s.respSent {
+		s.reset = true
+		return nil, nil, ErrStreamReset
 	}
-	if _, err := s.responseHeadersLocked(h, len(r.Body) == 0); err != nil {
-		return h, r.Body, err
+	h, body, end := prepareLocalReply(r, s.grpc, s.head)
+	if s.respStarted || s.vm.env.cfg.LocalReplySkipsFilter || s.vm.failed != nil {
+		s.respHeaders, s.respSent = h, true
+		s.respCode, _ = strconv.Atoi(h[0][1])
+		return h.Clone(), body, nil
 	}
-	body := r.Body
-	if len(body) > 0 {
+	if _, err := s.responseHeadersLocked(h, end); err != nil {
+		return h, body, err
+	}
+	if !end {
 		out, _, err := s.responseBodyLocked(body, true)
 		if err != nil {
-			return s.respHeaders, body, err
+			return s.respHeaders.Clone(), body, err
 		}
 		body = out
 	}
+	s.respSent = true
 	return s.respHeaders.Clone(), body, nil
 }
 
@@ -342,7 +430,10 @@ func (s *Stream) Finish() error {
 		return nil
 	}
 	s.finished = true
-	defer delete(s.vm.streams, s.id)
+	defer s.release()
+	if err := s.create(); err != nil {
+		return err
+	}
 	s.logPhase = true
 	_, err := s.vm.call(fnLog, uint64(s.id))
 	s.logPhase = false
@@ -354,6 +445,16 @@ func (s *Stream) Finish() error {
 	}
 	_, err = s.vm.call(fnDelete, uint64(s.id))
 	return err
+}
+
+// release forgets the stream; the last stream of a replaced configuration
+// lets its root context shut down.
+func (s *Stream) release() {
+	delete(s.vm.streams, s.id)
+	if root := s.vm.roots[s.root]; root != nil {
+		root.streams--
+		s.vm.maybeRetire(root)
+	}
 }
 
 // FilterState returns what the plugin stored with proxy_set_property under

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ const (
 	fnRequestTrailers
 	fnResponseHeaders
 	fnResponseBody
+	fnResponseTrailers
 	fnHTTPCallResponse
 	fnTick
 	fnLog
@@ -51,7 +53,7 @@ var fnNames = [numFns]string{
 	fnVMStart: "proxy_on_vm_start", fnConfigure: "proxy_on_configure",
 	fnRequestHeaders: "proxy_on_request_headers", fnRequestBody: "proxy_on_request_body",
 	fnRequestTrailers: "proxy_on_request_trailers", fnResponseHeaders: "proxy_on_response_headers",
-	fnResponseBody:     "proxy_on_response_body",
+	fnResponseBody: "proxy_on_response_body", fnResponseTrailers: "proxy_on_response_trailers",
 	fnHTTPCallResponse: "proxy_on_http_call_response", fnTick: "proxy_on_tick",
 	fnLog: "proxy_on_log", fnDone: "proxy_on_done", fnDelete: "proxy_on_delete",
 }
@@ -71,27 +73,50 @@ type VM struct {
 	allocStack [1]uint64
 	phase      phase
 	failed     error
-	rootID     uint32
-	nextID     uint32
-	effective  uint32
-	streams    map[uint32]*Stream
-	tickPeriod time.Duration
-	nextTick   time.Time
-	nextToken  uint32
-	httpCalls  map[uint32]struct{}
-	callResp   *httpCallResult
-	resumes    []*Stream
+	// rootID is the current configuration's root context, the parent of new
+	// streams; roots holds it and older ones still draining.
+	rootID    uint32
+	roots     map[uint32]*rootContext
+	nextID    uint32
+	effective uint32
+	// configuring is the root context whose proxy_on_configure runs now: only
+	// then is the plugin configuration readable.
+	configuring *rootContext
+	streams     map[uint32]*Stream
+	nextToken   uint32
+	httpCalls   map[uint32]*pendingCall
+	callResp    *httpCallResult
+	resumes     []*Stream
+	// deletes are roots proxy_done released, deleted once the callback returns.
+	deletes []*rootContext
 	// pollOneoffCalls counts WASI poll_oneoff calls: under Envoy 1.33 each one
 	// makes the Go runtime throw.
 	pollOneoffCalls int
 	stdout, stderr  []byte
-	// pendingCalls counts dispatched http calls whose callbacks have not run yet.
+	// pendingCalls counts dispatched http calls whose goroutines have not ended.
 	pendingCalls sync.WaitGroup
 
 	// lastStatus is what proxy_get_status reports (the root context's status).
 	lastStatus status
 	// metricIDs are the metric ids this VM handed out.
 	metricIDs vmMetrics
+}
+
+// rootContext is one plugin configuration's root context in a VM.
+type rootContext struct {
+	id     uint32
+	config []byte
+	// tickPeriod and nextTick are this root's timer (Envoy keeps one per root
+	// context: Wasm::setTickPeriod in source/extensions/common/wasm/wasm.cc).
+	tickPeriod time.Duration
+	nextTick   time.Time
+	// streams counts live streams created under this root: Envoy's stream
+	// contexts hold the plugin handle, so an old configuration is shut down
+	// only when its last stream ends.
+	streams int
+	// retiring is set when a newer configuration replaced this one;
+	// pendingDone when its proxy_on_done returned false.
+	retiring, pendingDone bool
 }
 
 // StartVM instantiates the module for one more worker and runs it through
@@ -101,7 +126,27 @@ func (e *Env) StartVM() (*VM, error) {
 	e.mu.Lock()
 	worker := len(e.vms)
 	e.mu.Unlock()
-	vm := &VM{env: e, worker: worker, streams: map[uint32]*Stream{}, httpCalls: map[uint32]struct{}{}}
+	vm, err := e.newVM(worker)
+	if err != nil {
+		return vm, err
+	}
+	vm.mu.Lock()
+	_, err = vm.startRoot(e.configuration())
+	vm.mu.Unlock()
+	if err != nil {
+		return vm, err
+	}
+	e.mu.Lock()
+	e.vms = append(e.vms, vm)
+	e.mu.Unlock()
+	return vm, nil
+}
+
+// newVM instantiates the module and runs _initialize under Envoy's
+// restrictions (WasmBase::initialize in proxy-wasm-cpp-host src/wasm.cc).
+func (e *Env) newVM(worker int) (*VM, error) {
+	vm := &VM{env: e, worker: worker, streams: map[uint32]*Stream{}, httpCalls: map[uint32]*pendingCall{},
+		roots: map[uint32]*rootContext{}, nextID: 1}
 	ctx := experimental.WithMemoryAllocator(context.Background(), experimental.MemoryAllocatorFunc(newReservedMemory))
 	vm.rt = wazero.NewRuntimeWithConfig(ctx, e.runtimeC)
 	if err := vm.instantiateHost(ctx); err != nil {
@@ -128,7 +173,6 @@ func (e *Env) StartVM() (*VM, error) {
 		vm.rt.Close(ctx)
 		return nil, errors.New("module does not export proxy_on_memory_allocate and proxy_on_context_create")
 	}
-
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	if init := mod.ExportedFunction("_initialize"); init != nil {
@@ -140,29 +184,40 @@ func (e *Env) StartVM() (*VM, error) {
 			return vm, fmt.Errorf("_initialize: %w", err)
 		}
 	}
-	vm.nextID = 1
-	vm.rootID = vm.newContextID()
-	if _, err := vm.call(fnContextCreate, uint64(vm.rootID), 0); err != nil {
-		return vm, err
-	}
-	ok, err := vm.call(fnVMStart, uint64(vm.rootID), uint64(len(e.cfg.VMConfiguration)))
-	if err != nil {
-		return vm, err
-	}
-	if ok == 0 {
-		return vm, errors.New("proxy_on_vm_start returned false")
-	}
-	ok, err = vm.call(fnConfigure, uint64(vm.rootID), uint64(len(e.cfg.Configuration)))
-	if err != nil {
-		return vm, err
-	}
-	if ok == 0 {
-		return vm, errors.New("proxy_on_configure returned false: configuration rejected")
-	}
-	e.mu.Lock()
-	e.vms = append(e.vms, vm)
-	e.mu.Unlock()
 	return vm, nil
+}
+
+// startRoot creates a root context for config and makes it the parent of new
+// streams, as WasmBase::start and WasmBase::configure do (proxy-wasm-cpp-host
+// src/wasm.cc, ContextBase::onStart and onConfigure in src/context.cc):
+// proxy_on_context_create(root, 0), proxy_on_vm_start (for every root
+// context, not once per VM) and proxy_on_configure, during which alone the
+// plugin configuration is readable (Context::getBuffer gives it only while
+// temp_plugin_ is set).
+func (vm *VM) startRoot(config []byte) (*rootContext, error) {
+	root := &rootContext{id: vm.newContextID(), config: config}
+	vm.roots[root.id] = root
+	if _, err := vm.call(fnContextCreate, uint64(root.id), 0); err != nil {
+		return root, err
+	}
+	ok, err := vm.call(fnVMStart, uint64(root.id), uint64(len(vm.env.cfg.VMConfiguration)))
+	if err != nil {
+		return root, err
+	}
+	if ok == 0 {
+		return root, errors.New("proxy_on_vm_start returned false")
+	}
+	vm.configuring = root
+	ok, err = vm.call(fnConfigure, uint64(root.id), uint64(len(config)))
+	vm.configuring = nil
+	if err != nil {
+		return root, err
+	}
+	if ok == 0 {
+		return root, errors.New("proxy_on_configure returned false: configuration rejected")
+	}
+	vm.rootID = root.id
+	return root, nil
 }
 
 // Worker is the VM's index, as Envoy's worker thread number.
@@ -179,6 +234,11 @@ func (vm *VM) MemorySize() uint32 {
 func (vm *VM) Close() {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
+	// Destroying the contexts cancels their http calls (Envoy's ~Context).
+	for token, c := range vm.httpCalls {
+		c.cancel()
+		delete(vm.httpCalls, token)
+	}
 	if vm.rt != nil {
 		vm.rt.Close(context.Background())
 		vm.rt = nil
@@ -225,13 +285,20 @@ func (vm *VM) fail(err error) {
 }
 
 // afterCallback applies what Envoy defers until the callback returns:
-// continue_stream and send_local_response take effect now.
+// continue_stream and send_local_response take effect now, and a root context
+// released by proxy_done is deleted (WasmBase::done defers it so on_delete
+// does not run inside on_done's caller).
 func (vm *VM) afterCallback() {
 	for _, s := range vm.resumes {
 		s.signal()
 	}
 	clear(vm.resumes)
 	vm.resumes = vm.resumes[:0]
+	for len(vm.deletes) > 0 {
+		root := vm.deletes[0]
+		vm.deletes = vm.deletes[1:]
+		vm.deleteRoot(root)
+	}
 }
 
 // guestAlloc asks the module for size bytes, with host calls restricted as
@@ -278,16 +345,50 @@ func (vm *VM) copyOut(data []byte, retPtr, retSize uint32) status {
 
 const statusInvalidMemory status = 6
 
-// fireDueTicks calls proxy_on_tick for every period that elapsed on the clock.
-func (vm *VM) fireDueTicks() {
+// fireDueTicks calls proxy_on_tick once for each root context whose timer is
+// due at now, and re-arms it a period after now: Envoy's Wasm::tickHandler
+// (source/extensions/common/wasm/wasm.cc) re-enables the timer after each
+// tick, so missed periods are never caught up.
+func (vm *VM) fireDueTicks(now time.Time) {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	for vm.tickPeriod > 0 && vm.failed == nil && !vm.env.clock.Now().Before(vm.nextTick) {
-		vm.nextTick = vm.nextTick.Add(vm.tickPeriod)
-		if _, err := vm.call(fnTick, uint64(vm.rootID)); err != nil {
+	vm.expireCalls(now)
+	for _, id := range vm.rootIDs() {
+		root := vm.roots[id]
+		if root == nil || root.tickPeriod <= 0 || now.Before(root.nextTick) || vm.failed != nil {
+			continue
+		}
+		root.nextTick = now.Add(root.tickPeriod)
+		if _, err := vm.call(fnTick, uint64(root.id)); err != nil {
 			return
 		}
 	}
+}
+
+// nextEvent is when this VM next needs the clock: a tick or a call deadline.
+func (vm *VM) nextEvent() (time.Time, bool) {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	next, ok := vm.nextCallDeadline()
+	if vm.failed != nil {
+		return next, ok
+	}
+	for _, root := range vm.roots {
+		if root.tickPeriod > 0 && (!ok || root.nextTick.Before(next)) {
+			next, ok = root.nextTick, true
+		}
+	}
+	return next, ok
+}
+
+// rootIDs lists the root contexts in creation order, for a stable tick order.
+func (vm *VM) rootIDs() []uint32 {
+	ids := make([]uint32, 0, len(vm.roots))
+	for id := range vm.roots {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // RunTicks fires due ticks on every VM until ctx ends; for real clocks.
@@ -303,7 +404,7 @@ func (e *Env) RunTicks(ctx context.Context, every time.Duration) {
 			vms := append([]*VM(nil), e.vms...)
 			e.mu.Unlock()
 			for _, vm := range vms {
-				vm.fireDueTicks()
+				vm.fireDueTicks(e.clock.Now())
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -28,14 +29,28 @@ func (*vm) NewPluginContext(uint32) types.PluginContext { return &root{} }
 type root struct {
 	types.DefaultPluginContext
 	ticks proxywasm.MetricCounter
+	// gaps adds up the milliseconds between ticks (from start for the first),
+	// as the guest's clock shows them.
+	gaps     proxywasm.MetricCounter
+	lastTick time.Time
+	// held are streams paused until the next tick.
+	held []held
 	// metricIDs are the ids the scripts' define calls got, by name.
 	metricIDs map[string]uint32
+}
+
+type held struct {
+	id       uint32
+	response bool
 }
 
 // OnPluginStart takes a configuration of "tick_ms=N" or "reject".
 func (r *root) OnPluginStart(int) types.OnPluginStartStatus {
 	cfg, _ := proxywasm.GetPluginConfiguration()
 	r.ticks = proxywasm.DefineCounterMetric("probe.ticks")
+	r.gaps = proxywasm.DefineCounterMetric("probe.tick_gaps_ms")
+	r.lastTick = time.Now()
+	proxywasm.DefineCounterMetric("probe.starts").Increment(1)
 	if string(cfg) == "reject" {
 		proxywasm.LogCritical("probe: configuration rejected")
 		return types.OnPluginStartStatusFailed
@@ -47,7 +62,13 @@ func (r *root) OnPluginStart(int) types.OnPluginStartStatus {
 	return types.OnPluginStartStatusOK
 }
 
-func (r *root) OnTick() { r.ticks.Increment(1) }
+func (r *root) OnTick() {
+	r.ticks.Increment(1)
+	now := time.Now()
+	r.gaps.Increment(uint64(now.Sub(r.lastTick).Milliseconds()))
+	r.lastTick = now
+	r.resumeHeld()
+}
 
 func (r *root) NewHttpContext(id uint32) types.HttpContext { return &stream{id: id, root: r} }
 
@@ -55,6 +76,13 @@ type stream struct {
 	types.DefaultHttpContext
 	id   uint32
 	root *root
+	// onResponse is the lifecycle action to take on the response.
+	onResponse string
+	// action is the request's x-probe-action; bodySizes and trailers are what
+	// the body and trailer callbacks saw.
+	action    string
+	bodySizes []string
+	trailers  []string
 	// The scripts for the later callbacks, read with the request headers.
 	bodyCalls, responseCalls, logCalls string
 }
@@ -74,6 +102,7 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 	_ = proxywasm.SetProperty([]string{"probe_eos"}, []byte(strconv.FormatBool(eos)))
 	_ = proxywasm.SetProperty([]string{"probe_headers"}, []byte(strconv.Itoa(n)))
 	action, _ := proxywasm.GetHttpRequestHeader("x-probe-action")
+	s.action = action
 	switch action {
 	case "count":
 		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-count", strconv.FormatUint(incrementShared("probe.count"), 10))
@@ -112,6 +141,10 @@ func (s *stream) OnHttpRequestHeaders(n int, eos bool) types.Action {
 			sink = append(sink, make([]byte, 1024))
 		}
 		_ = proxywasm.ReplaceHttpRequestHeader("x-probe-garbage", strconv.Itoa(len(sink)))
+	default:
+		if act, ok := s.lifecycle(action); ok {
+			return act
+		}
 	}
 	return types.ActionContinue
 }
@@ -169,16 +202,12 @@ func (s *stream) call() types.Action {
 	return types.ActionPause
 }
 
-func (s *stream) OnHttpRequestBody(int, bool) types.Action {
-	s.run(s.bodyCalls, "probe_body_result")
-	return types.ActionContinue
-}
-
 func (s *stream) OnHttpResponseHeaders(int, bool) types.Action {
 	_ = proxywasm.AddHttpResponseHeader("x-probe-response-seen", "1")
 	s.run(s.responseCalls, "probe_response_result")
+	if s.onResponse == "reply-on-response" {
+		_ = proxywasm.SendHttpResponse(451, nil, []byte("unavailable for legal reasons"), -1)
+		return types.ActionPause
+	}
 	return types.ActionContinue
 }
-
-// OnHttpStreamDone runs in proxy_on_log.
-func (s *stream) OnHttpStreamDone() { s.run(s.logCalls, "probe_log_result") }
