@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -128,7 +126,11 @@ func (x *exchange) directReply(status int, body, details string) {
 
 func (x *exchange) run() {
 	s, g := x.s, x.c.g
-	act, err := s.RequestHeaders(requestHeaders(x.req), !x.req.hasBody())
+	// The connection manager edits the headers before any filter sees them
+	// (x-forwarded-proto, x-request-id, x-forwarded-for and the internal
+	// x-envoy headers); the codec already applied the header limits.
+	h := g.env.MutateRequestHeaders(requestHeaders(x.req), x.c.nc.RemoteAddr().String())
+	act, err := s.RequestHeaders(h, !x.req.hasBody())
 	if act == host.Pause && err == nil {
 		act, err = s.Wait(g.opts.WaitTimeout)
 	}
@@ -305,14 +307,6 @@ func requestHeaders(r *request) host.Headers {
 			h.Add(kv[0], kv[1])
 		}
 	}
-	// What the connection manager adds before the filters
-	// (ConnectionManagerUtility::mutateRequestHeaders).
-	if _, ok := h.Get("x-forwarded-proto"); !ok {
-		h.Add("x-forwarded-proto", "http")
-	}
-	if _, ok := h.Get("x-request-id"); !ok {
-		h.Add("x-request-id", uuid4())
-	}
 	return h
 }
 
@@ -337,17 +331,6 @@ func splitAbsoluteForm(target string) (path, authority string, absolute bool) {
 		return "/" + rest[end:], rest[:end], true
 	}
 	return rest[end:], rest[:end], true
-}
-
-// uuid4 is a random UUID (RFC 9562 version 4), the form of Envoy's
-// x-request-id.
-func uuid4() string {
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	id[6] = id[6]&0x0f | 0x40
-	id[8] = id[8]&0x3f | 0x80
-	h := hex.EncodeToString(id[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func (x *exchange) forwardResponse(resp *upstreamResponse) {
@@ -384,7 +367,10 @@ func (x *exchange) forwardResponse(resp *upstreamResponse) {
 		n, rerr := resp.body.Read(buf)
 		eos := rerr != nil
 		if n > 0 || eos {
-			out, _, err := s.ResponseBody(buf[:n], eos)
+			out, err := x.responseBody(buf[:n], eos)
+			if err != nil {
+				x.wasmFail(err)
+			}
 			if err != nil || x.w.writeBody(out) != nil {
 				x.w.closeConn = true // headers are out: all we can do is cut the body short
 				resp.conn.nc.Close()
@@ -403,6 +389,27 @@ func (x *exchange) forwardResponse(resp *upstreamResponse) {
 			return
 		}
 	}
+}
+
+// responseBody runs one response chunk through the plugin and returns what
+// goes to the client. A pause before the end buffers (the next chunk comes
+// with it); a pause of the last chunk holds the response until the plugin
+// continues it, as Envoy's FilterManager::encodeData stalls it, or for
+// WaitTimeout (ErrStalled). A local reply once the headers went out resets
+// the stream (ErrStreamReset), as do a body over the buffer limit and
+// proxy_close_stream.
+func (x *exchange) responseBody(chunk []byte, eos bool) ([]byte, error) {
+	s := x.s
+	out, act, err := s.ResponseBody(chunk, eos)
+	if act == host.Pause && eos && err == nil {
+		if act, err = s.Wait(x.c.g.opts.WaitTimeout); act == host.Continue {
+			out = s.TakeResponseBody()
+		}
+	}
+	if err == nil && act == host.Reply {
+		_, _, err = s.EncodeLocalReply()
+	}
+	return out, err
 }
 
 // releaseUpstream keeps the upstream connection for another request when the
