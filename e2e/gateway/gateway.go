@@ -6,11 +6,13 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +45,17 @@ type Options struct {
 	Limits Limits
 	// Timeouts bound slow clients and idle connections; Envoy's defaults if zero.
 	Timeouts Timeouts
+	// UseRemoteAddress is the connection manager's use_remote_address, off
+	// as in envoy/envoy.yaml: when set, the client's address is appended to
+	// x-forwarded-for and the request counts as an edge request (its
+	// x-request-id is replaced, its x-envoy-* control headers removed).
+	UseRemoteAddress bool
+	// BufferLimit is the most the plugin may buffer of a body, Envoy's
+	// per_connection_buffer_limit_bytes: 1 MiB if zero. Beyond it a request
+	// is answered 413; a response 500, or reset once its headers went out.
+	BufferLimit int
+	// Clock is the VMs' time source (WASI clocks and ticks); real if nil.
+	Clock host.Clock
 }
 
 // Gateway serves HTTP/1.1 connections, running the plugin on every request.
@@ -52,6 +65,11 @@ type Gateway struct {
 	vms      []*host.VM
 	next     atomic.Uint32
 	upstream *cluster
+	// startLogs are the first canary's log lines.
+	startLogs []host.LogEntry
+	// reload serializes configuration pushes; config is the last one given.
+	reload sync.Mutex
+	config []byte
 
 	mu        sync.Mutex
 	closing   bool
@@ -83,7 +101,8 @@ func New(opts Options) (*Gateway, error) {
 	}
 	env, err := host.NewEnv(host.Config{
 		Module: opts.Module, Name: "apiguard", RootID: "apiguard", Configuration: opts.Config,
-		Clusters: opts.Clusters, Profile: opts.Profile,
+		Clusters: opts.Clusters, Profile: opts.Profile, UseRemoteAddress: opts.UseRemoteAddress,
+		BufferLimit: opts.BufferLimit, Clock: opts.Clock,
 		LogSink: func(e host.LogEntry) {
 			if e.Level >= opts.MinLogLevel {
 				opts.Log.Printf("[worker %d] %s: %s", e.Worker, e.Level, e.Message)
@@ -94,15 +113,57 @@ func New(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.env = env
-	for i := 0; i < opts.Workers; i++ {
-		vm, err := env.StartVM()
+	if err := g.load(opts.Config); err != nil {
+		env.Close()
+		return nil, &ConfigError{Err: err, Messages: configErrors(env.Logs())}
+	}
+	return g, nil
+}
+
+// load starts the workers as Envoy starts a listener's wasm filter, so a
+// plugin that breaks under any step fails here as it would there: the main
+// thread's canary VM first (it rejects a configuration before any worker
+// gets it), then one VM per worker, then a configuration push of the same
+// JSON re-serialized (one trailing newline more: Envoy keys a plugin by its
+// configuration's bytes), as a control plane's first LDS update does. Every
+// worker VM then holds a second root context and shuts the first one down;
+// requests run on the second, as in every e2e story (e2e/harness_test.go).
+func (g *Gateway) load(config []byte) error {
+	if err := g.env.Canary(); err != nil {
+		return err
+	}
+	g.startLogs = g.env.Logs()
+	for i := 0; i < g.opts.Workers; i++ {
+		vm, err := g.env.StartVM()
 		if err != nil {
-			env.Close()
-			return nil, &ConfigError{Err: err, Messages: configErrors(env)}
+			return err
 		}
 		g.vms = append(g.vms, vm)
 	}
-	return g, nil
+	g.config = config
+	return g.env.UpdateConfiguration(append(slices.Clip(config), '\n'))
+}
+
+// Reload pushes config as Envoy applies a listener update that changes only
+// the plugin's configuration (an LDS push, or a file watched by a control
+// plane): a canary first, then a second root context in every worker's VM
+// for new streams, while streams in flight finish on the old one, which is
+// then shut down. A configuration the canary refuses changes nothing and is
+// an error with the plugin's messages. The bytes given last (to New or
+// Reload) again are no update, as Envoy ignores a listener update that
+// changes nothing.
+func (g *Gateway) Reload(config []byte) (changed bool, err error) {
+	g.reload.Lock()
+	defer g.reload.Unlock()
+	if bytes.Equal(config, g.config) {
+		return false, nil
+	}
+	before := len(g.env.Logs())
+	if err := g.env.UpdateConfiguration(config); err != nil {
+		return false, &ConfigError{Err: err, Messages: configErrors(g.env.Logs()[before:])}
+	}
+	g.config = slices.Clone(config)
+	return true, nil
 }
 
 // ConfigError is a configuration the plugin refused to start with.
@@ -116,9 +177,9 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("%v:\n  %s", e.Err, strings.Join(e.Messages, "\n  "))
 }
 
-func configErrors(env *host.Env) []string {
+func configErrors(logs []host.LogEntry) []string {
 	var out []string
-	for _, l := range env.Logs() {
+	for _, l := range logs {
 		if l.Level >= 5 && !strings.HasPrefix(l.Message, "Plugin Crash") {
 			out = append(out, l.Message)
 		}
@@ -136,6 +197,11 @@ func Check(module, config []byte) error {
 	g.Close()
 	return nil
 }
+
+// StartLogs are the plugin's log lines from loading the configuration, once
+// each: the first canary's, which Envoy's main thread logs before any worker
+// repeats them.
+func (g *Gateway) StartLogs() []host.LogEntry { return g.startLogs }
 
 // Env is the host environment, for metrics and ticks.
 func (g *Gateway) Env() *host.Env { return g.env }

@@ -65,6 +65,10 @@ func (x *exchange) writeReply(h host.Headers, body []byte) {
 // (failure_policy FAIL_CLOSED), 504 if a paused stream was never resumed. No
 // filter sees it: the filter is what failed.
 func (x *exchange) wasmFail(err error) {
+	if errors.Is(err, host.ErrStreamReset) {
+		x.reset()
+		return
+	}
 	status, details := http.StatusServiceUnavailable, "wasm_fail_stream"
 	if errors.Is(err, host.ErrStalled) {
 		status, details = http.StatusGatewayTimeout, "stalled"
@@ -76,6 +80,21 @@ func (x *exchange) wasmFail(err error) {
 		_ = x.w.writeHeaders(host.Headers{{":status", fmt.Sprint(status)}}, true)
 	}
 }
+
+// reset ends a stream Envoy resets rather than answers (proxy_close_stream,
+// or a local reply once the response headers went out): on HTTP/1 the reset
+// is the connection's end, with no response or the one already started cut
+// short, never a status the client could mistake for the upstream's.
+func (x *exchange) reset() {
+	x.c.g.opts.Log.Printf("stream reset")
+	x.result.details = detailsReset
+	x.w.closeConn = true
+	x.w.reset = true
+}
+
+// detailsReset marks a reset stream in the access log, where Envoy logs
+// response code 0.
+const detailsReset = "stream_reset"
 
 // clientError answers what the client got wrong after its headers: a body the
 // codec refused (400, http1.codec_error), or one that stalled (408). Envoy
@@ -160,7 +179,7 @@ func (x *exchange) finishStream() {
 	s := x.s
 	if d, ok := s.FilterState("apiguard_decision"); ok {
 		x.result.decision = "denied:" + d
-	} else if x.result.details != "wasm_fail_stream" && x.result.details != "stalled" {
+	} else if x.result.details != "wasm_fail_stream" && x.result.details != "stalled" && x.result.details != detailsReset {
 		x.result.decision = "allowed"
 	}
 	if r, ok := s.FilterState("apiguard_route"); ok {

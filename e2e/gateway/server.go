@@ -295,10 +295,18 @@ type responseWriter struct {
 	noBody  bool
 	// closeConn adds Connection: close; set it before the headers.
 	closeConn bool
-	status    int
+	// reset is set once the stream was reset: nothing more is written.
+	reset  bool
+	status int
 }
 
+// errReset is what writing to a reset stream returns.
+var errReset = errors.New("gateway: stream reset")
+
 func (w *responseWriter) writeHeaders(h host.Headers, endStream bool) error {
+	if w.reset {
+		return errReset
+	}
 	w.started = true
 	w.status = http.StatusBadGateway
 	if v, ok := h.Get(":status"); ok {
@@ -341,6 +349,9 @@ func (w *responseWriter) writeHeaders(h host.Headers, endStream bool) error {
 }
 
 func (w *responseWriter) writeBody(p []byte) error {
+	if w.reset {
+		return errReset
+	}
 	if len(p) == 0 || w.noBody {
 		return nil
 	}
@@ -355,6 +366,9 @@ func (w *responseWriter) writeBody(p []byte) error {
 }
 
 func (w *responseWriter) end() error {
+	if w.reset {
+		return errReset
+	}
 	if w.chunked {
 		w.bw.WriteString("0\r\n\r\n")
 	}

@@ -142,7 +142,7 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	}
 	limits, timeouts := f.serve.options()
 	g, err := gateway.New(gateway.Options{
-		Limits: limits, Timeouts: timeouts,
+		Limits: limits, Timeouts: timeouts, UseRemoteAddress: f.serve.useRemoteAddress, BufferLimit: f.serve.bufferLimit,
 		Module: module, Config: config, Upstream: up, Clusters: f.clusters,
 		Workers: f.workers, Profile: prof, MinLogLevel: level, Log: logger,
 	})
@@ -160,6 +160,7 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	if f.demo {
 		printTryLines(out, ln.Addr().String(), demoToken)
 	}
+	reloadOnHangup(ctx, g, f.configPath, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(ln) }()
 	if ready != nil {
@@ -186,7 +187,7 @@ func check(out io.Writer, path string, module, config []byte) error {
 			return err
 		}
 		defer g.Close()
-		printWarnings(out, path, g.Env().Logs())
+		printWarnings(out, path, g.StartLogs())
 		return nil
 	}
 	n := 0

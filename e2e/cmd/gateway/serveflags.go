@@ -13,6 +13,8 @@ type serveFlags struct {
 	headersKB, headersCount                   int
 	streamIdle, request, requestHeaders, idle time.Duration
 	route                                     time.Duration
+	useRemoteAddress                          bool
+	bufferLimit                               int
 }
 
 func (s *serveFlags) register() {
@@ -22,6 +24,8 @@ func (s *serveFlags) register() {
 	flag.DurationVar(&s.request, "request-timeout", 0, "Envoy's request_timeout: time to receive the whole request (0 disables)")
 	flag.DurationVar(&s.requestHeaders, "request-headers-timeout", 0, "Envoy's request_headers_timeout: time to receive the request headers (0 disables)")
 	flag.DurationVar(&s.route, "route-timeout", 15*time.Second, "Envoy's route timeout: time from the end of the request to the end of the upstream's response, 504 beyond (0 disables)")
+	flag.IntVar(&s.bufferLimit, "buffer-limit-bytes", 1<<20, "Envoy's per_connection_buffer_limit_bytes: the most the plugin may buffer of a body (413 for a request, 500 or a reset for a response beyond)")
+	flag.BoolVar(&s.useRemoteAddress, "use-remote-address", false, "Envoy's use_remote_address (off in envoy/envoy.yaml): append the client's address to x-forwarded-for and treat requests as edge requests")
 	flag.DurationVar(&s.idle, "idle-timeout", time.Hour, "Envoy's idle_timeout: a connection without a request is closed after this long (0 disables)")
 }
 
