@@ -119,7 +119,7 @@ func TestRequestsAreSanitizedAsEnvoysConnectionManagerDoes(t *testing.T) {
 				"x-envoy-downstream-service-node: n"},
 			wantNot: []string{"x-envoy-retry-on", "x-envoy-external-address"}},
 		{name: "use_remote_address on: an edge request", opts: Options{UseRemoteAddress: true},
-			want: []string{"x-forwarded-for: 203.0.113.9,127.0.0.1", "x-forwarded-proto: http", "x-envoy-external-address: 127.0.0.1"},
+			want:    []string{"x-forwarded-for: 203.0.113.9,127.0.0.1", "x-forwarded-proto: http", "x-envoy-external-address: 127.0.0.1"},
 			wantNot: []string{"x-request-id: client-id", "x-envoy-retry-on", "x-envoy-downstream-service-node"}},
 	}
 	uuid := regexp.MustCompile(`\r\nx-request-id: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\r\n`)
