@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -233,5 +235,43 @@ func TestStreamsThePluginResetsAreResetOnTheWire(t *testing.T) {
 				t.Errorf("no access-log line with details=%s", detailsReset)
 			}
 		})
+	}
+}
+
+func TestReloadLetsRequestsInFlightFinishOnTheOldPolicy(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/echo/slow" {
+			close(arrived)
+			<-release
+		}
+		_, _ = io.WriteString(w, "upstream")
+	}))
+	t.Cleanup(slow.Close)
+	g := startWith(t, slow.URL, Options{})
+	inFlight := dial(t, g.addr)
+	_, _ = io.WriteString(inFlight, "GET /echo/slow HTTP/1.1\r\nhost: x\r\n\r\n")
+	<-arrived
+
+	if changed, err := g.g.Reload([]byte(`{"routes": []}`)); !changed || err != nil {
+		t.Fatalf("Reload: %v %v", changed, err)
+	}
+	c := dial(t, g.addr)
+	if resp, _ := roundTrip(t, c, bufio.NewReader(c), "GET /echo/new HTTP/1.1\r\nhost: x\r\n\r\n"); resp.StatusCode != 404 {
+		t.Errorf("a request after the reload: %d, want 404 from the new policy", resp.StatusCode)
+	}
+	close(release)
+	if resp, body := readResponse(t, bufio.NewReader(inFlight)); resp.StatusCode != 200 || body != "upstream" {
+		t.Errorf("the request in flight: %d %q, want the old policy's 200", resp.StatusCode, body)
+	}
+	// Once its last stream ended, the old configuration's root context is
+	// shut down in every worker.
+	if !g.logs.waitFor("GET /echo/slow 200") {
+		t.Fatal("no access-log line for the request in flight")
+	}
+	for _, vm := range g.g.vms {
+		if n := vm.RootContexts(); n != 1 {
+			t.Errorf("worker %d holds %d root contexts, want the new one only", vm.Worker(), n)
+		}
 	}
 }
