@@ -51,22 +51,9 @@ func TestCheckModeLintsAPolicy(t *testing.T) {
 // TestDemoServesTheExamplePolicy is `make run`: the shipped example policy in
 // front of the built-in upstream, stopped by cancelling (Ctrl-C).
 func TestDemoServesTheExamplePolicy(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	errc := make(chan error, 1)
 	var out bytes.Buffer
-	go func() {
-		errc <- run(ctx, flags{configPath: "../../../envoy/apiguard.json", wasmPath: wasm, listen: "127.0.0.1:0",
-			workers: 2, logLevel: "warn", profile: "envoy-1.33", demo: true, clusters: clusterFlags{}}, &out, func(a string) { addrc <- a })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-errc:
-		t.Fatal(err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("gateway did not start")
-	}
+	addr, stop := serve(t, flags{configPath: "../../../envoy/apiguard.json", wasmPath: wasm, listen: "127.0.0.1:0",
+		workers: 2, logLevel: "warn", profile: "envoy-1.33", demo: true, clusters: clusterFlags{}}, &out)
 	_, token, _ := strings.Cut(out.String(), "TOKEN=")
 	token, _, _ = strings.Cut(token, "\n")
 	tests := []struct {
@@ -98,13 +85,35 @@ func TestDemoServesTheExamplePolicy(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %d with %s", tc.path, resp.StatusCode, body, tc.wantStatus, tc.wantBody)
 		}
 	}
-	cancel()
+	stop()
+}
+
+// serve runs the gateway with f until the returned stop, which fails the
+// test if it does not shut down cleanly.
+func serve(t *testing.T, f flags, out io.Writer) (addr string, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc, errc := make(chan string, 1), make(chan error, 1)
+	go func() { errc <- run(ctx, f, out, func(a string) { addrc <- a }) }()
 	select {
+	case addr = <-addrc:
 	case err := <-errc:
-		if err != nil {
-			t.Errorf("shutdown: %v", err)
+		cancel()
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("gateway did not start")
+	}
+	return addr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("gateway did not stop")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not stop")
 	}
 }

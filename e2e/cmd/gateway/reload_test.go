@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,20 +16,8 @@ func TestHangupReloadsThePolicyFile(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "upstream") }))
 	defer up.Close()
 	policy := writeConfig(t, `{"routes": [{"name": "docs", "match": {"path": "/docs"}, "auth": "none"}]}`)
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc, errc := make(chan string, 1), make(chan error, 1)
-	go func() {
-		errc <- run(ctx, flags{configPath: policy, wasmPath: wasm, listen: "127.0.0.1:0", upstream: up.URL,
-			workers: 2, logLevel: "warn", profile: "envoy-1.33", clusters: clusterFlags{}}, io.Discard, func(a string) { addrc <- a })
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-errc:
-		t.Fatal(err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("gateway did not start")
-	}
+	addr, stop := serve(t, flags{configPath: policy, wasmPath: wasm, listen: "127.0.0.1:0", upstream: up.URL,
+		workers: 2, logLevel: "warn", profile: "envoy-1.33", clusters: clusterFlags{}}, io.Discard)
 	status := func() int {
 		resp, err := http.Get("http://" + addr + "/docs")
 		if err != nil {
@@ -55,8 +42,5 @@ func TestHangupReloadsThePolicyFile(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cancel()
-	if err := <-errc; err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
+	stop()
 }
