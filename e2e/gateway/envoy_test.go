@@ -209,11 +209,18 @@ func TestStreamsThePluginResetsAreResetOnTheWire(t *testing.T) {
 		// nothing, or response headers already sent.
 		wantHead     string
 		wantUpstream int
+		// wantLog is the access-log line's start.
+		wantLog string
 	}{
 		{name: "proxy_close_stream on the request", g: probe,
-			raw: "GET /echo/r HTTP/1.1\r\nhost: x\r\nx-probe-action: close\r\nx-probe-stream: 0\r\n\r\n"},
+			raw:     "GET /echo/r HTTP/1.1\r\nhost: x\r\nx-probe-action: close\r\nx-probe-stream: 0\r\n\r\n",
+			wantLog: "GET /echo/r 0 - route=- details=stream_reset"},
+		{name: "a local reply once the response headers went out", g: probe,
+			raw: "GET /echo/late HTTP/1.1\r\nhost: x\r\nx-probe-action: reply-on-response-body\r\n\r\n", wantHead: "HTTP/1.1 200 OK\r\n", wantUpstream: 1,
+			wantLog: "GET /echo/late 200 - route=- details=stream_reset"},
 		{name: "a held response over the buffer limit, its headers already out", g: small,
-			raw: "GET /echo/big HTTP/1.1\r\nhost: x\r\nx-probe-action: hold-response\r\n\r\n", wantHead: "HTTP/1.1 200 OK\r\n", wantUpstream: 1},
+			raw: "GET /echo/big HTTP/1.1\r\nhost: x\r\nx-probe-action: hold-response\r\n\r\n", wantHead: "HTTP/1.1 200 OK\r\n", wantUpstream: 1,
+			wantLog: "GET /echo/big 200 - route=- details=stream_reset"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,14 +232,14 @@ func TestStreamsThePluginResetsAreResetOnTheWire(t *testing.T) {
 			if !closed || !strings.HasPrefix(got, tc.wantHead) || (tc.wantHead == "" && got != "") {
 				t.Fatalf("client got %q (closed %v); want %q, then the connection's end", got, closed, tc.wantHead)
 			}
-			if tc.wantHead != "" && strings.Contains(got, "GET /echo/big") {
+			if tc.wantHead != "" && strings.Contains(got, "GET /echo/") {
 				t.Errorf("the body reached the client: %q", got)
 			}
 			if n := up.count() - before; n != tc.wantUpstream {
 				t.Errorf("%d requests reached the upstream, want %d", n, tc.wantUpstream)
 			}
-			if !tc.g.logs.waitFor("details=" + detailsReset) {
-				t.Errorf("no access-log line with details=%s", detailsReset)
+			if !tc.g.logs.waitFor(tc.wantLog) {
+				t.Errorf("no access-log line %q", tc.wantLog)
 			}
 		})
 	}
