@@ -282,3 +282,18 @@ func TestReloadLetsRequestsInFlightFinishOnTheOldPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestARequestBufferedPastTheLimitIs413(t *testing.T) {
+	_, upURL := newUpstream(t)
+	g := startWith(t, upURL, Options{Module: probeModule(t), BufferLimit: 4})
+	c := dial(t, g.addr)
+	// The probe buffers the whole body ("buffer"): past 4 bytes, Envoy
+	// answers 413 without calling the filter again.
+	resp, body := roundTrip(t, c, bufio.NewReader(c), "POST /upload HTTP/1.1\r\nhost: x\r\nx-probe-action: buffer\r\ncontent-length: 8\r\n\r\nabcdefgh")
+	if resp.StatusCode != 413 || body != "Payload Too Large" {
+		t.Errorf("got %d %q, want 413 Payload Too Large", resp.StatusCode, body)
+	}
+	if !g.logs.waitFor("POST /upload 413 allowed route=- details=request_payload_too_large") {
+		t.Error("no access-log line for the 413")
+	}
+}
