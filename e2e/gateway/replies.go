@@ -63,7 +63,8 @@ func (x *exchange) writeReply(h host.Headers, body []byte) {
 
 // wasmFail answers like Envoy when the plugin cannot run: 503 if the VM failed
 // (failure_policy FAIL_CLOSED), 504 if a paused stream was never resumed. No
-// filter sees it: the filter is what failed.
+// filter sees it: the filter is what failed. A stream the host reports reset
+// (ErrStreamReset) is reset instead.
 func (x *exchange) wasmFail(err error) {
 	if errors.Is(err, host.ErrStreamReset) {
 		x.reset()
@@ -82,9 +83,10 @@ func (x *exchange) wasmFail(err error) {
 }
 
 // reset ends a stream Envoy resets rather than answers (proxy_close_stream,
-// or a local reply once the response headers went out): on HTTP/1 the reset
-// is the connection's end, with no response or the one already started cut
-// short, never a status the client could mistake for the upstream's.
+// a local reply once the response headers went out, a response buffered past
+// the limit after them): on HTTP/1 the reset is the connection's end, with no
+// response or the one already started cut short, never a status the client
+// could mistake for an answer.
 func (x *exchange) reset() {
 	x.c.g.opts.Log.Printf("stream reset")
 	x.result.details = detailsReset
