@@ -14,13 +14,12 @@ package host
 // call the plugin dispatched is unaffected: proxy-wasm-cpp-host's http_call
 // (src/exports.cc) always registers it on the root context, which outlives
 // the stream; whether the SDK still delivers the answer is the plugin's
-// business.
-//
-// Reset is for a stream the caller drives itself: it must not run while
-// another goroutine waits on the stream (Wait).
+// business. A Wait on the stream (a RoundTrip in another goroutine) returns
+// ErrStreamReset.
 func (s *Stream) Reset() error {
 	s.vm.mu.Lock()
-	s.paused = false
+	s.paused, s.reset = false, true
 	s.vm.mu.Unlock()
+	s.signal()
 	return s.Finish()
 }

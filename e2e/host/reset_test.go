@@ -1,9 +1,11 @@
 package host
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // TestResetWhilePausedOnACallout: a client goes away while the plugin waits
@@ -44,6 +46,9 @@ func TestResetWhilePausedOnACallout(t *testing.T) {
 	}
 	if err := s.Reset(); err != nil {
 		t.Errorf("a second reset: %v", err)
+	}
+	if act, err := s.Wait(time.Second); act != Reply || !errors.Is(err, ErrStreamReset) {
+		t.Errorf("waiting on the reset stream: %v %v, want ErrStreamReset", act, err)
 	}
 
 	close(release)
