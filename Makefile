@@ -74,9 +74,10 @@ soak: build
 run: build
 	$(GO) run ./e2e/cmd/gateway -demo -config envoy/apiguard.json
 
-# Lint a policy file: prints every config error with its JSON path.
-check: build
-	$(GO) run ./e2e/cmd/gateway -check -config $(or $(CONFIG),envoy/apiguard.json)
+# Lint a policy file: prints every config error with its JSON path, natively,
+# through the same pipeline.Load the plugin calls.
+check:
+	$(GO) run ./cmd/apiguard-check $(or $(CONFIG),envoy/apiguard.json)
 
 clean:
 	rm -rf $(BUILD)

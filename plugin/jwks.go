@@ -41,7 +41,7 @@ const casRetries = 4
 type remoteKeys struct {
 	provider int
 	name     string
-	cfg      *remoteJWKS
+	cfg      *jwks.Remote
 	policy   jwks.Policy
 	// version is when the installed key set was fetched (by any worker).
 	version time.Time
@@ -52,14 +52,10 @@ type remoteKeys struct {
 	fetched, failed  proxywasm.MetricCounter
 }
 
-func newRemoteKeys(provider int, name string, cfg *remoteJWKS) *remoteKeys {
-	base := "apiguard.jwks|" + cfg.cluster + "|" + cfg.authority + cfg.path
+func newRemoteKeys(provider int, name string, cfg *jwks.Remote) *remoteKeys {
+	base := "apiguard.jwks|" + cfg.Cluster + "|" + cfg.Authority + cfg.Path
 	return &remoteKeys{
-		provider: provider, name: name, cfg: cfg,
-		policy: jwks.Policy{
-			Refresh: cfg.refresh, MinBackoff: time.Second, MaxBackoff: min(cfg.refresh, time.Minute),
-			EarlyCooldown: time.Minute, Lease: cfg.timeout + time.Second, MaxStale: cfg.maxStale,
-		},
+		provider: provider, name: name, cfg: cfg, policy: cfg.Policy(),
 		stateKey: base + "|state", docKey: base + "|doc",
 		fetched: proxywasm.DefineCounterMetric("apiguard.jwks." + name + ".fetched"),
 		failed:  proxywasm.DefineCounterMetric("apiguard.jwks." + name + ".failed"),
@@ -72,10 +68,10 @@ func newRemoteKeys(provider int, name string, cfg *remoteJWKS) *remoteKeys {
 // fetch.
 func (p *pluginContext) startRemoteKeys(names []string) {
 	p.worker = rand.Uint64() | 1 // never 0, which means "nobody" in the lease
-	p.remotes = make([]*remoteKeys, len(p.sources))
-	for i, src := range p.sources {
-		if src.remote != nil {
-			p.remotes[i] = newRemoteKeys(i, names[i], src.remote)
+	p.remotes = make([]*remoteKeys, len(names))
+	for i := range names {
+		if _, remote := p.pipeline.Authenticator().KeySource(i); remote != nil {
+			p.remotes[i] = newRemoteKeys(i, names[i], remote)
 			p.setTickPeriod(tickPeriod)
 		}
 	}
@@ -168,14 +164,14 @@ func (p *pluginContext) startFetch(r *remoteKeys, st jwks.State, cas uint32, now
 		return cur
 	}
 	n := next.Started
-	headers := [][2]string{{":method", "GET"}, {":path", r.cfg.path}, {":authority", r.cfg.authority}, {"accept", "application/json"}}
-	_, err := proxywasm.DispatchHttpCall(r.cfg.cluster, headers, nil, nil, uint32(r.cfg.timeout/time.Millisecond),
+	headers := [][2]string{{":method", "GET"}, {":path", r.cfg.Path}, {":authority", r.cfg.Authority}, {"accept", "application/json"}}
+	_, err := proxywasm.DispatchHttpCall(r.cfg.Cluster, headers, nil, nil, uint32(r.cfg.Timeout/time.Millisecond),
 		func(_, bodySize, _ int) {
 			defer logPanic("a JWKS response")
 			p.received(r, n, bodySize)
 		})
 	if err != nil {
-		proxywasm.LogWarnf("apiguard: JWKS fetch for provider %s: cannot call cluster %s: %v", r.name, r.cfg.cluster, err)
+		proxywasm.LogWarnf("apiguard: JWKS fetch for provider %s: cannot call cluster %s: %v", r.name, r.cfg.Cluster, err)
 		r.failed.Increment(1)
 		return p.ended(r, n, false, nil, now)
 	}
@@ -298,7 +294,7 @@ func (p *pluginContext) answer(r *remoteKeys, streams []*httpContext) {
 // waits.
 func (p *pluginContext) waitForKeys(h *httpContext, provider int, reason verdict.Reason) bool {
 	r := p.remotes[provider]
-	if r == nil || r.cfg.wait == 0 {
+	if r == nil || r.cfg.Wait == 0 {
 		return false
 	}
 	now := time.Now()
@@ -317,7 +313,7 @@ func (p *pluginContext) waitForKeys(h *httpContext, provider int, reason verdict
 			p.setTickPeriod(waitTickPeriod)
 		}
 		h.waiting = true
-		r.waiters.Add(h, plan.Attempt, now.Add(r.cfg.wait))
+		r.waiters.Add(h, plan.Attempt, now.Add(r.cfg.Wait))
 		return true
 	}
 	return false

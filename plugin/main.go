@@ -36,10 +36,8 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	pipeline *pipeline.Pipeline
 	metrics  *metrics
-	// sources say where each provider's keys come from; keys are each
-	// provider's current key set (nil until a remote one arrives); remotes
-	// fetch the remote ones (nil for inline providers).
-	sources keySources
+	// keys are each provider's current key set (nil until a remote one
+	// arrives); remotes fetch the remote ones (nil for inline providers).
 	keys    []*jwt.KeySet
 	remotes []*remoteKeys
 	// rootID is this plugin context's id; worker identifies this VM in the
@@ -67,7 +65,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: cannot read plugin configuration: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	pl, keys, errs := compileConfig(raw)
+	pl, errs := pipeline.Load(raw)
 	if len(errs) > 0 {
 		for _, e := range errs {
 			proxywasm.LogCriticalf("apiguard: invalid configuration: %v", e)
@@ -78,12 +76,12 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	for _, w := range pl.Warnings() {
 		proxywasm.LogWarnf("apiguard: configuration warning: %s", w)
 	}
-	p.pipeline, p.sources, p.cache = pl, keys, jwt.NewCache(0, 0)
+	p.pipeline, p.cache = pl, jwt.NewCache(0, 0)
 	names := pl.Authenticator().Providers()
 	p.metrics = defineMetrics(names)
-	p.keys = make([]*jwt.KeySet, len(keys))
-	for i, src := range keys {
-		p.keys[i] = src.inline
+	p.keys = make([]*jwt.KeySet, len(names))
+	for i := range names {
+		p.keys[i], _ = pl.Authenticator().KeySource(i)
 	}
 	p.startRemoteKeys(names)
 	proxywasm.LogInfo("apiguard: configuration loaded")

@@ -8,9 +8,12 @@ package authn
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/jwks"
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -32,6 +35,10 @@ type ProviderConfig struct {
 	Forward bool
 	// PayloadHeader, if set, receives the verified payload, base64url-encoded.
 	PayloadHeader string
+	// Keys is an inline key set; Remote, when Keys is nil, where the glue
+	// fetches the provider's keys.
+	Keys   *jwt.KeySet
+	Remote *jwks.Remote
 }
 
 // Authenticator is the compiled set of providers; immutable.
@@ -55,16 +62,18 @@ var reservedHeaders = map[string]bool{
 
 // Compile validates the providers. Errors name the JSON path:
 // "providers.idp.issuer: required".
-func Compile(cfgs []ProviderConfig) (*Authenticator, []error) {
+func Compile(cfgs []ProviderConfig) (*Authenticator, []config.Error) {
 	a := &Authenticator{index: map[string]int{}}
-	var errs []error
+	var errs []config.Error
 	protected := map[string]bool{}
 	for _, cfg := range cfgs {
 		path := "providers." + cfg.Name
 		v, err := jwt.NewVerifier(cfg.JWT)
 		if err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				errs = append(errs, fmt.Errorf("%s.%s", path, line))
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				ce := config.Error{Message: e.Error()}
+				errors.As(e, &ce)
+				errs = append(errs, config.Error{Path: config.Join(path, ce.Path), Message: ce.Message})
 			}
 		}
 		if len(cfg.Sources) == 0 {
@@ -72,13 +81,13 @@ func Compile(cfgs []ProviderConfig) (*Authenticator, []error) {
 		}
 		for _, ch := range cfg.ClaimHeaders {
 			if err := checkHeaderName(ch.Header); err != nil {
-				errs = append(errs, fmt.Errorf("%s.claim_to_headers.%s: %w", path, ch.Claim, err))
+				errs = append(errs, config.Errorf(path+".claim_to_headers."+ch.Claim, "%v", err))
 			}
 			protected[ch.Header] = true
 		}
 		if cfg.PayloadHeader != "" {
 			if err := checkHeaderName(cfg.PayloadHeader); err != nil {
-				errs = append(errs, fmt.Errorf("%s.payload_header: %w", path, err))
+				errs = append(errs, config.Errorf(path+".payload_header", "%v", err))
 			}
 			protected[cfg.PayloadHeader] = true
 		}
@@ -121,6 +130,12 @@ func (a *Authenticator) Providers() []string {
 	return out
 }
 
+// KeySource is where provider i's keys come from: its inline key set, or the
+// remote JWKS the glue fetches.
+func (a *Authenticator) KeySource(i int) (*jwt.KeySet, *jwks.Remote) {
+	return a.providers[i].Keys, a.providers[i].Remote
+}
+
 // ProtectedHeaders are the headers apiguard writes from claims. The glue
 // removes them from every incoming request, on every route, authenticated or
 // not, so that no client can spoof them.
@@ -135,16 +150,16 @@ type Requirement struct {
 // Require compiles a route's requirement: a token from any of the named
 // providers, or (optional) no token at all; a token that is present must
 // always be valid. path prefixes errors ("routes[3].auth").
-func (a *Authenticator) Require(path string, names []string, optional bool) (*Requirement, []error) {
+func (a *Authenticator) Require(path string, names []string, optional bool) (*Requirement, []config.Error) {
 	r := &Requirement{optional: optional}
-	var errs []error
+	var errs []config.Error
 	if len(names) == 0 {
-		errs = append(errs, fmt.Errorf("%s.providers: at least one provider required", path))
+		errs = append(errs, config.Errorf(path+".providers", "at least one provider required"))
 	}
 	for i, n := range names {
 		idx, ok := a.index[n]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s.providers[%d]: unknown provider %q", path, i, n))
+			errs = append(errs, config.Errorf(path+".providers["+strconv.Itoa(i)+"]", "unknown provider %q", n))
 			continue
 		}
 		r.providers = append(r.providers, idx)

@@ -12,12 +12,13 @@ package jwt
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/apiguard/apiguard/filters/verdict"
+
+	"github.com/apiguard/apiguard/filters/config"
 )
 
 // Defaults, as Envoy's jwt_authn has them where it has them.
@@ -67,20 +68,24 @@ func canonicalType(typ string) string {
 	return strings.TrimPrefix(typ, "application/")
 }
 
-// NewVerifier validates cfg.
+// NewVerifier validates cfg. The error joins one config.Error per problem,
+// each at its path within a provider ("issuer").
 func NewVerifier(cfg Config) (*Verifier, error) {
 	var errs []error
 	if cfg.Issuer == "" {
-		errs = append(errs, errors.New("issuer: required"))
+		errs = append(errs, config.Errorf("issuer", "required"))
 	}
 	if len(cfg.Audiences) == 0 {
-		errs = append(errs, errors.New("audiences: at least one required"))
+		errs = append(errs, config.Errorf("audiences", "at least one required"))
 	}
 	if cfg.Type != "" && !mediaType.MatchString(cfg.Type) {
-		errs = append(errs, fmt.Errorf("typ: %q is not a media type such as at+jwt", cfg.Type))
+		errs = append(errs, config.Errorf("typ", "%q is not a media type such as at+jwt", cfg.Type))
 	}
-	if cfg.ClockSkew < 0 || cfg.MaxTokenSize < 0 {
-		errs = append(errs, errors.New("clock skew and token size must not be negative"))
+	if cfg.ClockSkew < 0 {
+		errs = append(errs, config.Errorf("clock_skew_s", "must not be negative"))
+	}
+	if cfg.MaxTokenSize < 0 {
+		errs = append(errs, config.Errorf("max_token_bytes", "must not be negative"))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

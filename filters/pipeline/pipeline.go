@@ -8,10 +8,10 @@
 package pipeline
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/apiguard/apiguard/filters/authn"
+	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -22,20 +22,8 @@ type Route struct {
 	Name string
 	// Match selects the requests the route governs.
 	Match route.Spec
-	// Public marks a route that needs no authentication ("auth": "none").
-	Public bool
-	// Auth, unless Public, names the providers that may authenticate the
-	// route's requests.
-	Auth RouteAuth
-}
-
-// RouteAuth is a route's authentication requirement.
-type RouteAuth struct {
-	// Providers: a token from any of them is accepted.
-	Providers []string
-	// Optional lets requests without a token through; a token that is
-	// present must still be valid.
-	Optional bool
+	// Auth says whether and how the route's requests are authenticated.
+	Auth authn.RouteAuth
 }
 
 // Config is the whole policy.
@@ -75,8 +63,8 @@ type compiledRoute struct {
 }
 
 // Compile validates cfg and returns the pipeline, or every error found, each
-// prefixed with its JSON path in the filter configuration.
-func Compile(cfg Config) (*Pipeline, []error) {
+// at its JSON path in the filter configuration.
+func Compile(cfg Config) (*Pipeline, []config.Error) {
 	a, errs := authn.Compile(cfg.Providers)
 	known := map[string]bool{}
 	for _, pc := range cfg.Providers {
@@ -89,16 +77,16 @@ func Compile(cfg Config) (*Pipeline, []error) {
 		path := "routes[" + strconv.Itoa(i) + "]"
 		switch prev, dup := firstByName[r.Name]; {
 		case r.Name == "":
-			errs = append(errs, fmt.Errorf("%s.name: must not be empty", path))
+			errs = append(errs, config.Errorf(path+".name", "must not be empty"))
 		case dup:
-			errs = append(errs, fmt.Errorf("%s.name: %q duplicates routes[%d].name", path, r.Name, prev))
+			errs = append(errs, config.Errorf(path+".name", "%q duplicates routes[%d].name", r.Name, prev))
 		default:
 			firstByName[r.Name] = i
 		}
 		specs[i] = r.Match
 		specs[i].Name = r.Name
 		p.routes[i] = compiledRoute{name: r.Name}
-		if r.Public {
+		if r.Auth.Public {
 			continue
 		}
 		// Checked here too, so that a route naming an unknown provider is
@@ -106,7 +94,7 @@ func Compile(cfg Config) (*Pipeline, []error) {
 		unknown := false
 		for j, name := range r.Auth.Providers {
 			if !known[name] {
-				errs = append(errs, fmt.Errorf("%s.auth.providers[%d]: unknown provider %q", path, j, name))
+				errs = append(errs, config.Errorf(path+".auth.providers["+strconv.Itoa(j)+"]", "unknown provider %q", name))
 				unknown = true
 			}
 		}
@@ -134,8 +122,8 @@ func Compile(cfg Config) (*Pipeline, []error) {
 
 // hostSettings checks the per-host settings and returns their canonical
 // patterns, and the settings by canonical pattern.
-func hostSettings(hosts []Host) ([]string, map[string]Host, []error) {
-	var errs []error
+func hostSettings(hosts []Host) ([]string, map[string]Host, []config.Error) {
+	var errs []config.Error
 	var patterns []string
 	settings := map[string]Host{}
 	for _, h := range hosts {
@@ -143,9 +131,9 @@ func hostSettings(hosts []Host) ([]string, map[string]Host, []error) {
 		canon, err := route.ParseHostPattern(h.Pattern)
 		switch prev, dup := settings[canon]; {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			errs = append(errs, config.Errorf(path, "%v", err))
 		case dup:
-			errs = append(errs, fmt.Errorf("%s: the same host as hosts.%s", path, prev.Pattern))
+			errs = append(errs, config.Errorf(path, "the same host as hosts.%s", prev.Pattern))
 		default:
 			patterns = append(patterns, canon)
 			settings[canon] = h

@@ -3,11 +3,12 @@ package pipeline
 import (
 	"testing"
 
+	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/route"
 )
 
 func BenchmarkRequest(b *testing.B) {
-	p, errs := Compile(Config{Routes: []Route{{Name: "orders", Match: route.Spec{Path: "/api/v1/orders/{id}"}, Public: true}}})
+	p, errs := Compile(Config{Routes: []Route{{Name: "orders", Match: route.Spec{Path: "/api/v1/orders/{id}"}, Auth: authn.RouteAuth{Public: true}}}})
 	if errs != nil {
 		b.Fatal(errs)
 	}

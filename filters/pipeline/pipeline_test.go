@@ -1,72 +1,19 @@
 package pipeline
 
 import (
-	"encoding/json"
-	"maps"
-	"slices"
 	"testing"
 
 	"github.com/apiguard/apiguard/filters/authn"
-	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/pipeline/pipelinetest"
 	"github.com/apiguard/apiguard/filters/route"
 )
-
-// policy is the subset of filter JSON the routing table uses.
-type policy struct {
-	Routes []struct {
-		Name  string `json:"name"`
-		Match struct {
-			Path        string   `json:"path"`
-			Methods     []string `json:"methods"`
-			StrictSlash bool     `json:"strict_slash"`
-			Hosts       []string `json:"hosts"`
-		} `json:"match"`
-		Auth json.RawMessage `json:"auth"`
-	} `json:"routes"`
-	Hosts map[string]struct {
-		Default string `json:"default"`
-	} `json:"hosts"`
-	Default   string `json:"default"`
-	Providers map[string]struct {
-		Issuer    string   `json:"issuer"`
-		Audiences []string `json:"audiences"`
-	} `json:"providers"`
-}
-
-// config is the table's policy as the plugin would compile it; no request
-// in the table carries a token, so providers need no keys.
-func (pol policy) config(t *testing.T) Config {
-	var cfg Config
-	for name, pc := range pol.Providers {
-		cfg.Providers = append(cfg.Providers, authn.ProviderConfig{Name: name, JWT: jwt.Config{Issuer: pc.Issuer, Audiences: pc.Audiences}})
-	}
-	for _, r := range pol.Routes {
-		rt := Route{Name: r.Name, Match: route.Spec{Path: r.Match.Path, Methods: r.Match.Methods, StrictSlash: r.Match.StrictSlash, Hosts: r.Match.Hosts}}
-		if string(r.Auth) == `"none"` {
-			rt.Public = true
-		} else if err := json.Unmarshal(r.Auth, &rt.Auth); err != nil {
-			t.Fatalf("route %s: auth: %v", r.Name, err)
-		}
-		cfg.Routes = append(cfg.Routes, rt)
-	}
-	for _, pattern := range slices.Sorted(maps.Keys(pol.Hosts)) {
-		cfg.Hosts = append(cfg.Hosts, Host{Pattern: pattern, DefaultAllow: pol.Hosts[pattern].Default == "allow"})
-	}
-	cfg.DefaultAllow = pol.Default == "allow"
-	return cfg
-}
 
 func TestRoutingTable(t *testing.T) {
 	table, err := pipelinetest.Load("testdata/routing.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pol policy
-	if err := json.Unmarshal(table.Policy, &pol); err != nil {
-		t.Fatal(err)
-	}
-	p, errs := Compile(pol.config(t))
+	p, errs := Load(table.Policy)
 	if errs != nil {
 		t.Fatal(errs)
 	}
@@ -103,10 +50,10 @@ func TestRoutingTable(t *testing.T) {
 
 func TestCompileNamesDuplicateAndEmptyRoutes(t *testing.T) {
 	_, errs := Compile(Config{Routes: []Route{
-		{Name: "a", Match: route.Spec{Path: "/a"}, Public: true},
-		{Name: "a", Match: route.Spec{Path: "/b"}, Public: true},
-		{Name: "", Match: route.Spec{Path: "/c"}, Public: true},
-		{Name: "d", Match: route.Spec{Path: "d"}, Public: true},
+		{Name: "a", Match: route.Spec{Path: "/a"}, Auth: authn.RouteAuth{Public: true}},
+		{Name: "a", Match: route.Spec{Path: "/b"}, Auth: authn.RouteAuth{Public: true}},
+		{Name: "", Match: route.Spec{Path: "/c"}, Auth: authn.RouteAuth{Public: true}},
+		{Name: "d", Match: route.Spec{Path: "d"}, Auth: authn.RouteAuth{Public: true}},
 	}})
 	want := []string{
 		`routes[1].name: "a" duplicates routes[0].name`,

@@ -32,7 +32,7 @@ func (p *Pipeline) findWarnings(cfg Config, settings map[string]Host) []Warning 
 	hosts := p.table.Hosts()
 	for _, s := range p.table.Shadows() {
 		r := cfg.Routes[s.Route]
-		if r.Public || r.Auth.Optional {
+		if r.Auth.Public || r.Auth.Optional {
 			continue
 		}
 		var served string
@@ -44,7 +44,7 @@ func (p *Pipeline) findWarnings(cfg Config, settings map[string]Host) []Warning 
 			}
 		case s.By < 0:
 			continue
-		case cfg.Routes[s.By].Public:
+		case cfg.Routes[s.By].Auth.Public:
 			served = fmt.Sprintf("is served by public route %q (routes[%d])", cfg.Routes[s.By].Name, s.By)
 		case cfg.Routes[s.By].Auth.Optional:
 			served = fmt.Sprintf("is served by optional-auth route %q (routes[%d])", cfg.Routes[s.By].Name, s.By)

@@ -10,8 +10,8 @@ import (
 
 func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 	idp := []authn.ProviderConfig{{Name: "idp", JWT: jwt.Config{Issuer: "https://idp.example.com/", Audiences: []string{"api"}}}}
-	protected := RouteAuth{Providers: []string{"idp"}}
-	optional := RouteAuth{Providers: []string{"idp"}, Optional: true}
+	protected := authn.RouteAuth{Providers: []string{"idp"}}
+	optional := authn.RouteAuth{Providers: []string{"idp"}, Optional: true}
 	tests := []struct {
 		name         string
 		routes       []Route
@@ -23,7 +23,7 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 			name: "public catch-all next to a GET-only admin route",
 			routes: []Route{
 				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}}, Auth: protected},
-				{Name: "site", Match: route.Spec{Path: "/**"}, Public: true},
+				{Name: "site", Match: route.Spec{Path: "/**"}, Auth: authn.RouteAuth{Public: true}},
 			},
 			want: []string{
 				`routes[0]: GET /ADMIN (another letter case; paths are case-sensitive) is served by public route "site" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
@@ -61,9 +61,9 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 			name: "per host: a public catch-all of the same host, not of another",
 			routes: []Route{
 				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}, Hosts: []string{"admin.example.com"}}, Auth: protected},
-				{Name: "site", Match: route.Spec{Path: "/**", Hosts: []string{"*.example.com"}}, Public: true},
-				{Name: "www", Match: route.Spec{Path: "/**"}, Public: true},
-				{Name: "admin-site", Match: route.Spec{Path: "/ADMIN", Hosts: []string{"admin.example.com"}}, Public: true},
+				{Name: "site", Match: route.Spec{Path: "/**", Hosts: []string{"*.example.com"}}, Auth: authn.RouteAuth{Public: true}},
+				{Name: "www", Match: route.Spec{Path: "/**"}, Auth: authn.RouteAuth{Public: true}},
+				{Name: "admin-site", Match: route.Spec{Path: "/ADMIN", Hosts: []string{"admin.example.com"}}, Auth: authn.RouteAuth{Public: true}},
 			},
 			want: []string{
 				`routes[0]: GET /admin on host admin.example.com (this route's host on another port, which the routes without hosts govern) is served by public route "www" (routes[2]) without a token; an upstream that ignores the port (nginx server_name, Envoy's ignore_port_in_host_matching) would serve this route's handler: list the host's other ports on its routes, or narrow what serves it`,
@@ -97,7 +97,7 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 			routes: []Route{
 				{Name: "admin", Match: route.Spec{Path: "/admin", Methods: []string{"GET"}}, Auth: protected},
 				{Name: "rest", Match: route.Spec{Path: "/**"}, Auth: protected},
-				{Name: "docs", Match: route.Spec{Path: "/docs", Methods: []string{"GET"}}, Public: true},
+				{Name: "docs", Match: route.Spec{Path: "/docs", Methods: []string{"GET"}}, Auth: authn.RouteAuth{Public: true}},
 			},
 		},
 	}

@@ -1,11 +1,12 @@
 package route
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/apiguard/apiguard/filters/config"
 )
 
 // Spec is one route's match clause as configured.
@@ -183,19 +184,19 @@ func (t *terminal) find(method string, trailing int) (int, bool) {
 // Compile builds a Table. It reports every error, each starting with its JSON
 // path ("routes[2].match.path: ..."). hosts are canonical patterns that get
 // a group even if no route names them (a host with only its own default).
-func Compile(specs []Spec, hosts ...string) (*Table, []error) {
+func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	t := &Table{routes: make([]compiled, len(specs)), intern: map[string]int32{}, exact: map[string]int{}, wild: map[string]int{}}
 	t.groups = []hostGroup{{root: &node{}}}
 	for _, h := range hosts {
 		t.group(h)
 	}
-	var errs []error
+	var errs []config.Error
 	shapes := map[string][]int{}
 	for i, s := range specs {
 		prefix := "routes[" + strconv.Itoa(i) + "].match"
 		segs, names, err := parseTemplate(s.Path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.path: %w", prefix, err))
+			errs = append(errs, config.Errorf(prefix+".path", "%v", err))
 		}
 		methods, merrs := checkMethods(prefix, s.Methods)
 		errs = append(errs, merrs...)
@@ -217,7 +218,7 @@ func Compile(specs []Spec, hosts ...string) (*Table, []error) {
 		}
 		if !s.StrictSlash || c.glob || c.segs == nil {
 			if s.StrictSlash {
-				errs = append(errs, fmt.Errorf("%s.strict_slash: %q has no trailing-slash form to tell apart", prefix, s.Path))
+				errs = append(errs, config.Errorf(prefix+".strict_slash", "%q has no trailing-slash form to tell apart", s.Path))
 			}
 			c.slash = eitherSlash
 		}
@@ -229,9 +230,9 @@ func Compile(specs []Spec, hosts ...string) (*Table, []error) {
 					continue
 				}
 				if g == AnyHost {
-					errs = append(errs, fmt.Errorf("%s.path: same path shape as routes[%d] with overlapping methods", prefix, j))
+					errs = append(errs, config.Errorf(prefix+".path", "same path shape as routes[%d] with overlapping methods", j))
 				} else {
-					errs = append(errs, fmt.Errorf("%s.hosts[%d]: same host %q and path shape as routes[%d] with overlapping methods", prefix, k, t.groups[g].pattern, j))
+					errs = append(errs, config.Errorf(prefix+".hosts["+strconv.Itoa(k)+"]", "same host %q and path shape as routes[%d] with overlapping methods", t.groups[g].pattern, j))
 				}
 			}
 			shapes[shape] = append(shapes[shape], i)
@@ -249,21 +250,21 @@ func Compile(specs []Spec, hosts ...string) (*Table, []error) {
 }
 
 // hostGroups parses a route's host patterns into the groups it joins.
-func (t *Table) hostGroups(prefix string, hosts []string) ([]int, []error) {
+func (t *Table) hostGroups(prefix string, hosts []string) ([]int, []config.Error) {
 	if len(hosts) == 0 {
 		return []int{AnyHost}, nil
 	}
 	var groups []int
-	var errs []error
+	var errs []config.Error
 	for k, h := range hosts {
 		canon, err := ParseHostPattern(h)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.hosts[%d]: %q: %w", prefix, k, h, err))
+			errs = append(errs, config.Errorf(prefix+".hosts["+strconv.Itoa(k)+"]", "%q: %v", h, err))
 			continue
 		}
 		g := t.group(canon)
 		if slices.Contains(groups, g) {
-			errs = append(errs, fmt.Errorf("%s.hosts[%d]: %q is listed twice", prefix, k, h))
+			errs = append(errs, config.Errorf(prefix+".hosts["+strconv.Itoa(k)+"]", "%q is listed twice", h))
 			continue
 		}
 		groups = append(groups, g)

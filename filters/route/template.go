@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/apiguard/apiguard/filters/config"
 )
 
 // parseTemplate splits a route path into segments and validates each.
@@ -83,20 +85,20 @@ func isToken(s string) bool {
 	return true
 }
 
-func checkMethods(prefix string, methods []string) ([]string, []error) {
+func checkMethods(prefix string, methods []string) ([]string, []config.Error) {
 	if len(methods) == 0 {
 		return nil, nil
 	}
-	var errs []error
+	var errs []config.Error
 	for j, m := range methods {
 		path := fmt.Sprintf("%s.methods[%d]", prefix, j)
 		switch {
 		case !isToken(m):
-			errs = append(errs, fmt.Errorf("%s: %q is not an HTTP method", path, m))
+			errs = append(errs, config.Errorf(path, "%q is not an HTTP method", m))
 		case strings.ToUpper(m) != m:
-			errs = append(errs, fmt.Errorf("%s: %q must be upper-case (methods are case-sensitive)", path, m))
+			errs = append(errs, config.Errorf(path, "%q must be upper-case (methods are case-sensitive)", m))
 		case slices.Contains(methods[:j], m):
-			errs = append(errs, fmt.Errorf("%s: %q is listed twice", path, m))
+			errs = append(errs, config.Errorf(path, "%q is listed twice", m))
 		}
 	}
 	return slices.Clone(methods), errs

@@ -1,6 +1,6 @@
 // Command gateway runs plugin.wasm in front of an upstream on loopback, the
-// way Envoy would, so a policy can be tried (or linted in CI with -check)
-// before it ships. Envoy remains the production path.
+// way Envoy would, so a policy can be tried before it ships (cmd/apiguard-check
+// lints one). Envoy remains the production path.
 package main
 
 import (
@@ -52,7 +52,7 @@ type flags struct {
 	workers                                int
 	logLevel, profile                      string
 	clusters                               clusterFlags
-	check, demo                            bool
+	demo                                   bool
 	serve                                  serveFlags
 }
 
@@ -65,12 +65,11 @@ func main() {
 	flag.IntVar(&f.workers, "workers", 2, "worker VMs, as Envoy's --concurrency")
 	flag.StringVar(&f.logLevel, "log-level", "info", "plugin log level: trace, debug, info, warn, error, critical")
 	flag.StringVar(&f.profile, "profile", "envoy-1.33", "host WASI profile: envoy-1.33 or cpp-host-current")
-	flag.BoolVar(&f.check, "check", false, "only load the config: print every error with its JSON path; exit 1 if any")
 	flag.BoolVar(&f.demo, "demo", false, "serve a built-in echo upstream and print curl lines to try")
 	flag.Var(f.clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS); repeatable")
 	f.serve.register()
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo] [flags]\n       gateway -check -config FILE\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo] [flags]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -82,7 +81,7 @@ func main() {
 	}
 }
 
-// run serves until ctx ends (or, with -check, only loads the config). ready,
+// run serves until ctx ends. ready,
 // if set, is told the listen address once requests are accepted.
 func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) error {
 	if f.configPath == "" {
@@ -108,10 +107,6 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	if err != nil {
 		return err
 	}
-	if f.check {
-		return check(out, f.configPath, module, config)
-	}
-
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	upstream := f.upstream
 	var demoToken string
@@ -175,48 +170,6 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return g.Shutdown(shutdown)
-}
-
-// check lints a policy file: one line per error, "file: json.path: message",
-// as compilers and linters print them, or one per warning.
-func check(out io.Writer, path string, module, config []byte) error {
-	g, err := gateway.New(gateway.Options{Module: module, Config: config, Workers: 1})
-	var cfgErr *gateway.ConfigError
-	if !errors.As(err, &cfgErr) {
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		printWarnings(out, path, g.StartLogs())
-		return nil
-	}
-	n := 0
-	for _, m := range cfgErr.Messages {
-		if msg, ok := strings.CutPrefix(m, "apiguard: invalid configuration: "); ok {
-			fmt.Fprintf(out, "%s: %s\n", path, msg)
-			n++
-		}
-	}
-	return fmt.Errorf("%s: %d error(s); the plugin would refuse to start", path, n)
-}
-
-// printWarnings prints the plugin's configuration warnings, "file:
-// json.path: warning: message", and the verdict: warnings do not fail the
-// check, as they do not stop the plugin.
-func printWarnings(out io.Writer, path string, logs []host.LogEntry) {
-	n := 0
-	for _, l := range logs {
-		if w, ok := strings.CutPrefix(l.Message, "apiguard: configuration warning: "); ok && l.Level == levels["warn"] {
-			at, msg, _ := strings.Cut(w, ": ")
-			fmt.Fprintf(out, "%s: %s: warning: %s\n", path, at, msg)
-			n++
-		}
-	}
-	if n > 0 {
-		fmt.Fprintf(out, "%s: ok, %d warning(s)\n", path, n)
-		return
-	}
-	fmt.Fprintf(out, "%s: ok\n", path)
 }
 
 // startDemoUpstream serves an echo of what reached the upstream, as JSON.

@@ -1,11 +1,11 @@
-package main
+package pipeline
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestParseConfig(t *testing.T) {
+func TestLoad(t *testing.T) {
 	tests := []struct {
 		name       string
 		config     string
@@ -62,7 +62,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, errs := compileConfig([]byte(tc.config))
+			_, errs := Load([]byte(tc.config))
 			var got []string
 			for _, e := range errs {
 				got = append(got, e.Error())
@@ -74,18 +74,18 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func FuzzCompileConfig(f *testing.F) {
+func FuzzLoad(f *testing.F) {
 	for _, s := range []string{`{"routes": []}`, `{"routes": [{"name": "a", "match": {"path": "/a/{id}/**", "methods": ["GET"]}, "auth": "none"}]}`, `{"a":`, `[1,{}]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		p, _, errs := compileConfig(raw)
+		p, errs := Load(raw)
 		if (p == nil) == (len(errs) == 0) {
 			t.Fatalf("pipeline %v with errors %v", p, errs)
 		}
 		for _, e := range errs {
-			if !strings.Contains(e.Error(), ": ") {
-				t.Fatalf("error without a JSON path: %v", e)
+			if e.Path == "" || e.Message == "" {
+				t.Fatalf("error without a JSON path or message: %#v", e)
 			}
 		}
 	})

@@ -2,13 +2,45 @@ package main
 
 import (
 	"bytes"
-	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
+func writeConfig(t *testing.T, config string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(p, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckLintsAPolicy(t *testing.T) {
+	bad := writeConfig(t, `{"routes": [{"name": "a", "match": {"path": "/a/{id"}, "auth": "none"}], "defualt": "deny"}`)
+	var lint bytes.Buffer
+	err := check(&lint, bad)
+	if err == nil || !strings.HasSuffix(err.Error(), "2 error(s); the plugin would refuse to start") {
+		t.Fatalf("error %v, want 2 errors", err)
+	}
+	for _, want := range []string{bad + ": routes[0].match.path: ", bad + ": defualt: unknown field\n"} {
+		if !strings.Contains(lint.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, lint.String())
+		}
+	}
+	var out bytes.Buffer
+	good := writeConfig(t, `{"routes": []}`)
+	if err := check(&out, good); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != good+": ok\n" {
+		t.Errorf("output %q", out.String())
+	}
+}
+
 // TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants is a policy
-// that protects GET /admin next to a public catch-all: -check passes, and
+// that protects GET /admin next to a public catch-all: the check passes, and
 // says that DELETE /admin and /ADMIN reach the catch-all without a token.
 func TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants(t *testing.T) {
 	policy := writeConfig(t, `{
@@ -20,7 +52,7 @@ func TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants(t *testing.T) 
   ]
 }`)
 	var out bytes.Buffer
-	if err := run(context.Background(), flags{configPath: policy, wasmPath: wasm, check: true, logLevel: "info", profile: "envoy-1.33"}, &out, nil); err != nil {
+	if err := check(&out, policy); err != nil {
 		t.Fatalf("warnings failed the check: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{

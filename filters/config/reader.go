@@ -1,0 +1,245 @@
+// Package config reads apiguard's filter JSON strictly, for the stages that
+// own its sections: every unknown or duplicate key, missing required field,
+// wrongly typed or out-of-range value becomes an Error naming its JSON path,
+// and reading goes on so that one pass reports them all. A typo must never
+// silently disable a protection.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Error is one problem in the configuration, at its JSON path
+// ("routes[2].match.path"; "configuration" for the document itself).
+type Error struct {
+	Path, Message string
+}
+
+func (e Error) Error() string { return e.Path + ": " + e.Message }
+
+// Errorf makes an Error.
+func Errorf(path, format string, args ...any) Error {
+	if path == "" {
+		path = "configuration"
+	}
+	return Error{Path: path, Message: fmt.Sprintf(format, args...)}
+}
+
+// Under returns errs with their paths below prefix: a stage reports paths
+// relative to its own section, its caller knows where that section is.
+func Under(prefix string, errs []Error) []Error {
+	for i := range errs {
+		errs[i].Path = Join(prefix, errs[i].Path)
+	}
+	return errs
+}
+
+// Reader collects the errors of one reading pass.
+type Reader struct {
+	errs []Error
+}
+
+// Errors are the errors found so far, in the order found.
+func (r *Reader) Errors() []Error { return r.errs }
+
+// Errorf records an error at path.
+func (r *Reader) Errorf(path, format string, args ...any) {
+	r.errs = append(r.errs, Errorf(path, format, args...))
+}
+
+// Add records errors found by a stage's compiler, except those inside a field
+// that already failed to read: the compiler saw only its zero value.
+func (r *Reader) Add(errs ...Error) {
+	read := len(r.errs)
+	for _, e := range errs {
+		if !covered(e.Path, r.errs[:read]) {
+			r.errs = append(r.errs, e)
+		}
+	}
+}
+
+func covered(path string, errs []Error) bool {
+	for _, e := range errs {
+		p := e.Path
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// Parse checks the bytes are one JSON value and returns it.
+func (r *Reader) Parse(raw []byte) (gjson.Result, bool) {
+	if len(raw) == 0 {
+		r.Errorf("configuration", "empty; expected a JSON object")
+		return gjson.Result{}, false
+	}
+	var probe json.RawMessage
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			r.Errorf("configuration", "invalid JSON at byte %d: %v", syn.Offset, syn)
+		} else {
+			r.Errorf("configuration", "invalid JSON: %v", err)
+		}
+		return gjson.Result{}, false
+	}
+	return gjson.ParseBytes(raw), true
+}
+
+// Field is how one key of an object is read.
+type Field struct {
+	Required bool
+	Read     func(path string, v gjson.Result)
+}
+
+// Fields are an object's known keys.
+type Fields map[string]Field
+
+// Object reads v as an object whose keys must all be in fields.
+func (r *Reader) Object(path string, v gjson.Result, fields Fields) {
+	if !v.IsObject() {
+		r.Errorf(path, "must be an object, got %s", Kind(v))
+		return
+	}
+	seen := map[string]bool{}
+	r.EachKey(path, v, func(p, key string, val gjson.Result) {
+		seen[key] = true
+		if f, known := fields[key]; known {
+			f.Read(p, val)
+		} else {
+			r.Errorf(p, "unknown field")
+		}
+	})
+	var missing []string
+	for key, f := range fields {
+		if f.Required && !seen[key] {
+			missing = append(missing, key)
+		}
+	}
+	sort.Strings(missing)
+	for _, key := range missing {
+		r.Errorf(Join(path, key), "required")
+	}
+}
+
+// Array calls each for every element of v, which must be an array.
+func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int, v gjson.Result)) {
+	if !v.IsArray() {
+		r.Errorf(path, "must be an array, got %s", Kind(v))
+		return
+	}
+	for i, el := range v.Array() {
+		each(path+"["+strconv.Itoa(i)+"]", i, el)
+	}
+}
+
+func (r *Reader) Str(path string, v gjson.Result) (string, bool) {
+	if v.Type != gjson.String {
+		r.Errorf(path, "must be a string, got %s", Kind(v))
+		return "", false
+	}
+	return v.Str, true
+}
+
+func (r *Reader) Strings(path string, v gjson.Result) []string {
+	var out []string
+	r.Array(path, v, func(p string, _ int, el gjson.Result) {
+		if s, ok := r.Str(p, el); ok {
+			out = append(out, s)
+		}
+	})
+	return out
+}
+
+// Enum reads a string that must be one of allowed.
+func (r *Reader) Enum(path string, v gjson.Result, allowed ...string) (string, bool) {
+	s, ok := r.Str(path, v)
+	if !ok {
+		return "", false
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s, true
+		}
+	}
+	r.Errorf(path, "must be one of %q, got %q", allowed, s)
+	return "", false
+}
+
+// Join is the path of key inside the object at path.
+func Join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Kind names what v is, for messages.
+func Kind(v gjson.Result) string {
+	switch {
+	case !v.Exists():
+		return "nothing"
+	case v.IsObject():
+		return "an object"
+	case v.IsArray():
+		return "an array"
+	case v.Type == gjson.String:
+		return "a string"
+	case v.Type == gjson.Number:
+		return "a number"
+	case v.Type == gjson.True, v.Type == gjson.False:
+		return "a boolean"
+	default:
+		return "null"
+	}
+}
+
+func (r *Reader) Bool(path string, v gjson.Result) bool {
+	if v.Type != gjson.True && v.Type != gjson.False {
+		r.Errorf(path, "must be true or false, got %s", Kind(v))
+		return false
+	}
+	return v.Bool()
+}
+
+// Count reads a whole number in [min, max].
+func (r *Reader) Count(path string, v gjson.Result, min, max int64) int64 {
+	if v.Type != gjson.Number {
+		r.Errorf(path, "must be a number, got %s", Kind(v))
+		return 0
+	}
+	n, err := strconv.ParseInt(v.Raw, 10, 64)
+	if err != nil || n < min || n > max {
+		r.Errorf(path, "must be a whole number from %d to %d", min, max)
+		return 0
+	}
+	return n
+}
+
+// EachKey calls each for every key of an object, in document order, refusing
+// duplicates.
+func (r *Reader) EachKey(path string, v gjson.Result, each func(path, key string, v gjson.Result)) {
+	if !v.IsObject() {
+		r.Errorf(path, "must be an object, got %s", Kind(v))
+		return
+	}
+	seen := map[string]bool{}
+	v.ForEach(func(k, val gjson.Result) bool {
+		key := k.String()
+		if seen[key] {
+			r.Errorf(Join(path, key), "duplicate key")
+		} else {
+			each(Join(path, key), key, val)
+		}
+		seen[key] = true
+		return true
+	})
+}

@@ -1,0 +1,62 @@
+package pipeline
+
+import (
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/authn"
+	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/route"
+)
+
+// Load reads the filter JSON and compiles it: the one entry point of the
+// plugin and of the check command, so the two can never disagree. It returns
+// every error found, each at its JSON path, or the pipeline. Each stage reads
+// its own section and owns its defaults and ranges; this reads only the
+// document's frame (routes, default, hosts).
+func Load(raw []byte) (*Pipeline, []config.Error) {
+	r := &config.Reader{}
+	doc, ok := r.Parse(raw)
+	if !ok {
+		return nil, r.Errors()
+	}
+	var cfg Config
+	r.Object("", doc, config.Fields{
+		"providers": {Read: func(p string, v gjson.Result) { cfg.Providers = authn.ReadProviders(r, p, v) }},
+		"routes": {Required: true, Read: func(p string, v gjson.Result) {
+			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, readRoute(r, p, v)) })
+		}},
+		"default": {Read: func(p string, v gjson.Result) { cfg.DefaultAllow = readDefault(r, p, v) }},
+		"hosts": {Read: func(p string, v gjson.Result) {
+			r.EachKey(p, v, func(p, key string, v gjson.Result) {
+				h := Host{Pattern: key}
+				r.Object(p, v, config.Fields{
+					"default": {Required: true, Read: func(p string, v gjson.Result) { h.DefaultAllow = readDefault(r, p, v) }},
+				})
+				cfg.Hosts = append(cfg.Hosts, h)
+			})
+		}},
+	})
+	pl, errs := Compile(cfg)
+	r.Add(errs...)
+	if len(r.Errors()) > 0 {
+		return nil, r.Errors()
+	}
+	return pl, nil
+}
+
+func readDefault(r *config.Reader, path string, v gjson.Result) bool {
+	s, _ := r.Enum(path, v, "deny", "allow")
+	return s == "allow"
+}
+
+func readRoute(r *config.Reader, path string, v gjson.Result) Route {
+	var rt Route
+	r.Object(path, v, config.Fields{
+		"name":  {Required: true, Read: func(p string, v gjson.Result) { rt.Name, _ = r.Str(p, v) }},
+		"match": {Required: true, Read: func(p string, v gjson.Result) { rt.Match = route.ReadSpec(r, p, v) }},
+		// Every route says how it is authenticated; "none" must be
+		// written out: a route is never public by omission.
+		"auth": {Required: true, Read: func(p string, v gjson.Result) { rt.Auth = authn.ReadRouteAuth(r, p, v) }},
+	})
+	return rt
+}
