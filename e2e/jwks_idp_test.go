@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/host"
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // TestARequestWaitsOnlyForAFetchThatCanHelp: while the IdP is down at start,

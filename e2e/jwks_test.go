@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/host"
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // jwksServer is an IdP's JWKS endpoint on loopback whose answer a test

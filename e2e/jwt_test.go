@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/host"
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 const (

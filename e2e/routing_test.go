@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/apiguard/apiguard/filters/pipeline/pipelinetest"
+	"github.com/apiguard/apiguard/internal/testkit/pipelinetest"
 )
 
 // ordersAPI is the policy of a small orders service.

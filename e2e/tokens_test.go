@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/host"
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // An upstream decoding the forwarded payload with Go's encoding/json matches

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // The tests in this file speak raw HTTP/1.1 on sockets, where Go's client

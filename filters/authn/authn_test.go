@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/filters/jwt"
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 var (

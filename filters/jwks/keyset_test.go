@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // encryptionKey is an RSA key published for encryption, as Keycloak does by

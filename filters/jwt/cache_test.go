@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 func checked(t *testing.T, v *Verifier, raw string) *Token {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 func jwk(k *jwttest.Key, edits ...string) map[string]any {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 const (

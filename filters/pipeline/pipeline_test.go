@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/apiguard/apiguard/filters/authn"
-	"github.com/apiguard/apiguard/filters/pipeline/pipelinetest"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/internal/testkit/pipelinetest"
 )
 
 func TestRoutingTable(t *testing.T) {

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"crypto/elliptic"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/apiguard/apiguard/e2e/gateway"
 	"github.com/apiguard/apiguard/e2e/host"
-	"github.com/apiguard/apiguard/filters/jwt/jwttest"
 )
 
 // clusterFlags collects repeated -cluster name=url flags.
@@ -204,8 +202,15 @@ const demoIdPCluster = "idp_jwks"
 // startDemoIdP stands in for envoy/apiguard.json's identity provider: it
 // serves the JWKS of a key made at start, and returns a token that key signed.
 func startDemoIdP() (url, token string, stop func(), err error) {
-	key := jwttest.EC("demo-"+time.Now().Format("20060102"), elliptic.P256())
-	jwks := jwttest.JWKS(key)
+	key, err := newDemoKey("demo-" + time.Now().Format("20060102"))
+	if err != nil {
+		return "", "", nil, err
+	}
+	jwks := key.jwks()
+	token, err = key.token(fmt.Sprintf(`{"iss":"https://idp.example.com/","aud":"orders-api","exp":%d,"sub":"demo-user"}`, time.Now().Add(time.Hour).Unix()))
+	if err != nil {
+		return "", "", nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "", nil, err
@@ -215,7 +220,6 @@ func startDemoIdP() (url, token string, stop func(), err error) {
 		_, _ = w.Write(jwks)
 	})}
 	go func() { _ = srv.Serve(ln) }()
-	token = key.Token(jwttest.Claims("https://idp.example.com/", "orders-api", time.Now().Add(time.Hour).Unix(), "sub", `"demo-user"`))
 	return "http://" + ln.Addr().String(), token, func() { _ = srv.Close() }, nil
 }
 

@@ -1,7 +1,8 @@
 // Package jwttest mints tokens and key sets with real keys for tests: unit
 // tests of filters/jwt and the e2e suite against plugin.wasm. Headers and
 // payloads are taken as raw JSON so tests can also build the malformed tokens
-// an attacker would send. Never used by the plugin.
+// an attacker would send. Test code only: both sides (filters/ and e2e/) may
+// import it, no production package does (TestDependencyRules).
 package jwttest
 
 import (
