@@ -1,0 +1,88 @@
+package deps
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const (
+	module = "github.com/apiguard/apiguard/"
+	sdk    = "github.com/tetratelabs/proxy-wasm-go-sdk/"
+	wazero = "github.com/tetratelabs/wazero"
+)
+
+// list runs go list from the module root with a template and returns the
+// non-empty lines.
+func list(t *testing.T, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list"}, args...)...)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v", strings.Join(args, " "), err)
+	}
+	return strings.Fields(string(out))
+}
+
+// pluginImports are the only module packages the glue may import: it asks
+// the pipeline for decisions and applies them, it never decides.
+var pluginImports = []string{
+	module + "filters/pipeline", module + "filters/verdict",
+	// Until the stages return generic edits and a typed wait (issue 14), the
+	// glue still reaches these.
+	module + "filters/authn", module + "filters/jwks", module + "filters/jwt", module + "filters/route",
+}
+
+func TestDependencyRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		packages string
+		// deps lists every dependency (go list -deps) rather than direct
+		// imports.
+		deps      bool
+		forbidden func(pkg string) bool
+	}{
+		{
+			name: "filters/ imports neither the SDK nor wazero nor plugin/ nor test fixtures", packages: "./filters/...", deps: true,
+			forbidden: func(p string) bool {
+				return strings.HasPrefix(p, sdk) || strings.HasPrefix(p, wazero) ||
+					p == module+"plugin" || strings.HasPrefix(p, module+"internal/testkit")
+			},
+		},
+		{
+			name: "e2e/ production code imports nothing from filters/, plugin/ or the test fixtures", packages: "./e2e/...", deps: true,
+			forbidden: func(p string) bool {
+				return strings.HasPrefix(p, module+"filters/") || p == module+"plugin" || strings.HasPrefix(p, module+"internal/testkit")
+			},
+		},
+		{
+			name: "cmd/ imports no test fixtures", packages: "./cmd/...", deps: true,
+			forbidden: func(p string) bool { return strings.HasPrefix(p, module+"internal/testkit") },
+		},
+		{
+			name: "plugin/ imports only the pipeline, the verdicts and the SDK", packages: "./plugin",
+			forbidden: func(p string) bool {
+				return strings.Contains(p, ".") && !strings.HasPrefix(p, sdk) && !slices.Contains(pluginImports, p)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"-f", `{{join .Imports "\n"}}`, tc.packages}
+			if tc.deps {
+				args = []string{"-deps", tc.packages}
+			}
+			imports := list(t, args...)
+			if len(imports) == 0 {
+				t.Fatalf("go list found nothing for %s", tc.packages)
+			}
+			for _, p := range imports {
+				if tc.forbidden(p) {
+					t.Errorf("%s depends on %s", tc.packages, p)
+				}
+			}
+		})
+	}
+}
