@@ -9,7 +9,6 @@ import (
 
 	"github.com/apiguard/apiguard/filters/jwks"
 	"github.com/apiguard/apiguard/filters/jwt"
-	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // maxJWKSBytes bounds a fetched JWKS: a huge body fails the fetch unread.
@@ -70,7 +69,7 @@ func (p *pluginContext) startRemoteKeys(names []string) {
 	p.worker = rand.Uint64() | 1 // never 0, which means "nobody" in the lease
 	p.remotes = make([]*remoteKeys, len(names))
 	for i := range names {
-		if _, remote := p.pipeline.Authenticator().KeySource(i); remote != nil {
+		if _, remote := p.pipeline.KeySource(i); remote != nil {
 			p.remotes[i] = newRemoteKeys(i, names[i], remote)
 			p.setTickPeriod(tickPeriod)
 		}
@@ -112,11 +111,11 @@ func (p *pluginContext) OnTick() {
 		if st.Due(now) {
 			st = p.startFetch(r, st, cas, now)
 		}
-		if p.keys[r.provider] != nil && r.policy.Stale(r.version, now) {
+		if p.state.Keys[r.provider] != nil && r.policy.Stale(r.version, now) {
 			proxywasm.LogWarnf("apiguard: provider %s: keys fetched at %s are older than max_stale_s; "+
 				"failing closed until a fetch succeeds", r.name, r.version.UTC().Format(time.RFC3339))
-			p.keys[r.provider] = nil
-			p.cache.Clear()
+			p.state.Keys[r.provider] = nil
+			p.state.Cache.Clear()
 		}
 		p.answer(r, r.waiters.Take(now, st.Finished(now)))
 		waiting = waiting || r.waiters.Len() > 0
@@ -261,13 +260,13 @@ func (p *pluginContext) ended(r *remoteKeys, n uint64, keys bool, body []byte, n
 // verified with a key that was removed must not outlive the key.
 func (p *pluginContext) install(r *remoteKeys, set *jwt.KeySet, fetchedAt time.Time) {
 	r.version = fetchedAt
-	p.cache.Clear()
+	p.state.Cache.Clear()
 	if set.Len() == 0 {
-		p.keys[r.provider] = nil
+		p.state.Keys[r.provider] = nil
 		proxywasm.LogWarnf("apiguard: provider %s: the JWKS has no keys; every key is revoked", r.name)
 		return
 	}
-	p.keys[r.provider] = set
+	p.state.Keys[r.provider] = set
 	proxywasm.LogInfof("apiguard: provider %s has %d key(s)", r.name, set.Len())
 }
 
@@ -292,7 +291,7 @@ func (p *pluginContext) answer(r *remoteKeys, streams []*httpContext) {
 // bring them is in flight or due now (an unknown kid may claim one early
 // refresh per cooldown, for all workers). It reports whether the stream now
 // waits.
-func (p *pluginContext) waitForKeys(h *httpContext, provider int, reason verdict.Reason) bool {
+func (p *pluginContext) waitForKeys(h *httpContext, provider int, unknownKey bool) bool {
 	r := p.remotes[provider]
 	if r == nil || r.cfg.Wait == 0 {
 		return false
@@ -300,7 +299,7 @@ func (p *pluginContext) waitForKeys(h *httpContext, provider int, reason verdict
 	now := time.Now()
 	for range casRetries {
 		st, cas := r.load()
-		next, plan := st.Plan(now, reason == verdict.TokenUnknownKey, r.version, r.policy)
+		next, plan := st.Plan(now, unknownKey, r.version, r.policy)
 		if plan.Claimed && proxywasm.SetSharedData(r.stateKey, next.Encode(), cas) != nil {
 			continue // another worker changed the state: decide again on the new one
 		}

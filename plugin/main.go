@@ -5,18 +5,13 @@
 package main
 
 import (
-	"cmp"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
-	"github.com/apiguard/apiguard/filters/authn"
-	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/pipeline"
-	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -31,22 +26,20 @@ func (*vmContext) NewPluginContext(id uint32) types.PluginContext { return &plug
 
 // pluginContext holds what one configuration compiled to (immutable once
 // OnPluginStart returned true) and this worker's own state: the providers'
-// current keys, their fetch schedules, the verified-token cache.
+// current keys and the verified-token cache (state), their fetch schedules.
 type pluginContext struct {
 	types.DefaultPluginContext
 	pipeline *pipeline.Pipeline
 	metrics  *metrics
-	// keys are each provider's current key set (nil until a remote one
+	// state holds each provider's current key set (nil until a remote one
 	// arrives); remotes fetch the remote ones (nil for inline providers).
-	keys    []*jwt.KeySet
+	state   *stage.Worker
 	remotes []*remoteKeys
 	// rootID is this plugin context's id; worker identifies this VM in the
 	// JWKS fetch lease; tick is the tick period last set.
 	rootID uint32
 	worker uint64
 	tick   time.Duration
-	// cache remembers verified tokens on this worker.
-	cache *jwt.Cache
 	// free holds finished stream contexts for reuse: an allocation per stream
 	// costs more in wasm than the whole routing decision.
 	free []*httpContext
@@ -76,13 +69,9 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	for _, w := range pl.Warnings() {
 		proxywasm.LogWarnf("apiguard: configuration warning: %s", w)
 	}
-	p.pipeline, p.cache = pl, jwt.NewCache(0, 0)
-	names := pl.Authenticator().Providers()
+	p.pipeline, p.state = pl, pl.NewWorker()
+	names := pl.Providers()
 	p.metrics = defineMetrics(names)
-	p.keys = make([]*jwt.KeySet, len(names))
-	for i := range names {
-		p.keys[i], _ = pl.Authenticator().KeySource(i)
-	}
 	p.startRemoteKeys(names)
 	proxywasm.LogInfo("apiguard: configuration loaded")
 	return types.OnPluginStartStatusOK
@@ -104,113 +93,85 @@ type httpContext struct {
 	types.DefaultHttpContext
 	plugin *pluginContext
 	id     uint32
-	params route.Params
-	// What the request-headers stage found, kept for a stream that waits
-	// for its provider's keys: the matched route, the client's :path and the
-	// :path to forward ("" keeps it).
-	route         int
-	path, forward string
-	waiting       bool
+	// stream is what the pipeline knows of the stream, kept for one that
+	// waits for its provider's keys.
+	stream  stage.Stream
+	waiting bool
 	// routeStats count the matched route's decisions; nil when none matched.
 	routeStats *routeMetrics
 }
 
+// requestHeaders reads the request's headers from the host for the pipeline.
+type requestHeaders struct{}
+
+func (requestHeaders) Get(name string) string {
+	v, _ := proxywasm.GetHttpRequestHeader(name)
+	return v
+}
+
+func (requestHeaders) All() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
+
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	defer h.failClosedOnPanic()
 	p := h.plugin
-	method, _ := proxywasm.GetHttpRequestHeader(":method")
-	path, _ := proxywasm.GetHttpRequestHeader(":path")
-	// Envoy puts HTTP/1's Host in :authority, so one read serves both.
-	authority, _ := proxywasm.GetHttpRequestHeader(":authority")
-	var scheme string
-	if route.HasPort(authority) {
-		scheme, _ = proxywasm.GetHttpRequestHeader(":scheme")
+	out := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
+	if h.routeStats = p.metrics.route(h.stream.Route); h.routeStats != nil {
+		// Filter state wasm.apiguard_route, for access logs.
+		_ = proxywasm.SetProperty([]string{"apiguard_route"}, []byte(h.stream.Route))
 	}
-	out := p.pipeline.Request(pipeline.Request{Method: method, Path: path, Authority: authority, Scheme: scheme}, &h.params)
+	return h.decide(out, true)
+}
+
+// decide applies the pipeline's outcome. mayWait lets a stream pause until
+// its provider's keys arrive; a stream resumed after waiting is answered
+// either way.
+func (h *httpContext) decide(out stage.Outcome, mayWait bool) types.Action {
+	p := h.plugin
+	if out.Wait != nil && mayWait && p.waitForKeys(h, out.Wait.Provider, out.Wait.UnknownKey) {
+		return types.ActionPause
+	}
+	p.metrics.authenticated(out.Attempted, out.Decision)
 	if out.Denied() {
 		return h.deny(out.Decision)
 	}
-	h.route, h.path, h.forward = out.RouteIndex, path, out.Path
-	if h.routeStats = p.metrics.route(out.Route); h.routeStats != nil {
-		// Filter state wasm.apiguard_route, for access logs.
-		_ = proxywasm.SetProperty([]string{"apiguard_route"}, []byte(out.Route))
-	}
-	// Headers apiguard writes from claims never come from the client, on any
-	// route; authenticate removes them on routes that read every header.
-	if !p.pipeline.NeedsAuthentication(h.route) {
-		for _, name := range p.pipeline.Authenticator().ProtectedHeaders() {
-			_ = proxywasm.RemoveHttpRequestHeader(name)
-		}
-	}
-	return h.authenticate(true)
-}
-
-// authenticate runs the authentication stage, if the route has one, and
-// applies the result. mayWait lets a stream pause until its provider's keys
-// arrive; a stream resumed after waiting is answered either way.
-func (h *httpContext) authenticate(mayWait bool) types.Action {
-	p := h.plugin
-	if p.pipeline.NeedsAuthentication(h.route) {
-		headers, err := proxywasm.GetHttpRequestHeaders()
-		if err != nil {
-			proxywasm.LogErrorf("apiguard: cannot read request headers: %v", err)
-			return h.deny(internalError)
-		}
-		protected := p.pipeline.Authenticator().ProtectedHeaders()
-		for _, kv := range headers {
-			if slices.Contains(protected, kv[0]) {
-				_ = proxywasm.RemoveHttpRequestHeader(kv[0])
-			}
-		}
-		_, query, _ := strings.Cut(h.path, "?")
-		res := p.pipeline.Authenticate(h.route, authn.Input{
-			Headers: headers, Query: query, Now: time.Now(), Keys: p.keys, Cache: p.cache,
-		})
-		if res.Denied() && res.NeedKeys >= 0 && mayWait && p.waitForKeys(h, res.NeedKeys, res.Reason) {
-			return types.ActionPause
-		}
-		p.metrics.authenticated(res)
-		if res.Denied() {
-			return h.deny(res.Decision)
-		}
-		for _, name := range res.Remove {
-			_ = proxywasm.RemoveHttpRequestHeader(name)
-		}
-		for _, kv := range res.Set {
-			_ = proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1])
-		}
-		if res.QueryChanged {
-			h.forward = withQuery(cmp.Or(h.forward, h.path), res.Query)
-		}
-	}
-	if h.forward != "" {
-		if err := proxywasm.ReplaceHttpRequestHeader(":path", h.forward); err != nil {
-			proxywasm.LogErrorf("apiguard: cannot forward normalized path: %v", err)
-			return h.deny(internalError)
-		}
+	if err := applyEdits(out.Edits); err != nil {
+		proxywasm.LogErrorf("apiguard: cannot edit the request: %v", err)
+		return h.deny(internalError)
 	}
 	p.metrics.allow(h.routeStats)
 	return types.ActionContinue
+}
+
+// applyEdits makes the pipeline's edits to the request headers. A failure
+// fails the stream closed: a spoofed claim header left in place, or a path
+// other than the one authorized, must never reach the upstream.
+func applyEdits(e stage.Edits) error {
+	for _, name := range e.Remove {
+		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
+			return err
+		}
+	}
+	for _, kv := range e.Set {
+		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	if e.Path != "" {
+		return proxywasm.ReplaceHttpRequestHeader(":path", e.Path)
+	}
+	return nil
 }
 
 // resume finishes a stream that waited for keys: it continues it, or the
 // denial has already answered it.
 func (h *httpContext) resume() {
 	defer h.failClosedOnPanic()
-	if h.authenticate(false) == types.ActionContinue {
+	out := h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state)
+	if h.decide(out, false) == types.ActionContinue {
 		if err := proxywasm.ResumeHttpRequest(); err != nil {
 			proxywasm.LogErrorf("apiguard: cannot resume a stream: %v", err)
 		}
 	}
-}
-
-// withQuery replaces the query of a :path.
-func withQuery(path, query string) string {
-	path, _, _ = strings.Cut(path, "?")
-	if query == "" {
-		return path
-	}
-	return path + "?" + query
 }
 
 func (h *httpContext) deny(d verdict.Decision) types.Action {
@@ -227,8 +188,8 @@ func (h *httpContext) OnHttpStreamDone() {
 		p.forget(h)
 		h.waiting = false
 	}
-	h.params.Reset()
-	h.path, h.forward, h.routeStats = "", "", nil
+	h.stream.Reset()
+	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {
 		p.free = append(p.free, h)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
-	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -22,9 +21,9 @@ type metrics struct {
 	// routes are defined on a route's first match, so a worker defines only
 	// the counters of routes it served.
 	routes map[string]*routeMetrics
-	// Per provider, indexed like the pipeline's providers.
-	verified       []proxywasm.MetricCounter
-	providerDenied []map[verdict.Reason]proxywasm.MetricCounter
+	// Per provider, by name.
+	verified       map[string]proxywasm.MetricCounter
+	providerDenied map[string]map[verdict.Reason]proxywasm.MetricCounter
 }
 
 func defineMetrics(providers []string) *metrics {
@@ -32,29 +31,30 @@ func defineMetrics(providers []string) *metrics {
 		allowed:  proxywasm.DefineCounterMetric("apiguard.requests.allowed"),
 		byReason: map[verdict.Reason]proxywasm.MetricCounter{},
 		routes:   map[string]*routeMetrics{},
+		verified: map[string]proxywasm.MetricCounter{}, providerDenied: map[string]map[verdict.Reason]proxywasm.MetricCounter{},
 	}
 	for _, r := range verdict.All() {
 		m.byReason[r] = proxywasm.DefineCounterMetric("apiguard.requests.denied." + r.Code())
 	}
 	for _, name := range providers {
-		m.verified = append(m.verified, proxywasm.DefineCounterMetric("apiguard.authn."+name+".verified"))
+		m.verified[name] = proxywasm.DefineCounterMetric("apiguard.authn." + name + ".verified")
 		denied := map[verdict.Reason]proxywasm.MetricCounter{}
 		for _, r := range verdict.All() {
 			denied[r] = proxywasm.DefineCounterMetric("apiguard.authn." + name + ".denied." + r.Code())
 		}
-		m.providerDenied = append(m.providerDenied, denied)
+		m.providerDenied[name] = denied
 	}
 	return m
 }
 
 // authenticated counts a provider's verdict, when a provider decided.
-func (m *metrics) authenticated(res authn.Result) {
+func (m *metrics) authenticated(provider string, d verdict.Decision) {
 	switch {
-	case res.Attempted < 0:
-	case res.Denied():
-		m.providerDenied[res.Attempted][res.Reason].Increment(1)
+	case provider == "":
+	case d.Denied():
+		m.providerDenied[provider][d.Reason].Increment(1)
 	default:
-		m.verified[res.Attempted].Increment(1)
+		m.verified[provider].Increment(1)
 	}
 }
 

@@ -183,16 +183,16 @@ type Input struct {
 // Result is authentication's answer and what it changes in the request.
 type Result struct {
 	verdict.Decision
-	// Provider is the index of the provider that verified the token; -1 when
+	// Principal is who the verified token speaks for; its Token is nil when
 	// the request carries none (allowed on optional routes).
-	Provider int
-	Token    *jwt.Token
-	// Attempted is the provider whose verification decided the result
-	// (success or denial), for per-provider metrics; -1 if none ran.
-	Attempted int
-	// NeedKeys is the provider whose missing keys, or lack of the token's
-	// kid, caused the denial: the glue may fetch its JWKS and retry. -1 if none.
-	NeedKeys int
+	Principal Principal
+	// Attempted names the provider whose verification decided the result
+	// (success or denial), for per-provider metrics; "" if none ran.
+	Attempted string
+	// Wait, on a denial caused by a provider's missing keys or by a kid it
+	// does not know, names that provider: the glue may fetch its JWKS and
+	// retry. nil otherwise.
+	Wait *KeyWait
 	// Remove and Set are request header edits; Query, if QueryChanged, is the
 	// new raw query (the token removed from it).
 	Remove       []string
@@ -201,9 +201,25 @@ type Result struct {
 	QueryChanged bool
 }
 
+// Principal is a verified token and the provider that verified it; its
+// parsed claims are there for later stages, never parsed twice.
+type Principal struct {
+	Provider string
+	Token    *jwt.Token
+}
+
+// KeyWait is a provider whose keys a denied request waits for.
+type KeyWait struct {
+	// Provider is its index, as in Providers.
+	Provider int
+	// UnknownKey: the provider has keys, but not the token's kid, which
+	// may be an early key rotation.
+	UnknownKey bool
+}
+
 // Authenticate checks the request against a route's requirement.
 func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
-	res := Result{Provider: -1, NeedKeys: -1, Attempted: -1}
+	var res Result
 	var cred found
 	var candidates []int
 	var claimed []bool
@@ -240,17 +256,17 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 		if d.Reason == verdict.TokenIssuer {
 			continue
 		}
-		res.Attempted = pi
+		res.Attempted = p.Name
 		if d.Denied() {
 			res.Decision = d
 			if d.Reason == verdict.KeysUnavailable || d.Reason == verdict.TokenUnknownKey {
-				res.NeedKeys = pi
+				res.Wait = &KeyWait{Provider: pi, UnknownKey: d.Reason == verdict.TokenUnknownKey}
 			}
 			return res
 		}
-		res.Decision, res.Provider, res.Token = verdict.Decision{}, pi, tok
+		res.Decision, res.Principal = verdict.Decision{}, Principal{Provider: p.Name, Token: tok}
 		if d := a.edits(p, tok, cred, in, &res); d.Denied() {
-			res.Decision, res.Provider, res.Token = d, -1, nil
+			res.Decision, res.Principal = d, Principal{}
 		}
 		return res
 	}

@@ -97,8 +97,8 @@ func TestAuthenticate(t *testing.T) {
 				t.Fatalf("reason %s (%s), want %s", res.Reason.Code(), res.Detail, tc.wantReason.Code())
 			}
 			provider := ""
-			if res.Provider >= 0 {
-				provider = a.Providers()[res.Provider]
+			if res.Principal.Token != nil {
+				provider = res.Principal.Provider
 			}
 			if provider != tc.wantProvider {
 				t.Errorf("provider %q, want %q", provider, tc.wantProvider)
@@ -155,12 +155,12 @@ func TestMissingKeysAskForAFetch(t *testing.T) {
 	a, keys := compile(t)
 	idpOnly, _ := a.Require("r", []string{"idp"}, false)
 	h := [][2]string{{"authorization", "Bearer " + idpToken()}}
-	if res := a.Authenticate(idpOnly, Input{Headers: h, Now: now}); res.Reason != verdict.KeysUnavailable || res.NeedKeys != 0 {
+	if res := a.Authenticate(idpOnly, Input{Headers: h, Now: now}); res.Reason != verdict.KeysUnavailable || res.Wait == nil || res.Wait.Provider != 0 || res.Wait.UnknownKey {
 		t.Errorf("no keys: %+v", res)
 	}
 	rotated := jwttest.EC("idp-2", elliptic.P256())
 	h = [][2]string{{"authorization", "Bearer " + rotated.Token(jwttest.Claims("https://idp.example.com/", "orders", now.Unix()+600))}}
-	if res := a.Authenticate(idpOnly, Input{Headers: h, Now: now, Keys: keys}); res.Reason != verdict.TokenUnknownKey || res.NeedKeys != 0 {
+	if res := a.Authenticate(idpOnly, Input{Headers: h, Now: now, Keys: keys}); res.Reason != verdict.TokenUnknownKey || res.Wait == nil || res.Wait.Provider != 0 || !res.Wait.UnknownKey {
 		t.Errorf("unknown kid: %+v", res)
 	}
 }

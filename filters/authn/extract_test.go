@@ -41,7 +41,7 @@ func TestCredentialsCannotHide(t *testing.T) {
 			if res.Reason != tc.reason {
 				t.Fatalf("reason %s (%s), want %s", res.Reason.Code(), res.Detail, tc.reason.Code())
 			}
-			if anon := !res.Denied() && res.Token == nil; anon != tc.anon {
+			if anon := !res.Denied() && res.Principal.Token == nil; anon != tc.anon {
 				t.Errorf("anonymous = %v, want %v", anon, tc.anon)
 			}
 		})

@@ -38,10 +38,6 @@ func (t *Token) SetDerived(v any, size int) { t.derived, t.derivedSize = v, size
 // Claims is the verified payload; read it with gjson paths.
 func (t *Token) Claims() gjson.Result { return t.claims }
 
-// Alg and KeyID are the header's alg and kid.
-func (t *Token) Alg() string   { return t.alg }
-func (t *Token) KeyID() string { return t.kid }
-
 // Algorithms are the JWS algorithms apiguard accepts (RFC 7518 section 3, RFC
 // 8037). Anything else, "none" in any casing included, is refused.
 var Algorithms = []string{

@@ -6,6 +6,7 @@ import (
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/stage"
 )
 
 // Load reads the filter JSON and compiles it: the one entry point of the
@@ -51,12 +52,24 @@ func readDefault(r *config.Reader, path string, v gjson.Result) bool {
 
 func readRoute(r *config.Reader, path string, v gjson.Result) Route {
 	var rt Route
-	r.Object(path, v, config.Fields{
+	fields := config.Fields{
 		"name":  {Required: true, Read: func(p string, v gjson.Result) { rt.Name, _ = r.Str(p, v) }},
 		"match": {Required: true, Read: func(p string, v gjson.Result) { rt.Match = route.ReadSpec(r, p, v) }},
 		// Every route says how it is authenticated; "none" must be
 		// written out: a route is never public by omission.
 		"auth": {Required: true, Read: func(p string, v gjson.Result) { rt.Auth = authn.ReadRouteAuth(r, p, v) }},
-	})
+	}
+	// Each optional stage reads its own field; they run in the order of
+	// Stages, whatever the order of the fields.
+	stages := make([]stage.Stage, len(Stages))
+	for i, spec := range Stages {
+		fields[spec.Key] = config.Field{Read: func(p string, v gjson.Result) { stages[i] = spec.Compile(r, p, v) }}
+	}
+	r.Object(path, v, fields)
+	for _, st := range stages {
+		if st != nil {
+			rt.Stages = append(rt.Stages, st)
+		}
+	}
 	return rt
 }

@@ -1,18 +1,43 @@
-// Package pipeline runs a request through the stages its route asks for, in the
-// fixed order of the design: normalize the path, match a route, then each policy
-// stage the route configures. It is compiled once from plain Go config and is
-// immutable, so every worker can share one decision function.
+// Package pipeline runs a stream through the stages its route asks for. It is
+// compiled once (Load) and immutable, so every worker shares one decision
+// function; what changes per stream lives in a Stream, per worker in a Worker.
 //
-// Adding a stage: compile it in Compile into compiledRoute, and call its Decide
-// in Request at its place in the order. Nothing else changes.
+// The request-headers phase, in this order, the only place it is written:
+//
+//  1. :authority canonicalized (400 when malformed) and :path normalized
+//     (400 for what must not reach an upstream);
+//  2. the route matched (404 or 405, or the host's default);
+//  3. headers apiguard writes from claims removed, on every route;
+//  4. authentication, on routes with "auth" providers (filters/authn);
+//  5. the optional stages of Stages, in their order.
+//
+// Stages speak filters/stage: what they see of a stream and what they answer.
+//
+// There is no body or response phase yet: no stage asks for one.
+//
+// Adding a stage, the files to touch in order:
+//
+//  1. a package under filters/ with its Compile, which reads its field of a
+//     route with a config.Reader (its defaults and ranges are its own) and
+//     returns a value implementing stage.Stage;
+//  2. its denial reasons in filters/verdict (the closed set of codes);
+//  3. one line in Stages: {Key: "its_field", Compile: itspkg.Compile}.
+//
+// The glue (plugin/) does not change: it applies any Outcome's edits
+// generically. TestAddingAStage shows one.
 package pipeline
 
 import (
+	"cmp"
 	"strconv"
+	"time"
 
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/jwks"
+	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -24,6 +49,8 @@ type Route struct {
 	Match route.Spec
 	// Auth says whether and how the route's requests are authenticated.
 	Auth authn.RouteAuth
+	// Stages are the route's optional stages (Stages), in their order.
+	Stages []stage.Stage
 }
 
 // Config is the whole policy.
@@ -46,6 +73,10 @@ type Host struct {
 	DefaultAllow bool
 }
 
+// Stages are the optional route stages, in the order they run on a route's
+// requests, after authentication. Adding a stage is one line here.
+var Stages = []stage.Spec{}
+
 // Pipeline is a compiled Config.
 type Pipeline struct {
 	table  *route.Table
@@ -53,13 +84,19 @@ type Pipeline struct {
 	// defaultAllow is each host group's default, by group number.
 	defaultAllow []bool
 	authn        *authn.Authenticator
-	warnings     []Warning
+	// protected are the headers apiguard writes from claims, capacity
+	// capped so that appending to them copies.
+	protected []string
+	warnings  []Warning
 }
 
 type compiledRoute struct {
 	name string
-	// auth is nil on public routes.
-	auth *authn.Requirement
+	// stages run in order: authentication, then those of Stages.
+	stages []stage.Stage
+	// public routes remove the protected headers by name, as no stage
+	// reads every header to find them.
+	public bool
 }
 
 // Compile validates cfg and returns the pipeline, or every error found, each
@@ -85,7 +122,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		}
 		specs[i] = r.Match
 		specs[i].Name = r.Name
-		p.routes[i] = compiledRoute{name: r.Name}
+		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public, stages: r.Stages}
 		if r.Auth.Public {
 			continue
 		}
@@ -101,7 +138,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		if a != nil && !unknown {
 			req, reqErrs := a.Require(path+".auth", r.Auth.Providers, r.Auth.Optional)
 			errs = append(errs, reqErrs...)
-			p.routes[i].auth = req
+			p.routes[i].stages = append([]stage.Stage{authStage{a, req}}, r.Stages...)
 		}
 	}
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
@@ -112,6 +149,8 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		return nil, errs
 	}
 	p.table, p.authn = table, a
+	protected := a.ProtectedHeaders()
+	p.protected = protected[:len(protected):len(protected)]
 	for _, pattern := range table.Hosts() {
 		h, ok := settings[pattern]
 		p.defaultAllow = append(p.defaultAllow, h.DefaultAllow || !ok && cfg.DefaultAllow)
@@ -142,74 +181,87 @@ func hostSettings(hosts []Host) ([]string, map[string]Host, []config.Error) {
 	return patterns, settings, errs
 }
 
-// Authenticator is the compiled set of identity providers.
-func (p *Pipeline) Authenticator() *authn.Authenticator { return p.authn }
+// Providers lists the identity providers' names, in configuration order.
+func (p *Pipeline) Providers() []string { return p.authn.Providers() }
 
-// Authenticate runs the authentication stage for a route Request matched;
-// it allows routes that need none.
-func (p *Pipeline) Authenticate(routeIndex int, in authn.Input) authn.Result {
-	if routeIndex < 0 || p.routes[routeIndex].auth == nil {
-		return authn.Result{Provider: -1, NeedKeys: -1, Attempted: -1}
+// KeySource is where provider i's keys come from: its inline key set, or the
+// remote JWKS the glue fetches.
+func (p *Pipeline) KeySource(i int) (*jwt.KeySet, *jwks.Remote) { return p.authn.KeySource(i) }
+
+// NewWorker returns a worker's state: the inline key sets, a verified-token
+// cache, the wall clock.
+func (p *Pipeline) NewWorker() *stage.Worker {
+	w := &stage.Worker{Keys: make([]*jwt.KeySet, len(p.authn.Providers())), Cache: jwt.NewCache(0, 0), Now: time.Now}
+	for i := range w.Keys {
+		w.Keys[i], _ = p.authn.KeySource(i)
 	}
-	return p.authn.Authenticate(p.routes[routeIndex].auth, in)
+	return w
 }
 
-// NeedsAuthentication reports whether a route checks credentials, so the glue
-// reads the request's headers only when it must.
-func (p *Pipeline) NeedsAuthentication(routeIndex int) bool {
-	return routeIndex >= 0 && p.routes[routeIndex].auth != nil
+// RequestHeaders runs the request-headers phase (see the package
+// documentation) for a new stream.
+func (p *Pipeline) RequestHeaders(s *stage.Stream, h stage.Headers, w *stage.Worker) stage.Outcome {
+	method, path := h.Get(":method"), h.Get(":path")
+	// Envoy puts HTTP/1's Host in :authority, so one read serves both.
+	authority := h.Get(":authority")
+	var scheme string
+	if route.HasPort(authority) {
+		scheme = h.Get(":scheme")
+	}
+	s.Path = path
+	if d := p.match(s, method, path, authority, scheme); d.Denied() {
+		return stage.Outcome{Decision: d}
+	}
+	return p.Resume(s, h, w)
 }
 
-// Request is what the request-headers stage sees of a request.
-type Request struct {
-	Method string
-	// Authority is the :authority (Envoy puts HTTP/1's Host there);
-	// Scheme the :scheme, needed only when the authority has a port
-	// (route.HasPort), to drop the scheme's default one.
-	Authority, Scheme string
-	// Path is the raw :path, query included.
-	Path string
-}
-
-// Outcome is the pipeline's answer for a request.
-type Outcome struct {
-	verdict.Decision
-	// Route is the matched route's name; "" when none matched.
-	Route string
-	// RouteIndex is the matched route's position in Config.Routes; -1 when
-	// none matched.
-	RouteIndex int
-	// Path is the :path to forward upstream when normalization changed it, so
-	// the upstream serves what was authorized; "" keeps the client's.
-	Path string
-}
-
-// Request decides a request's headers. params is reset and filled with the
-// route template's captures; callers reuse one per stream to avoid allocations.
-func (p *Pipeline) Request(req Request, params *route.Params) Outcome {
-	if req.Method == "" {
-		return Outcome{Decision: verdict.Deny(verdict.BadRequest, "missing :method"), RouteIndex: -1}
-	}
-	host, d := route.CanonicalHost(req.Authority, req.Scheme)
-	if d.Denied() {
-		return Outcome{Decision: d, RouteIndex: -1}
-	}
-	norm, d := route.Normalize(req.Path)
-	if d.Denied() {
-		return Outcome{Decision: d, RouteIndex: -1}
-	}
-	out := Outcome{Path: forwardPath(req.Path, norm), RouteIndex: -1}
-	g := p.table.Host(host)
-	i, d := p.table.Match(g, req.Method, norm.Decoded, params)
-	if i < 0 {
-		if d.Reason == verdict.NoRoute && p.defaultAllow[g] {
+// Resume runs the route's stages from the one that last returned a Wait (or
+// the first), for a stream that waited for keys.
+func (p *Pipeline) Resume(s *stage.Stream, h stage.Headers, w *stage.Worker) stage.Outcome {
+	in := stage.NewInput(h, w)
+	var attempted string
+	for ; s.Next < len(s.Stages); s.Next++ {
+		out := s.Stages[s.Next].RequestHeaders(s, &in)
+		attempted = cmp.Or(out.Attempted, attempted)
+		if out.Denied() {
+			out.Attempted = attempted
 			return out
 		}
-		out.Decision = d
-		return out
+		s.Edits.Add(out.Edits)
 	}
-	out.Route, out.RouteIndex = p.routes[i].name, i
-	return out
+	return stage.Outcome{Edits: s.Edits, Attempted: attempted}
+}
+
+// match canonicalizes the authority, normalizes the path and matches the
+// route, recording it in s.
+func (p *Pipeline) match(s *stage.Stream, method, path, authority, scheme string) verdict.Decision {
+	if method == "" {
+		return verdict.Deny(verdict.BadRequest, "missing :method")
+	}
+	host, d := route.CanonicalHost(authority, scheme)
+	if d.Denied() {
+		return d
+	}
+	norm, d := route.Normalize(path)
+	if d.Denied() {
+		return d
+	}
+	s.Edits.Path = forwardPath(path, norm)
+	g := p.table.Host(host)
+	i, d := p.table.Match(g, method, norm.Decoded, &s.Params)
+	if i < 0 {
+		if d.Reason == verdict.NoRoute && p.defaultAllow[g] {
+			s.Edits.Remove = p.protected
+			return verdict.Decision{}
+		}
+		return d
+	}
+	rt := &p.routes[i]
+	s.Route, s.Stages = rt.name, rt.stages
+	if rt.public {
+		s.Edits.Remove = p.protected
+	}
+	return verdict.Decision{}
 }
 
 // forwardPath is the :path to send upstream, or "" when the client's path is

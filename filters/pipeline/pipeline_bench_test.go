@@ -5,6 +5,7 @@ import (
 
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/stage"
 )
 
 func BenchmarkRequest(b *testing.B) {
@@ -12,11 +13,14 @@ func BenchmarkRequest(b *testing.B) {
 	if errs != nil {
 		b.Fatal(errs)
 	}
-	var params route.Params
+	h := headers{{":method", "GET"}, {":path", "/api/v1/orders/42"}, {":authority", "api.example.com"}}
+	w := p.NewWorker()
+	var s stage.Stream
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if out := p.Request(Request{Method: "GET", Path: "/api/v1/orders/42", Authority: "api.example.com"}, &params); out.Denied() {
+		if out := p.RequestHeaders(&s, h, w); out.Denied() {
 			b.Fatal(out)
 		}
+		s.Reset()
 	}
 }

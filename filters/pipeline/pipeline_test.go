@@ -5,6 +5,7 @@ import (
 
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/internal/testkit/pipelinetest"
 )
 
@@ -19,24 +20,21 @@ func TestRoutingTable(t *testing.T) {
 	}
 	for _, tc := range table.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			var params route.Params
 			authority, scheme := tc.Target()
-			out := p.Request(Request{Method: tc.Method, Path: tc.Path, Authority: authority, Scheme: scheme}, &params)
-			if !out.Denied() {
-				out.Decision = p.Authenticate(out.RouteIndex, authn.Input{}).Decision
-			}
+			var s stage.Stream
+			out := p.RequestHeaders(&s, headers{{":method", tc.Method}, {":path", tc.Path}, {":authority", authority}, {":scheme", scheme}}, p.NewWorker())
 			status := 200
 			if out.Denied() {
 				status = out.Reason.Status()
 			}
-			if status != tc.Status || (tc.Reason != "" && out.Reason.Code() != tc.Reason) || out.Route != tc.Route {
-				t.Fatalf("got status %d reason %s route %q, want %d %s %q", status, out.Reason.Code(), out.Route, tc.Status, tc.Reason, tc.Route)
+			if status != tc.Status || (tc.Reason != "" && out.Reason.Code() != tc.Reason) || s.Route != tc.Route {
+				t.Fatalf("got status %d reason %s route %q, want %d %s %q", status, out.Reason.Code(), s.Route, tc.Status, tc.Reason, tc.Route)
 			}
 			if tc.Allow != "" && (len(out.Headers) != 1 || out.Headers[0][1] != tc.Allow) {
 				t.Errorf("headers %v, want allow %q", out.Headers, tc.Allow)
 			}
 			if !out.Denied() {
-				forwarded := out.Path
+				forwarded := out.Edits.Path
 				if forwarded == "" {
 					forwarded = tc.Path
 				}
@@ -72,8 +70,21 @@ func TestCompileNamesDuplicateAndEmptyRoutes(t *testing.T) {
 
 func TestMissingMethodIsABadRequest(t *testing.T) {
 	p, _ := Compile(Config{DefaultAllow: true})
-	var params route.Params
-	if out := p.Request(Request{Path: "/", Authority: "a.example"}, &params); out.Reason.Code() != "bad_request" {
+	if out := p.RequestHeaders(&stage.Stream{}, headers{{":path", "/"}, {":authority", "a.example"}}, p.NewWorker()); out.Reason.Code() != "bad_request" {
 		t.Errorf("reason %s, want bad_request", out.Reason.Code())
 	}
 }
+
+// headers is a request's headers as the host would give them.
+type headers [][2]string
+
+func (h headers) Get(name string) string {
+	for _, kv := range h {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+func (h headers) All() ([][2]string, error) { return h, nil }

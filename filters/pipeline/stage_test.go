@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// denyHeader is a throwaway stage, as a package under filters/ would write
+// it: it denies a request whose header has a given value, and tells the
+// upstream the order id the route captured.
+type denyHeader struct{ name, value string }
+
+func compileDenyHeader(r *config.Reader, path string, v gjson.Result) stage.Stage {
+	var d denyHeader
+	r.Object(path, v, config.Fields{
+		"header": {Required: true, Read: func(p string, v gjson.Result) { d.name, _ = r.Str(p, v) }},
+		"value":  {Required: true, Read: func(p string, v gjson.Result) { d.value, _ = r.Str(p, v) }},
+	})
+	return d
+}
+
+func (d denyHeader) RequestHeaders(s *stage.Stream, in *stage.Input) stage.Outcome {
+	headers, err := in.All()
+	if err != nil {
+		return stage.Outcome{Decision: verdict.Deny(verdict.Internal, "cannot read request headers")}
+	}
+	for _, kv := range headers {
+		if kv[0] == d.name && kv[1] == d.value {
+			return stage.Outcome{Decision: verdict.Deny(verdict.BadRequest, "header value refused")}
+		}
+	}
+	id, _ := s.Params.Get("id")
+	return stage.Outcome{Edits: stage.Edits{Set: [][2]string{{"x-order-id", id}}}}
+}
+
+// TestAddingAStage shows what a new stage takes: its package (above) and
+// one line in Stages. The glue applies its edits like any other.
+func TestAddingAStage(t *testing.T) {
+	defer func(saved []stage.Spec) { Stages = saved }(Stages)
+	Stages = append(Stages, stage.Spec{Key: "deny_header", Compile: compileDenyHeader}) // the one line
+
+	p, errs := Load([]byte(`{"routes": [
+		{"name": "orders", "match": {"path": "/orders/{id}"}, "auth": "none", "deny_header": {"header": "x-debug", "value": "1"}},
+		{"name": "other", "match": {"path": "/other"}, "auth": "none"}]}`))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		debug   string
+		want    verdict.Reason
+		wantSet [][2]string
+	}{
+		{name: "the refused value", path: "/orders/7", debug: "1", want: verdict.BadRequest},
+		{name: "another value", path: "/orders/7", debug: "0", wantSet: [][2]string{{"x-order-id", "7"}}},
+		{name: "a route without the stage", path: "/other", debug: "1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s stage.Stream
+			out := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker())
+			if out.Reason != tc.want || len(out.Edits.Set) != len(tc.wantSet) || len(tc.wantSet) > 0 && out.Edits.Set[0] != tc.wantSet[0] {
+				t.Errorf("reason %s, set %v; want %s, %v", out.Reason.Code(), out.Edits.Set, tc.want.Code(), tc.wantSet)
+			}
+		})
+	}
+
+	_, errs = Load([]byte(`{"routes": [{"name": "a", "match": {"path": "/a"}, "auth": "none", "deny_header": {"header": "x-debug"}}]}`))
+	if len(errs) != 1 || errs[0].Error() != "routes[0].deny_header.value: required" {
+		t.Errorf("errors %v", errs)
+	}
+	if _, errs := Load([]byte(`{"routes": [{"name": "a", "match": {"path": "/a"}, "auth": "none", "deny_headers": {}}]}`)); len(errs) != 1 ||
+		!strings.HasSuffix(errs[0].Error(), "deny_headers: unknown field") {
+		t.Errorf("a misspelt stage field: errors %v", errs)
+	}
+}
