@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -69,6 +71,7 @@ func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
 	for _, f := range fns {
 		f := f
 		okInit, okAlloc := allowedDuringInitialize[f.name], allowedDuringAllocate[f.name]
+		fail := strings.HasPrefix(f.name, "proxy_") && len(f.results) == 1 && slices.Contains(vm.env.cfg.FailHostCalls, f.name)
 		if f.name == "poll_oneoff" && vm.env.cfg.Profile == CppHostCurrent {
 			okAlloc = true
 		}
@@ -82,6 +85,10 @@ func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
 				if !okAlloc {
 					panic(restrictedCallbackError{f.name, vm.phase})
 				}
+			}
+			if fail {
+				stack[0] = uint64(statusInternalFailure)
+				return
 			}
 			f.fn(vm, stack)
 		}), f.params, f.results).Export(f.name)

@@ -110,6 +110,11 @@ type Config struct {
 	// HTTPCallTimeout, if set, bounds the http calls the plugin gave no
 	// timeout; by default such a call has none, as in Envoy.
 	HTTPCallTimeout time.Duration
+	// FailHostCalls names proxy_* host calls that answer InternalFailure
+	// without doing anything, to show the plugin fails closed when a host
+	// call fails (Envoy fails them on maps a stream no longer has, on a
+	// full shared-data store, ...). Empty: none fails.
+	FailHostCalls []string
 }
 
 // Env is what the VMs of one plugin share, as an Envoy process does: the compiled
