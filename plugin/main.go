@@ -114,27 +114,27 @@ func (requestHeaders) All() ([][2]string, error) { return proxywasm.GetHttpReque
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	defer h.failClosedOnPanic()
 	p := h.plugin
-	out := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
+	d := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
 	if h.routeStats = p.metrics.route(h.stream.Route); h.routeStats != nil {
 		// Filter state wasm.apiguard_route, for access logs.
 		_ = proxywasm.SetProperty([]string{"apiguard_route"}, []byte(h.stream.Route))
 	}
-	return h.decide(out, true)
+	return h.decide(d, true)
 }
 
-// decide applies the pipeline's outcome. mayWait lets a stream pause until
+// decide applies the pipeline's decision. mayWait lets a stream pause until
 // its provider's keys arrive; a stream resumed after waiting is answered
 // either way.
-func (h *httpContext) decide(out stage.Outcome, mayWait bool) types.Action {
-	p := h.plugin
-	if out.Wait != nil && mayWait && p.waitForKeys(h, out.Wait.Provider, out.Wait.UnknownKey) {
+func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
+	p, s := h.plugin, &h.stream
+	if d.Denied() && s.Wait != nil && mayWait && p.waitForKeys(h, s.Wait.Provider, s.Wait.UnknownKey) {
 		return types.ActionPause
 	}
-	p.metrics.authenticated(out.Attempted, out.Decision)
-	if out.Denied() {
-		return h.deny(out.Decision)
+	p.metrics.authenticated(s.Attempted, d)
+	if d.Denied() {
+		return h.deny(d)
 	}
-	if err := applyEdits(out.Edits); err != nil {
+	if err := applyEdits(&s.Edits); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot edit the request: %v", err)
 		return h.deny(internalError)
 	}
@@ -145,7 +145,7 @@ func (h *httpContext) decide(out stage.Outcome, mayWait bool) types.Action {
 // applyEdits makes the pipeline's edits to the request headers. A failure
 // fails the stream closed: a spoofed claim header left in place, or a path
 // other than the one authorized, must never reach the upstream.
-func applyEdits(e stage.Edits) error {
+func applyEdits(e *stage.Edits) error {
 	for _, name := range e.Remove {
 		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
 			return err
@@ -166,8 +166,8 @@ func applyEdits(e stage.Edits) error {
 // denial has already answered it.
 func (h *httpContext) resume() {
 	defer h.failClosedOnPanic()
-	out := h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state)
-	if h.decide(out, false) == types.ActionContinue {
+	d := h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state)
+	if h.decide(d, false) == types.ActionContinue {
 		if err := proxywasm.ResumeHttpRequest(); err != nil {
 			proxywasm.LogErrorf("apiguard: cannot resume a stream: %v", err)
 		}

@@ -21,40 +21,49 @@ type metrics struct {
 	// routes are defined on a route's first match, so a worker defines only
 	// the counters of routes it served.
 	routes map[string]*routeMetrics
-	// Per provider, by name.
-	verified       map[string]proxywasm.MetricCounter
-	providerDenied map[string]map[verdict.Reason]proxywasm.MetricCounter
+	// Per provider, indexed like providers: a scan of a few names compares
+	// the pipeline's own strings, cheaper in wasm than hashing for a map.
+	providers      []string
+	verified       []proxywasm.MetricCounter
+	providerDenied []map[verdict.Reason]proxywasm.MetricCounter
 }
 
 func defineMetrics(providers []string) *metrics {
 	m := &metrics{
-		allowed:  proxywasm.DefineCounterMetric("apiguard.requests.allowed"),
-		byReason: map[verdict.Reason]proxywasm.MetricCounter{},
-		routes:   map[string]*routeMetrics{},
-		verified: map[string]proxywasm.MetricCounter{}, providerDenied: map[string]map[verdict.Reason]proxywasm.MetricCounter{},
+		allowed:   proxywasm.DefineCounterMetric("apiguard.requests.allowed"),
+		byReason:  map[verdict.Reason]proxywasm.MetricCounter{},
+		routes:    map[string]*routeMetrics{},
+		providers: providers,
 	}
 	for _, r := range verdict.All() {
 		m.byReason[r] = proxywasm.DefineCounterMetric("apiguard.requests.denied." + r.Code())
 	}
 	for _, name := range providers {
-		m.verified[name] = proxywasm.DefineCounterMetric("apiguard.authn." + name + ".verified")
+		m.verified = append(m.verified, proxywasm.DefineCounterMetric("apiguard.authn."+name+".verified"))
 		denied := map[verdict.Reason]proxywasm.MetricCounter{}
 		for _, r := range verdict.All() {
 			denied[r] = proxywasm.DefineCounterMetric("apiguard.authn." + name + ".denied." + r.Code())
 		}
-		m.providerDenied[name] = denied
+		m.providerDenied = append(m.providerDenied, denied)
 	}
 	return m
 }
 
 // authenticated counts a provider's verdict, when a provider decided.
 func (m *metrics) authenticated(provider string, d verdict.Decision) {
-	switch {
-	case provider == "":
-	case d.Denied():
-		m.providerDenied[provider][d.Reason].Increment(1)
-	default:
-		m.verified[provider].Increment(1)
+	if provider == "" {
+		return
+	}
+	for i, name := range m.providers {
+		switch {
+		case name != provider:
+		case d.Denied():
+			m.providerDenied[i][d.Reason].Increment(1)
+			return
+		default:
+			m.verified[i].Increment(1)
+			return
+		}
 	}
 }
 

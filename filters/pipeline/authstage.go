@@ -16,32 +16,33 @@ type authStage struct {
 	req *authn.Requirement
 }
 
-func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) stage.Outcome {
+func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
 	headers, err := in.All()
 	if err != nil {
-		return stage.Outcome{Decision: verdict.Deny(verdict.Internal, "cannot read request headers")}
+		return verdict.Deny(verdict.Internal, "cannot read request headers")
 	}
 	w := in.Worker()
 	_, query, _ := strings.Cut(s.Path, "?")
 	res := st.a.Authenticate(st.req, authn.Input{Headers: headers, Query: query, Now: w.Now(), Keys: w.Keys, Cache: w.Cache})
-	out := stage.Outcome{Decision: res.Decision, Wait: res.Wait, Attempted: res.Attempted}
+	s.Attempted = res.Attempted
 	if res.Denied() {
-		return out
+		s.Wait = res.Wait
+		return res.Decision
 	}
 	// Headers apiguard writes from claims never come from the client.
+	edits := stage.Edits{Remove: res.Remove, Set: res.Set}
 	protected := st.a.ProtectedHeaders()
 	for _, kv := range headers {
 		if slices.Contains(protected, kv[0]) {
-			out.Edits.Remove = append(out.Edits.Remove, kv[0])
+			edits.Remove = append(edits.Remove, kv[0])
 		}
 	}
-	out.Edits.Remove = append(out.Edits.Remove, res.Remove...)
-	out.Edits.Set = res.Set
 	if res.QueryChanged {
-		out.Edits.Path = withQuery(cmp.Or(s.Edits.Path, s.Path), res.Query)
+		edits.Path = withQuery(cmp.Or(s.Edits.Path, s.Path), res.Query)
 	}
+	s.Edits.Add(edits)
 	s.Principal = res.Principal
-	return out
+	return verdict.Decision{}
 }
 
 // withQuery replaces the query of a :path.

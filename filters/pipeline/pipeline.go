@@ -23,12 +23,11 @@
 //  2. its denial reasons in filters/verdict (the closed set of codes);
 //  3. one line in Stages: {Key: "its_field", Compile: itspkg.Compile}.
 //
-// The glue (plugin/) does not change: it applies any Outcome's edits
+// The glue (plugin/) does not change: it applies any stage's edits
 // generically. TestAddingAStage shows one.
 package pipeline
 
 import (
-	"cmp"
 	"strconv"
 	"time"
 
@@ -199,8 +198,9 @@ func (p *Pipeline) NewWorker() *stage.Worker {
 }
 
 // RequestHeaders runs the request-headers phase (see the package
-// documentation) for a new stream.
-func (p *Pipeline) RequestHeaders(s *stage.Stream, h stage.Headers, w *stage.Worker) stage.Outcome {
+// documentation) for a new stream. When it allows the stream, s.Edits are
+// what to change in the request.
+func (p *Pipeline) RequestHeaders(s *stage.Stream, h stage.Headers, w *stage.Worker) verdict.Decision {
 	method, path := h.Get(":method"), h.Get(":path")
 	// Envoy puts HTTP/1's Host in :authority, so one read serves both.
 	authority := h.Get(":authority")
@@ -209,27 +209,22 @@ func (p *Pipeline) RequestHeaders(s *stage.Stream, h stage.Headers, w *stage.Wor
 		scheme = h.Get(":scheme")
 	}
 	s.Path = path
-	if d := p.match(s, method, path, authority, scheme); d.Denied() {
-		return stage.Outcome{Decision: d}
+	if d := p.match(s, method, path, authority, scheme); d.Denied() || len(s.Stages) == 0 {
+		return d
 	}
 	return p.Resume(s, h, w)
 }
 
-// Resume runs the route's stages from the one that last returned a Wait (or
-// the first), for a stream that waited for keys.
-func (p *Pipeline) Resume(s *stage.Stream, h stage.Headers, w *stage.Worker) stage.Outcome {
-	in := stage.NewInput(h, w)
-	var attempted string
+// Resume runs the route's stages from the one that last denied with a Wait
+// (or the first), for a stream that waited for keys.
+func (p *Pipeline) Resume(s *stage.Stream, h stage.Headers, w *stage.Worker) verdict.Decision {
+	in := s.Begin(h, w)
 	for ; s.Next < len(s.Stages); s.Next++ {
-		out := s.Stages[s.Next].RequestHeaders(s, &in)
-		attempted = cmp.Or(out.Attempted, attempted)
-		if out.Denied() {
-			out.Attempted = attempted
-			return out
+		if d := s.Stages[s.Next].RequestHeaders(s, in); d.Denied() {
+			return d
 		}
-		s.Edits.Add(out.Edits)
 	}
-	return stage.Outcome{Edits: s.Edits, Attempted: attempted}
+	return verdict.Decision{}
 }
 
 // match canonicalizes the authority, normalizes the path and matches the

@@ -34,7 +34,7 @@ func TestRoutingTable(t *testing.T) {
 				t.Errorf("headers %v, want allow %q", out.Headers, tc.Allow)
 			}
 			if !out.Denied() {
-				forwarded := out.Edits.Path
+				forwarded := s.Edits.Path
 				if forwarded == "" {
 					forwarded = tc.Path
 				}

@@ -25,18 +25,19 @@ func compileDenyHeader(r *config.Reader, path string, v gjson.Result) stage.Stag
 	return d
 }
 
-func (d denyHeader) RequestHeaders(s *stage.Stream, in *stage.Input) stage.Outcome {
+func (d denyHeader) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
 	headers, err := in.All()
 	if err != nil {
-		return stage.Outcome{Decision: verdict.Deny(verdict.Internal, "cannot read request headers")}
+		return verdict.Deny(verdict.Internal, "cannot read request headers")
 	}
 	for _, kv := range headers {
 		if kv[0] == d.name && kv[1] == d.value {
-			return stage.Outcome{Decision: verdict.Deny(verdict.BadRequest, "header value refused")}
+			return verdict.Deny(verdict.BadRequest, "header value refused")
 		}
 	}
 	id, _ := s.Params.Get("id")
-	return stage.Outcome{Edits: stage.Edits{Set: [][2]string{{"x-order-id", id}}}}
+	s.Edits.Add(stage.Edits{Set: [][2]string{{"x-order-id", id}}})
+	return verdict.Decision{}
 }
 
 // TestAddingAStage shows what a new stage takes: its package (above) and
@@ -65,9 +66,9 @@ func TestAddingAStage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var s stage.Stream
-			out := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker())
-			if out.Reason != tc.want || len(out.Edits.Set) != len(tc.wantSet) || len(tc.wantSet) > 0 && out.Edits.Set[0] != tc.wantSet[0] {
-				t.Errorf("reason %s, set %v; want %s, %v", out.Reason.Code(), out.Edits.Set, tc.want.Code(), tc.wantSet)
+			d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker())
+			if d.Reason != tc.want || len(s.Edits.Set) != len(tc.wantSet) || len(tc.wantSet) > 0 && s.Edits.Set[0] != tc.wantSet[0] {
+				t.Errorf("reason %s, set %v; want %s, %v", d.Reason.Code(), s.Edits.Set, tc.want.Code(), tc.wantSet)
 			}
 		})
 	}

@@ -1,5 +1,5 @@
 // Package stage is the contract between the pipeline and its stages: what a
-// stage sees of a stream (Stream, Input) and what it answers (Outcome, Edits).
+// stage sees of a stream (Stream, Input) and what it may change (Edits).
 // Stage packages and filters/pipeline import it.
 package stage
 
@@ -19,9 +19,10 @@ import (
 // route's configuration and immutable.
 type Stage interface {
 	// RequestHeaders decides on the request's headers. It may read every
-	// header (in.All), record what later stages need in s, and return a
-	// denial, edits to apply, or a denial with a Wait.
-	RequestHeaders(s *Stream, in *Input) Outcome
+	// header (in.All) and record what later stages need in s. It denies, or
+	// allows and adds its edits with s.Edits.Add; a denial that keys may
+	// still lift sets s.Wait.
+	RequestHeaders(s *Stream, in *Input) verdict.Decision
 }
 
 // Spec is a kind of optional route stage: the field it owns in a route and
@@ -64,8 +65,12 @@ type Input struct {
 	err     error
 }
 
-// NewInput is the input of one run of stages.
-func NewInput(h Headers, w *Worker) Input { return Input{headers: h, worker: w} }
+// Begin starts a run of stages on the stream and returns their input. The
+// input lives in the stream, so a run allocates nothing for it.
+func (s *Stream) Begin(h Headers, w *Worker) *Input {
+	s.in, s.Wait = Input{headers: h, worker: w}, nil
+	return &s.in
+}
 
 // All returns every request header.
 func (in *Input) All() ([][2]string, error) {
@@ -92,32 +97,30 @@ type Stream struct {
 	Principal authn.Principal
 	// Path is the client's :path.
 	Path string
-	// The pipeline's bookkeeping: the matched route's stages, the next to
-	// run (a stream that waited resumes there), and the edits of those
-	// that ran (Edits.Path "" keeps the client's).
-	Stages []Stage
-	Next   int
-	Edits  Edits
-}
-
-// Reset forgets the stream, for reuse.
-func (s *Stream) Reset() {
-	s.Params.Reset()
-	*s = Stream{Params: s.Params}
-}
-
-// Outcome is the pipeline's answer for one phase of a stream.
-type Outcome struct {
-	verdict.Decision
-	// Edits are applied by the glue when the stream is allowed: Remove,
-	// then Set, then Path. Any that fails denies the stream.
+	// Edits are what the stages that ran change in the request, applied by
+	// the glue once the phase allowed it: Remove, then Set, then Path ("" keeps
+	// the client's). Any that fails denies the stream.
 	Edits Edits
-	// Wait, on a denial, names the provider whose keys may still arrive:
-	// the glue may pause the stream until they do and call Resume.
+	// Wait, after a denial, names the provider whose keys may still
+	// arrive: the glue may pause the stream until they do and resume it.
 	Wait *authn.KeyWait
 	// Attempted names the provider whose verification decided, for
 	// metrics; "" when none ran.
 	Attempted string
+	// The pipeline's bookkeeping: the matched route's stages and the next to
+	// run (a stream that waited resumes there).
+	Stages []Stage
+	Next   int
+	in     Input
+}
+
+// Reset forgets the stream, for reuse. Field by field: the captures are
+// most of a Stream's size, and copying them in wasm costs more than matching.
+func (s *Stream) Reset() {
+	s.Params.Reset()
+	s.Route, s.Principal, s.Path = "", authn.Principal{}, ""
+	s.Edits, s.Wait, s.Attempted = Edits{}, nil, ""
+	s.Stages, s.Next, s.in = nil, 0, Input{}
 }
 
 // Edits are generic changes to the request.
@@ -128,10 +131,19 @@ type Edits struct {
 	Path string
 }
 
-// Add merges a later stage's edits.
+// Add merges a later stage's edits. The first stage's lists are taken as
+// they are, without a copy: most routes have one stage that edits.
 func (e *Edits) Add(later Edits) {
-	e.Remove = append(e.Remove, later.Remove...)
-	e.Set = append(e.Set, later.Set...)
+	if len(e.Remove) == 0 {
+		e.Remove = later.Remove
+	} else {
+		e.Remove = append(e.Remove, later.Remove...)
+	}
+	if len(e.Set) == 0 {
+		e.Set = later.Set
+	} else {
+		e.Set = append(e.Set, later.Set...)
+	}
 	if later.Path != "" {
 		e.Path = later.Path
 	}
