@@ -23,7 +23,11 @@ func main() {
 	}
 	failed := false
 	for _, path := range os.Args[1:] {
-		if err := check(os.Stdout, path); err != nil {
+		raw, err := os.ReadFile(path)
+		if err == nil {
+			err = check(os.Stdout, path, raw)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "apiguard-check:", err)
 			failed = true
 		}
@@ -33,13 +37,9 @@ func main() {
 	}
 }
 
-// check lints one policy file, one line per error or warning, as compilers
-// and linters print them.
-func check(out io.Writer, path string) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
+// check lints one policy file's contents, one line per error or warning, as
+// compilers and linters print them.
+func check(out io.Writer, path string, raw []byte) error {
 	p, errs := pipeline.Load(raw)
 	for _, e := range errs {
 		fmt.Fprintf(out, "%s: %s: %s\n", path, e.Path, e.Message)

@@ -2,25 +2,14 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func writeConfig(t *testing.T, config string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(p, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestCheckLintsAPolicy(t *testing.T) {
-	bad := writeConfig(t, `{"routes": [{"name": "a", "match": {"path": "/a/{id"}, "auth": "none"}], "defualt": "deny"}`)
+	const bad, good = "bad.json", "good.json"
 	var lint bytes.Buffer
-	err := check(&lint, bad)
+	err := check(&lint, bad, []byte(`{"routes": [{"name": "a", "match": {"path": "/a/{id"}, "auth": "none"}], "defualt": "deny"}`))
 	if err == nil || !strings.HasSuffix(err.Error(), "2 error(s); the plugin would refuse to start") {
 		t.Fatalf("error %v, want 2 errors", err)
 	}
@@ -30,8 +19,7 @@ func TestCheckLintsAPolicy(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	good := writeConfig(t, `{"routes": []}`)
-	if err := check(&out, good); err != nil {
+	if err := check(&out, good, []byte(`{"routes": []}`)); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != good+": ok\n" {
@@ -43,7 +31,8 @@ func TestCheckLintsAPolicy(t *testing.T) {
 // that protects GET /admin next to a public catch-all: the check passes, and
 // says that DELETE /admin and /ADMIN reach the catch-all without a token.
 func TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants(t *testing.T) {
-	policy := writeConfig(t, `{
+	const policy = "policy.json"
+	raw := []byte(`{
   "providers": {"idp": {"issuer": "https://idp.example.com/", "audiences": ["api"],
     "jwks": {"inline": {"keys": [{"kty": "EC", "crv": "P-256", "kid": "k", "x": "4UdocqldX3NZAEh4PMiDSSgckJNOK_kD6YZTBecr-U8", "y": "bs7M9cE-uBUiZ_7LwIGtr9AFYaoQB6vY1upcsNq96Jk"}]}}}},
   "routes": [
@@ -52,7 +41,7 @@ func TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants(t *testing.T) 
   ]
 }`)
 	var out bytes.Buffer
-	if err := check(&out, policy); err != nil {
+	if err := check(&out, policy, raw); err != nil {
 		t.Fatalf("warnings failed the check: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{
