@@ -65,8 +65,6 @@ type Gateway struct {
 	vms      []*host.VM
 	next     atomic.Uint32
 	upstream *cluster
-	// startLogs are the first canary's log lines.
-	startLogs []host.LogEntry
 	// reload serializes configuration pushes; config is the last one given.
 	reload sync.Mutex
 	config []byte
@@ -132,7 +130,6 @@ func (g *Gateway) load(config []byte) error {
 	if err := g.env.Canary(); err != nil {
 		return err
 	}
-	g.startLogs = g.env.Logs()
 	for i := 0; i < g.opts.Workers; i++ {
 		vm, err := g.env.StartVM()
 		if err != nil {
@@ -197,11 +194,6 @@ func Check(module, config []byte) error {
 	g.Close()
 	return nil
 }
-
-// StartLogs are the plugin's log lines from loading the configuration, once
-// each: the first canary's, which Envoy's main thread logs before any worker
-// repeats them.
-func (g *Gateway) StartLogs() []host.LogEntry { return g.startLogs }
 
 // Env is the host environment, for metrics and ticks.
 func (g *Gateway) Env() *host.Env { return g.env }
