@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -97,6 +98,9 @@ type httpContext struct {
 	// waits for its provider's keys.
 	stream  stage.Stream
 	waiting bool
+	// replied is set once apiguard sent its local reply, which then passes
+	// through OnHttpResponseHeaders like an upstream's response.
+	replied bool
 	// routeStats count the matched route's decisions; nil when none matched.
 	routeStats *routeMetrics
 }
@@ -110,6 +114,17 @@ func (requestHeaders) Get(name string) string {
 }
 
 func (requestHeaders) All() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
+
+// responseHeaders reads the response's headers from the host for the
+// pipeline.
+type responseHeaders struct{}
+
+func (responseHeaders) Get(name string) string {
+	v, _ := proxywasm.GetHttpResponseHeader(name)
+	return v
+}
+
+func (responseHeaders) All() ([][2]string, error) { return proxywasm.GetHttpResponseHeaders() }
 
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	defer h.failClosedOnPanic()
@@ -162,6 +177,47 @@ func applyEdits(e *stage.Edits) error {
 	return nil
 }
 
+// OnHttpResponseHeaders runs the response-headers phase, only on routes
+// with a stage that asks for it. It runs once per response: on apiguard's
+// own local reply it is the one pass that reply makes through the filter.
+func (h *httpContext) OnHttpResponseHeaders(int, bool) types.Action {
+	s := &h.stream
+	if len(s.Responders) == 0 {
+		return types.ActionContinue
+	}
+	defer h.failClosedOnPanic()
+	h.plugin.pipeline.ResponseHeaders(s, responseHeaders{}, h.plugin.state)
+	if err := applyResponseEdits(&s.Response); err != nil {
+		proxywasm.LogErrorf("apiguard: cannot edit the response: %v", err)
+		// A local reply of ours is already a denial, and cannot be
+		// replaced by another: it goes as it is.
+		if !h.replied {
+			return h.deny(internalError)
+		}
+	}
+	return types.ActionContinue
+}
+
+// applyResponseEdits makes the response-headers phase's edits. A failure
+// fails the stream closed, as on the request: a response missing the
+// headers a stage hardens it with must not reach the client.
+func applyResponseEdits(e *stage.Edits) error {
+	if e.Path != "" {
+		return errors.New("a response has no :path")
+	}
+	for _, name := range e.Remove {
+		if err := proxywasm.RemoveHttpResponseHeader(name); err != nil {
+			return err
+		}
+	}
+	for _, kv := range e.Set {
+		if err := proxywasm.ReplaceHttpResponseHeader(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // resume finishes a stream that waited for keys: it continues it, or the
 // denial has already answered it.
 func (h *httpContext) resume() {
@@ -176,6 +232,7 @@ func (h *httpContext) resume() {
 
 func (h *httpContext) deny(d verdict.Decision) types.Action {
 	h.plugin.metrics.denied(d.Reason, h.routeStats)
+	h.replied = true
 	sendProblem(d)
 	return types.ActionPause
 }
@@ -188,6 +245,7 @@ func (h *httpContext) OnHttpStreamDone() {
 		p.forget(h)
 		h.waiting = false
 	}
+	h.replied = false
 	h.stream.Reset()
 	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {
@@ -201,6 +259,9 @@ func (h *httpContext) OnHttpStreamDone() {
 func (h *httpContext) failClosedOnPanic() {
 	if r := recover(); r != nil {
 		proxywasm.LogCriticalf("apiguard: internal error handling request: %v", r)
-		h.deny(internalError)
+		// A stream already answered cannot be answered twice.
+		if !h.replied {
+			h.deny(internalError)
+		}
 	}
 }

@@ -13,13 +13,20 @@
 //
 // Stages speak filters/stage: what they see of a stream and what they answer.
 //
-// There is no body or response phase yet: no stage asks for one.
+// The response-headers phase follows, on the upstream's response or on
+// apiguard's own local reply (which Envoy passes through the filter's response
+// callbacks): the route's stages that implement stage.ResponseHeadersStage,
+// in the order of Stages, on every stream whose route matched, allowed or
+// denied. A route without such a stage skips it: the glue reads nothing.
+//
+// There is no body phase yet: no stage asks for one.
 //
 // Adding a stage, the files to touch in order:
 //
 //  1. a package under filters/ with its Compile, which reads its field of a
 //     route with a config.Reader (its defaults and ranges are its own) and
-//     returns a value implementing stage.Stage;
+//     returns a value implementing stage.Stage (and
+//     stage.ResponseHeadersStage to edit the response's headers);
 //  2. its denial reasons in filters/verdict (the closed set of codes);
 //  3. one line in Stages: {Key: "its_field", Compile: itspkg.Compile}.
 //
@@ -93,6 +100,9 @@ type compiledRoute struct {
 	name string
 	// stages run in order: authentication, then those of Stages.
 	stages []stage.Stage
+	// responders are those of stages that take part in the
+	// response-headers phase; nil when none does.
+	responders []stage.ResponseHeadersStage
 	// public routes remove the protected headers by name, as no stage
 	// reads every header to find them.
 	public bool
@@ -122,6 +132,11 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		specs[i] = r.Match
 		specs[i].Name = r.Name
 		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public, stages: r.Stages}
+		for _, st := range r.Stages {
+			if rs, ok := st.(stage.ResponseHeadersStage); ok {
+				p.routes[i].responders = append(p.routes[i].responders, rs)
+			}
+		}
 		if r.Auth.Public {
 			continue
 		}
@@ -227,6 +242,17 @@ func (p *Pipeline) Resume(s *stage.Stream, h stage.Headers, w *stage.Worker) ver
 	return verdict.Decision{}
 }
 
+// ResponseHeaders runs the response-headers phase: the route's
+// ResponseHeadersStages, in order, on the response's headers h. Afterwards
+// s.Response are what to change in them. The glue calls it only when
+// s.Responders is not empty.
+func (p *Pipeline) ResponseHeaders(s *stage.Stream, h stage.Headers, w *stage.Worker) {
+	in := s.Begin(h, w)
+	for _, st := range s.Responders {
+		st.ResponseHeaders(s, in)
+	}
+}
+
 // match canonicalizes the authority, normalizes the path and matches the
 // route, recording it in s.
 func (p *Pipeline) match(s *stage.Stream, method, path, authority, scheme string) verdict.Decision {
@@ -252,7 +278,7 @@ func (p *Pipeline) match(s *stage.Stream, method, path, authority, scheme string
 		return d
 	}
 	rt := &p.routes[i]
-	s.Route, s.Stages = rt.name, rt.stages
+	s.Route, s.Stages, s.Responders = rt.name, rt.stages, rt.responders
 	if rt.public {
 		s.Edits.Remove = p.protected
 	}

@@ -82,3 +82,69 @@ func TestAddingAStage(t *testing.T) {
 		t.Errorf("a misspelt stage field: errors %v", errs)
 	}
 }
+
+// nosniff is a throwaway response stage: it hardens the route's responses
+// with a header and drops the upstream's Server header. It takes no part in
+// the request.
+type nosniff struct{}
+
+func compileNosniff(r *config.Reader, path string, v gjson.Result) stage.Stage {
+	r.Object(path, v, config.Fields{})
+	return nosniff{}
+}
+
+func (nosniff) RequestHeaders(*stage.Stream, *stage.Input) verdict.Decision {
+	return verdict.Decision{}
+}
+
+func (nosniff) ResponseHeaders(s *stage.Stream, _ *stage.Input) {
+	s.Response.Add(stage.Edits{Remove: []string{"server"}, Set: [][2]string{{"x-content-type-options", "nosniff"}}})
+}
+
+// TestAddingAResponseStage shows a stage that takes part in the
+// response-headers phase: it implements stage.ResponseHeadersStage, and
+// only its routes run the phase, allowed or denied.
+func TestAddingAResponseStage(t *testing.T) {
+	defer func(saved []stage.Spec) { Stages = saved }(Stages)
+	Stages = append(Stages, stage.Spec{Key: "deny_header", Compile: compileDenyHeader},
+		stage.Spec{Key: "nosniff", Compile: compileNosniff}) // the one line
+
+	p, errs := Load([]byte(`{"routes": [
+		{"name": "orders", "match": {"path": "/orders/{id}"}, "auth": "none", "deny_header": {"header": "x-debug", "value": "1"}, "nosniff": {}},
+		{"name": "other", "match": {"path": "/other"}, "auth": "none", "deny_header": {"header": "x-debug", "value": "1"}}]}`))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	tests := []struct {
+		name       string
+		path       string
+		debug      string
+		wantDenied bool
+		wantEdits  bool
+	}{
+		{name: "allowed", path: "/orders/7", debug: "0", wantEdits: true},
+		{name: "denied, the local reply hardened too", path: "/orders/7", debug: "1", wantDenied: true, wantEdits: true},
+		{name: "a route without the stage", path: "/other", debug: "0"},
+		{name: "no route", path: "/none", debug: "0", wantDenied: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s stage.Stream
+			d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker())
+			if d.Denied() != tc.wantDenied {
+				t.Fatalf("decision %s, want denied %v", d.Reason.Code(), tc.wantDenied)
+			}
+			if (len(s.Responders) > 0) != tc.wantEdits {
+				t.Fatalf("%d responders, want the phase %v", len(s.Responders), tc.wantEdits)
+			}
+			if len(s.Responders) > 0 {
+				p.ResponseHeaders(&s, headers{{":status", "200"}}, p.NewWorker())
+			}
+			got := len(s.Response.Set) == 1 && s.Response.Set[0] == [2]string{"x-content-type-options", "nosniff"} &&
+				len(s.Response.Remove) == 1 && s.Response.Remove[0] == "server"
+			if got != tc.wantEdits || !tc.wantEdits && (len(s.Response.Set) > 0 || len(s.Response.Remove) > 0) {
+				t.Errorf("response edits %+v, want them %v", s.Response, tc.wantEdits)
+			}
+		})
+	}
+}

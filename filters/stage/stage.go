@@ -25,6 +25,18 @@ type Stage interface {
 	RequestHeaders(s *Stream, in *Input) verdict.Decision
 }
 
+// ResponseHeadersStage is a Stage that also takes part in the
+// response-headers phase. Only routes with such a stage pay for the phase:
+// on the others the glue continues at once, reading nothing.
+type ResponseHeadersStage interface {
+	Stage
+	// ResponseHeaders runs on the response's headers, the upstream's or
+	// apiguard's own local reply, on every stream whose route has the stage,
+	// allowed or denied. It may read them (in.All) and adds its edits with
+	// s.Response.Add. It cannot deny: the response is already decided.
+	ResponseHeaders(s *Stream, in *Input)
+}
+
 // Spec is a kind of optional route stage: the field it owns in a route and
 // how it compiles.
 type Spec struct {
@@ -35,10 +47,11 @@ type Spec struct {
 	Compile func(r *config.Reader, path string, v gjson.Result) Stage
 }
 
-// Headers reads the request's headers from the host.
+// Headers reads a phase's headers (the request's, or the response's) from
+// the host.
 type Headers interface {
 	// Get returns a header's value, "" when absent (or unreadable: every
-	// stage then treats the request as one without it).
+	// stage then treats the message as one without it).
 	Get(name string) string
 	// All returns every header; an error means the host could not say.
 	All() ([][2]string, error)
@@ -55,8 +68,8 @@ type Worker struct {
 	Now   func() time.Time
 }
 
-// Input is what a stage may read of a request: its headers, read from the
-// host at most once per phase and only when a stage asks, and the worker.
+// Input is what a stage may read in a phase: the phase's headers, read from
+// the host at most once per phase and only when a stage asks, and the worker.
 type Input struct {
 	headers Headers
 	worker  *Worker
@@ -65,14 +78,14 @@ type Input struct {
 	err     error
 }
 
-// Begin starts a run of stages on the stream and returns their input. The
+// Begin starts a phase's run of stages on the stream and returns their input. The
 // input lives in the stream, so a run allocates nothing for it.
 func (s *Stream) Begin(h Headers, w *Worker) *Input {
 	s.in, s.Wait = Input{headers: h, worker: w}, nil
 	return &s.in
 }
 
-// All returns every request header.
+// All returns every header of the phase.
 func (in *Input) All() ([][2]string, error) {
 	if !in.read {
 		in.all, in.err = in.headers.All()
@@ -101,6 +114,10 @@ type Stream struct {
 	// the glue once the phase allowed it: Remove, then Set, then Path ("" keeps
 	// the client's). Any that fails denies the stream.
 	Edits Edits
+	// Response are what the response-headers phase changes in the
+	// response's headers, applied by the glue like Edits (Path must stay "":
+	// a response has none).
+	Response Edits
 	// Wait, after a denial, names the provider whose keys may still
 	// arrive: the glue may pause the stream until they do and resume it.
 	Wait *authn.KeyWait
@@ -111,7 +128,10 @@ type Stream struct {
 	// run (a stream that waited resumes there).
 	Stages []Stage
 	Next   int
-	in     Input
+	// Responders are the matched route's ResponseHeadersStages, in order;
+	// nil when it has none, and the response-headers phase is skipped.
+	Responders []ResponseHeadersStage
+	in         Input
 }
 
 // Reset forgets the stream, for reuse. Field by field: the captures are
@@ -119,11 +139,11 @@ type Stream struct {
 func (s *Stream) Reset() {
 	s.Params.Reset()
 	s.Route, s.Principal, s.Path = "", authn.Principal{}, ""
-	s.Edits, s.Wait, s.Attempted = Edits{}, nil, ""
-	s.Stages, s.Next, s.in = nil, 0, Input{}
+	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
+	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 }
 
-// Edits are generic changes to the request.
+// Edits are generic changes to a message's headers.
 type Edits struct {
 	Remove []string
 	Set    [][2]string
