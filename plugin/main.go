@@ -177,6 +177,19 @@ func applyEdits(e *stage.Edits) error {
 	return nil
 }
 
+// OnHttpRequestBody holds the body of a request that is not decided yet, or
+// that apiguard has answered. Envoy delivers body callbacks to a stream
+// paused in its headers only under allow_on_headers_stop_iteration (1.35+),
+// and there a Continue would send the request upstream before
+// authentication finished; held, the body goes upstream with the request
+// once it is resumed.
+func (h *httpContext) OnHttpRequestBody(int, bool) types.Action {
+	if h.waiting || h.replied {
+		return types.ActionPause
+	}
+	return types.ActionContinue
+}
+
 // OnHttpResponseHeaders runs the response-headers phase, only on routes
 // with a stage that asks for it. It runs once per response: on apiguard's
 // own local reply it is the one pass that reply makes through the filter.

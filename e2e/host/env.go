@@ -86,6 +86,13 @@ type Config struct {
 	// callbacks. The default (false) is Envoy's: the reply is encoded through the
 	// whole filter chain, including the filter that sent it.
 	LocalReplySkipsFilter bool
+	// AllowOnHeadersStopIteration is PluginConfig.allow_on_headers_stop_iteration
+	// (Envoy 1.35 and later; off by default). With it, a Pause from
+	// on_request_headers stays StopIteration instead of cpp-host's conversion to
+	// StopAllIterationAndWatermark (ContextBase::onRequestHeaders), so the body
+	// reaches the plugin while its headers are paused, and a Continue from a
+	// body callback continues the headers with it (FilterManager::decodeData).
+	AllowOnHeadersStopIteration bool
 	// Routes, if set, is the route table Envoy matches each request against:
 	// before the plugin, and again after it edited the request headers (see
 	// Stream.clearRouteCache). Without one every request goes upstream.

@@ -190,7 +190,13 @@ func (s *Stream) roundTrip(h Headers, req Request, upstream Upstream) *Result {
 		}
 		return act, err
 	}
-	act, err := wait(s.RequestHeaders(h, !hasBody && !hasTrailers))
+	act, err := s.RequestHeaders(h, !hasBody && !hasTrailers)
+	if !(act == Pause && hasBody && s.vm.env.cfg.AllowOnHeadersStopIteration) {
+		act, err = wait(act, err)
+	} else {
+		// StopIteration: the body goes to the plugin at once.
+		act = Continue
+	}
 	var forwarded []byte
 	held := false
 	if err == nil && act == Continue && hasBody {

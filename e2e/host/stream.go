@@ -209,6 +209,11 @@ func (s *Stream) RequestBody(chunk []byte, endOfStream bool) ([]byte, Action, er
 	if act != Continue {
 		return nil, act, err
 	}
+	if s.paused {
+		// Only under AllowOnHeadersStopIteration does a body reach paused
+		// headers; continuing the body continues them too.
+		s.paused, s.reqHeadersOpen = false, false
+	}
 	out := s.reqBody
 	s.reqBody, s.reqBodyOpen = nil, false
 	return out, Continue, nil
