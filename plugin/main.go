@@ -161,18 +161,27 @@ func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
 // fails the stream closed: a spoofed claim header left in place, or a path
 // other than the one authorized, must never reach the upstream.
 func applyEdits(e *stage.Edits) error {
+	if err := editHeaders(e, proxywasm.RemoveHttpRequestHeader, proxywasm.ReplaceHttpRequestHeader); err != nil {
+		return err
+	}
+	if e.Path != "" {
+		return proxywasm.ReplaceHttpRequestHeader(":path", e.Path)
+	}
+	return nil
+}
+
+// editHeaders removes, then sets, the headers e names, through the host
+// calls of one header map; it stops at the first call that fails.
+func editHeaders(e *stage.Edits, remove func(string) error, replace func(string, string) error) error {
 	for _, name := range e.Remove {
-		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
+		if err := remove(name); err != nil {
 			return err
 		}
 	}
 	for _, kv := range e.Set {
-		if err := proxywasm.ReplaceHttpRequestHeader(kv[0], kv[1]); err != nil {
+		if err := replace(kv[0], kv[1]); err != nil {
 			return err
 		}
-	}
-	if e.Path != "" {
-		return proxywasm.ReplaceHttpRequestHeader(":path", e.Path)
 	}
 	return nil
 }
@@ -218,17 +227,7 @@ func applyResponseEdits(e *stage.Edits) error {
 	if e.Path != "" {
 		return errors.New("a response has no :path")
 	}
-	for _, name := range e.Remove {
-		if err := proxywasm.RemoveHttpResponseHeader(name); err != nil {
-			return err
-		}
-	}
-	for _, kv := range e.Set {
-		if err := proxywasm.ReplaceHttpResponseHeader(kv[0], kv[1]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return editHeaders(e, proxywasm.RemoveHttpResponseHeader, proxywasm.ReplaceHttpResponseHeader)
 }
 
 // resume finishes a stream that waited for keys: it continues it, or the

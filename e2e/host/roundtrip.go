@@ -191,11 +191,11 @@ func (s *Stream) roundTrip(h Headers, req Request, upstream Upstream) *Result {
 		return act, err
 	}
 	act, err := s.RequestHeaders(h, !hasBody && !hasTrailers)
-	if !(act == Pause && hasBody && s.vm.env.cfg.AllowOnHeadersStopIteration) {
-		act, err = wait(act, err)
-	} else {
+	if act == Pause && hasBody && s.vm.env.cfg.AllowOnHeadersStopIteration {
 		// StopIteration: the body goes to the plugin at once.
 		act = Continue
+	} else {
+		act, err = wait(act, err)
 	}
 	var forwarded []byte
 	held := false
