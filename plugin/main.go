@@ -70,7 +70,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	for _, w := range pl.Warnings() {
 		proxywasm.LogWarnf("apiguard: configuration warning: %s", w)
 	}
-	p.pipeline, p.state = pl, pl.NewWorker()
+	p.pipeline, p.state = pl, pl.NewWorker(&host{counters: map[string]proxywasm.MetricCounter{}})
 	names := pl.Providers()
 	p.metrics = defineMetrics(names)
 	p.startRemoteKeys(names)

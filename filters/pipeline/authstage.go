@@ -53,3 +53,11 @@ func withQuery(path, query string) string {
 	}
 	return path + "?" + query
 }
+
+// beforeAuthentication runs a stage's early part in its place before
+// authentication.
+type beforeAuthentication struct{ st stage.EarlyStage }
+
+func (b beforeAuthentication) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
+	return b.st.BeforeAuthentication(s, in)
+}

@@ -8,8 +8,11 @@
 //     (400 for what must not reach an upstream);
 //  2. the route matched (404 or 405, or the host's default);
 //  3. headers apiguard writes from claims removed, on every route;
-//  4. authentication, on routes with "auth" providers (filters/authn);
-//  5. the optional stages of Stages, in their order.
+//  4. the early part of the route's stages that have one
+//     (stage.EarlyStage), in the order of Stages: what must run before a
+//     signature is checked, or without a token;
+//  5. authentication, on routes with "auth" providers (filters/authn);
+//  6. the optional stages of Stages, in their order.
 //
 // Stages speak filters/stage: what they see of a stream and what they answer.
 //
@@ -35,6 +38,7 @@
 package pipeline
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -80,7 +84,8 @@ type Host struct {
 }
 
 // Stages are the optional route stages, in the order they run on a route's
-// requests, after authentication. Adding a stage is one line here.
+// requests, after authentication (their early parts before it). Adding a
+// stage is one line here.
 var Stages = []stage.Spec{}
 
 // Pipeline is a compiled Config.
@@ -98,7 +103,8 @@ type Pipeline struct {
 
 type compiledRoute struct {
 	name string
-	// stages run in order: authentication, then those of Stages.
+	// stages run in order: the early parts of those of Stages that have one
+	// (stage.EarlyStage), authentication, then those of Stages.
 	stages []stage.Stage
 	// responders are those of stages that take part in the
 	// response-headers phase; nil when none does.
@@ -131,12 +137,17 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		}
 		specs[i] = r.Match
 		specs[i].Name = r.Name
-		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public, stages: r.Stages}
+		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public}
+		var early []stage.Stage
 		for _, st := range r.Stages {
 			if rs, ok := st.(stage.ResponseHeadersStage); ok {
 				p.routes[i].responders = append(p.routes[i].responders, rs)
 			}
+			if es, ok := st.(stage.EarlyStage); ok {
+				early = append(early, beforeAuthentication{es})
+			}
 		}
+		p.routes[i].stages = append(early, r.Stages...)
 		if r.Auth.Public {
 			continue
 		}
@@ -152,7 +163,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		if a != nil && !unknown {
 			req, reqErrs := a.Require(path+".auth", r.Auth.Providers, r.Auth.Optional)
 			errs = append(errs, reqErrs...)
-			p.routes[i].stages = append([]stage.Stage{authStage{a, req}}, r.Stages...)
+			p.routes[i].stages = slices.Concat(early, []stage.Stage{authStage{a, req}}, r.Stages)
 		}
 	}
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
@@ -202,10 +213,10 @@ func (p *Pipeline) Providers() []string { return p.authn.Providers() }
 // remote JWKS the glue fetches.
 func (p *Pipeline) KeySource(i int) (*jwt.KeySet, *jwks.Remote) { return p.authn.KeySource(i) }
 
-// NewWorker returns a worker's state: the inline key sets, a verified-token
-// cache, the wall clock.
-func (p *Pipeline) NewWorker() *stage.Worker {
-	w := &stage.Worker{Keys: make([]*jwt.KeySet, len(p.authn.Providers())), Cache: jwt.NewCache(0, 0), Now: time.Now}
+// NewWorker returns a worker's state on host h: the inline key sets, a
+// verified-token cache, the wall clock.
+func (p *Pipeline) NewWorker(h stage.Host) *stage.Worker {
+	w := &stage.Worker{Keys: make([]*jwt.KeySet, len(p.authn.Providers())), Cache: jwt.NewCache(0, 0), Now: time.Now, Host: h}
 	for i := range w.Keys {
 		w.Keys[i], _ = p.authn.KeySource(i)
 	}

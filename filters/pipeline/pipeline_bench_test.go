@@ -9,6 +9,7 @@ import (
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/internal/testkit/hosttest"
 	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkRequestJWTCached(b *testing.B) {
 // one Stream reused, the headers boxed once (the glue's zero-size reader
 // costs nothing to box).
 func benchRequests(b *testing.B, p *Pipeline, h stage.Headers) {
-	w := p.NewWorker()
+	w := p.NewWorker(&hosttest.Host{})
 	var s stage.Stream
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -6,6 +6,7 @@ import (
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/internal/testkit/hosttest"
 	"github.com/apiguard/apiguard/internal/testkit/pipelinetest"
 )
 
@@ -22,7 +23,7 @@ func TestRoutingTable(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			authority, scheme := tc.Target()
 			var s stage.Stream
-			out := p.RequestHeaders(&s, headers{{":method", tc.Method}, {":path", tc.Path}, {":authority", authority}, {":scheme", scheme}}, p.NewWorker())
+			out := p.RequestHeaders(&s, headers{{":method", tc.Method}, {":path", tc.Path}, {":authority", authority}, {":scheme", scheme}}, p.NewWorker(&hosttest.Host{}))
 			status := 200
 			if out.Denied() {
 				status = out.Reason.Status()
@@ -70,7 +71,7 @@ func TestCompileNamesDuplicateAndEmptyRoutes(t *testing.T) {
 
 func TestMissingMethodIsABadRequest(t *testing.T) {
 	p, _ := Compile(Config{DefaultAllow: true})
-	if out := p.RequestHeaders(&stage.Stream{}, headers{{":path", "/"}, {":authority", "a.example"}}, p.NewWorker()); out.Reason.Code() != "bad_request" {
+	if out := p.RequestHeaders(&stage.Stream{}, headers{{":path", "/"}, {":authority", "a.example"}}, p.NewWorker(&hosttest.Host{})); out.Reason.Code() != "bad_request" {
 		t.Errorf("reason %s, want bad_request", out.Reason.Code())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/testkit/hosttest"
 )
 
 // denyHeader is a throwaway stage, as a package under filters/ would write
@@ -66,7 +67,7 @@ func TestAddingAStage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var s stage.Stream
-			d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker())
+			d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker(&hosttest.Host{}))
 			if d.Reason != tc.want || len(s.Edits.Set) != len(tc.wantSet) || len(tc.wantSet) > 0 && s.Edits.Set[0] != tc.wantSet[0] {
 				t.Errorf("reason %s, set %v; want %s, %v", d.Reason.Code(), s.Edits.Set, tc.want.Code(), tc.wantSet)
 			}
@@ -130,7 +131,7 @@ func TestAddingAResponseStage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var s stage.Stream
-			d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker())
+			d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker(&hosttest.Host{}))
 			if d.Denied() != tc.wantDenied {
 				t.Fatalf("decision %s, want denied %v", d.Reason.Code(), tc.wantDenied)
 			}
@@ -138,7 +139,7 @@ func TestAddingAResponseStage(t *testing.T) {
 				t.Fatalf("%d responders, want the phase %v", len(s.Responders), tc.wantEdits)
 			}
 			if len(s.Responders) > 0 {
-				p.ResponseHeaders(&s, headers{{":status", "200"}}, p.NewWorker())
+				p.ResponseHeaders(&s, headers{{":status", "200"}}, p.NewWorker(&hosttest.Host{}))
 			}
 			got := len(s.Response.Set) == 1 && s.Response.Set[0] == [2]string{"x-content-type-options", "nosniff"} &&
 				len(s.Response.Remove) == 1 && s.Response.Remove[0] == "server"
@@ -146,5 +147,83 @@ func TestAddingAResponseStage(t *testing.T) {
 				t.Errorf("response edits %+v, want them %v", s.Response, tc.wantEdits)
 			}
 		})
+	}
+}
+
+// peerLimit is a throwaway early stage: before authentication it refuses
+// a peer address the host names, and after it records the principal's
+// provider for the response, through the stream and the host's counters.
+type peerLimit struct{ blocked string }
+
+func compilePeerLimit(r *config.Reader, path string, v gjson.Result) stage.Stage {
+	var pl peerLimit
+	r.Object(path, v, config.Fields{
+		"blocked": {Required: true, Read: func(p string, v gjson.Result) { pl.blocked, _ = r.Str(p, v) }},
+	})
+	return pl
+}
+
+func (pl peerLimit) BeforeAuthentication(s *stage.Stream, in *stage.Input) verdict.Decision {
+	peer, err := in.Worker().Host.Property("source", "address")
+	if err != nil || string(peer) == pl.blocked {
+		in.Worker().Host.Count("apiguard.peer_limit.refused", 1)
+		return verdict.Deny(verdict.BadRequest, "peer refused")
+	}
+	return verdict.Decision{}
+}
+
+func (pl peerLimit) RequestHeaders(s *stage.Stream, _ *stage.Input) verdict.Decision {
+	s.Keep(pl, s.Principal.Provider)
+	return verdict.Decision{}
+}
+
+// TestAnEarlyStageRunsBeforeAuthentication: a blocked peer is refused
+// without a token being asked for; others meet authentication first, and
+// the stage's later part sees the verified principal.
+func TestAnEarlyStageRunsBeforeAuthentication(t *testing.T) {
+	defer func(saved []stage.Spec) { Stages = saved }(Stages)
+	Stages = append(Stages, stage.Spec{Key: "peer_limit", Compile: compilePeerLimit})
+
+	p, errs := Load([]byte(`{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": {"keys": [{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "alg": "HS256"}]}}}},
+		"routes": [{"name": "orders", "match": {"path": "/orders"}, "auth": {"providers": ["idp"]}, "peer_limit": {"blocked": "10.0.0.9:4000"}}]}`))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		peer string
+		want verdict.Reason
+	}{
+		{peer: "10.0.0.9:4000", want: verdict.BadRequest},
+		{peer: "10.0.0.1:4000", want: verdict.TokenMissing},
+	} {
+		h := &hosttest.Host{Properties: map[string][]byte{"source.address": []byte(tc.peer)}}
+		var s stage.Stream
+		d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", "/orders"}, {":authority", "a.example"}}, p.NewWorker(h))
+		if d.Reason != tc.want {
+			t.Errorf("peer %s: %s, want %s", tc.peer, d.Reason.Code(), tc.want.Code())
+		}
+		if refused := h.Counter("apiguard.peer_limit.refused"); refused != 0 != (tc.want == verdict.BadRequest) {
+			t.Errorf("peer %s: refused counter %d", tc.peer, refused)
+		}
+		if s.Kept(peerLimit{"10.0.0.9:4000"}) != nil {
+			t.Errorf("peer %s: the stage's later part ran on a denied request", tc.peer)
+		}
+	}
+}
+
+// TestKeptValuesAreTheStagesOwn: what one stage keeps in a stream is its
+// own, replaced by its next Keep, and gone after Reset.
+func TestKeptValuesAreTheStagesOwn(t *testing.T) {
+	a, b := peerLimit{"a"}, peerLimit{"b"}
+	var s stage.Stream
+	s.Keep(a, 1)
+	s.Keep(b, 2)
+	s.Keep(a, 3)
+	if s.Kept(a) != 3 || s.Kept(b) != 2 {
+		t.Errorf("kept a=%v b=%v, want 3 and 2", s.Kept(a), s.Kept(b))
+	}
+	s.Reset()
+	if s.Kept(a) != nil || s.Kept(b) != nil {
+		t.Errorf("after Reset: a=%v b=%v", s.Kept(a), s.Kept(b))
 	}
 }

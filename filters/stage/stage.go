@@ -58,14 +58,15 @@ type Headers interface {
 }
 
 // Worker is one worker's state that stages read but never change: each
-// provider's current keys, the verified-token cache and the clock. The glue
-// installs keys and clears the cache.
+// provider's current keys, the verified-token cache, the clock and the host.
+// The glue installs keys and the host, and clears the cache.
 type Worker struct {
 	// Keys are indexed like the providers (KeySource); nil while one has
 	// none.
 	Keys  []*jwt.KeySet
 	Cache *jwt.Cache
 	Now   func() time.Time
+	Host  Host
 }
 
 // Input is what a stage may read in a phase: the phase's headers, read from
@@ -132,6 +133,7 @@ type Stream struct {
 	// nil when it has none, and the response-headers phase is skipped.
 	Responders []ResponseHeadersStage
 	in         Input
+	kept       []kept
 }
 
 // Reset forgets the stream, for reuse. Field by field: the captures are
@@ -141,6 +143,8 @@ func (s *Stream) Reset() {
 	s.Route, s.Principal, s.Path = "", authn.Principal{}, ""
 	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
+	clear(s.kept)
+	s.kept = s.kept[:0]
 }
 
 // Edits are generic changes to a message's headers.

@@ -1,0 +1,75 @@
+package stage
+
+import (
+	"errors"
+
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// Host is what a stage may ask of the proxy beyond a phase's headers: its
+// properties, the data every worker shares, counters and logs. The glue
+// implements it over proxy-wasm; native tests use a fake. Each call may fail:
+// a stage that cannot decide without the answer fails closed, unless its
+// configuration says otherwise.
+type Host interface {
+	// Property reads a host attribute by path, e.g. ("source", "address")
+	// for the peer's address, or ("connection", "mtls").
+	Property(path ...string) ([]byte, error)
+	// SharedData reads a key every worker of the plugin shares: its value
+	// and its version, ErrNotFound when it was never written.
+	SharedData(key string) (value []byte, cas uint32, err error)
+	// SetSharedData writes key if its version is still cas (0 writes
+	// whatever the version); ErrCASMismatch when another worker wrote it
+	// first. Shared data is never deleted: a stage bounds its key space.
+	SetSharedData(key string, value []byte, cas uint32) error
+	// Count adds n to the counter named name, defined on first use. Names
+	// come from configuration (a route's or a rule's name), never from
+	// request data, so their number stays bounded.
+	Count(name string, n uint64)
+	// Log writes an info line; it must not contain secrets or claim values.
+	Log(msg string)
+}
+
+// Errors a Host returns for shared data.
+var (
+	ErrNotFound    = errors.New("shared data key not found")
+	ErrCASMismatch = errors.New("shared data was written by another worker (CAS mismatch)")
+)
+
+// EarlyStage is a Stage with a part that runs before authentication, on
+// every request of its routes: checks that must not wait for a signature
+// (a per-address rate limit, so a flood of bad tokens cannot burn CPU) or
+// that answer without a token (a CORS preflight). Its RequestHeaders then
+// runs in its place after authentication, with the verified principal.
+type EarlyStage interface {
+	Stage
+	BeforeAuthentication(s *Stream, in *Input) verdict.Decision
+}
+
+// Keep records v in the stream for stage st, replacing what it kept before:
+// what one phase of a stage learns and a later phase needs (a rate limit's
+// remaining budget for the response's headers).
+func (s *Stream) Keep(st Stage, v any) {
+	for i := range s.kept {
+		if s.kept[i].stage == st {
+			s.kept[i].value = v
+			return
+		}
+	}
+	s.kept = append(s.kept, kept{st, v})
+}
+
+// Kept returns what st kept in the stream, nil when nothing.
+func (s *Stream) Kept(st Stage) any {
+	for _, k := range s.kept {
+		if k.stage == st {
+			return k.value
+		}
+	}
+	return nil
+}
+
+type kept struct {
+	stage Stage
+	value any
+}

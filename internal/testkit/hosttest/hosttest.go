@@ -1,0 +1,118 @@
+// Package hosttest is a stage.Host for native tests: shared data with
+// Envoy's compare-and-swap rules, counters and logs in memory, properties
+// from a map. It is safe for concurrent use, so tests can run several
+// simulated workers on one host.
+package hosttest
+
+import (
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/apiguard/apiguard/filters/stage"
+)
+
+// Host is an in-memory stage.Host. The zero value is ready to use.
+type Host struct {
+	mu sync.Mutex
+	// Properties are returned by Property, keyed by the path joined with
+	// dots ("source.address").
+	Properties map[string][]byte
+	// FailShared makes every shared-data call fail, as a host that
+	// refuses them.
+	FailShared bool
+	shared     map[string]entry
+	counters   map[string]uint64
+	logs       []string
+}
+
+type entry struct {
+	value []byte
+	cas   uint32
+}
+
+var _ stage.Host = (*Host)(nil)
+
+func (h *Host) Property(path ...string) ([]byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.Properties[strings.Join(path, ".")]
+	if !ok {
+		return nil, stage.ErrNotFound
+	}
+	return v, nil
+}
+
+func (h *Host) SharedData(key string) ([]byte, uint32, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.FailShared {
+		return nil, 0, errHost
+	}
+	e, ok := h.shared[key]
+	if !ok {
+		return nil, 0, stage.ErrNotFound
+	}
+	return append([]byte(nil), e.value...), e.cas, nil
+}
+
+// SetSharedData follows Envoy's SharedData::set: a cas of 0, or the key's
+// current version, writes and bumps the version; any other is a mismatch.
+func (h *Host) SetSharedData(key string, value []byte, cas uint32) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.FailShared {
+		return errHost
+	}
+	if h.shared == nil {
+		h.shared = map[string]entry{}
+	}
+	e, ok := h.shared[key]
+	if cas != 0 && ok && e.cas != cas {
+		return stage.ErrCASMismatch
+	}
+	h.shared[key] = entry{value: append([]byte(nil), value...), cas: e.cas + 1}
+	return nil
+}
+
+// SharedBytes is the size of every key and value written, as Envoy's
+// shared data holds them.
+func (h *Host) SharedBytes() (keys int, bytes int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, e := range h.shared {
+		bytes += len(k) + len(e.value)
+	}
+	return len(h.shared), bytes
+}
+
+func (h *Host) Count(name string, n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.counters == nil {
+		h.counters = map[string]uint64{}
+	}
+	h.counters[name] += n
+}
+
+// Counter returns a counter's value.
+func (h *Host) Counter(name string) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.counters[name]
+}
+
+func (h *Host) Log(msg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.logs = append(h.logs, msg)
+}
+
+// Logs returns the lines logged so far.
+func (h *Host) Logs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.logs...)
+}
+
+var errHost = errors.New("host call failed")
