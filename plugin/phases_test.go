@@ -28,7 +28,7 @@ func (hsts) ResponseHeaders(s *stage.Stream, _ *stage.Input) {
 // (the emulator does not, so the test makes that one pass).
 func TestGlueEditsTheResponsesOfRoutesThatAsk(t *testing.T) {
 	defer func(saved []stage.Spec) { pipeline.Stages = saved }(pipeline.Stages)
-	pipeline.Stages = append(pipeline.Stages, stage.Spec{Key: "hsts", Compile: func(r *config.Reader, p string, v gjson.Result) stage.Stage {
+	pipeline.Stages = append(pipeline.Stages, stage.Spec{Key: "hsts", Compile: func(r *config.Reader, p string, v gjson.Result, _ any) stage.Stage {
 		r.Object(p, v, config.Fields{})
 		return hsts{}
 	}})

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"maps"
+
 	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/authn"
@@ -21,10 +23,23 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 		return nil, r.Errors()
 	}
 	var cfg Config
-	r.Object("", doc, config.Fields{
+	// The stages' global settings first: every route's stage starts from
+	// them.
+	globals := make([]any, len(Stages))
+	fields := config.Fields{}
+	for i, spec := range Stages {
+		if spec.Global == nil {
+			continue
+		}
+		fields[spec.Key] = config.Field{Read: func(string, gjson.Result) {}}
+		if v := doc.Get(spec.Key); v.Exists() {
+			globals[i] = spec.Global(r, spec.Key, v)
+		}
+	}
+	maps.Copy(fields, config.Fields{
 		"providers": {Read: func(p string, v gjson.Result) { cfg.Providers = authn.ReadProviders(r, p, v) }},
 		"routes": {Required: true, Read: func(p string, v gjson.Result) {
-			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, readRoute(r, p, v)) })
+			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, readRoute(r, p, v, globals)) })
 		}},
 		"default": {Read: func(p string, v gjson.Result) { cfg.DefaultAllow = readDefault(r, p, v) }},
 		"hosts": {Read: func(p string, v gjson.Result) {
@@ -37,6 +52,7 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 			})
 		}},
 	})
+	r.Object("", doc, fields)
 	pl, errs := Compile(cfg)
 	r.Add(errs...)
 	if len(r.Errors()) > 0 {
@@ -50,7 +66,7 @@ func readDefault(r *config.Reader, path string, v gjson.Result) bool {
 	return s == "allow"
 }
 
-func readRoute(r *config.Reader, path string, v gjson.Result) Route {
+func readRoute(r *config.Reader, path string, v gjson.Result, globals []any) Route {
 	var rt Route
 	fields := config.Fields{
 		"name":  {Required: true, Read: func(p string, v gjson.Result) { rt.Name, _ = r.Str(p, v) }},
@@ -62,10 +78,16 @@ func readRoute(r *config.Reader, path string, v gjson.Result) Route {
 	// Each optional stage reads its own field; they run in the order of
 	// Stages, whatever the order of the fields.
 	stages := make([]stage.Stage, len(Stages))
+	own := make([]bool, len(Stages))
 	for i, spec := range Stages {
-		fields[spec.Key] = config.Field{Read: func(p string, v gjson.Result) { stages[i] = spec.Compile(r, p, v) }}
+		fields[spec.Key] = config.Field{Read: func(p string, v gjson.Result) { stages[i], own[i] = spec.Compile(r, p, v, globals[i]), true }}
 	}
 	r.Object(path, v, fields)
+	for i, spec := range Stages {
+		if !own[i] && globals[i] != nil {
+			stages[i] = spec.Compile(r, config.Join(path, spec.Key), gjson.Result{}, globals[i])
+		}
+	}
 	for _, st := range stages {
 		if st != nil {
 			rt.Stages = append(rt.Stages, st)

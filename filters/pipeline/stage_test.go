@@ -17,7 +17,7 @@ import (
 // upstream the order id the route captured.
 type denyHeader struct{ name, value string }
 
-func compileDenyHeader(r *config.Reader, path string, v gjson.Result) stage.Stage {
+func compileDenyHeader(r *config.Reader, path string, v gjson.Result, _ any) stage.Stage {
 	var d denyHeader
 	r.Object(path, v, config.Fields{
 		"header": {Required: true, Read: func(p string, v gjson.Result) { d.name, _ = r.Str(p, v) }},
@@ -89,7 +89,7 @@ func TestAddingAStage(t *testing.T) {
 // the request.
 type nosniff struct{}
 
-func compileNosniff(r *config.Reader, path string, v gjson.Result) stage.Stage {
+func compileNosniff(r *config.Reader, path string, v gjson.Result, _ any) stage.Stage {
 	r.Object(path, v, config.Fields{})
 	return nosniff{}
 }
@@ -155,7 +155,7 @@ func TestAddingAResponseStage(t *testing.T) {
 // provider for the response, through the stream and the host's counters.
 type peerLimit struct{ blocked string }
 
-func compilePeerLimit(r *config.Reader, path string, v gjson.Result) stage.Stage {
+func compilePeerLimit(r *config.Reader, path string, v gjson.Result, _ any) stage.Stage {
 	var pl peerLimit
 	r.Object(path, v, config.Fields{
 		"blocked": {Required: true, Read: func(p string, v gjson.Result) { pl.blocked, _ = r.Str(p, v) }},
@@ -225,5 +225,48 @@ func TestKeptValuesAreTheStagesOwn(t *testing.T) {
 	s.Reset()
 	if s.Kept(a) != nil || s.Kept(b) != nil {
 		t.Errorf("after Reset: a=%v b=%v", s.Kept(a), s.Kept(b))
+	}
+}
+
+// TestAStagesGlobalSettings: a stage with a top-level field (Spec.Global)
+// runs on every route from those settings, and a route's own field
+// overrides them; an error in either is reported once, at its path.
+func TestAStagesGlobalSettings(t *testing.T) {
+	defer func(saved []stage.Spec) { Stages = saved }(Stages)
+	Stages = append(Stages, stage.Spec{
+		Key:    "deny_header",
+		Global: func(r *config.Reader, p string, v gjson.Result) any { return compileDenyHeader(r, p, v, nil) },
+		Compile: func(r *config.Reader, p string, v gjson.Result, global any) stage.Stage {
+			if !v.Exists() {
+				return global.(denyHeader)
+			}
+			return compileDenyHeader(r, p, v, nil)
+		},
+	})
+	p, errs := Load([]byte(`{"routes": [
+		{"name": "orders", "match": {"path": "/orders/{id}"}, "auth": "none"},
+		{"name": "other", "match": {"path": "/other"}, "auth": "none", "deny_header": {"header": "x-debug", "value": "2"}}],
+		"deny_header": {"header": "x-debug", "value": "1"}}`))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		path, debug string
+		want        verdict.Reason
+	}{
+		{"/orders/1", "1", verdict.BadRequest},
+		{"/orders/1", "2", verdict.None},
+		{"/other", "1", verdict.None},
+		{"/other", "2", verdict.BadRequest},
+	} {
+		var s stage.Stream
+		if d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", tc.path}, {":authority", "a.example"}, {"x-debug", tc.debug}}, p.NewWorker(&hosttest.Host{})); d.Reason != tc.want {
+			t.Errorf("%s with x-debug %s: %s, want %s", tc.path, tc.debug, d.Reason.Code(), tc.want.Code())
+		}
+	}
+	_, errs = Load([]byte(`{"routes": [{"name": "a", "match": {"path": "/a"}, "auth": "none"}, {"name": "b", "match": {"path": "/b"}, "auth": "none"}],
+		"deny_header": {"header": "x-debug"}}`))
+	if len(errs) != 1 || errs[0].Error() != "deny_header.value: required" {
+		t.Errorf("errors %v", errs)
 	}
 }

@@ -40,11 +40,20 @@ type ResponseHeadersStage interface {
 // Spec is a kind of optional route stage: the field it owns in a route and
 // how it compiles.
 type Spec struct {
-	// Key is its field in a route; a route without it does not run it.
+	// Key is its field in a route, and in the document's top level when
+	// the stage has global settings (Global).
 	Key string
-	// Compile reads the field (strictly, with r, every error at its path)
-	// and returns the stage.
-	Compile func(r *config.Reader, path string, v gjson.Result) Stage
+	// Global, when set, reads the top-level field once, before any route:
+	// the settings every route's stage starts from (defaults a route may
+	// override, rules that apply everywhere). nil means the stage has no
+	// top-level field.
+	Global func(r *config.Reader, path string, v gjson.Result) any
+	// Compile reads a route's field (strictly, with r, every error at its
+	// path) and returns the route's stage, or nil when the route does not
+	// run it. global is what Global returned, nil without a top-level field;
+	// when it is not nil, Compile runs for every route, with v not Exists()
+	// on a route without its own field.
+	Compile func(r *config.Reader, path string, v gjson.Result, global any) Stage
 }
 
 // Headers reads a phase's headers (the request's, or the response's) from
