@@ -101,6 +101,13 @@ type httpContext struct {
 	// replied is set once apiguard sent its local reply, which then passes
 	// through OnHttpResponseHeaders like an upstream's response.
 	replied bool
+	// bodyless: the request ended with its headers. reading: the headers
+	// phase allowed a stream whose stages asked for the body phase, which
+	// decides it once the body arrived. bodySize is what arrived so far,
+	// bodyEnded whether all of it did; buffered whether the last body
+	// callback paused, so that Envoy reports the next size cumulatively.
+	bodyless, reading, bodyEnded, buffered bool
+	bodySize                               int64
 	// routeStats count the matched route's decisions; nil when none matched.
 	routeStats *routeMetrics
 }
@@ -126,9 +133,10 @@ func (responseHeaders) Get(name string) string {
 
 func (responseHeaders) All() ([][2]string, error) { return proxywasm.GetHttpResponseHeaders() }
 
-func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
+func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	defer h.failClosedOnPanic()
 	p := h.plugin
+	h.bodyless = endOfStream
 	d := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
 	if h.routeStats = p.metrics.route(h.stream.Route); h.routeStats != nil {
 		// Filter state wasm.apiguard_route, for access logs.
@@ -152,6 +160,27 @@ func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
 	if err := applyEdits(&s.Edits); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot edit the request: %v", err)
 		return h.deny(internalError)
+	}
+	if s.BodyLimit > 0 {
+		if !h.bodyless {
+			// The body phase decides; the headers go upstream now, as
+			// a body callback is all Envoy offers a paused stream.
+			h.reading = true
+			return types.ActionContinue
+		}
+		return h.decideBody(nil)
+	}
+	p.metrics.allow(h.routeStats)
+	return types.ActionContinue
+}
+
+// decideBody runs the request-body phase on the whole body and applies its
+// decision.
+func (h *httpContext) decideBody(body []byte) types.Action {
+	p := h.plugin
+	h.reading = false
+	if d := p.pipeline.RequestBody(&h.stream, body, p.state); d.Denied() {
+		return h.deny(d)
 	}
 	p.metrics.allow(h.routeStats)
 	return types.ActionContinue
@@ -192,11 +221,67 @@ func editHeaders(e *stage.Edits, remove func(string) error, replace func(string,
 // and there a Continue would send the request upstream before
 // authentication finished; held, the body goes upstream with the request
 // once it is resumed.
-func (h *httpContext) OnHttpRequestBody(int, bool) types.Action {
-	if h.waiting || h.replied {
+//
+// On a stream in the body phase it counts the bytes, refusing them once they
+// pass the limit, and buffers the body (a Pause makes Envoy buffer it and
+// report the cumulative size) for the stages that read it.
+func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) types.Action {
+	if h.replied {
+		return types.ActionPause
+	}
+	if h.waiting {
+		h.bodySize, h.bodyEnded, h.buffered = int64(size), endOfStream, true
+		return types.ActionPause
+	}
+	if !h.reading {
+		return types.ActionContinue
+	}
+	defer h.failClosedOnPanic()
+	s := &h.stream
+	if h.buffered {
+		h.bodySize = int64(size)
+	} else {
+		h.bodySize += int64(size)
+	}
+	if h.bodySize > s.BodyLimit {
+		return h.deny(verdict.Deny(verdict.BodyTooLarge, "the body exceeds the route's body limit"))
+	}
+	if endOfStream {
+		return h.endBody()
+	}
+	// Only stages that read the body need it whole; a limit alone counts
+	// the chunks as they pass.
+	h.buffered = len(s.BodyReaders) > 0
+	if h.buffered {
 		return types.ActionPause
 	}
 	return types.ActionContinue
+}
+
+// OnHttpRequestTrailers ends the body of a request that has trailers: its
+// last body callback did not.
+func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
+	if h.replied || h.waiting {
+		return types.ActionPause
+	}
+	if !h.reading {
+		return types.ActionContinue
+	}
+	defer h.failClosedOnPanic()
+	return h.endBody()
+}
+
+// endBody decides a stream whose body arrived whole, bodySize bytes.
+func (h *httpContext) endBody() types.Action {
+	var body []byte
+	if len(h.stream.BodyReaders) > 0 && h.bodySize > 0 {
+		var err error
+		if body, err = proxywasm.GetHttpRequestBody(0, int(h.bodySize)); err != nil {
+			proxywasm.LogErrorf("apiguard: cannot read the request body: %v", err)
+			return h.deny(internalError)
+		}
+	}
+	return h.decideBody(body)
 }
 
 // OnHttpResponseHeaders runs the response-headers phase, only on routes
@@ -235,7 +320,18 @@ func applyResponseEdits(e *stage.Edits) error {
 func (h *httpContext) resume() {
 	defer h.failClosedOnPanic()
 	d := h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state)
-	if h.decide(d, false) == types.ActionContinue {
+	act := h.decide(d, false)
+	if act == types.ActionContinue && h.reading && h.bodySize > 0 {
+		// The body reached the paused stream (allow_on_headers_stop_iteration).
+		// Resuming now would send what arrived of it upstream unread: the
+		// body phase decides it now if it is whole, or from the body
+		// callback that ends it, whose Continue resumes the stream.
+		if !h.bodyEnded {
+			return
+		}
+		act = h.endBody()
+	}
+	if act == types.ActionContinue {
 		if err := proxywasm.ResumeHttpRequest(); err != nil {
 			proxywasm.LogErrorf("apiguard: cannot resume a stream: %v", err)
 		}
@@ -257,7 +353,7 @@ func (h *httpContext) OnHttpStreamDone() {
 		p.forget(h)
 		h.waiting = false
 	}
-	h.replied = false
+	h.replied, h.bodyless, h.reading, h.bodyEnded, h.buffered, h.bodySize = false, false, false, false, false, 0
 	h.stream.Reset()
 	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {

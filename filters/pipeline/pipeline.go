@@ -22,7 +22,12 @@
 // in the order of Stages, on every stream whose route matched, allowed or
 // denied. A route without such a stage skips it: the glue reads nothing.
 //
-// There is no body phase yet: no stage asks for one.
+// The request-body phase runs on a request whose stages asked for it in the
+// headers phase (stage.Stream.LimitBody, ReadBody): its content-length is
+// checked against the smallest limit asked when the headers phase ends, the
+// bytes are counted as they arrive, and the stages that asked to read it get
+// the whole body once it arrived (stage.RequestBodyStage). Any other request
+// streams its body to the upstream untouched, unread and uncopied.
 //
 // Adding a stage, the files to touch in order:
 //
@@ -38,6 +43,7 @@
 package pipeline
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -250,7 +256,56 @@ func (p *Pipeline) Resume(s *stage.Stream, h stage.Headers, w *stage.Worker) ver
 			return d
 		}
 	}
+	if s.BodyLimit > 0 {
+		return checkContentLength(in.Get("content-length"), s.BodyLimit)
+	}
 	return verdict.Decision{}
+}
+
+// checkContentLength refuses a declared body larger than limit before any of
+// it is read. The bytes are counted as they arrive too: a chunked body has
+// no content-length, and a declared one may lie.
+func checkContentLength(v string, limit int64) verdict.Decision {
+	if v == "" {
+		return verdict.Decision{}
+	}
+	n, err := strconv.ParseUint(v, 10, 63)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange):
+		return verdict.Deny(verdict.BodyTooLarge, "content-length exceeds the route's body limit")
+	case err != nil:
+		return verdict.Deny(verdict.BadRequest, "malformed content-length")
+	case int64(n) > limit:
+		return verdict.Deny(verdict.BodyTooLarge, "content-length exceeds the route's body limit")
+	}
+	return verdict.Decision{}
+}
+
+// RequestBody runs the request-body phase on a stream whose stages asked
+// for it (s.BodyLimit > 0), once the whole body arrived: the stages that
+// asked to read it (s.BodyReaders), in order. The request's headers are
+// gone by then (Envoy releases them once the headers phase continued): a
+// stage keeps what it needs of them in the stream.
+func (p *Pipeline) RequestBody(s *stage.Stream, body []byte, w *stage.Worker) verdict.Decision {
+	if int64(len(body)) > s.BodyLimit {
+		return verdict.Deny(verdict.BodyTooLarge, "the body exceeds the route's body limit")
+	}
+	in := s.Begin(noHeaders{}, w)
+	for _, st := range s.BodyReaders {
+		if d := st.RequestBody(s, body, in); d.Denied() {
+			return d
+		}
+	}
+	return verdict.Decision{}
+}
+
+// noHeaders is a phase without headers to read.
+type noHeaders struct{}
+
+func (noHeaders) Get(string) string { return "" }
+
+func (noHeaders) All() ([][2]string, error) {
+	return nil, errors.New("the request headers were released when the headers phase continued")
 }
 
 // ResponseHeaders runs the response-headers phase: the route's

@@ -37,6 +37,17 @@ type ResponseHeadersStage interface {
 	ResponseHeaders(s *Stream, in *Input)
 }
 
+// RequestBodyStage is a Stage that may read a request's whole body. It asks
+// for it per request, in RequestHeaders, with Stream.ReadBody; a request
+// none of its stages asked for streams to the upstream untouched.
+type RequestBodyStage interface {
+	Stage
+	// RequestBody runs once the whole body arrived (empty for a request
+	// without one), on a request the headers phase allowed. It denies, or
+	// allows; it cannot edit the body.
+	RequestBody(s *Stream, body []byte, in *Input) verdict.Decision
+}
+
 // Spec is a kind of optional route stage: the field it owns in a route and
 // how it compiles.
 type Spec struct {
@@ -104,6 +115,9 @@ func (in *Input) All() ([][2]string, error) {
 	return in.all, in.err
 }
 
+// Get returns one header of the phase, "" when absent.
+func (in *Input) Get(name string) string { return in.headers.Get(name) }
+
 // Worker is the worker's state.
 func (in *Input) Worker() *Worker { return in.worker }
 
@@ -141,8 +155,31 @@ type Stream struct {
 	// Responders are the matched route's ResponseHeadersStages, in order;
 	// nil when it has none, and the response-headers phase is skipped.
 	Responders []ResponseHeadersStage
-	in         Input
-	kept       []kept
+	// BodyLimit is the most request body bytes the stream may carry, the
+	// smallest a stage set (LimitBody, ReadBody); 0 when none did, and the
+	// body streams through unseen.
+	BodyLimit int64
+	// BodyReaders are the stages that asked for the whole body (ReadBody).
+	BodyReaders []RequestBodyStage
+	in          Input
+	kept        []kept
+}
+
+// LimitBody caps the request body at n bytes (n > 0): a larger
+// content-length is refused before any body is read, and a body that grows
+// past n as it streams is refused as soon as it does. The smallest cap any
+// stage sets wins.
+func (s *Stream) LimitBody(n int64) {
+	if s.BodyLimit == 0 || n < s.BodyLimit {
+		s.BodyLimit = n
+	}
+}
+
+// ReadBody asks for st's RequestBody to run on the whole body, which the
+// glue then buffers, capped at n bytes (LimitBody).
+func (s *Stream) ReadBody(st RequestBodyStage, n int64) {
+	s.LimitBody(n)
+	s.BodyReaders = append(s.BodyReaders, st)
 }
 
 // Reset forgets the stream, for reuse. Field by field: the captures are
@@ -152,6 +189,7 @@ func (s *Stream) Reset() {
 	s.Route, s.Principal, s.Path = "", authn.Principal{}, ""
 	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
+	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
 	clear(s.kept)
 	s.kept = s.kept[:0]
 }

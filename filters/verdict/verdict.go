@@ -64,6 +64,9 @@ const (
 	// TokenType: the provider requires a typ (e.g. at+jwt) and the token's
 	// header lacks it or names another type, such as an ID token's. 401.
 	TokenType
+	// BodyTooLarge: the request body (its content-length, or the bytes that
+	// arrived) exceeds the route's limit. Status 413.
+	BodyTooLarge
 	numReasons
 )
 
@@ -95,6 +98,7 @@ var reasons = [numReasons]reasonInfo{
 	KeysUnavailable:  {"keys_unavailable", "The identity provider's keys are unavailable", 401},
 	TokenCaseVariant: {"token_case_variant", "The access token has member names that differ only in letter case", 401},
 	TokenType:        {"token_type", "The token is not of the type this API accepts", 401},
+	BodyTooLarge:     {"body_too_large", "The request body is too large", 413},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,
