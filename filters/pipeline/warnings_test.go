@@ -27,7 +27,7 @@ func TestWarningsNameProtectedRoutesServedAroundTheirPolicy(t *testing.T) {
 			},
 			want: []string{
 				`routes[0]: GET /ADMIN (another letter case; paths are case-sensitive) is served by public route "site" (routes[1]) without a token; an upstream that ignores case would serve this route's handler: narrow what serves it if yours does`,
-				`routes[0]: POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT /admin (a method this route does not list) is served by public route "site" (routes[1]) without a token; an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow what serves it`,
+				`routes[0]: POST, PUT, PATCH, DELETE, OPTIONS /admin (a method this route does not list) is served by public route "site" (routes[1]) without a token; an upstream that routes by path alone would serve this route's handler: list the methods on a protected route, or narrow what serves it`,
 			},
 		},
 		{

@@ -18,8 +18,11 @@ type Spec struct {
 	// ("/static/**"; "/**" alone matches every path). Segments are compared
 	// with the decoded, normalized request path.
 	Path string
-	// Methods are upper-case HTTP methods; empty means any. HEAD is allowed
-	// wherever GET is, unless a route of the same path lists HEAD itself.
+	// Methods are upper-case HTTP methods; empty means any but TRACE and
+	// CONNECT, which echo a request or open a tunnel, and methods with a
+	// lower-case letter: a route serves TRACE and CONNECT only by listing
+	// them. HEAD is allowed wherever GET is, unless a route
+	// of the same path lists HEAD itself.
 	Methods []string
 	// StrictSlash makes an exact or template path match only as written:
 	// by default "/admin" also matches "/admin/" and "/admin/" also matches
@@ -167,7 +170,7 @@ func (f slashForm) overlaps(g slashForm) bool { return f == eitherSlash || g == 
 // because it lists GET, whatever their order in the configuration.
 func (t *terminal) find(method string, trailing int) (int, bool) {
 	for _, e := range t.entries {
-		if e.slash.serves(trailing) && (e.methods == nil || slices.Contains(e.methods, method)) {
+		if e.slash.serves(trailing) && (e.methods == nil && anyServes(method) || slices.Contains(e.methods, method)) {
 			return e.route, true
 		}
 	}
@@ -179,6 +182,22 @@ func (t *terminal) find(method string, trailing int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// anyServes reports whether a route that lists no methods serves method: not
+// TRACE or CONNECT, and not a method with a lower-case letter, which no route
+// can list and an upstream that folds case might take for another ("delete"
+// for DELETE) around the checks made for that one.
+func anyServes(method string) bool {
+	if method == "TRACE" || method == "CONNECT" {
+		return false
+	}
+	for i := 0; i < len(method); i++ {
+		if 'a' <= method[i] && method[i] <= 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // Compile builds a Table. It reports every error, each starting with its JSON

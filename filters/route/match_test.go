@@ -27,6 +27,7 @@ var shopRoutes = []Spec{
 	{Name: "strict", Path: "/strict", Methods: []string{"GET"}, StrictSlash: true},
 	{Name: "strict-dir", Path: "/strict/", Methods: []string{"POST"}, StrictSlash: true},
 	{Name: "strict-other", Path: "/strict-only", StrictSlash: true},
+	{Name: "debug-trace", Path: "/debug", Methods: []string{"TRACE"}},
 }
 
 func TestMatch(t *testing.T) {
@@ -80,6 +81,11 @@ func TestMatch(t *testing.T) {
 		{name: "unknown", method: "GET", path: "/admin", wantReason: verdict.NoRoute},
 		{name: "case-sensitive segments", method: "GET", path: "/HEALTHZ", wantReason: verdict.NoRoute},
 		{name: "case-sensitive methods", method: "get", path: "/healthz", wantReason: verdict.MethodNotAllowed, wantAllow: "GET, HEAD"},
+		{name: "a route without methods serves no TRACE", method: "TRACE", path: "/users/7", wantReason: verdict.MethodNotAllowed},
+		{name: "nor CONNECT", method: "CONNECT", path: "/users/7", wantReason: verdict.MethodNotAllowed},
+		{name: "unless it lists it", method: "TRACE", path: "/debug", wantRoute: "debug-trace"},
+		{name: "a method in another case is refused where any is served", method: "Get", path: "/users/7", wantReason: verdict.MethodNotAllowed},
+		{name: "an unknown upper-case method is served", method: "PROPFIND", path: "/users/7", wantRoute: "user", wantParams: map[string]string{"id": "7"}},
 		{name: "not a path", method: "GET", path: "", wantReason: verdict.NoRoute},
 	}
 	for _, tc := range tests {
