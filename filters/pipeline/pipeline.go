@@ -145,7 +145,15 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		specs[i].Name = r.Name
 		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public}
 		var early []stage.Stage
+		captured := r.Match.Params()
 		for _, st := range r.Stages {
+			if ps, ok := st.(stage.ParamStage); ok {
+				for _, u := range ps.PathParams() {
+					if !slices.Contains(captured, u.Name) {
+						errs = append(errs, config.Errorf(u.Path, "the route's path template captures no parameter {%s}", u.Name))
+					}
+				}
+			}
 			if rs, ok := st.(stage.ResponseHeadersStage); ok {
 				p.routes[i].responders = append(p.routes[i].responders, rs)
 			}

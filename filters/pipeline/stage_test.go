@@ -270,3 +270,27 @@ func TestAStagesGlobalSettings(t *testing.T) {
 		t.Errorf("errors %v", errs)
 	}
 }
+
+// orderID is a throwaway stage that names a path parameter.
+type orderID struct{ path string }
+
+func (orderID) RequestHeaders(*stage.Stream, *stage.Input) verdict.Decision { return verdict.Decision{} }
+
+func (o orderID) PathParams() []stage.ParamUse {
+	return []stage.ParamUse{{Name: "id", Path: o.path + ".param"}}
+}
+
+// TestAStageNamesOnlyCapturedParameters: a stage naming a path parameter
+// its route's template does not capture refuses the configuration.
+func TestAStageNamesOnlyCapturedParameters(t *testing.T) {
+	defer func(saved []stage.Spec) { Stages = saved }(Stages)
+	Stages = append(Stages, stage.Spec{Key: "order_id", Compile: func(r *config.Reader, p string, v gjson.Result, _ any) stage.Stage {
+		return orderID{p}
+	}})
+	_, errs := Load([]byte(`{"routes": [
+		{"name": "a", "match": {"path": "/orders/{id}"}, "auth": "none", "order_id": {}},
+		{"name": "b", "match": {"path": "/orders/{order}/items"}, "auth": "none", "order_id": {}}]}`))
+	if len(errs) != 1 || errs[0].Error() != "routes[1].order_id.param: the route's path template captures no parameter {id}" {
+		t.Errorf("errors %v", errs)
+	}
+}

@@ -9,6 +9,16 @@ import (
 	"github.com/apiguard/apiguard/filters/config"
 )
 
+// Params are the names of the parameters the spec's path template
+// captures, nil when it has none or is invalid (Compile reports that).
+func (s Spec) Params() []string {
+	_, names, err := parseTemplate(s.Path)
+	if err != nil {
+		return nil
+	}
+	return names
+}
+
 // parseTemplate splits a route path into segments and validates each.
 func parseTemplate(p string) ([]string, []string, error) {
 	if !strings.HasPrefix(p, "/") {

@@ -48,6 +48,19 @@ type RequestBodyStage interface {
 	RequestBody(s *Stream, body []byte, in *Input) verdict.Decision
 }
 
+// ParamStage is a Stage that names path parameters (a typed parameter, an
+// authorization binding): the pipeline refuses a configuration in which its
+// route's template captures no parameter of that name.
+type ParamStage interface {
+	Stage
+	PathParams() []ParamUse
+}
+
+// ParamUse is a path parameter a stage names, and the JSON path where.
+type ParamUse struct {
+	Name, Path string
+}
+
 // Spec is a kind of optional route stage: the field it owns in a route and
 // how it compiles.
 type Spec struct {
