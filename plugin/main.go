@@ -136,7 +136,7 @@ func (responseHeaders) All() ([][2]string, error) { return proxywasm.GetHttpResp
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	defer h.failClosedOnPanic()
 	p := h.plugin
-	h.bodyless = endOfStream
+	h.bodyless, h.stream.HasBody = endOfStream, !endOfStream
 	d := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
 	if h.routeStats = p.metrics.route(h.stream.Route); h.routeStats != nil {
 		// Filter state wasm.apiguard_route, for access logs.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // These glue tests use the SDK's own emulator natively; e2e runs the same
@@ -91,6 +93,31 @@ func TestProblemBodyIsValidJSONWithoutRequestData(t *testing.T) {
 	}
 	if body["status"] != float64(500) || body["detail"] != d.Detail || body["title"] == "" {
 		t.Errorf("body %v", body)
+	}
+}
+
+// TestProblemBodyListsViolationsAsJSON: member names in a violation's
+// pointer come from the client, so each must come out as valid JSON that
+// decodes to the same text (invalid UTF-8 replaced).
+func TestProblemBodyListsViolationsAsJSON(t *testing.T) {
+	pointers := []string{"/items/3/qty", "/a\"b\\c", "/\x00\x1f\x7f", "/\u2028\u2029", "/\xff", "/é"}
+	d := verdict.Deny(verdict.RequestInvalid, "")
+	for _, p := range pointers {
+		d.Violations = append(d.Violations, verdict.Violation{In: "body", Pointer: p, Rule: "maximum"})
+	}
+	var body struct {
+		Errors []struct{ In, Pointer, Rule string }
+	}
+	if err := json.Unmarshal(problemBody(d), &body); err != nil {
+		t.Fatalf("%q: %v", problemBody(d), err)
+	}
+	if len(body.Errors) != len(pointers) {
+		t.Fatalf("errors %+v", body.Errors)
+	}
+	for i, e := range body.Errors {
+		if want := strings.ToValidUTF8(pointers[i], "\ufffd"); e.Pointer != want || e.In != "body" || e.Rule != "maximum" {
+			t.Errorf("error %d: %+v, want pointer %q", i, e, want)
+		}
 	}
 }
 

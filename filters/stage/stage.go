@@ -147,6 +147,9 @@ type Stream struct {
 	Principal authn.Principal
 	// Path is the client's :path.
 	Path string
+	// HasBody: a body follows the request's headers (the glue knows it
+	// from the headers callback; a content-length may say otherwise).
+	HasBody bool
 	// Edits are what the stages that ran change in the request, applied by
 	// the glue once the phase allowed it: Remove, then Set, then Path ("" keeps
 	// the client's). Any that fails denies the stream.
@@ -199,7 +202,7 @@ func (s *Stream) ReadBody(st RequestBodyStage, n int64) {
 // most of a Stream's size, and copying them in wasm costs more than matching.
 func (s *Stream) Reset() {
 	s.Params.Reset()
-	s.Route, s.Principal, s.Path = "", authn.Principal{}, ""
+	s.Route, s.Principal, s.Path, s.HasBody = "", authn.Principal{}, "", false
 	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]

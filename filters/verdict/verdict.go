@@ -67,6 +67,15 @@ const (
 	// BodyTooLarge: the request body (its content-length, or the bytes that
 	// arrived) exceeds the route's limit. Status 413.
 	BodyTooLarge
+	// RequestInvalid: a header, path parameter, query parameter or the body
+	// breaks the route's validation rules; the problem lists where. 400.
+	RequestInvalid
+	// UnsupportedMediaType: the body's content-type or content-encoding is
+	// not one the route accepts, or a body came without a content-type. 415.
+	UnsupportedMediaType
+	// HeadersTooLarge: more headers, or larger ones, than the route's
+	// limits. Status 431.
+	HeadersTooLarge
 	numReasons
 )
 
@@ -77,28 +86,31 @@ type reasonInfo struct {
 }
 
 var reasons = [numReasons]reasonInfo{
-	None:             {"none", "", 200},
-	BadPath:          {"bad_path", "The request path is not acceptable", 400},
-	NoRoute:          {"no_route", "No route matches the request", 404},
-	MethodNotAllowed: {"method_not_allowed", "The method is not allowed on this route", 405},
-	BadRequest:       {"bad_request", "The request is malformed", 400},
-	Internal:         {"internal", "The gateway could not process the request", 500},
-	TokenMissing:     {"token_missing", "Authentication is required", 401},
-	TokenMalformed:   {"token_malformed", "The access token is malformed", 401},
-	TokenTooLarge:    {"token_too_large", "The access token is too large", 401},
-	TokenDuplicate:   {"token_duplicate", "More than one credential was presented", 400},
-	TokenAlgorithm:   {"token_algorithm", "The access token's algorithm is not accepted", 401},
-	TokenIssuer:      {"token_issuer", "The access token's issuer is not accepted", 401},
-	TokenAudience:    {"token_audience", "The access token is not for this audience", 401},
-	TokenExpired:     {"token_expired", "The access token has expired", 401},
-	TokenNotYetValid: {"token_not_yet_valid", "The access token is not valid yet", 401},
-	TokenUnknownKey:  {"token_unknown_key", "The access token's signing key is unknown", 401},
-	TokenSignature:   {"token_signature", "The access token's signature is invalid", 401},
-	TokenClaimHeader: {"token_claim_header", "A token claim cannot be forwarded", 401},
-	KeysUnavailable:  {"keys_unavailable", "The identity provider's keys are unavailable", 401},
-	TokenCaseVariant: {"token_case_variant", "The access token has member names that differ only in letter case", 401},
-	TokenType:        {"token_type", "The token is not of the type this API accepts", 401},
-	BodyTooLarge:     {"body_too_large", "The request body is too large", 413},
+	None:                 {"none", "", 200},
+	BadPath:              {"bad_path", "The request path is not acceptable", 400},
+	NoRoute:              {"no_route", "No route matches the request", 404},
+	MethodNotAllowed:     {"method_not_allowed", "The method is not allowed on this route", 405},
+	BadRequest:           {"bad_request", "The request is malformed", 400},
+	Internal:             {"internal", "The gateway could not process the request", 500},
+	TokenMissing:         {"token_missing", "Authentication is required", 401},
+	TokenMalformed:       {"token_malformed", "The access token is malformed", 401},
+	TokenTooLarge:        {"token_too_large", "The access token is too large", 401},
+	TokenDuplicate:       {"token_duplicate", "More than one credential was presented", 400},
+	TokenAlgorithm:       {"token_algorithm", "The access token's algorithm is not accepted", 401},
+	TokenIssuer:          {"token_issuer", "The access token's issuer is not accepted", 401},
+	TokenAudience:        {"token_audience", "The access token is not for this audience", 401},
+	TokenExpired:         {"token_expired", "The access token has expired", 401},
+	TokenNotYetValid:     {"token_not_yet_valid", "The access token is not valid yet", 401},
+	TokenUnknownKey:      {"token_unknown_key", "The access token's signing key is unknown", 401},
+	TokenSignature:       {"token_signature", "The access token's signature is invalid", 401},
+	TokenClaimHeader:     {"token_claim_header", "A token claim cannot be forwarded", 401},
+	KeysUnavailable:      {"keys_unavailable", "The identity provider's keys are unavailable", 401},
+	TokenCaseVariant:     {"token_case_variant", "The access token has member names that differ only in letter case", 401},
+	TokenType:            {"token_type", "The token is not of the type this API accepts", 401},
+	BodyTooLarge:         {"body_too_large", "The request body is too large", 413},
+	RequestInvalid:       {"request_invalid", "The request does not match the API's rules", 400},
+	UnsupportedMediaType: {"unsupported_media_type", "The request body's media type is not accepted", 415},
+	HeadersTooLarge:      {"headers_too_large", "The request headers are too large", 431},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,
@@ -136,6 +148,17 @@ type Decision struct {
 	Detail string
 	// Headers are extra response headers for a denial (e.g. Allow on a 405).
 	Headers [][2]string
+	// Violations say where a request broke the rules, for its problem body.
+	Violations []Violation
+}
+
+// Violation is one place a request broke a rule: where (In: "header",
+// "path", "query" or "body"; Pointer: a JSON pointer into the body, or
+// "/" and the parameter's or header's name) and the rule broken (a schema
+// keyword such as "maximum", or "required", "unknown", "repeated"). It never
+// holds a value from the request.
+type Violation struct {
+	In, Pointer, Rule string
 }
 
 // Denied reports whether the request must be stopped.
