@@ -101,13 +101,13 @@ type httpContext struct {
 	// replied is set once apiguard sent its local reply, which then passes
 	// through OnHttpResponseHeaders like an upstream's response.
 	replied bool
-	// bodyless: the request ended with its headers. reading: the headers
+	// reading: the headers
 	// phase allowed a stream whose stages asked for the body phase, which
 	// decides it once the body arrived. bodySize is what arrived so far,
 	// bodyEnded whether all of it did; buffered whether the last body
 	// callback paused, so that Envoy reports the next size cumulatively.
-	bodyless, reading, bodyEnded, buffered bool
-	bodySize                               int64
+	reading, bodyEnded, buffered bool
+	bodySize                     int64
 	// routeStats count the matched route's decisions; nil when none matched.
 	routeStats *routeMetrics
 }
@@ -136,7 +136,7 @@ func (responseHeaders) All() ([][2]string, error) { return proxywasm.GetHttpResp
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	defer h.failClosedOnPanic()
 	p := h.plugin
-	h.bodyless, h.stream.HasBody = endOfStream, !endOfStream
+	h.stream.HasBody = !endOfStream
 	d := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
 	if h.routeStats = p.metrics.route(h.stream.Route); h.routeStats != nil {
 		// Filter state wasm.apiguard_route, for access logs.
@@ -162,7 +162,7 @@ func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
 		return h.deny(internalError)
 	}
 	if s.BodyLimit > 0 {
-		if !h.bodyless {
+		if s.HasBody {
 			// The body phase decides; the headers go upstream now, as
 			// a body callback is all Envoy offers a paused stream.
 			h.reading = true
@@ -353,7 +353,7 @@ func (h *httpContext) OnHttpStreamDone() {
 		p.forget(h)
 		h.waiting = false
 	}
-	h.replied, h.bodyless, h.reading, h.bodyEnded, h.buffered, h.bodySize = false, false, false, false, false, 0
+	h.replied, h.reading, h.bodyEnded, h.buffered, h.bodySize = false, false, false, false, 0
 	h.stream.Reset()
 	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {
