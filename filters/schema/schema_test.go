@@ -187,3 +187,35 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckText(t *testing.T) {
+	tests := []struct {
+		schema, text string
+		want         string
+	}{
+		{`{"type": "integer", "minimum": 1}`, "7", ""},
+		{`{"type": "integer", "minimum": 1}`, "0", "minimum"},
+		{`{"type": "integer"}`, "1.0", "type"},
+		{`{"type": "integer"}`, "abc", "type"},
+		{`{"type": "integer"}`, " 7", "type"},
+		{`{"type": "number", "maximum": 10}`, "1e3", "maximum"},
+		{`{"type": "boolean"}`, "true", ""},
+		{`{"type": "boolean"}`, "yes", "type"},
+		{`{"type": "string", "format": "uuid"}`, "0f8fad5b-d9cb-469f-a165-70867728950e", ""},
+		{`{"type": "string", "maxLength": 3}`, "1234", "maxLength"},
+		{`{"type": "string"}`, "12", ""},
+		{`{"enum": ["asc", "desc"]}`, "asc", ""},
+		{`{"enum": ["asc", "desc"]}`, "up", "enum"},
+		{`{"type": "string", "pattern": "^[a-z]+$"}`, "a\"b\\\\c\x01", "pattern"},
+		{`{"type": "string"}`, "\xff", "utf8"},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, v := range compile(t, tc.schema).CheckText(tc.text, DefaultLimits) {
+			got = append(got, v.Rule)
+		}
+		if g := strings.Join(got, ","); g != tc.want {
+			t.Errorf("%s on %q: %q, want %q", tc.schema, tc.text, g, tc.want)
+		}
+	}
+}

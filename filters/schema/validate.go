@@ -715,3 +715,50 @@ func FormatValid(format, s string) bool {
 	}
 	return false
 }
+
+// CheckText validates a parameter's text (a query or path parameter, which
+// has no JSON type of its own) against s: as a number when it is written
+// as one and s accepts numbers, as true or false when s accepts booleans,
+// and as a string otherwise. "1.0" is not an integer, as in a body; text
+// that is not UTF-8 breaks the utf8 rule.
+func (s *Schema) CheckText(text string, lim Limits) []Violation {
+	n := follow(s.root)
+	doc := []byte(text)
+	if !n.accepts(kNumber|kInteger) || !isNumber(doc) {
+		if !n.accepts(kBoolean) || text != "true" && text != "false" {
+			doc = quote(text)
+		}
+	}
+	return s.Check(doc, lim)
+}
+
+func (n *node) accepts(k kind) bool { return n != nil && n.types&k != 0 }
+
+// isNumber reports whether b is exactly one JSON number.
+func isNumber(b []byte) bool {
+	if len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9') {
+		return false
+	}
+	v := checker{b: b, lim: Limits{Depth: 1, Violations: 1}}
+	v.number(nil)
+	return !v.stop && v.i == len(b)
+}
+
+// quote writes text as a JSON string, byte for byte but for the escapes
+// JSON requires.
+func quote(text string) []byte {
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, len(text)+2)
+	out = append(out, '"')
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == '"' || c == '\\':
+			out = append(out, '\\', c)
+		case c < 0x20:
+			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			out = append(out, c)
+		}
+	}
+	return append(out, '"')
+}
