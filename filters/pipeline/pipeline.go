@@ -54,6 +54,7 @@ import (
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/validate"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -92,7 +93,9 @@ type Host struct {
 // Stages are the optional route stages, in the order they run on a route's
 // requests, after authentication (their early parts before it). Adding a
 // stage is one line here.
-var Stages = []stage.Spec{}
+var Stages = []stage.Spec{
+	{Key: "validate", Global: validate.Global, Compile: validate.Compile},
+}
 
 // Pipeline is a compiled Config.
 type Pipeline struct {

@@ -1,0 +1,190 @@
+package validate_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apiguard/apiguard/filters/pipeline"
+	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/testkit/hosttest"
+)
+
+type headers [][2]string
+
+func (h headers) Get(name string) string {
+	for _, kv := range h {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+func (h headers) All() ([][2]string, error) { return h, nil }
+
+const policy = `{
+	"validate": {"headers": {"max_count": 12, "max_value_bytes": 64, "forbidden": ["x-debug"]}},
+	"routes": [
+		{"name": "orders", "match": {"path": "/tenants/{tenant}/orders/{id}", "methods": ["GET", "PUT"]}, "auth": "none",
+			"validate": {
+				"path": {"id": {"type": "integer", "minimum": 1}, "tenant": {"type": "string", "pattern": "^[a-z]{2,16}$"}},
+				"body": {"max_bytes": 256, "schema": {"type": "object", "additionalProperties": false, "required": ["qty"],
+					"properties": {"qty": {"type": "integer", "minimum": 1, "maximum": 10}, "note": {"type": "string"}}}}}},
+		{"name": "search", "match": {"path": "/search", "methods": ["GET"]}, "auth": "none",
+			"validate": {"headers": {"required": ["x-tenant"]}, "query": {"unknown": "reject", "repeated": "reject", "max_params": 4,
+				"params": {"q": {"required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 20}},
+				           "limit": {"schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+				           "tag": {"repeated": true, "schema": {"enum": ["a", "b"]}}}}}},
+		{"name": "upload", "match": {"path": "/upload", "methods": ["POST"]}, "auth": "none",
+			"validate": {"body": {"max_bytes": 8, "required": true, "content_types": ["text/plain"], "encodings": ["gzip"]}}},
+		{"name": "free", "match": {"path": "/free"}, "auth": "none"}
+	]}`
+
+func TestValidation(t *testing.T) {
+	p, errs := pipeline.Load([]byte(policy))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	json := [2]string{"content-type", "application/json"}
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		headers headers
+		body    string // "" with hasBody false: no body
+		hasBody bool
+		want    verdict.Reason
+		// violations as "in pointer rule", ";"-separated
+		wantViolations string
+	}{
+		{name: "valid order", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 2}`, hasBody: true},
+		{name: "json with a charset and parameters in another case", method: "PUT", path: "/tenants/acme/orders/7",
+			headers: headers{{"content-type", "Application/JSON; Charset=UTF-8"}}, body: `{"qty": 2}`, hasBody: true},
+		{name: "a +json type", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "application/merge-patch+json"}}, body: `{"qty": 2}`, hasBody: true},
+		{name: "GET without a body", method: "GET", path: "/tenants/acme/orders/7"},
+		{name: "path parameter not an integer", method: "GET", path: "/tenants/acme/orders/abc", want: verdict.RequestInvalid, wantViolations: "path /id type"},
+		{name: "path parameter 1.0", method: "GET", path: "/tenants/acme/orders/1.0", want: verdict.RequestInvalid, wantViolations: "path /id type"},
+		{name: "two bad path parameters", method: "GET", path: "/tenants/ACME/orders/0", want: verdict.RequestInvalid, wantViolations: "path /id minimum;path /tenant pattern"},
+		{name: "mass assignment", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 2, "price": 0}`, hasBody: true,
+			want: verdict.RequestInvalid, wantViolations: "body /price additionalProperties"},
+		{name: "above maximum", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 11}`, hasBody: true,
+			want: verdict.RequestInvalid, wantViolations: "body /qty maximum"},
+		{name: "duplicate key", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 1, "qty": 9}`, hasBody: true,
+			want: verdict.RequestInvalid, wantViolations: "body /qty duplicate_key"},
+		{name: "case variant", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 1, "QTY": 9}`, hasBody: true,
+			want: verdict.RequestInvalid, wantViolations: "body /QTY case_variant"},
+		{name: "a body without content-type", method: "PUT", path: "/tenants/acme/orders/7", body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
+		{name: "text/plain on a JSON route", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "text/plain"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
+		{name: "another charset", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "application/json; charset=utf-16"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
+		{name: "gzip on a JSON route", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json, {"content-encoding", "gzip"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
+		{name: "two content-types joined", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "application/json,text/plain"}}, body: `{"qty": 2}`, hasBody: true,
+			want: verdict.RequestInvalid, wantViolations: "header /content-type duplicate"},
+		{name: "two content-type lines", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json, json}, body: `{"qty": 2}`, hasBody: true,
+			want: verdict.RequestInvalid, wantViolations: "header /content-type duplicate"},
+		{name: "a quoted comma is one value", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", `application/json; x="a,b"`}}, body: `{"qty": 2}`, hasBody: true},
+		{name: "declared too large", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json, {"content-length", "257"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.BodyTooLarge},
+		{name: "forbidden header, from the global rules", method: "GET", path: "/tenants/acme/orders/7", headers: headers{{"x-debug", "1"}},
+			want: verdict.RequestInvalid, wantViolations: "header /x-debug forbidden"},
+		{name: "control character", method: "GET", path: "/tenants/acme/orders/7", headers: headers{{"x-note", "a\x01b"}},
+			want: verdict.RequestInvalid, wantViolations: "header /x-note control_character"},
+		{name: "too many headers", method: "GET", path: "/tenants/acme/orders/7", headers: manyHeaders(10), want: verdict.HeadersTooLarge},
+		{name: "a value too large", method: "GET", path: "/tenants/acme/orders/7", headers: headers{{"x-note", strings.Repeat("a", 65)}}, want: verdict.HeadersTooLarge},
+		{name: "valid search", method: "GET", path: "/search?q=shoes&limit=10&tag=a&tag=b", headers: headers{{"x-tenant", "t"}}},
+		{name: "a required header", method: "GET", path: "/search?q=shoes", want: verdict.RequestInvalid, wantViolations: "header /x-tenant required"},
+		{name: "a required parameter", method: "GET", path: "/search?limit=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q required"},
+		{name: "an unknown parameter", method: "GET", path: "/search?q=a&debug=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /debug unknown"},
+		{name: "a repeated parameter", method: "GET", path: "/search?q=a&q=b", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q repeated"},
+		{name: "a bad value, never echoed", method: "GET", path: "/search?q=a&limit=1000", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /limit maximum"},
+		{name: "a percent-encoded name", method: "GET", path: "/search?%71=a", headers: headers{{"x-tenant", "t"}}},
+		{name: "a malformed escape", method: "GET", path: "/search?q=%zz", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q encoding;query /q required"},
+		{name: "too many parameters", method: "GET", path: "/search?q=a&tag=a&tag=a&tag=a&tag=a", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query  max_params"},
+		{name: "upload: text", method: "POST", path: "/upload", headers: headers{{"content-type", "text/plain"}}, body: "hello", hasBody: true},
+		{name: "upload: gzip allowed there", method: "POST", path: "/upload", headers: headers{{"content-type", "text/plain"}, {"content-encoding", "gzip"}}, body: "hello", hasBody: true},
+		{name: "upload: body required", method: "POST", path: "/upload", want: verdict.RequestInvalid, wantViolations: "body  required"},
+		{name: "a route without its own validation has the global rules", method: "POST", path: "/free", headers: headers{{"x-debug", "1"}, {"content-type", "a,b"}}, body: "x", hasBody: true,
+			want: verdict.RequestInvalid, wantViolations: "header /x-debug forbidden;header /content-type duplicate"},
+		{name: "without a body section, any body passes", method: "POST", path: "/free", headers: headers{{"content-type", "text/csv"}}, body: "x", hasBody: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s stage.Stream
+			s.HasBody = tc.hasBody
+			h := append(headers{{":method", tc.method}, {":path", tc.path}, {":authority", "api.example"}}, tc.headers...)
+			w := p.NewWorker(&hosttest.Host{})
+			d := p.RequestHeaders(&s, h, w)
+			if !d.Denied() && s.BodyLimit > 0 {
+				d = p.RequestBody(&s, []byte(tc.body), w)
+			}
+			var got []string
+			for _, v := range d.Violations {
+				got = append(got, v.In+" "+v.Pointer+" "+v.Rule)
+			}
+			if d.Reason != tc.want || strings.Join(got, ";") != tc.wantViolations {
+				t.Errorf("%s %q; want %s %q", d.Reason.Code(), strings.Join(got, ";"), tc.want.Code(), tc.wantViolations)
+			}
+		})
+	}
+}
+
+func manyHeaders(n int) headers {
+	var h headers
+	for range n {
+		h = append(h, [2]string{"x-h", "v"})
+	}
+	return h
+}
+
+// TestBodyCapsWithoutReading: a route that accepts a non-JSON body only caps
+// it; a JSON route reads it.
+func TestBodyCapsWithoutReading(t *testing.T) {
+	p, errs := pipeline.Load([]byte(policy))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		path, method, ct string
+		wantReaders      int
+		wantLimit        int64
+	}{
+		{"/upload", "POST", "text/plain", 0, 8},
+		{"/tenants/acme/orders/7", "PUT", "application/json", 1, 256},
+		{"/free", "POST", "application/json", 0, 0},
+	} {
+		s := stage.Stream{HasBody: true}
+		if d := p.RequestHeaders(&s, headers{{":method", tc.method}, {":path", tc.path}, {":authority", "a"}, {"content-type", tc.ct}}, p.NewWorker(&hosttest.Host{})); d.Denied() {
+			t.Fatalf("%s: %s", tc.path, d.Reason.Code())
+		}
+		if len(s.BodyReaders) != tc.wantReaders || s.BodyLimit != tc.wantLimit {
+			t.Errorf("%s: %d readers, limit %d; want %d, %d", tc.path, len(s.BodyReaders), s.BodyLimit, tc.wantReaders, tc.wantLimit)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		validate string
+		want     string
+	}{
+		{`{"path": {"order": {"type": "integer"}}}`, "routes[0].validate.path.order: the route's path template captures no parameter {order}"},
+		{`{"body": {"schema": {"type": "object", "anyOf": []}}}`, "routes[0].validate.body.schema.anyOf: keyword not supported"},
+		{`{"body": {"schema": {"pattern": "(a"}}}`, "routes[0].validate.body.schema.pattern: not an RE2 regular expression"},
+		{`{"body": {"encodings": ["gzip"]}}`, "routes[0].validate.body.encodings: a JSON body is checked as it arrives"},
+		{`{"body": {"content_types": ["text/*"]}}`, `routes[0].validate.body.content_types[0]: "text/*" must be a media type`},
+		{`{"body": {"content_types": ["text/plain"], "schema": {}}}`, "routes[0].validate.body.schema: needs a JSON media type"},
+		{`{"headers": {"required": ["X-Tenant"]}}`, `routes[0].validate.headers.required[0]: "X-Tenant" must be a lower-case header name`},
+		{`{"query": {"params": {"q": {"type": "string"}}}}`, "routes[0].validate.query.params.q.type: unknown field"},
+		{`{"query": {"unknown": "deny"}}`, `routes[0].validate.query.unknown: must be one of ["allow" "reject"]`},
+		{`{"bodies": {}}`, "routes[0].validate.bodies: unknown field"},
+	}
+	for _, tc := range tests {
+		_, errs := pipeline.Load([]byte(`{"routes": [{"name": "a", "match": {"path": "/orders/{id}"}, "auth": "none", "validate": ` + tc.validate + `}]}`))
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Error())
+		}
+		if !strings.Contains(strings.Join(got, "\n"), tc.want) {
+			t.Errorf("%s: errors %q, want one containing %q", tc.validate, got, tc.want)
+		}
+	}
+}
