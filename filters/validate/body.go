@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"mime"
 	"strings"
 
 	"github.com/apiguard/apiguard/filters/stage"
@@ -60,12 +59,12 @@ func (p *Policy) RequestBody(_ *stage.Stream, body []byte, _ *stage.Input) verdi
 // (application/json, or a +json suffix) carries no charset but UTF-8
 // (RFC 8259 section 8.1); parameters are compared case-insensitively.
 func (b *bodyRules) mediaType(ct string) (isJSON, ok bool) {
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
+	mt, charset, good := parseMediaType(ct)
+	if !good {
 		return false, false
 	}
 	isJSON = mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
-	if cs, has := params["charset"]; has && isJSON && !strings.EqualFold(cs, "utf-8") {
+	if charset != "" && isJSON && !strings.EqualFold(charset, "utf-8") {
 		return false, false
 	}
 	for _, t := range b.types {

@@ -7,7 +7,6 @@
 package validate
 
 import (
-	"mime"
 	"strconv"
 	"strings"
 
@@ -133,9 +132,9 @@ func readBody(r *config.Reader, path string, v gjson.Result) *bodyRules {
 		"required":  {Read: func(p string, v gjson.Result) { b.required = r.Bool(p, v) }},
 		"content_types": {Read: func(p string, v gjson.Result) {
 			for i, t := range r.Strings(p, v) {
-				mt, params, err := mime.ParseMediaType(t)
-				if err != nil || len(params) > 0 || !strings.Contains(mt, "/") || strings.Contains(mt, "*") {
-					r.Errorf(p+"["+strconv.Itoa(i)+"]", "%q must be a media type without parameters or wildcards (type/subtype)", t)
+				mt, _, ok := parseMediaType(t)
+				if !ok || mt != strings.ToLower(t) || strings.Contains(mt, "*") {
+					r.Errorf(p+"["+strconv.Itoa(i)+"]", "%q must be a lower-case media type (type/subtype) without parameters or wildcards", t)
 					continue
 				}
 				b.types = append(b.types, mt)
@@ -171,8 +170,7 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+		if !isTokenChar(s[i]) {
 			return false
 		}
 	}
