@@ -274,7 +274,9 @@ func TestAStagesGlobalSettings(t *testing.T) {
 // orderID is a throwaway stage that names a path parameter.
 type orderID struct{ path string }
 
-func (orderID) RequestHeaders(*stage.Stream, *stage.Input) verdict.Decision { return verdict.Decision{} }
+func (orderID) RequestHeaders(*stage.Stream, *stage.Input) verdict.Decision {
+	return verdict.Decision{}
+}
 
 func (o orderID) PathParams() []stage.ParamUse {
 	return []stage.ParamUse{{Name: "id", Path: o.path + ".param"}}
