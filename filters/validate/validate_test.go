@@ -170,7 +170,7 @@ func TestConfigErrors(t *testing.T) {
 		{`{"body": {"schema": {"type": "object", "anyOf": []}}}`, "routes[0].validate.body.schema.anyOf: keyword not supported"},
 		{`{"body": {"schema": {"pattern": "(a"}}}`, "routes[0].validate.body.schema.pattern: not an RE2 regular expression"},
 		{`{"body": {"encodings": ["gzip"]}}`, "routes[0].validate.body.encodings: a JSON body is checked as it arrives"},
-		{`{"body": {"content_types": ["text/*"]}}`, `routes[0].validate.body.content_types[0]: "text/*" must be a media type`},
+		{`{"body": {"content_types": ["text/*"]}}`, `routes[0].validate.body.content_types[0]: "text/*" must be a lower-case media type`},
 		{`{"body": {"content_types": ["text/plain"], "schema": {}}}`, "routes[0].validate.body.schema: needs a JSON media type"},
 		{`{"headers": {"required": ["X-Tenant"]}}`, `routes[0].validate.headers.required[0]: "X-Tenant" must be a lower-case header name`},
 		{`{"query": {"params": {"q": {"type": "string"}}}}`, "routes[0].validate.query.params.q.type: unknown field"},
