@@ -81,9 +81,11 @@ type bound struct {
 	// keyword names the bound in a violation.
 	keyword string
 	// small holds the bound when it is an integer that fits int64, for the
-	// common case compared without allocating.
+	// common case compared without allocating; float, rounded, orders most
+	// other numbers against it.
 	small   int64
 	isSmall bool
+	float   float64
 }
 
 // scalar is an enum or const value: its kind and canonical text (a string
@@ -334,6 +336,7 @@ func (c *compiler) bound(p string, v gjson.Result, keyword string) *bound {
 	if rat.IsInt() && rat.Num().IsInt64() {
 		b.small, b.isSmall = rat.Num().Int64(), true
 	}
+	b.float, _ = rat.Float64()
 	return b
 }
 

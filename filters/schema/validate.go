@@ -70,8 +70,10 @@ func (s *Schema) Check(doc []byte, lim Limits) []Violation {
 	return v.out
 }
 
+// segment is one step of the path to the current value: a member name
+// (a view into the document or a copy of its unescaped text) or an index.
 type segment struct {
-	key   string
+	key   []byte
 	index int
 }
 
@@ -84,11 +86,14 @@ type checker struct {
 	// stop ends the check: a fatal rule, or enough violations.
 	stop bool
 	buf  []byte
+	// keys are the member names of the objects being read, innermost
+	// last, for finding duplicates without allocating per object.
+	keys [][]byte
 }
 
 // report records a schema violation at the current path, or at the
 // current path's member name when member is not "".
-func (v *checker) report(rule, member string) {
+func (v *checker) report(rule string, member []byte) {
 	if v.stop {
 		return
 	}
@@ -102,14 +107,14 @@ func (v *checker) report(rule, member string) {
 // fail records a violation of a text rule and ends the check.
 func (v *checker) fail(rule string) {
 	if !v.stop {
-		v.out = append(v.out, Violation{Pointer: v.pointer(""), Rule: rule})
+		v.out = append(v.out, Violation{Pointer: v.pointer(nil), Rule: rule})
 	}
 	v.stop = true
 }
 
-func (v *checker) pointer(member string) string {
+func (v *checker) pointer(member []byte) string {
 	var b strings.Builder
-	add := func(s string) {
+	add := func(s []byte) {
 		b.WriteByte('/')
 		for i := 0; i < len(s) && b.Len() < maxPointer; i++ {
 			switch s[i] {
@@ -133,7 +138,7 @@ func (v *checker) pointer(member string) string {
 			add(s.key)
 		}
 	}
-	if member != "" && b.Len() < maxPointer {
+	if member != nil && b.Len() < maxPointer {
 		add(member)
 	}
 	out := b.String()
@@ -169,7 +174,7 @@ func (v *checker) value(n *node, depth int) {
 		return
 	}
 	if n != nil && n.never {
-		v.report(RuleFalse, "")
+		v.report(RuleFalse, nil)
 		n = nil
 	}
 	switch c := v.b[v.i]; {
@@ -190,7 +195,7 @@ func (v *checker) typeOK(n *node, k kind) bool {
 	if n == nil || n.types == 0 || n.types&k != 0 {
 		return true
 	}
-	v.report("type", "")
+	v.report("type", nil)
 	return false
 }
 
@@ -199,13 +204,15 @@ func (v *checker) object(n *node, depth int) {
 		v.fail(RuleDepth)
 		return
 	}
-	ok := v.typeOK(n, kObject)
-	if !ok {
+	if !v.typeOK(n, kObject) {
 		n = nil
 	}
 	v.i++
-	var seen []string
-	var seenSet map[string]bool
+	base := len(v.keys)
+	defer func() { v.keys = v.keys[:base] }()
+	// A wide object's names go to a set, so that finding duplicates stays
+	// linear; most objects have a few members and never need one.
+	var set map[string]bool
 	v.space()
 	if v.i < len(v.b) && v.b[v.i] == '}' {
 		v.i++
@@ -216,38 +223,28 @@ func (v *checker) object(n *node, depth int) {
 				v.fail(RuleSyntax)
 				return
 			}
-			key, good := v.readString()
+			key, good := v.readKey()
 			if !good {
 				return
 			}
 			// Member names are compared after unescaping: "a" and "\u0061"
 			// are one name, which two readers would resolve differently.
-			dup := false
-			if seenSet != nil {
-				dup = seenSet[key]
-			} else {
-				for _, s := range seen {
-					if s == key {
-						dup = true
-						break
-					}
-				}
-			}
-			if dup {
+			if v.seen(base, set, key) {
 				v.path = append(v.path, segment{key: key, index: -1})
 				v.fail(RuleDuplicateKey)
 				return
 			}
-			if seenSet == nil && len(seen) == 32 {
-				seenSet = make(map[string]bool, 64)
-				for _, s := range seen {
-					seenSet[s] = true
+			switch {
+			case set != nil:
+				set[string(key)] = true
+			case len(v.keys)-base == 32:
+				set = make(map[string]bool, 64)
+				for _, k := range v.keys[base:] {
+					set[string(k)] = true
 				}
-			}
-			if seenSet != nil {
-				seenSet[key] = true
-			} else {
-				seen = append(seen, key)
+				set[string(key)] = true
+			default:
+				v.keys = append(v.keys, key)
 			}
 			v.space()
 			if v.i >= len(v.b) || v.b[v.i] != ':' {
@@ -278,40 +275,45 @@ func (v *checker) object(n *node, depth int) {
 		return
 	}
 	for _, name := range n.required {
-		present := false
-		if seenSet != nil {
-			present = seenSet[name]
-		} else {
-			for _, s := range seen {
-				if s == name {
-					present = true
-					break
-				}
-			}
-		}
-		if !present {
-			v.report("required", name)
+		if !v.seen(base, set, []byte(name)) {
+			v.report("required", []byte(name))
 		}
 	}
 }
 
+// seen reports whether the object whose names start at keys[base] (or are
+// in set) has a member named key.
+func (v *checker) seen(base int, set map[string]bool, key []byte) bool {
+	if set != nil {
+		return set[string(key)]
+	}
+	for _, k := range v.keys[base:] {
+		if bytes.Equal(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
 // member is the schema of member key of an object of schema n, nil for
 // any, reporting a name the schema does not allow.
-func (v *checker) member(n *node, key string) *node {
+func (v *checker) member(n *node, key []byte) *node {
 	if n == nil {
 		return nil
 	}
-	if p, ok := n.props[key]; ok {
+	if p, ok := n.props[string(key)]; ok {
 		return p
 	}
-	if name, ok := n.folded[fold(key)]; ok && name != key {
-		// "Role" beside a schema's "role": an upstream that matches
-		// names case-insensitively would read it as the checked member.
-		v.report(RuleCaseVariant, "")
-		return nil
+	if len(n.folded) > 0 {
+		if _, ok := n.folded[fold(string(key))]; ok {
+			// "Role" beside a schema's "role": an upstream that matches
+			// names case-insensitively would read it as the checked member.
+			v.report(RuleCaseVariant, nil)
+			return nil
+		}
 	}
 	if a := follow(n.additional); a != nil && a.never {
-		v.report("additionalProperties", "")
+		v.report("additionalProperties", nil)
 		return nil
 	}
 	return n.additional
@@ -358,10 +360,10 @@ func (v *checker) array(n *node, depth int) {
 	}
 	if n != nil {
 		if n.minItems >= 0 && count < n.minItems {
-			v.report("minItems", "")
+			v.report("minItems", nil)
 		}
 		if n.maxItems >= 0 && count > n.maxItems {
-			v.report("maxItems", "")
+			v.report("maxItems", nil)
 		}
 	}
 }
@@ -388,7 +390,7 @@ func (v *checker) enum(n *node, s scalar) {
 			return
 		}
 	}
-	v.report("enum", "")
+	v.report("enum", nil)
 }
 
 // number reads RFC 8259's number grammar.
@@ -445,12 +447,12 @@ func (v *checker) number(n *node) {
 	// rounded zero, each its own way: refuse what no two agree on. Only a
 	// long or large number can be out of range, so most skip the parse.
 	if exp > 400 {
-		v.report(RuleNumberRange, "")
+		v.report(RuleNumberRange, nil)
 		return
 	}
 	if len(text)+exp > 300 {
 		if f, err := strconv.ParseFloat(string(text), 64); err != nil && (f > 1 || f < -1) {
-			v.report(RuleNumberRange, "")
+			v.report(RuleNumberRange, nil)
 			return
 		}
 	}
@@ -464,45 +466,63 @@ func (v *checker) number(n *node) {
 	if n.min == nil && n.max == nil && len(n.enum) == 0 {
 		return
 	}
-	small, isSmall := int64(0), false
-	if integer && len(text) <= 18 {
-		small, _ = strconv.ParseInt(string(text), 10, 64)
-		isSmall = true
-	}
-	var rat *big.Rat
-	exact := func() *big.Rat {
-		if rat == nil {
-			rat, _ = new(big.Rat).SetString(string(text))
-		}
-		return rat
-	}
+	x := number{text: text, integer: integer}
 	if b := n.min; b != nil {
-		if c := compare(small, isSmall, exact, b); c < 0 || c == 0 && b.exclusive {
-			v.report(b.keyword, "")
+		if c := x.compare(b); c < 0 || c == 0 && b.exclusive {
+			v.report(b.keyword, nil)
 		}
 	}
 	if b := n.max; b != nil {
-		if c := compare(small, isSmall, exact, b); c > 0 || c == 0 && b.exclusive {
-			v.report(b.keyword, "")
+		if c := x.compare(b); c > 0 || c == 0 && b.exclusive {
+			v.report(b.keyword, nil)
 		}
 	}
 	if len(n.enum) > 0 {
-		v.enum(n, scalar{kNumber, exact().RatString()})
+		v.enum(n, scalar{kNumber, x.exact().RatString()})
 	}
 }
 
-// compare is the sign of x - b, x given as a small integer when isSmall.
-func compare(small int64, isSmall bool, exact func() *big.Rat, b *bound) int {
-	if isSmall && b.isSmall {
+// number is a number's text, compared exactly with the schema's bounds.
+type number struct {
+	text    []byte
+	integer bool
+	rat     *big.Rat
+}
+
+func (x *number) exact() *big.Rat {
+	if x.rat == nil {
+		x.rat, _ = new(big.Rat).SetString(string(x.text))
+	}
+	return x.rat
+}
+
+// compare is the sign of x - b. Rounding to float64 keeps order, so two
+// different floats order their numbers; only equal ones (or an integer too
+// long for the int64 path) need the exact, allocating comparison.
+func (x *number) compare(b *bound) int {
+	if x.integer && len(x.text) <= 18 && b.isSmall {
+		small, _ := strconv.ParseInt(string(x.text), 10, 64)
+		return cmpInt(small, b.small)
+	}
+	if f, err := strconv.ParseFloat(string(x.text), 64); err == nil {
 		switch {
-		case small < b.small:
+		case f < b.float:
 			return -1
-		case small > b.small:
+		case f > b.float:
 			return 1
 		}
-		return 0
 	}
-	return exact().Cmp(b.rat)
+	return x.exact().Cmp(b.rat)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func (v *checker) str(n *node) {
@@ -511,51 +531,47 @@ func (v *checker) str(n *node) {
 	}
 	need := n != nil && (n.minLen >= 0 || n.maxLen >= 0 || n.pattern != nil || n.format != "" || len(n.enum) > 0)
 	if !need {
-		v.skipString()
+		v.buf = v.buf[:0]
+		v.scanString(false)
 		return
 	}
-	s, ok := v.readString()
+	s, ok := v.readKey()
 	if !ok {
 		return
 	}
 	if n.minLen >= 0 || n.maxLen >= 0 {
-		l := utf8.RuneCountInString(s)
+		l := utf8.RuneCount(s)
 		if n.minLen >= 0 && l < n.minLen {
-			v.report("minLength", "")
+			v.report("minLength", nil)
 		}
 		if n.maxLen >= 0 && l > n.maxLen {
-			v.report("maxLength", "")
+			v.report("maxLength", nil)
 		}
 	}
-	if n.pattern != nil && !n.pattern.MatchString(s) {
-		v.report("pattern", "")
+	if n.pattern != nil && !n.pattern.Match(s) {
+		v.report("pattern", nil)
 	}
-	if n.format != "" && !FormatValid(n.format, s) {
-		v.report("format", "")
+	if n.format != "" && !FormatValid(n.format, string(s)) {
+		v.report("format", nil)
 	}
 	if len(n.enum) > 0 {
-		v.enum(n, scalar{kString, s})
+		v.enum(n, scalar{kString, string(s)})
 	}
 }
 
-// skipString checks a string's text without keeping its value.
-func (v *checker) skipString() {
-	v.buf = v.buf[:0]
-	v.scanString(false)
-}
-
-// readString reads a string's value, unescaped.
-func (v *checker) readString() (string, bool) {
+// readKey reads a string's value, unescaped: a view into the document when
+// it has no escapes, else a copy (a member name outlives the next string).
+func (v *checker) readKey() ([]byte, bool) {
 	v.buf = v.buf[:0]
 	start := v.i + 1
 	raw, ok := v.scanString(true)
-	if !ok {
-		return "", false
+	switch {
+	case !ok:
+		return nil, false
+	case raw:
+		return v.b[start : v.i-1], true
 	}
-	if raw {
-		return string(v.b[start : v.i-1]), true
-	}
-	return string(v.buf), true
+	return bytes.Clone(v.buf), true
 }
 
 // scanString reads the string at v.i, checking its UTF-8 and escapes; with
