@@ -81,17 +81,25 @@ func (s *jwksServer) release() {
 }
 
 // remote is a remote provider's settings in a test policy.
-type remote struct{ waitMS, timeoutMS, refreshS, maxStaleS int }
+type remote struct {
+	waitMS, timeoutMS, refreshS, maxStaleS int
+	// validate, when set, is the orders route's validation.
+	validate string
+}
 
 func (r remote) policy() string {
 	r.timeoutMS, r.refreshS, r.maxStaleS = cmp.Or(r.timeoutMS, 1000), cmp.Or(r.refreshS, 60), cmp.Or(r.maxStaleS, 86400)
+	validate := ""
+	if r.validate != "" {
+		validate = `, "validate": ` + r.validate
+	}
 	return fmt.Sprintf(`{
   "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"],
     "jwks": {"remote": {"cluster": "idp_jwks", "authority": "idp.example.com", "path": "/.well-known/jwks.json",
       "refresh_s": %d, "wait_ms": %d, "timeout_ms": %d, "max_stale_s": %d}},
     "claim_to_headers": {"sub": "x-auth-sub"}}},
-  "routes": [{"name": "orders", "match": {"path": "/orders/**"}, "auth": {"providers": ["idp"]}}]
-}`, idpIssuer, r.refreshS, r.waitMS, r.timeoutMS, r.maxStaleS)
+  "routes": [{"name": "orders", "match": {"path": "/orders/**"}, "auth": {"providers": ["idp"]}%s}]
+}`, idpIssuer, r.refreshS, r.waitMS, r.timeoutMS, r.maxStaleS, validate)
 }
 
 // idpGateway is apiguard with a remote provider, on a fake clock.
