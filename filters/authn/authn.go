@@ -290,7 +290,7 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (*jwt.
 	if d := p.verifier.Verify(tok, keys); d.Denied() {
 		return nil, d
 	}
-	p.claimEdits(tok) // before Put, so the cache counts the headers too
+	p.claimHeaders(tok) // before Put, so the cache counts the headers too
 	if in.Cache != nil {
 		in.Cache.Put(p.verifier, tok)
 	}
@@ -299,11 +299,11 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (*jwt.
 
 // edits computes what a verified token changes in the request.
 func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input, res *Result) verdict.Decision {
-	e := p.claimEdits(tok)
-	if e.d.Denied() {
-		return e.d
+	h := p.claimHeaders(tok)
+	if h.Refused.Denied() {
+		return h.Refused
 	}
-	res.Set = append(res.Set, e.set...)
+	res.Set = append(res.Set, h.Set...)
 	if p.Forward {
 		return verdict.Decision{}
 	}

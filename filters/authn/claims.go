@@ -10,38 +10,27 @@ import (
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
-// claimEdits are the headers a verified token's claims produce; they depend
-// only on the token, so they are computed once and cached with it.
-type claimEdits struct {
-	set []([2]string)
-	d   verdict.Decision
-}
-
-func (p *provider) claimEdits(tok *jwt.Token) *claimEdits {
-	if e, ok := tok.Derived().(*claimEdits); ok {
-		return e
+func (p *provider) claimHeaders(tok *jwt.Token) *jwt.ClaimHeaders {
+	if h := tok.ClaimHeaders(); h != nil {
+		return h
 	}
-	e := &claimEdits{}
+	h := &jwt.ClaimHeaders{}
 	claims := tok.Claims()
 	for _, ch := range p.ClaimHeaders {
 		v, ok, d := claimValue(claims, ch.Claim)
 		if d.Denied() {
-			e.set, e.d = nil, d
+			h.Set, h.Refused = nil, d
 			break
 		}
 		if ok {
-			e.set = append(e.set, [2]string{ch.Header, v})
+			h.Set = append(h.Set, [2]string{ch.Header, v})
 		}
 	}
-	if p.PayloadHeader != "" && !e.d.Denied() {
-		e.set = append(e.set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
+	if p.PayloadHeader != "" && !h.Refused.Denied() {
+		h.Set = append(h.Set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
 	}
-	size := 0
-	for _, kv := range e.set {
-		size += len(kv[1]) + 32 // the value, and the pair's two string headers
-	}
-	tok.SetDerived(e, size)
-	return e
+	tok.SetClaimHeaders(h)
+	return h
 }
 
 // claimValue renders a top-level claim (looked up by its literal name, so

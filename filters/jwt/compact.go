@@ -20,20 +20,34 @@ type Token struct {
 	// exp is the expiry in Unix seconds; 0 when the token has none (allowed
 	// only with AllowMissingExp).
 	exp float64
-	// derived is what the caller computed from the verified claims, kept
-	// with the token so a cache hit need not compute it again; derivedSize
-	// is its size in bytes, counted against the cache's bound.
-	derived     any
+	// headers are the claim headers computed from the verified claims, kept
+	// with the token so a cache hit need not compute them again;
+	// derivedSize is their size in bytes, counted against the cache's bound.
+	headers     *ClaimHeaders
 	derivedSize int
 }
 
-// Derived returns what SetDerived stored, or nil.
-func (t *Token) Derived() any { return t.derived }
+// ClaimHeaders are the request headers a verified token's claims produce.
+// They depend only on the token (claims never change), so they are computed
+// once and cached with it.
+type ClaimHeaders struct {
+	Set [][2]string
+	// Refused, when it denies, is why the claims cannot be forwarded.
+	Refused verdict.Decision
+}
 
-// SetDerived stores the caller's data computed from the claims (which never
-// change) alongside the token, e.g. the headers claims are copied into, with
-// the bytes it holds: a Cache counts them. Set it before Cache.Put.
-func (t *Token) SetDerived(v any, size int) { t.derived, t.derivedSize = v, size }
+// ClaimHeaders returns what SetClaimHeaders stored, or nil.
+func (t *Token) ClaimHeaders() *ClaimHeaders { return t.headers }
+
+// SetClaimHeaders stores the claim headers with the token; a Cache counts
+// their bytes. Set them before Cache.Put.
+func (t *Token) SetClaimHeaders(h *ClaimHeaders) {
+	size := 0
+	for _, kv := range h.Set {
+		size += len(kv[1]) + 32 // the value, and the pair's two string headers
+	}
+	t.headers, t.derivedSize = h, size
+}
 
 // Claims is the verified payload; read it with gjson paths.
 func (t *Token) Claims() gjson.Result { return t.claims }
