@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -143,4 +144,69 @@ func TestAnOrdersAPIRefusesMalformedRequests(t *testing.T) {
 			t.Fatalf("status %d, upstream %+v", res.Status, res.Upstream)
 		}
 	})
+}
+
+// TestHostileBodiesCostBoundedWork sends a corpus of bodies built to hurt a
+// JSON reader, up to Envoy's default 1 MiB buffer, to a route that reads
+// JSON: each is refused with its rule, the VM never traps, and its memory
+// stays within a bound after all of them.
+func TestHostileBodiesCostBoundedWork(t *testing.T) {
+	g := startGateway(t, `{"routes": [{"name": "ingest", "match": {"path": "/ingest", "methods": ["POST"]}, "auth": "none",
+		"validate": {"body": {"max_bytes": 1048576, "schema": {"type": "object", "additionalProperties": false,
+			"properties": {"values": {"type": "array", "maxItems": 1000, "items": {"type": "integer", "maximum": 100}}, "name": {"type": "string"}}}}}},
+		{"name": "any-json", "match": {"path": "/any", "methods": ["POST"]}, "auth": "none", "validate": {"body": {"max_bytes": 1048576}}}]}`, 1)
+	wide := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`{"values": [1`)
+		for i := 1; i < n; i++ {
+			b.WriteString(",1")
+		}
+		b.WriteString("]}")
+		return b.String()
+	}
+	dupKeys := func(n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d": 1,`, i)
+		}
+		b.WriteString(`"k7": 2}`)
+		return b.String()
+	}
+	// Routes: /ingest has a schema; /any only the strict JSON rules.
+	corpus := []struct {
+		name, body string
+		rule       string
+	}{
+		{"100k levels of arrays", strings.Repeat("[", 100000) + strings.Repeat("]", 100000), "max_depth"},
+		{"100k levels of objects", strings.Repeat(`{"a":`, 100000), "max_depth"},
+		{"half a million items", wide(500000), "maxItems"},
+		{"40k members, one repeated at the end", dupKeys(40000), "duplicate_key"},
+		{"a member named like a checked one but for case", `{"values": [], "Values": [1]}`, "case_variant"},
+		{"a huge number", `{"values": [1` + strings.Repeat("0", 500000) + `]}`, "number_range"},
+		{"an exponent beyond any float", `{"values": [1e999999999]}`, "number_range"},
+		{"an integer written as a float", `{"values": [100.0]}`, "type"},
+		{"mass assignment", `{"name": "x", "role": "admin"}`, "additionalProperties"},
+		{"a string of half a megabyte of escapes", `{"name": "` + strings.Repeat(`\u00e9`, 80000) + `\ud800"}`, "utf8"},
+		{"two documents", `{"name": "a"}{"name": "b"}`, "trailing_data"},
+		{"a NUL in a string", "{\"name\": \"a\x00b\"}", "syntax"},
+	}
+	for _, tc := range corpus {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "/ingest"
+			if tc.rule == "max_depth" || tc.rule == "duplicate_key" {
+				path = "/any"
+			}
+			req := request("POST", path, "content-type", "application/json")
+			req.Body, req.ChunkSize = []byte(tc.body), 64<<10
+			res := g.send(req)
+			expectProblem(t, res, 400, "request_invalid")
+			if got := violations(t, res); len(got) != 1 || !strings.HasSuffix(got[0], " "+tc.rule) {
+				t.Errorf("violations %q, want one, of rule %s", got, tc.rule)
+			}
+		})
+	}
+	if mem := g.vms[0].MemorySize(); mem > 64<<20 {
+		t.Errorf("linear memory grew to %d MiB", mem>>20)
+	}
 }
