@@ -62,9 +62,6 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 		}}
 		r.Object(path, v, fields)
 	}
-	if p.headers == nil && p.query == nil && p.body == nil && len(p.path) == 0 {
-		return nil
-	}
 	return p
 }
 

@@ -67,10 +67,8 @@ var paramLimits = schema.Limits{Depth: 1, Violations: 1}
 // body is read or capped.
 func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
 	var vs []verdict.Violation
-	if p.headers != nil || p.body != nil {
-		if d := p.checkHeaders(in, &vs); d.Denied() {
-			return d
-		}
+	if d := p.checkHeaders(in, &vs); d.Denied() {
+		return d
 	}
 	for _, pp := range p.path {
 		value, _ := s.Params.Get(pp.name)

@@ -188,3 +188,22 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAnEmptyValidationChecksHeaderHygiene: "validate": {} at the top level
+// refuses a second content-type on every route, and nothing else.
+func TestAnEmptyValidationChecksHeaderHygiene(t *testing.T) {
+	p, errs := pipeline.Load([]byte(`{"validate": {}, "routes": [{"name": "a", "match": {"path": "/a"}, "auth": "none"}]}`))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct {
+		ct   string
+		want verdict.Reason
+	}{{"application/json", verdict.None}, {"application/json, text/html", verdict.RequestInvalid}} {
+		s := stage.Stream{HasBody: true}
+		d := p.RequestHeaders(&s, headers{{":method", "POST"}, {":path", "/a"}, {":authority", "a"}, {"content-type", tc.ct}}, p.NewWorker(&hosttest.Host{}))
+		if d.Reason != tc.want || s.BodyLimit != 0 {
+			t.Errorf("%q: %s, body limit %d; want %s and no body phase", tc.ct, d.Reason.Code(), s.BodyLimit, tc.want.Code())
+		}
+	}
+}
