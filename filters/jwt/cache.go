@@ -10,13 +10,26 @@ import (
 // sending the same token again costs a map lookup instead of a signature
 // check. It is bounded in entries and bytes and evicts the least recently used
 // entry. Only successes are cached, and a hit re-checks the times, so an entry
-// never outlives its exp. Keys are the raw tokens: hashing them would cost
-// more in wasm than comparing them. Not safe for concurrent use (a proxy-wasm
-// VM is single-threaded).
+// never outlives its exp. Entries are found by the last bytes of the
+// token's signature, which are already random, and a hit compares the whole
+// token: hashing an 800-byte token costs microseconds in wasm, where the
+// runtime has no AES instructions to hash with. Not safe for concurrent use
+// (a proxy-wasm VM is single-threaded).
 type Cache struct {
 	maxEntries, maxBytes, bytes int
 	order                       *list.List // front: most recently used
-	byToken                     map[string]*list.Element
+	byKey                       map[cacheKey]*list.Element
+}
+
+// cacheKey is a token's last 16 characters: 96 bits of its signature. Two
+// valid tokens sharing them only evict each other; a forged one is never
+// cached, and a token that shares them with a cached one is not it.
+type cacheKey [16]byte
+
+func keyOf(raw string) cacheKey {
+	var k cacheKey
+	copy(k[:], raw[max(0, len(raw)-len(k)):])
+	return k
 }
 
 type cacheEntry struct {
@@ -29,7 +42,7 @@ type cacheEntry struct {
 // Token, the list element, the map slot and the parsed claims' header.
 const entryOverhead = 256
 
-// entrySize is what keeping t costs: the raw token (the map key aliases it),
+// entrySize is what keeping t costs: the raw token,
 // the decoded payload the claims are read from, what the caller derived from
 // them (claim headers, the payload header), and fixed overhead.
 func entrySize(t *Token) int {
@@ -45,16 +58,19 @@ func NewCache(maxEntries, maxBytes int) *Cache {
 	if maxBytes <= 0 {
 		maxBytes = 1 << 20
 	}
-	return &Cache{maxEntries: maxEntries, maxBytes: maxBytes, order: list.New(), byToken: map[string]*list.Element{}}
+	return &Cache{maxEntries: maxEntries, maxBytes: maxBytes, order: list.New(), byKey: map[cacheKey]*list.Element{}}
 }
 
 // Get returns a token v verified earlier and still within its times.
 func (c *Cache) Get(v *Verifier, raw string, now time.Time) (*Token, bool) {
-	el, ok := c.byToken[raw]
+	el, ok := c.byKey[keyOf(raw)]
 	if !ok {
 		return nil, false
 	}
 	e := el.Value.(cacheEntry)
+	if e.t.raw != raw {
+		return nil, false
+	}
 	if e.v != v || !v.StillValid(e.t, now) {
 		c.remove(el)
 		return nil, false
@@ -65,7 +81,8 @@ func (c *Cache) Get(v *Verifier, raw string, now time.Time) (*Token, bool) {
 
 // Put remembers a token whose signature v verified.
 func (c *Cache) Put(v *Verifier, t *Token) {
-	if el, ok := c.byToken[t.raw]; ok {
+	key := keyOf(t.raw)
+	if el, ok := c.byKey[key]; ok {
 		c.remove(el)
 	}
 	size := entrySize(t)
@@ -76,7 +93,7 @@ func (c *Cache) Put(v *Verifier, t *Token) {
 	// request header in; keeping that alive for the entry's lifetime would
 	// make memory grow with the headers, not with the tokens.
 	t.raw = strings.Clone(t.raw)
-	c.byToken[t.raw] = c.order.PushFront(cacheEntry{v: v, t: t, size: size})
+	c.byKey[key] = c.order.PushFront(cacheEntry{v: v, t: t, size: size})
 	c.bytes += size
 	for c.order.Len() > c.maxEntries || c.bytes > c.maxBytes {
 		c.remove(c.order.Back())
@@ -86,7 +103,7 @@ func (c *Cache) Put(v *Verifier, t *Token) {
 // Clear forgets every entry, e.g. when a provider's keys change.
 func (c *Cache) Clear() {
 	c.order.Init()
-	clear(c.byToken)
+	clear(c.byKey)
 	c.bytes = 0
 }
 
@@ -95,6 +112,6 @@ func (c *Cache) Len() int { return c.order.Len() }
 
 func (c *Cache) remove(el *list.Element) {
 	e := c.order.Remove(el).(cacheEntry)
-	delete(c.byToken, e.t.raw)
+	delete(c.byKey, keyOf(e.t.raw))
 	c.bytes -= e.size
 }

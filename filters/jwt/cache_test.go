@@ -9,7 +9,7 @@ import (
 	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
-func checked(t *testing.T, v *Verifier, raw string) *Token {
+func checked(t testing.TB, v *Verifier, raw string) *Token {
 	t.Helper()
 	tok, d := v.Check(raw, now)
 	if d.Denied() {
@@ -106,5 +106,41 @@ func TestCacheCountsWhatEntriesHold(t *testing.T) {
 	}
 	if c.bytes != 0 {
 		t.Errorf("%d bytes counted in an empty cache", c.bytes)
+	}
+}
+
+// BenchmarkCacheGet is a hit on a cache of 512 tokens of about 800 bytes,
+// the size of a typical access token.
+func BenchmarkCacheGet(b *testing.B) {
+	v := newVerifier(b)
+	c := NewCache(0, 0)
+	pad := fmt.Sprintf("%q", strings.Repeat("x", 500))
+	var raws []string
+	for i := range 512 {
+		raw := testKeys()["HS256"].Token(claims("n", fmt.Sprint(i), "pad", pad))
+		c.Put(v, checked(b, v, raw))
+		raws = append(raws, raw)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, ok := c.Get(v, raws[i%len(raws)], now); !ok {
+			b.Fatal("miss")
+		}
+	}
+}
+
+// TestCacheComparesWholeTokens: a token that ends like a cached one (the
+// cache's key) is not that token: no hit, and the cached one stays.
+func TestCacheComparesWholeTokens(t *testing.T) {
+	v := newVerifier(t)
+	raw := testKeys()["HS256"].Token(claims())
+	c := NewCache(0, 0)
+	c.Put(v, checked(t, v, raw))
+	lookalike := "x" + raw[1:]
+	if _, ok := c.Get(v, lookalike, now); ok {
+		t.Fatal("a different token with the same ending hit")
+	}
+	if _, ok := c.Get(v, raw, now); !ok {
+		t.Fatal("the cached token was lost")
 	}
 }
