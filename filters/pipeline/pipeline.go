@@ -52,6 +52,7 @@ import (
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/jwks"
 	"github.com/apiguard/apiguard/filters/jwt"
+	"github.com/apiguard/apiguard/filters/ratelimit"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/validate"
@@ -95,6 +96,7 @@ type Host struct {
 // stage is one line here.
 var Stages = []stage.Spec{
 	{Key: "validate", Global: validate.Global, Compile: validate.Compile},
+	{Key: "rate_limit", Global: ratelimit.Global, Compile: ratelimit.Compile},
 }
 
 // Pipeline is a compiled Config.

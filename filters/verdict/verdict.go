@@ -76,6 +76,10 @@ const (
 	// HeadersTooLarge: more headers, or larger ones, than the route's
 	// limits. Status 431.
 	HeadersTooLarge
+	// RateLimited: a rate-limit rule refuses the request, or the limiter's
+	// shared state is too contended to decide and the rule fails closed.
+	// Retry-After says when to come back. Status 429.
+	RateLimited
 	numReasons
 )
 
@@ -111,6 +115,7 @@ var reasons = [numReasons]reasonInfo{
 	RequestInvalid:       {"request_invalid", "The request does not match the API's rules", 400},
 	UnsupportedMediaType: {"unsupported_media_type", "The request body's media type is not accepted", 415},
 	HeadersTooLarge:      {"headers_too_large", "The request headers are too large", 431},
+	RateLimited:          {"rate_limited", "Too many requests", 429},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,

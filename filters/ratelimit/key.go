@@ -1,0 +1,179 @@
+package ratelimit
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// partKind is what one part of a rule's key reads.
+type partKind byte
+
+const (
+	// partPeer is the peer's IP address (source.address without its port).
+	partPeer partKind = iota + 1
+	// partForwarded is the x-forwarded-for entry trusted_hops from the right.
+	partForwarded
+	// partClaim is a verified claim, by JSON pointer.
+	partClaim
+	// partHeader is a request header's value, used only hashed.
+	partHeader
+	// partRoute is the matched route's name.
+	partRoute
+)
+
+// part is one compiled key part.
+type part struct {
+	kind partKind
+	// name is a header's lower-case name, or a claim's gjson path.
+	name string
+}
+
+// identity reports whether the part needs the verified token, so that its
+// rule runs after authentication.
+func (p part) identity() bool { return p.kind == partClaim }
+
+// parsePart reads one key part: "peer", "x_forwarded_for", "route",
+// "claim:<JSON pointer>" (RFC 6901, "claim:/sub") or "header:<name>".
+func parsePart(s string) (part, error) {
+	switch s {
+	case "peer":
+		return part{kind: partPeer}, nil
+	case "x_forwarded_for":
+		return part{kind: partForwarded}, nil
+	case "route":
+		return part{kind: partRoute}, nil
+	}
+	kind, arg, _ := strings.Cut(s, ":")
+	switch kind {
+	case "claim":
+		path, err := claimPath(arg)
+		return part{kind: partClaim, name: path}, err
+	case "header":
+		if !validHeaderName(arg) {
+			return part{}, errors.New("header name must be a lower-case token, not a pseudo-header")
+		}
+		return part{kind: partHeader, name: arg}, nil
+	}
+	return part{}, errors.New(`must be "peer", "x_forwarded_for", "route", "claim:/<pointer>" or "header:<name>"`)
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// claimPath turns an RFC 6901 JSON pointer ("/realm_access/roles") into the
+// gjson path that reads it. (filters/authz may later own one claim-path
+// syntax for every stage; this is the pointer form until then.)
+func claimPath(pointer string) (string, error) {
+	if len(pointer) < 2 || pointer[0] != '/' {
+		return "", errors.New("claim must be a JSON pointer such as /sub")
+	}
+	segs := strings.Split(pointer[1:], "/")
+	for i, seg := range segs {
+		if seg == "" {
+			return "", errors.New("claim pointer has an empty segment")
+		}
+		for j := 0; j < len(seg); j++ {
+			if seg[j] == '~' && (j+1 == len(seg) || seg[j+1] != '0' && seg[j+1] != '1') {
+				return "", errors.New("claim pointer has a ~ not followed by 0 or 1")
+			}
+		}
+		segs[i] = gjson.Escape(strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~"))
+	}
+	return strings.Join(segs, "."), nil
+}
+
+// claimValue is a claim's value as a key part: a string as it is, a number
+// or boolean as its JSON text; "" (missing) for null, objects, arrays and
+// the empty string, which name no one.
+func claimValue(claims gjson.Result, path string) string {
+	v := claims.Get(path)
+	switch v.Type {
+	case gjson.String:
+		return v.Str
+	case gjson.Number, gjson.True, gjson.False:
+		return v.Raw
+	}
+	return ""
+}
+
+// claimHas reports whether a claim is value, an array holding it, or a
+// space-separated list (an OAuth scope) naming it.
+func claimHas(claims gjson.Result, path, value string) bool {
+	v := claims.Get(path)
+	switch {
+	case v.Type == gjson.String:
+		for _, f := range strings.Fields(v.Str) {
+			if f == value {
+				return true
+			}
+		}
+	case v.IsArray():
+		found := false
+		v.ForEach(func(_, el gjson.Result) bool {
+			found = el.Type == gjson.String && el.Str == value
+			return !found
+		})
+		return found
+	}
+	return false
+}
+
+// peerKey is the key text of a peer address: an IPv4 address, or an IPv6
+// address's /64 (one subscriber's usual allocation: keying each /128 would
+// give a client 2^64 fresh buckets). "" when addr is not an address.
+func peerKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return ""
+		}
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// forwardedClient is the client address in x-forwarded-for given that the
+// right-most hops entries were written by proxies apiguard trusts (Envoy's
+// own, with use_remote_address, counts as one): the hops-th entry from the
+// right, as a peerKey. "" when the list is shorter or that entry is not an
+// address; never an entry further left, which the client chose. values are
+// the header's field lines in order, joined as one list.
+func forwardedClient(values []string, hops int) string {
+	if hops < 1 {
+		return ""
+	}
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		for {
+			j := strings.LastIndexByte(v, ',')
+			entry := v[j+1:]
+			if hops--; hops == 0 {
+				return peerKey(strings.Trim(entry, " \t"))
+			}
+			if j < 0 {
+				break
+			}
+			v = v[:j]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,419 @@
+package ratelimit
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// maxCASTries bounds the compare-and-swap attempts on one slot per
+// request. Past them the rule's on_error decides: never an unbounded loop,
+// never an unchecked admission.
+const maxCASTries = 16
+
+// Stage enforces a route's rules: those keyed only by what a request
+// carries before authentication (peer, x-forwarded-for, header, route) in
+// BeforeAuthentication, so that a flood of bad tokens is limited before a
+// signature is checked; those keyed by identity (a claim, a tier) in
+// RequestHeaders, with the verified principal.
+//
+// Within a phase a request is admitted only if every rule admits it, and a
+// refused request consumes nothing: every slot is read and decided first,
+// then written with CAS; a write that lost a race is read and decided again
+// (and the request refused if it no longer fits). A request that the
+// identity rules refuse gives back what the early rules counted, if no one
+// wrote those slots since; if someone did, the unit stays spent: the
+// limiter errs towards refusing, never towards admitting more.
+type Stage struct {
+	early, late []*rule
+	headers     headerMode
+	seeds       *seeds
+}
+
+func newStage(s *settings) *Stage {
+	st := &Stage{headers: s.headers, seeds: s.seeds}
+	for _, ru := range s.rules {
+		if ru.identity {
+			st.late = append(st.late, ru)
+		} else {
+			st.early = append(st.early, ru)
+		}
+	}
+	return st
+}
+
+// kept is what the request phases of a stream learnt, for the response's
+// headers and for a refund.
+type kept struct {
+	items     []item
+	committed []check
+	shadowed  []string
+}
+
+// item is one enforced rule's state after the request, for the RateLimit
+// header.
+type item struct {
+	rule      *rule
+	limit     *limit
+	remaining int64
+	reset     time.Duration
+}
+
+// BeforeAuthentication runs the rules that need no identity.
+func (st *Stage) BeforeAuthentication(s *stage.Stream, in *stage.Input) verdict.Decision {
+	if len(st.early) == 0 {
+		return verdict.Decision{}
+	}
+	k := &kept{}
+	s.Keep(st, k)
+	return st.run(s, in, st.early, k)
+}
+
+// RequestHeaders runs the identity rules, after authentication.
+func (st *Stage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
+	if len(st.late) == 0 {
+		return verdict.Decision{}
+	}
+	k, _ := s.Kept(st).(*kept)
+	if k == nil {
+		k = &kept{}
+		s.Keep(st, k)
+	}
+	early := k.committed
+	d := st.run(s, in, st.late, k)
+	if d.Denied() {
+		refund(in.Worker().Host, early)
+	}
+	return d
+}
+
+// ResponseHeaders adds the rate-limit headers of the rules that admitted
+// the request, and names the shadow rules that would have refused it.
+func (st *Stage) ResponseHeaders(s *stage.Stream, _ *stage.Input) {
+	k, _ := s.Kept(st).(*kept)
+	if k == nil {
+		return
+	}
+	var set [][2]string
+	if len(k.shadowed) > 0 {
+		set = append(set, [2]string{"x-apiguard-ratelimit-shadow", strings.Join(k.shadowed, ", ")})
+	}
+	set = st.appendHeaders(set, k.items, 0)
+	if len(set) > 0 {
+		s.Response.Add(stage.Edits{Set: set})
+	}
+}
+
+// check is one rule's slot for one request.
+type check struct {
+	rule  *rule
+	limit *limit
+	name  string
+	fp    uint64
+	// The slot as read: its version (0 when absent) and the fingerprint
+	// to write back (the request's own, or an occupant's it shares).
+	cas     uint32
+	writeFP uint64
+	d       Decision
+	// written is what this request wrote, for a refund.
+	written []byte
+}
+
+var errHostFailed = errors.New("host failed")
+
+// run decides the rules of one phase for a request.
+func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) verdict.Decision {
+	w := in.Worker()
+	h := w.Host
+	seed, err := st.seeds.get(h)
+	checks := make([]check, 0, len(rules))
+	if err == nil {
+		for _, ru := range rules {
+			c, ok := st.prepare(s, in, ru, seed)
+			if !ok {
+				err = errHostFailed
+				break
+			}
+			checks = append(checks, c)
+		}
+	}
+	if err != nil {
+		return failure(h, rules, false)
+	}
+	now := w.Now().UnixNano()
+	retries := make([]uint64, len(checks))
+	defer func() {
+		for i, n := range retries {
+			if n > 0 {
+				h.Count(checks[i].rule.casRetries, n)
+			}
+		}
+	}()
+	for i := range checks {
+		if !checks[i].load(h, now) {
+			return failure(h, rules, false)
+		}
+	}
+	if d, refused := st.refusal(h, checks); refused {
+		return d
+	}
+	for i := range checks {
+		c := &checks[i]
+		for try := 1; c.d.Allowed; try++ {
+			c.written = encodeSlot(c.writeFP, c.d.TAT)
+			cas := c.cas
+			if cas == 0 {
+				cas = createOnly
+			}
+			err := h.SetSharedData(c.name, c.written, cas)
+			if err == nil {
+				break
+			}
+			c.written = nil
+			if !errors.Is(err, stage.ErrCASMismatch) || try == maxCASTries {
+				refund(h, checks[:i])
+				return failure(h, rules, errors.Is(err, stage.ErrCASMismatch))
+			}
+			retries[i]++
+			if !c.load(h, now) {
+				refund(h, checks[:i])
+				return failure(h, rules, false)
+			}
+			if !c.d.Allowed && !c.rule.shadow {
+				refund(h, checks[:i])
+				d, _ := st.refusal(h, checks[i:i+1])
+				return d
+			}
+		}
+	}
+	for i := range checks {
+		c := &checks[i]
+		switch {
+		case c.d.Allowed:
+			h.Count(c.rule.allowed, 1)
+		default:
+			h.Count(c.rule.shadowLimited, 1)
+			k.shadowed = append(k.shadowed, c.rule.name)
+			h.Log("apiguard: rate limit rule " + c.rule.name + " would refuse a request (shadow)")
+		}
+		if c.d.Allowed && !c.rule.shadow {
+			k.items = append(k.items, item{c.rule, c.limit, c.d.Remaining, c.d.Reset})
+		}
+		if c.written != nil {
+			k.committed = append(k.committed, *c)
+		}
+	}
+	return verdict.Decision{}
+}
+
+// refusal counts and answers the enforced rules that refuse; false when
+// none does.
+func (st *Stage) refusal(h stage.Host, checks []check) (verdict.Decision, bool) {
+	var items []item
+	var wait time.Duration
+	for i := range checks {
+		c := &checks[i]
+		if c.d.Allowed || c.rule.shadow {
+			continue
+		}
+		h.Count(c.rule.limited, 1)
+		wait = max(wait, c.d.RetryAfter)
+		items = append(items, item{c.rule, c.limit, 0, c.d.RetryAfter})
+	}
+	if items == nil {
+		return verdict.Decision{}, false
+	}
+	d := verdict.Deny(verdict.RateLimited, "rate limit exceeded")
+	d.Headers = [][2]string{{"retry-after", strconv.FormatInt(ceilSeconds(wait), 10)}}
+	d.Headers = st.appendHeaders(d.Headers, items, wait)
+	return d, true
+}
+
+// failure answers a request the limiter could not decide: each rule's
+// on_error, the default denying. Lost CAS races (contention) refuse with
+// 429 and Retry-After 1; a failing host is an internal error.
+func failure(h stage.Host, rules []*rule, contended bool) verdict.Decision {
+	deny := false
+	for _, ru := range rules {
+		h.Count(ru.errors, 1)
+		deny = deny || !ru.failOpen
+	}
+	switch {
+	case !deny:
+		return verdict.Decision{}
+	case contended:
+		d := verdict.Deny(verdict.RateLimited, "rate limit state is contended")
+		d.Headers = [][2]string{{"retry-after", "1"}}
+		return d
+	}
+	return verdict.Deny(verdict.Internal, "rate limit state is unavailable")
+}
+
+// prepare finds a rule's key, tier and slot for the request; false when not
+// even the fallback can be read (the host has no peer address).
+func (st *Stage) prepare(s *stage.Stream, in *stage.Input, ru *rule, seed *[32]byte) (check, bool) {
+	c := check{rule: ru, limit: &ru.base}
+	if s.Principal.Token != nil {
+		claims := s.Principal.Token.Claims()
+		for i := range ru.tiers {
+			if t := &ru.tiers[i]; claimHas(claims, t.claim, t.value) {
+				c.limit = &t.limit
+				break
+			}
+		}
+	}
+	h := newHasher(seed, ru.prefix)
+	if !keyParts(h, s, in, ru.key, ru.hops, 'k') {
+		h = newHasher(seed, ru.prefix)
+		if !keyParts(h, s, in, ru.fallback, ru.hops, 'f') {
+			return c, false
+		}
+	}
+	sl := h.slot(ru.slots)
+	c.name, c.fp = slotName(ru.prefix, sl.index), sl.fingerprint
+	return c, true
+}
+
+// keyParts hashes a key's parts; false when one is missing.
+func keyParts(h *hasher, s *stage.Stream, in *stage.Input, parts []part, hops int, tag byte) bool {
+	h.part(tag, "")
+	for _, p := range parts {
+		v := partValue(s, in, p, hops)
+		if v == "" {
+			return false
+		}
+		h.part(byte(p.kind), v)
+	}
+	return true
+}
+
+func partValue(s *stage.Stream, in *stage.Input, p part, hops int) string {
+	switch p.kind {
+	case partPeer:
+		return peer(in)
+	case partForwarded:
+		if hops == 0 {
+			return peer(in)
+		}
+		return forwardedClient(headerValues(in, "x-forwarded-for"), hops)
+	case partClaim:
+		if s.Principal.Token == nil {
+			return ""
+		}
+		return claimValue(s.Principal.Token.Claims(), p.name)
+	case partHeader:
+		return strings.Join(headerValues(in, p.name), "\x00")
+	case partRoute:
+		return s.Route
+	}
+	return ""
+}
+
+func peer(in *stage.Input) string {
+	addr, err := in.Worker().Host.Property("source", "address")
+	if err != nil {
+		return ""
+	}
+	return peerKey(string(addr))
+}
+
+// headerValues are every field line of a header; nil when the host cannot
+// read the headers (the part is then missing).
+func headerValues(in *stage.Input, name string) []string {
+	all, err := in.All()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, kv := range all {
+		if kv[0] == name && kv[1] != "" {
+			out = append(out, kv[1])
+		}
+	}
+	return out
+}
+
+// load reads the slot and decides on it; false when the host fails.
+func (c *check) load(h stage.Host, now int64) bool {
+	v, cas, err := h.SharedData(c.name)
+	var tat int64
+	switch {
+	case errors.Is(err, stage.ErrNotFound):
+		c.cas, c.writeFP = 0, c.fp
+	case err != nil:
+		return false
+	default:
+		fp, stored, ok := decodeSlot(v)
+		c.cas, c.writeFP = cas, c.fp
+		switch {
+		case !ok || fp != c.fp && stored <= now:
+			// Corrupt, or another key's idle state: taken over fresh.
+		case fp == c.fp:
+			tat = stored
+		default:
+			// Another key's busy state: shared, the occupant's kept.
+			tat, c.writeFP = stored, fp
+		}
+	}
+	c.d = c.limit.gcra.Decide(tat, now)
+	return true
+}
+
+// refund gives back the units committed checks counted, when no one wrote
+// their slots since (what they hold is still exactly what was written).
+func refund(h stage.Host, committed []check) {
+	for i := range committed {
+		c := &committed[i]
+		if c.written == nil {
+			continue
+		}
+		v, cas, err := h.SharedData(c.name)
+		if err != nil || string(v) != string(c.written) {
+			continue
+		}
+		fp, tat, _ := decodeSlot(v)
+		_ = h.SetSharedData(c.name, encodeSlot(fp, c.limit.gcra.Refund(tat)), cas)
+	}
+}
+
+// appendHeaders adds the rate-limit headers of items; wait, on a refusal,
+// is the effective window of the refusing rules.
+func (st *Stage) appendHeaders(out [][2]string, items []item, wait time.Duration) [][2]string {
+	if st.headers == headersNone || len(items) == 0 {
+		return out
+	}
+	var policy, state []byte
+	least := 0
+	for i, it := range items {
+		if i > 0 {
+			policy, state = append(policy, ", "...), append(state, ", "...)
+		}
+		policy = append(policy, it.limit.policy...)
+		state = strconv.AppendQuote(state, it.rule.name)
+		state = append(state, ";r="...)
+		state = strconv.AppendInt(state, it.remaining, 10)
+		state = append(state, ";t="...)
+		state = strconv.AppendInt(state, ceilSeconds(max(it.reset, wait)), 10)
+		if it.remaining < items[least].remaining {
+			least = i
+		}
+	}
+	out = append(out, [2]string{"ratelimit-policy", string(policy)}, [2]string{"ratelimit", string(state)})
+	if st.headers == headersDraftAndX {
+		it := items[least]
+		out = append(out,
+			[2]string{"x-ratelimit-limit", strconv.FormatInt(it.limit.rate, 10)},
+			[2]string{"x-ratelimit-remaining", strconv.FormatInt(it.remaining, 10)},
+			[2]string{"x-ratelimit-reset", strconv.FormatInt(ceilSeconds(max(it.reset, wait)), 10)})
+	}
+	return out
+}
+
+// ceilSeconds is d in whole seconds, rounded up, at least 1 when d > 0.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
+}
