@@ -239,7 +239,7 @@ func readKey(r *config.Reader, path string, v gjson.Result) []part {
 			parts = append(parts, pt)
 		}
 	})
-	if len(parts) == 0 && v.IsArray() {
+	if v.IsArray() && len(v.Array()) == 0 {
 		r.Errorf(path, "must name at least one part")
 	}
 	return parts

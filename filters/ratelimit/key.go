@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -77,7 +78,7 @@ func validHeaderName(s string) bool {
 // gjson path that reads it. (filters/authz may later own one claim-path
 // syntax for every stage; this is the pointer form until then.)
 func claimPath(pointer string) (string, error) {
-	if len(pointer) < 2 || pointer[0] != '/' {
+	if len(pointer) < 2 || pointer[0] != '/' || !utf8.ValidString(pointer) {
 		return "", errors.New("claim must be a JSON pointer such as /sub")
 	}
 	segs := strings.Split(pointer[1:], "/")

@@ -86,6 +86,19 @@ func (h *Host) SharedBytes() (keys int, bytes int) {
 	return len(h.shared), bytes
 }
 
+// SharedContains reports whether any key or value of shared data contains
+// s: a test that a secret is never stored in clear.
+func (h *Host) SharedContains(s string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, e := range h.shared {
+		if strings.Contains(k, s) || strings.Contains(string(e.value), s) {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *Host) Count(name string, n uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -1,0 +1,125 @@
+package ratelimit
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+func TestForwardedClient(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		values []string
+		hops   int
+		want   string
+	}{
+		{name: "zero hops trusts nothing", values: []string{"1.2.3.4"}, hops: 0, want: ""},
+		{name: "one hop: the right-most entry", values: []string{"6.6.6.6, 1.2.3.4"}, hops: 1, want: "1.2.3.4"},
+		{name: "two hops", values: []string{"6.6.6.6, 1.2.3.4, 10.0.0.1"}, hops: 2, want: "1.2.3.4"},
+		{name: "field lines joined in order", values: []string{"6.6.6.6, 1.2.3.4", "10.0.0.1"}, hops: 2, want: "1.2.3.4"},
+		{name: "shorter than the hops: missing, never the left-most", values: []string{"1.2.3.4"}, hops: 2, want: ""},
+		{name: "not an address", values: []string{"1.2.3.4, unknown"}, hops: 1, want: ""},
+		{name: "an address with a port", values: []string{"1.2.3.4:5678"}, hops: 1, want: "1.2.3.4"},
+		{name: "IPv6 by its /64", values: []string{"2001:db8:1:2:3:4:5:6"}, hops: 1, want: "2001:db8:1:2::/64"},
+		{name: "bracketed IPv6 with a port", values: []string{"[2001:db8::1]:443"}, hops: 1, want: "2001:db8::/64"},
+		{name: "IPv4-mapped IPv6 is the IPv4 address", values: []string{"::ffff:1.2.3.4"}, hops: 1, want: "1.2.3.4"},
+		{name: "empty entries count", values: []string{"1.2.3.4,,"}, hops: 2, want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := forwardedClient(tc.values, tc.hops); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzForwardedClient(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "6.6.6.6, 1.2.3.4", "[::1]:80, ::ffff:1.2.3.4", ",,", " , 1.2.3.4 "} {
+		f.Add(s, 1)
+	}
+	f.Fuzz(func(t *testing.T, xff string, hops int) {
+		hops = hops & 15
+		got := forwardedClient([]string{xff}, hops)
+		if got == "" {
+			return
+		}
+		// The answer is always one of the right-most hops entries, as a key.
+		entries := strings.Split(xff, ",")
+		if hops > len(entries) || peerKey(strings.Trim(entries[len(entries)-hops], " \t")) != got {
+			t.Errorf("%q with %d hops: %q is not the entry %d from the right", xff, hops, got, hops)
+		}
+	})
+}
+
+func TestParsePart(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    part
+		wantErr bool
+	}{
+		{in: "peer", want: part{kind: partPeer}},
+		{in: "route", want: part{kind: partRoute}},
+		{in: "claim:/sub", want: part{kind: partClaim, name: "sub"}},
+		{in: "claim:/realm_access/roles", want: part{kind: partClaim, name: "realm_access.roles"}},
+		{in: "claim:/a.b~1c~0d", want: part{kind: partClaim, name: `a\.b\/c\~d`}},
+		{in: "header:x-api-key", want: part{kind: partHeader, name: "x-api-key"}},
+		{in: "header:X-Api-Key", wantErr: true},
+		{in: "header::path", wantErr: true},
+		{in: "claim:sub", wantErr: true},
+		{in: "claim:/a//b", wantErr: true},
+		{in: "claim:/a~2", wantErr: true},
+		{in: "client_ip", wantErr: true},
+		// Found by FuzzClaimPath (testdata/fuzz/FuzzClaimPath): claims are
+		// UTF-8, so such a pointer could never match.
+		{in: "claim:/\x8b", wantErr: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parsePart(tc.in)
+			if (err != nil) != tc.wantErr || err == nil && got != tc.want {
+				t.Errorf("got %+v, %v; want %+v, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzClaimPath(f *testing.F) {
+	for _, s := range []string{"/sub", "/a/b", "/a~1b", "/~0", "/a.b", "/*", "/#", "/a|b", "/@this"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, pointer string) {
+		path, err := claimPath(pointer)
+		if err != nil {
+			return
+		}
+		// A pointer reads exactly the member it names, whatever gjson's
+		// special characters it holds.
+		segs := strings.Split(pointer[1:], "/")
+		doc := `"v"`
+		for i := len(segs) - 1; i >= 0; i-- {
+			seg := strings.ReplaceAll(strings.ReplaceAll(segs[i], "~1", "/"), "~0", "~")
+			doc = "{" + string(gjson.AppendJSONString(nil, seg)) + ":" + doc + "}"
+		}
+		if !gjson.Valid(doc) {
+			return
+		}
+		if got := claimValue(gjson.Parse(doc), path); got != "v" {
+			t.Errorf("pointer %q → path %q read %q from %s", pointer, path, got, doc)
+		}
+	})
+}
+
+func TestClaimHas(t *testing.T) {
+	claims := gjson.Parse(`{"roles": ["reader", "premium"], "scope": "orders:read premium", "plan": "premium-plus", "n": 7}`)
+	for _, tc := range []struct {
+		path, value string
+		want        bool
+	}{
+		{"roles", "premium", true}, {"roles", "prem", false}, {"scope", "premium", true},
+		{"plan", "premium", false}, {"n", "7", false}, {"missing", "premium", false},
+	} {
+		if got := claimHas(claims, tc.path, tc.value); got != tc.want {
+			t.Errorf("%s has %q: %v, want %v", tc.path, tc.value, got, tc.want)
+		}
+	}
+}
