@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/apiguard/apiguard/e2e/host"
@@ -100,4 +101,60 @@ func orderBody(n int) []byte {
 		b = append(b, `", "qty": 3, "price": 19.99, "note": "gift wrap"}`...)
 	}
 	return append(b, "]}"...)
+}
+
+// BenchmarkRateLimit is the limiter's cost per full stream, against the
+// null plugin's: one worker on one key (uncontended), and 2 and 4 workers
+// on goroutines hammering one key, with the CAS retry rate. The limit is
+// high enough that every request is admitted: the cost measured is the
+// admitting path (a read and a compare-and-swap per rule).
+func BenchmarkRateLimit(b *testing.B) {
+	const limited = `{"rate_limit": {"rules": [{"name": "per-peer", "key": ["peer"], "rate": 1000000000, "per": "second", "burst": 1000000000}]},
+		"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}]}`
+	const limitedNoHeaders = `{"rate_limit": {"headers": "none", "rules": [{"name": "per-peer", "key": ["peer"], "rate": 1000000000, "per": "second", "burst": 1000000000}]},
+		"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}]}`
+	cases := []struct {
+		name, module, config string
+		workers              int
+	}{
+		{name: "null-plugin", module: "nullplugin.wasm", config: "{}", workers: 1},
+		{name: "null-plugin-4-workers", module: "nullplugin.wasm", config: "{}", workers: 4},
+		{name: "uncontended", module: "plugin.wasm", config: limited, workers: 1},
+		{name: "uncontended-no-headers", module: "plugin.wasm", config: limitedNoHeaders, workers: 1},
+		{name: "one-key-2-workers", module: "plugin.wasm", config: limited, workers: 2},
+		{name: "one-key-4-workers", module: "plugin.wasm", config: limited, workers: 4},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			env, vms, err := load(b, bc.module, bc.config, bc.workers, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := request("GET", "/api/v1/orders/42", "user-agent", "bench/1.0")
+			resp := &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}}}
+			up := func(*host.UpstreamRequest) *host.Response { return resp }
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			per := b.N/len(vms) + 1
+			for _, vm := range vms {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < per; i++ {
+						if res := vm.RoundTrip(req, up); res.Err != nil || res.Status != 200 {
+							b.Error(res.Err, res.Status)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			if bc.module == "plugin.wasm" {
+				retries, _ := env.Metric("apiguard.ratelimit.per-peer.cas_retries")
+				b.ReportMetric(float64(retries)/float64(per*len(vms)), "cas-retries/op")
+			}
+		})
+	}
 }

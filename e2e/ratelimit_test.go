@@ -166,3 +166,17 @@ func TestOneUsersTokensNeverSpendAnothersBudget(t *testing.T) {
 		t.Errorf("a premium user got %d at once, want her tier's burst+1 = 6", premium)
 	}
 }
+
+// TestRateLimitingSurvivesGarbageCollection: choosing the limiter's secret
+// arms no Go timer, so garbage collections never call poll_oneoff, which
+// Envoy 1.33 to 1.38 answer with a fatal ENOSYS. (crypto/rand did: its
+// first use arms a one-minute timer that starts the netpoller.)
+func TestRateLimitingSurvivesGarbageCollection(t *testing.T) {
+	g := startRateLimitedAPI(t, 1)
+	for i := 0; i < 5000; i++ {
+		g.send(host.Request{Method: "GET", Path: "/catalogue/1", Source: "198.51.100." + strconv.Itoa(i%250) + ":4000"})
+	}
+	if n := g.vms[0].PollOneoffCalls(); n != 0 {
+		t.Errorf("%d poll_oneoff calls", n)
+	}
+}

@@ -132,35 +132,39 @@ func claimHas(claims gjson.Result, path, value string) bool {
 	return false
 }
 
-// peerKey is the key text of a peer address: an IPv4 address, or an IPv6
-// address's /64 (one subscriber's usual allocation: keying each /128 would
-// give a client 2^64 fresh buckets). "" when addr is not an address.
-func peerKey(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		ap, err := netip.ParseAddrPort(addr)
-		if err != nil {
-			return ""
-		}
+// peerKey is an address as a key: an IPv4 address, or an IPv6 address's
+// /64 (one subscriber's usual allocation: keying each /128 would give a
+// client 2^64 fresh buckets); ok false when addr is not an address (or
+// "ip:port").
+func peerKey(addr string) (key [17]byte, ok bool) {
+	// Envoy's source.address is "ip:port": that form first, as a failed
+	// parse allocates its error.
+	var ip netip.Addr
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
 		ip = ap.Addr()
+	} else if ip, err = netip.ParseAddr(addr); err != nil {
+		return key, false
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
+		p, _ := ip.WithZone("").Prefix(64)
+		ip = p.Addr()
+		key[16] = 64
 	}
-	return ip.String()
+	a := ip.As16()
+	copy(key[:], a[:])
+	return key, true
 }
 
 // forwardedClient is the client address in x-forwarded-for given that the
 // right-most hops entries were written by proxies apiguard trusts (Envoy's
 // own, with use_remote_address, counts as one): the hops-th entry from the
-// right, as a peerKey. "" when the list is shorter or that entry is not an
-// address; never an entry further left, which the client chose. values are
+// right, as a peerKey. ok false when the list is shorter or that entry is
+// not an address; never an entry further left, which the client chose. values are
 // the header's field lines in order, joined as one list.
-func forwardedClient(values []string, hops int) string {
+func forwardedClient(values []string, hops int) (key [17]byte, ok bool) {
 	if hops < 1 {
-		return ""
+		return key, false
 	}
 	for i := len(values) - 1; i >= 0; i-- {
 		v := values[i]
@@ -176,5 +180,5 @@ func forwardedClient(values []string, hops int) string {
 			v = v[:j]
 		}
 	}
-	return ""
+	return key, false
 }

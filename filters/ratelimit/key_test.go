@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -27,11 +28,23 @@ func TestForwardedClient(t *testing.T) {
 		{name: "empty entries count", values: []string{"1.2.3.4,,"}, hops: 2, want: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := forwardedClient(tc.values, tc.hops); got != tc.want {
+			if got := keyText(forwardedClient(tc.values, tc.hops)); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
+}
+
+// keyText renders an address key for reading: "" when there is none.
+func keyText(k [17]byte, ok bool) string {
+	if !ok {
+		return ""
+	}
+	ip := netip.AddrFrom16([16]byte(k[:16])).Unmap()
+	if k[16] == 64 {
+		return netip.PrefixFrom(ip, 64).String()
+	}
+	return ip.String()
 }
 
 func FuzzForwardedClient(f *testing.F) {
@@ -40,13 +53,13 @@ func FuzzForwardedClient(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, xff string, hops int) {
 		hops = hops & 15
-		got := forwardedClient([]string{xff}, hops)
+		got := keyText(forwardedClient([]string{xff}, hops))
 		if got == "" {
 			return
 		}
 		// The answer is always one of the right-most hops entries, as a key.
 		entries := strings.Split(xff, ",")
-		if hops > len(entries) || peerKey(strings.Trim(entries[len(entries)-hops], " \t")) != got {
+		if hops > len(entries) || keyText(peerKey(strings.Trim(entries[len(entries)-hops], " \t"))) != got {
 			t.Errorf("%q with %d hops: %q is not the entry %d from the right", xff, hops, got, hops)
 		}
 	})

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"strings"
@@ -119,40 +120,29 @@ type check struct {
 	cas     uint32
 	writeFP uint64
 	d       Decision
-	// written is what this request wrote, for a refund.
-	written []byte
+	// written is what this request wrote, when wrote, for a refund.
+	written [slotValueSize]byte
+	wrote   bool
+	retries uint64
 }
-
-var errHostFailed = errors.New("host failed")
 
 // run decides the rules of one phase for a request.
 func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) verdict.Decision {
 	w := in.Worker()
 	h := w.Host
 	seed, err := st.seeds.get(h)
-	checks := make([]check, 0, len(rules))
-	if err == nil {
-		for _, ru := range rules {
-			c, ok := st.prepare(s, in, ru, seed)
-			if !ok {
-				err = errHostFailed
-				break
-			}
-			checks = append(checks, c)
-		}
-	}
 	if err != nil {
 		return failure(h, rules, false)
 	}
-	now := w.Now().UnixNano()
-	retries := make([]uint64, len(checks))
-	defer func() {
-		for i, n := range retries {
-			if n > 0 {
-				h.Count(checks[i].rule.casRetries, n)
-			}
+	checks := make([]check, len(rules))
+	var kh keyHash
+	for i, ru := range rules {
+		if !st.prepare(&checks[i], s, in, ru, seed, &kh) {
+			return failure(h, rules, false)
 		}
-	}()
+	}
+	now := w.Now().UnixNano()
+	defer countRetries(h, checks)
 	for i := range checks {
 		if !checks[i].load(h, now) {
 			return failure(h, rules, false)
@@ -169,16 +159,16 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			if cas == 0 {
 				cas = createOnly
 			}
-			err := h.SetSharedData(c.name, c.written, cas)
+			err := h.SetSharedData(c.name, c.written[:], cas)
 			if err == nil {
+				c.wrote = true
 				break
 			}
-			c.written = nil
 			if !errors.Is(err, stage.ErrCASMismatch) || try == maxCASTries {
 				refund(h, checks[:i])
 				return failure(h, rules, errors.Is(err, stage.ErrCASMismatch))
 			}
-			retries[i]++
+			c.retries++
 			if !c.load(h, now) {
 				refund(h, checks[:i])
 				return failure(h, rules, false)
@@ -203,11 +193,19 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 		if c.d.Allowed && !c.rule.shadow {
 			k.items = append(k.items, item{c.rule, c.limit, c.d.Remaining, c.d.Reset})
 		}
-		if c.written != nil {
+		if c.wrote {
 			k.committed = append(k.committed, *c)
 		}
 	}
 	return verdict.Decision{}
+}
+
+func countRetries(h stage.Host, checks []check) {
+	for i := range checks {
+		if n := checks[i].retries; n > 0 {
+			h.Count(checks[i].rule.casRetries, n)
+		}
+	}
 }
 
 // refusal counts and answers the enforced rules that refuse; false when
@@ -255,8 +253,8 @@ func failure(h stage.Host, rules []*rule, contended bool) verdict.Decision {
 
 // prepare finds a rule's key, tier and slot for the request; false when not
 // even the fallback can be read (the host has no peer address).
-func (st *Stage) prepare(s *stage.Stream, in *stage.Input, ru *rule, seed *[32]byte) (check, bool) {
-	c := check{rule: ru, limit: &ru.base}
+func (st *Stage) prepare(c *check, s *stage.Stream, in *stage.Input, ru *rule, seed *[16]byte, h *keyHash) bool {
+	c.rule, c.limit = ru, &ru.base
 	if s.Principal.Token != nil {
 		claims := s.Principal.Token.Claims()
 		for i := range ru.tiers {
@@ -266,57 +264,69 @@ func (st *Stage) prepare(s *stage.Stream, in *stage.Input, ru *rule, seed *[32]b
 			}
 		}
 	}
-	h := newHasher(seed, ru.prefix)
-	if !keyParts(h, s, in, ru.key, ru.hops, 'k') {
-		h = newHasher(seed, ru.prefix)
-		if !keyParts(h, s, in, ru.fallback, ru.hops, 'f') {
-			return c, false
-		}
+	if !keyParts(h, s, in, ru, ru.key, 'k') && !keyParts(h, s, in, ru, ru.fallback, 'f') {
+		return false
 	}
-	sl := h.slot(ru.slots)
+	sl := h.slot(seed, ru.slots)
 	c.name, c.fp = slotName(ru.prefix, sl.index), sl.fingerprint
-	return c, true
+	return true
 }
 
-// keyParts hashes a key's parts; false when one is missing.
-func keyParts(h *hasher, s *stage.Stream, in *stage.Input, parts []part, hops int, tag byte) bool {
+// keyParts hashes a key's parts into h; false when one is missing.
+func keyParts(h *keyHash, s *stage.Stream, in *stage.Input, ru *rule, parts []part, tag byte) bool {
+	h.reset(ru.prefix)
 	h.part(tag, "")
 	for _, p := range parts {
-		v := partValue(s, in, p, hops)
-		if v == "" {
+		if !appendPart(h, s, in, p, ru.hops) {
 			return false
 		}
-		h.part(byte(p.kind), v)
 	}
 	return true
 }
 
-func partValue(s *stage.Stream, in *stage.Input, p part, hops int) string {
+func appendPart(h *keyHash, s *stage.Stream, in *stage.Input, p part, hops int) bool {
+	kind := byte(p.kind)
 	switch p.kind {
-	case partPeer:
-		return peer(in)
-	case partForwarded:
-		if hops == 0 {
-			return peer(in)
+	case partPeer, partForwarded:
+		var addr [17]byte
+		ok := false
+		if p.kind == partPeer || hops == 0 {
+			addr, ok = peer(in)
+		} else {
+			addr, ok = forwardedClient(headerValues(in, "x-forwarded-for"), hops)
 		}
-		return forwardedClient(headerValues(in, "x-forwarded-for"), hops)
+		if ok {
+			h.bytes(kind, addr[:])
+		}
+		return ok
 	case partClaim:
 		if s.Principal.Token == nil {
-			return ""
+			return false
 		}
-		return claimValue(s.Principal.Token.Claims(), p.name)
+		v := claimValue(s.Principal.Token.Claims(), p.name)
+		h.part(kind, v)
+		return v != ""
 	case partHeader:
-		return strings.Join(headerValues(in, p.name), "\x00")
+		all, err := in.All()
+		found := false
+		for _, kv := range all {
+			if err == nil && kv[0] == p.name && kv[1] != "" {
+				h.part(kind, kv[1])
+				found = true
+			}
+		}
+		return found
 	case partRoute:
-		return s.Route
+		h.part(kind, s.Route)
+		return s.Route != ""
 	}
-	return ""
+	return false
 }
 
-func peer(in *stage.Input) string {
+func peer(in *stage.Input) ([17]byte, bool) {
 	addr, err := in.Worker().Host.Property("source", "address")
 	if err != nil {
-		return ""
+		return [17]byte{}, false
 	}
 	return peerKey(string(addr))
 }
@@ -368,15 +378,16 @@ func (c *check) load(h stage.Host, now int64) bool {
 func refund(h stage.Host, committed []check) {
 	for i := range committed {
 		c := &committed[i]
-		if c.written == nil {
+		if !c.wrote {
 			continue
 		}
 		v, cas, err := h.SharedData(c.name)
-		if err != nil || string(v) != string(c.written) {
+		if err != nil || !bytes.Equal(v, c.written[:]) {
 			continue
 		}
 		fp, tat, _ := decodeSlot(v)
-		_ = h.SetSharedData(c.name, encodeSlot(fp, c.limit.gcra.Refund(tat)), cas)
+		back := encodeSlot(fp, c.limit.gcra.Refund(tat))
+		_ = h.SetSharedData(c.name, back[:], cas)
 	}
 }
 

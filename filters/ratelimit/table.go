@@ -1,14 +1,15 @@
 package ratelimit
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/dchest/siphash"
 
 	"github.com/apiguard/apiguard/filters/stage"
 )
@@ -48,39 +49,46 @@ type slot struct {
 	fingerprint uint64
 }
 
-// hasher hashes key parts with the shared secret. Parts are length-prefixed
-// and tagged by kind, so that "a"+"bc" and "ab"+"c", or a user named like an
-// address, never meet.
-type hasher struct {
-	h   [sha256.Size]byte
-	buf []byte
+// keyHash hashes a key's parts with SipHash-2-4 (a keyed PRF made for
+// this: an attacker who does not know the secret cannot find keys that
+// collide) into a slot and a fingerprint. Parts are length-prefixed and
+// tagged by kind, so that "a"+"bc" and "ab"+"c", or a user named like an
+// address, never meet. The parts are gathered in a buffer on the stack for
+// the usual short keys.
+type keyHash struct {
+	b   []byte
+	arr [192]byte
 }
 
-func newHasher(seed *[32]byte, rule string) *hasher {
-	h := &hasher{buf: make([]byte, 0, 128)}
-	h.buf = append(h.buf, seed[:]...)
+func (h *keyHash) reset(rule string) {
+	h.b = h.arr[:0]
 	h.part(0, rule)
-	return h
 }
 
-func (h *hasher) part(kind byte, v string) {
-	h.buf = append(h.buf, kind)
-	h.buf = binary.BigEndian.AppendUint32(h.buf, uint32(len(v)))
-	h.buf = append(h.buf, v...)
+func (h *keyHash) part(kind byte, v string) {
+	h.b = append(h.b, kind)
+	h.b = binary.BigEndian.AppendUint32(h.b, uint32(len(v)))
+	h.b = append(h.b, v...)
 }
 
-func (h *hasher) slot(slots uint64) slot {
-	h.h = sha256.Sum256(h.buf)
-	clear(h.buf) // header values (API keys) do not outlive the request
-	hi, _ := bits.Mul64(binary.BigEndian.Uint64(h.h[:8]), slots)
-	return slot{index: hi, fingerprint: binary.BigEndian.Uint64(h.h[8:16])}
+func (h *keyHash) bytes(kind byte, v []byte) {
+	h.b = append(h.b, kind)
+	h.b = binary.BigEndian.AppendUint32(h.b, uint32(len(v)))
+	h.b = append(h.b, v...)
 }
 
-func encodeSlot(fingerprint uint64, tat int64) []byte {
+func (h *keyHash) slot(seed *[16]byte, slots uint64) slot {
+	a, b := siphash.Hash128(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]), h.b)
+	clear(h.b) // header values (API keys) do not outlive the request
+	hi, _ := bits.Mul64(a, slots)
+	return slot{index: hi, fingerprint: b}
+}
+
+func encodeSlot(fingerprint uint64, tat int64) [slotValueSize]byte {
 	var b [slotValueSize]byte
 	binary.BigEndian.PutUint64(b[:8], fingerprint)
 	binary.BigEndian.PutUint64(b[8:], uint64(tat))
-	return b[:]
+	return b
 }
 
 func decodeSlot(b []byte) (fingerprint uint64, tat int64, ok bool) {
@@ -104,7 +112,7 @@ type seeds struct {
 
 type seeded struct {
 	host stage.Host
-	key  [32]byte
+	key  [16]byte
 }
 
 // createOnly is the version a first writer passes: on an absent key any
@@ -116,13 +124,13 @@ const createOnly = math.MaxUint32
 // get returns the secret every worker of h uses: the one in shared data,
 // or a new random one that this worker writes first. Every worker reads
 // the stored one back, so a lost race adopts the winner's.
-func (s *seeds) get(h stage.Host) (*[32]byte, error) {
+func (s *seeds) get(h stage.Host) (*[16]byte, error) {
 	if c := s.cur.Load(); c != nil && c.host == h {
 		return &c.key, nil
 	}
 	for range maxCASTries {
 		v, _, err := h.SharedData(seedKey)
-		if err == nil && len(v) == 32 {
+		if err == nil && len(v) == 16 {
 			c := &seeded{host: h}
 			copy(c.key[:], v)
 			s.cur.Store(c)
@@ -131,9 +139,15 @@ func (s *seeds) get(h stage.Host) (*[32]byte, error) {
 		if err != nil && !errors.Is(err, stage.ErrNotFound) {
 			return nil, err
 		}
-		var fresh [32]byte
-		if _, err := rand.Read(fresh[:]); err != nil {
-			return nil, err
+		// Not crypto/rand: its first use arms a one-minute timer, which
+		// starts Go's netpoller in wasm, and every later garbage
+		// collection then calls poll_oneoff, which Envoy 1.33 to 1.38
+		// answer with ENOSYS: a fatal error. math/rand/v2's top-level
+		// generator is the runtime's ChaCha8, seeded from the host's
+		// random_get.
+		var fresh [16]byte
+		for i := 0; i < len(fresh); i += 8 {
+			binary.BigEndian.PutUint64(fresh[i:], rand.Uint64())
 		}
 		if err := h.SetSharedData(seedKey, fresh[:], createOnly); err != nil && !errors.Is(err, stage.ErrCASMismatch) {
 			return nil, err
