@@ -63,6 +63,32 @@ func TestDemoServesTheExamplePolicy(t *testing.T) {
 	stop()
 }
 
+// TestDemoRateLimitsALoop: a client looping on the example policy's
+// public route (per peer: 5 a second, a burst of 10) is refused 429 with
+// Retry-After and the RateLimit fields, as curl in a loop shows.
+func TestDemoRateLimitsALoop(t *testing.T) {
+	addr, stop := serve(t, flags{configPath: "../../../envoy/apiguard.json", wasmPath: wasm, listen: "127.0.0.1:0",
+		workers: 2, logLevel: "warn", profile: "envoy-1.33", demo: true, clusters: clusterFlags{}}, io.Discard)
+	defer stop()
+	var last *http.Response
+	for i := 0; i < 40; i++ {
+		resp, err := http.Get("http://" + addr + "/public/docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if last = resp; resp.StatusCode == 429 {
+			break
+		}
+		if resp.Header.Get("ratelimit-policy") != `"per-peer";q=5;w=1` {
+			t.Fatalf("request %d: %d, RateLimit-Policy %q", i+1, resp.StatusCode, resp.Header.Get("ratelimit-policy"))
+		}
+	}
+	if last.StatusCode != 429 || last.Header.Get("retry-after") != "1" || !strings.HasPrefix(last.Header.Get("ratelimit"), `"per-peer";r=0;t=`) {
+		t.Errorf("after the loop: %d, Retry-After %q, RateLimit %q", last.StatusCode, last.Header.Get("retry-after"), last.Header.Get("ratelimit"))
+	}
+}
+
 // serve runs the gateway with f until the returned stop, which fails the
 // test if it does not shut down cleanly.
 func serve(t *testing.T, f flags, out io.Writer) (addr string, stop func()) {
