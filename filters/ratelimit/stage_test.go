@@ -9,6 +9,7 @@ import (
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 	"github.com/apiguard/apiguard/internal/testkit/hosttest"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // headers are a request's or a response's headers, for the pipeline.
@@ -239,6 +240,38 @@ func TestOnError(t *testing.T) {
 		}
 		if n := g.host.Counter("apiguard.ratelimit.r.errors"); n != 1 {
 			t.Errorf("on_error %s: errors counter %d", tc.onError, n)
+		}
+	}
+}
+
+// TestAnIdentityRefusalGivesBackThePeersUnit: a request the per-user rule
+// refuses after authentication has been counted by the per-peer rule
+// before it; that unit is given back, so the peer's other users keep it.
+func TestAnIdentityRefusalGivesBackThePeersUnit(t *testing.T) {
+	k := jwttest.HMAC("k1", "HS256", 32)
+	g := load(t, `{"providers": {"idp": {"issuer": "https://idp/", "audiences": ["api"], "jwks": {"inline": `+string(jwttest.JWKS(k))+`}}},
+		"rate_limit": {"rules": [{"name": "per-peer", "key": ["peer"], "rate": 3, "per": "minute", "burst": 2}]},
+		"routes": [{"name": "orders", "match": {"path": "/orders"}, "auth": {"providers": ["idp"]},
+			"rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 1, "per": "minute"}]}}]}`)
+	token := func(sub string) string {
+		return "Bearer " + k.Token(jwttest.Claims("https://idp/", "api", epoch.Add(time.Hour).Unix(), "sub", `"`+sub+`"`))
+	}
+	const peer = "192.0.2.1:1"
+	if d, _ := g.send(peer, "/orders", "authorization", token("alice")); d.Denied() {
+		t.Fatalf("alice's first request: %s", d.Reason.Code())
+	}
+	for i := 0; i < 5; i++ {
+		if d, _ := g.send(peer, "/orders", "authorization", token("alice")); d.Reason != verdict.RateLimited {
+			t.Fatalf("alice's request %d: %s, want rate_limited", i+2, d.Reason.Code())
+		}
+	}
+	// The peer spent one of its three on alice: bob and carol pass, dave not.
+	for _, tc := range []struct {
+		sub    string
+		denied bool
+	}{{"bob", false}, {"carol", false}, {"dave", true}} {
+		if d, _ := g.send(peer, "/orders", "authorization", token(tc.sub)); d.Denied() != tc.denied {
+			t.Errorf("%s: %s, want denied %v", tc.sub, d.Reason.Code(), tc.denied)
 		}
 	}
 }
