@@ -76,16 +76,4 @@ func TestMissingMethodIsABadRequest(t *testing.T) {
 	}
 }
 
-// headers is a request's headers as the host would give them.
-type headers [][2]string
-
-func (h headers) Get(name string) string {
-	for _, kv := range h {
-		if kv[0] == name {
-			return kv[1]
-		}
-	}
-	return ""
-}
-
-func (h headers) All() ([][2]string, error) { return h, nil }
+type headers = hosttest.Headers

@@ -126,25 +126,10 @@ func TestWorkersAgreeWithASequentialModel(t *testing.T) {
 					demand[k]++
 				}
 			}
-			var mu sync.Mutex
 			admitted := make([]int, keys)
-			sched := newScheduler(rng)
-			roundNow := now
-			sched.run(workers, func(w int) {
-				h := &steppedHost{Host: shared, sched: sched, worker: w}
-				wk := p.NewWorker(h)
-				wk.Now = func() time.Time { return roundNow }
-				for _, k := range plan[w] {
-					h.peer = "10.0.0." + strconv.Itoa(k) + ":4000"
-					var s stage.Stream
-					d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", "/a"}, {":authority", "a.example"}}, wk)
-					if !d.Denied() {
-						mu.Lock()
-						admitted[k]++
-						mu.Unlock()
-					}
-				}
-			})
+			for _, r := range runRound(p, shared, newScheduler(rng), now, plan, func(k int) (string, string) { return "10.0.0." + strconv.Itoa(k), "" }) {
+				admitted[r]++
+			}
 			for k := range model {
 				want := model[k].take(g, now.UnixNano(), demand[k])
 				if admitted[k] != want {
@@ -159,6 +144,35 @@ func TestWorkersAgreeWithASequentialModel(t *testing.T) {
 		t.Error("no worker ever lost a CAS race: the interleavings test nothing")
 	}
 	t.Logf("%d CAS retries", retries)
+}
+
+// runRound sends each worker's planned requests on its own goroutine, one
+// shared-data call at a time in sched's order, at now, and returns those
+// admitted. address gives a request's peer address and its x-api-key
+// ("" for none).
+func runRound[R any](p *pipeline.Pipeline, shared *hosttest.Host, sched *scheduler, now time.Time, plan [][]R, address func(R) (peer, apiKey string)) []R {
+	var mu sync.Mutex
+	var admitted []R
+	sched.run(len(plan), func(w int) {
+		h := &steppedHost{Host: shared, sched: sched, worker: w}
+		wk := p.NewWorker(h)
+		wk.Now = func() time.Time { return now }
+		for _, r := range plan[w] {
+			peer, apiKey := address(r)
+			h.peer = peer + ":4000"
+			req := headers{{":method", "GET"}, {":path", "/a"}, {":authority", "a.example"}}
+			if apiKey != "" {
+				req = append(req, [2]string{"x-api-key", apiKey})
+			}
+			var s stage.Stream
+			if d := p.RequestHeaders(&s, req, wk); !d.Denied() {
+				mu.Lock()
+				admitted = append(admitted, r)
+				mu.Unlock()
+			}
+		}
+	})
+	return admitted
 }
 
 // bucketModel is the sequential reference: one GCRA state per key.
@@ -204,26 +218,13 @@ func TestWorkersNeverOverAdmitAcrossRules(t *testing.T) {
 					plan[w] = append(plan[w], [2]int{rng.Intn(peers), rng.Intn(apiKeys)})
 				}
 			}
-			var mu sync.Mutex
 			byPeer, byKey := make([]int, peers), make([]int, apiKeys)
-			sched := newScheduler(rng)
-			roundNow := now
-			sched.run(workers, func(w int) {
-				h := &steppedHost{Host: shared, sched: sched, worker: w}
-				wk := p.NewWorker(h)
-				wk.Now = func() time.Time { return roundNow }
-				for _, pk := range plan[w] {
-					h.peer = "10.0.0." + strconv.Itoa(pk[0]) + ":4000"
-					var s stage.Stream
-					d := p.RequestHeaders(&s, headers{{":method", "GET"}, {":path", "/a"}, {":authority", "a.example"}, {"x-api-key", strconv.Itoa(pk[1])}}, wk)
-					if !d.Denied() {
-						mu.Lock()
-						byPeer[pk[0]]++
-						byKey[pk[1]]++
-						mu.Unlock()
-					}
-				}
-			})
+			for _, r := range runRound(p, shared, newScheduler(rng), now, plan, func(pk [2]int) (string, string) {
+				return "10.0.0." + strconv.Itoa(pk[0]), strconv.Itoa(pk[1])
+			}) {
+				byPeer[r[0]]++
+				byKey[r[1]]++
+			}
 			for k, n := range byPeer {
 				if got := peerModel[k].take(peerLimit, now.UnixNano(), n); got != n {
 					t.Fatalf("seed %d round %d: peer %d admitted %d, its own limit allows %d", seed, round, k, n, got)

@@ -12,19 +12,7 @@ import (
 	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
-// headers are a request's or a response's headers, for the pipeline.
-type headers [][2]string
-
-func (h headers) Get(name string) string {
-	for _, kv := range h {
-		if kv[0] == name {
-			return kv[1]
-		}
-	}
-	return ""
-}
-
-func (h headers) All() ([][2]string, error) { return h, nil }
+type headers = hosttest.Headers
 
 var epoch = time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 

@@ -10,18 +10,7 @@ import (
 	"github.com/apiguard/apiguard/internal/testkit/hosttest"
 )
 
-type headers [][2]string
-
-func (h headers) Get(name string) string {
-	for _, kv := range h {
-		if kv[0] == name {
-			return kv[1]
-		}
-	}
-	return ""
-}
-
-func (h headers) All() ([][2]string, error) { return h, nil }
+type headers = hosttest.Headers
 
 const policy = `{
 	"validate": {"headers": {"max_count": 12, "max_value_bytes": 64, "forbidden": ["x-debug"]}},

@@ -129,3 +129,20 @@ func (h *Host) Logs() []string {
 }
 
 var errHost = errors.New("host call failed")
+
+// Headers are a phase's headers as a stage.Headers, for tests that run the
+// pipeline natively.
+type Headers [][2]string
+
+var _ stage.Headers = Headers(nil)
+
+func (h Headers) Get(name string) string {
+	for _, kv := range h {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+func (h Headers) All() ([][2]string, error) { return h, nil }
