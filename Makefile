@@ -9,7 +9,7 @@ GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') g
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
-.PHONY: all build test lint fuzz bench soak run check clean
+.PHONY: all build test lint fuzz bench soak run check openapi clean
 
 all: build
 
@@ -78,6 +78,12 @@ run: build
 # through the same pipeline.Load the plugin calls.
 check:
 	$(GO) run ./cmd/apiguard-check $(or $(CONFIG),envoy/apiguard.json)
+
+# Convert an OpenAPI 3.0/3.1 document into a policy, printed on stdout; warnings on stderr.
+#   make openapi SPEC=openapi.yaml BASE=base.json PROVIDERS="bearerAuth=idp" > policy.json
+openapi:
+	@test -n "$(SPEC)" || { echo "make: set SPEC=openapi.yaml (and BASE=base.json PROVIDERS=\"scheme=provider ...\")" >&2; exit 2; }
+	@$(GO) run ./cmd/apiguard-openapi $(if $(BASE),-base $(BASE)) $(foreach p,$(PROVIDERS),-provider $(p)) $(SPEC)
 
 clean:
 	rm -rf $(BUILD)

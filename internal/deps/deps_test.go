@@ -61,6 +61,12 @@ func TestDependencyRules(t *testing.T) {
 			forbidden: func(p string) bool { return strings.HasPrefix(p, module+"internal/testkit") },
 		},
 		{
+			name: "plugin.wasm holds no OpenAPI reader: the converter runs natively (cmd/apiguard-openapi)", packages: "./plugin", deps: true,
+			forbidden: func(p string) bool {
+				return strings.HasPrefix(p, "github.com/getkin/") || p == module+"internal/openapi"
+			},
+		},
+		{
 			name: "plugin/ imports only the pipeline, the stage contract, the verdicts, the JWKS state and the SDK", packages: "./plugin",
 			forbidden: func(p string) bool {
 				return strings.Contains(p, ".") && !strings.HasPrefix(p, sdk) && !slices.Contains(pluginImports, p)
