@@ -50,10 +50,14 @@ func (w *schemaWriter) root(ref *openapi3.SchemaRef) any {
 }
 
 func (w *schemaWriter) dropped(at, keyword, consequence string) {
+	w.warnAt(at, keyword+" is not in apiguard's JSON Schema subset, dropped: "+consequence)
+}
+
+func (w *schemaWriter) warnAt(at, msg string) {
 	if at == "" {
 		at = "/"
 	}
-	w.warn(w.where + " schema at " + at + ": " + keyword + " is not in apiguard's JSON Schema subset, dropped: " + consequence)
+	w.warn(w.where + " schema at " + at + ": " + msg)
 }
 
 // schema writes one schema found at the JSON pointer at of the output.
@@ -121,6 +125,12 @@ func (w *schemaWriter) inline(s *openapi3.Schema, at string) any {
 		m["type"] = types[0]
 	default:
 		m["type"] = types
+	}
+	if s.MaxLength != nil && s.MinLength > *s.MaxLength || s.MaxItems != nil && s.MinItems > *s.MaxItems {
+		// filters/schema refuses such a schema as a mistake; what the
+		// document says is that no value is valid.
+		w.warnAt(at, "a minimum above its maximum: no value is accepted")
+		return false
 	}
 	w.values(s, m, at)
 	w.numbers(s, m, types, at)
