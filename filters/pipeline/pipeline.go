@@ -149,6 +149,14 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		specs[i] = r.Match
 		specs[i].Name = r.Name
 		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public}
+		r.Stages = slices.Clone(r.Stages)
+		for j, st := range r.Stages {
+			if rs, ok := st.(stage.RouteStage); ok {
+				var stErrs []config.Error
+				r.Stages[j], stErrs = rs.ForRoute(stage.Route{Name: r.Name, Providers: r.Auth.Providers})
+				errs = append(errs, stErrs...)
+			}
+		}
 		var early []stage.Stage
 		captured := r.Match.Params()
 		for _, st := range r.Stages {
@@ -253,7 +261,7 @@ func (p *Pipeline) RequestHeaders(s *stage.Stream, h stage.Headers, w *stage.Wor
 	if route.HasPort(authority) {
 		scheme = h.Get(":scheme")
 	}
-	s.Path = path
+	s.Method, s.Path = method, path
 	if d := p.match(s, method, path, authority, scheme); d.Denied() || len(s.Stages) == 0 {
 		return d
 	}

@@ -61,6 +61,26 @@ type ParamUse struct {
 	Name, Path string
 }
 
+// RouteStage is a Stage whose configuration refers to its route beyond the
+// parameters it captures (ParamStage): its name in metric names, the
+// identity providers it accepts. Compile sees only the stage's own field;
+// once the route is read, the pipeline calls ForRoute and runs the stage it
+// returns in this one's place. Errors are reported like Compile's, each at
+// its JSON path.
+type RouteStage interface {
+	Stage
+	ForRoute(rt Route) (Stage, []config.Error)
+}
+
+// Route is what a RouteStage learns of its route.
+type Route struct {
+	// Name is the route's name, unique in the configuration.
+	Name string
+	// Providers are the identity providers it accepts; nil on a route
+	// without authentication.
+	Providers []string
+}
+
 // Spec is a kind of optional route stage: the field it owns in a route and
 // how it compiles.
 type Spec struct {
@@ -145,8 +165,9 @@ type Stream struct {
 	// Principal is the caller a verified token names; its Token is nil on
 	// an unauthenticated request.
 	Principal authn.Principal
-	// Path is the client's :path.
-	Path string
+	// Method is the client's :method, and Path its :path.
+	Method string
+	Path   string
 	// HasBody: a body follows the request's headers (the glue knows it
 	// from the headers callback; a content-length may say otherwise).
 	HasBody bool
@@ -202,7 +223,7 @@ func (s *Stream) ReadBody(st RequestBodyStage, n int64) {
 // most of a Stream's size, and copying them in wasm costs more than matching.
 func (s *Stream) Reset() {
 	s.Params.Reset()
-	s.Route, s.Principal, s.Path, s.HasBody = "", authn.Principal{}, "", false
+	s.Route, s.Principal, s.Method, s.Path, s.HasBody = "", authn.Principal{}, "", "", false
 	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
