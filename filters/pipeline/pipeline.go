@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/filters/authn"
+	"github.com/apiguard/apiguard/filters/authz"
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/jwks"
 	"github.com/apiguard/apiguard/filters/jwt"
@@ -96,6 +97,7 @@ type Host struct {
 // stage is one line here.
 var Stages = []stage.Spec{
 	{Key: "validate", Global: validate.Global, Compile: validate.Compile},
+	{Key: "authz", Global: authz.ReadSettings, Compile: authz.Compile},
 	{Key: "rate_limit", Global: ratelimit.Global, Compile: ratelimit.Compile},
 }
 

@@ -80,6 +80,18 @@ const (
 	// shared state is too contended to decide and the rule fails closed.
 	// Retry-After says when to come back. Status 429.
 	RateLimited
+	// Forbidden: the verified caller may not do this: the route's allow
+	// rule does not hold for its claims (roles, claims, a claim bound to
+	// the object the request names), a deny rule matched, or the route is
+	// always denied. Status 403.
+	Forbidden
+	// InsufficientScope: the access token lacks a scope the route requires
+	// (RFC 6750 section 3.1). Status 403.
+	InsufficientScope
+	// MethodOverride: the request asks to be treated as another method
+	// (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, _method) on
+	// a route that does not allow it, or names no valid method. Status 400.
+	MethodOverride
 	numReasons
 )
 
@@ -116,6 +128,9 @@ var reasons = [numReasons]reasonInfo{
 	UnsupportedMediaType: {"unsupported_media_type", "The request body's media type is not accepted", 415},
 	HeadersTooLarge:      {"headers_too_large", "The request headers are too large", 431},
 	RateLimited:          {"rate_limited", "Too many requests", 429},
+	Forbidden:            {"forbidden", "The caller is not allowed to do this", 403},
+	InsufficientScope:    {"insufficient_scope", "The access token lacks a required scope", 403},
+	MethodOverride:       {"method_override", "Method override is not allowed", 400},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,

@@ -1,0 +1,232 @@
+// Package authz decides whether an authenticated caller may do what a
+// request asks: this method, on this route, on the object its path names.
+// It runs after authentication, on the verified claims only (roles, scopes,
+// claim conditions, claims bound to the request's path parameters, declared
+// query parameters or headers), with explicit deny rules that win over any
+// allow, routes that are always denied, method-override refusal and a
+// dry-run mode that reports without enforcing.
+package authz
+
+import (
+	"strings"
+
+	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// DryRunHeader is the request header a dry-run route's upstream receives
+// with the reason the request would have been denied for. apiguard removes
+// any the client sent.
+const DryRunHeader = "x-apiguard-dry-run"
+
+// overrideHeaders ask a server to treat a request as another method.
+var overrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
+
+// Policy is one route's compiled authorization; immutable.
+type Policy struct {
+	// path is the route's "authz" field, for ForRoute's errors.
+	path     string
+	settings *Settings
+	// allow holds for the methods methods does not list; nil allows none
+	// of them. deny applies to every method.
+	allow, deny *cond
+	methods     []methodRules
+	// overrides lets a method-override header or _method parameter through,
+	// authorizing the method it names.
+	overrides bool
+	dryRun    bool
+	// denyAll denies every request with forbidden (verdict.Forbidden, or
+	// verdict.NoRoute to hide the route).
+	denyAll   bool
+	forbidden verdict.Reason
+	// params are the bindings to path parameters (PathParams).
+	params []use
+	// tokenUse and roleUse are the paths of the first conditions needing a
+	// token and roles, checked by ForRoute.
+	tokenUse, roleUse string
+	// Set by ForRoute.
+	roles    []providerRoles
+	outcomes []outcome
+	// passEdits remove a client's DryRunHeader on a dry-run route.
+	passEdits stage.Edits
+}
+
+// outcome is what a route does for one denial reason: its counters, its
+// dry-run log line and edits, built once from configuration.
+type outcome struct {
+	reason              verdict.Reason
+	deniedName, dryName string
+	logLine             string
+	dryEdits            stage.Edits
+}
+
+// PathParams are the path parameters the policy binds claims to; the
+// pipeline checks that the route's template captures each.
+func (p *Policy) PathParams() []stage.ParamUse {
+	var uses []stage.ParamUse
+	for _, u := range p.params {
+		uses = append(uses, stage.ParamUse{Name: u.b.name, Path: u.path})
+	}
+	return uses
+}
+
+// ForRoute checks the policy against its route (roles configured for each
+// provider it accepts, a token to read claims from) and returns the route's
+// stage, with its metric names.
+func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
+	var errs []config.Error
+	if p.tokenUse != "" && len(rt.Providers) == 0 {
+		errs = append(errs, config.Errorf(p.tokenUse, "needs a verified token, but the route has no authentication"))
+	}
+	q := *p
+	q.roles = nil
+	for _, name := range rt.Providers {
+		pr := providerRoles{provider: name}
+		if p.settings != nil {
+			for _, s := range p.settings.rolesFrom {
+				if s.provider == name {
+					pr = s
+				}
+			}
+		}
+		if p.roleUse != "" && pr.sources == nil {
+			errs = append(errs, config.Errorf(p.roleUse, "provider %q has no roles: list its role claims in authz.roles_from.%s", name, name))
+		}
+		q.roles = append(q.roles, pr)
+	}
+	prefix := "apiguard.authz." + rt.Name
+	for _, r := range []verdict.Reason{verdict.Forbidden, verdict.InsufficientScope, verdict.MethodOverride, verdict.NoRoute, verdict.Internal} {
+		set := [][2]string{{DryRunHeader, r.Code()}}
+		q.outcomes = append(q.outcomes, outcome{
+			reason:     r,
+			deniedName: prefix + ".denied." + r.Code(),
+			dryName:    prefix + ".dry_run." + r.Code(),
+			logLine:    "apiguard: authz dry run: route " + rt.Name + " would deny the request: " + r.Code(),
+			dryEdits:   stage.Edits{Remove: []string{DryRunHeader}, Set: set},
+		})
+	}
+	q.passEdits = stage.Edits{Remove: []string{DryRunHeader}}
+	return &q, errs
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// RequestHeaders decides, and enforces unless the route is in dry run: then
+// a denial is counted, logged and told to the upstream in DryRunHeader.
+func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
+	d := p.decide(s, in)
+	if !d.Denied() {
+		if p.dryRun {
+			s.Edits.Add(p.passEdits)
+		}
+		return d
+	}
+	o := p.outcome(d.Reason)
+	h := in.Worker().Host
+	if !p.dryRun {
+		h.Count(o.deniedName, 1)
+		return d
+	}
+	h.Count(o.dryName, 1)
+	h.Log(o.logLine)
+	s.Edits.Add(o.dryEdits)
+	return verdict.Decision{}
+}
+
+func (p *Policy) outcome(r verdict.Reason) *outcome {
+	for i := range p.outcomes {
+		if p.outcomes[i].reason == r {
+			return &p.outcomes[i]
+		}
+	}
+	return &p.outcomes[len(p.outcomes)-1] // Internal
+}
+
+// decide is the route's decision on a request, whether enforced or not.
+func (p *Policy) decide(s *stage.Stream, in *stage.Input) verdict.Decision {
+	if p.denyAll {
+		return verdict.Deny(p.forbidden, "")
+	}
+	method, d := p.method(s, in)
+	if d.Denied() {
+		return d
+	}
+	allow, deny := p.allow, p.deny
+	var methodDeny *cond
+	for i := range p.methods {
+		if p.methods[i].method == method {
+			allow, methodDeny = p.methods[i].allow, p.methods[i].deny
+			break
+		}
+	}
+	ev := evaluation{stream: s, in: in}
+	if tok := s.Principal.Token; tok != nil {
+		ev.claims, ev.hasToken = tok.Claims(), true
+		for _, pr := range p.roles {
+			if pr.provider == s.Principal.Provider {
+				ev.roles = pr.sources
+			}
+		}
+	}
+	// A deny rule's failing scopes condition never denies: it is
+	// evaluated as negated.
+	denied := deny != nil && ev.holds(deny, true) || methodDeny != nil && ev.holds(methodDeny, true)
+	allowed := !denied && allow != nil && ev.holds(allow, false)
+	switch {
+	case denied || ev.indeterminate:
+		return verdict.Deny(verdict.Forbidden, "")
+	case allowed:
+		return verdict.Decision{}
+	case ev.missingScope != nil:
+		return verdict.Decision{Reason: verdict.InsufficientScope, Headers: ev.missingScope}
+	}
+	return verdict.Deny(verdict.Forbidden, "")
+}
+
+// method is the method to authorize: the request's, or the one an allowed
+// override names; HEAD is authorized as GET.
+func (p *Policy) method(s *stage.Stream, in *stage.Input) (string, verdict.Decision) {
+	headers, err := in.All()
+	if err != nil {
+		return "", verdict.Deny(verdict.Internal, "cannot read request headers")
+	}
+	override := ""
+	refuse := verdict.Deny(verdict.MethodOverride, "")
+	for _, kv := range headers {
+		if !contains(overrideHeaders, kv[0]) {
+			continue
+		}
+		m := strings.ToUpper(kv[1])
+		if !p.overrides || !isMethod(m) || override != "" && override != m {
+			return "", refuse
+		}
+		override = m
+	}
+	if i := strings.IndexByte(s.Path, '?'); i >= 0 {
+		v, found := queryParam(s.Path[i+1:], "_method")
+		m := strings.ToUpper(v)
+		switch {
+		case found == queryAbsent:
+		case !p.overrides || found == queryAmbiguous || !isMethod(m) || override != "" && override != m:
+			return "", refuse
+		default:
+			override = m
+		}
+	}
+	method := s.Method
+	if override != "" {
+		method = override
+	}
+	if method == "HEAD" {
+		method = "GET"
+	}
+	return method, verdict.Decision{}
+}

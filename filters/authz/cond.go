@@ -1,0 +1,312 @@
+package authz
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/stage"
+)
+
+// cond is a compiled condition on the verified caller and the request.
+type cond struct {
+	kind condKind
+	// subs are all's, any's and not's operands.
+	subs []*cond
+	// names are the roles or scopes to look for.
+	names []string
+	// claim is a claim condition's path and tests.
+	claim pointer
+	tests []test
+	// challenge is a scopes condition's WWW-Authenticate response header.
+	challenge [][2]string
+}
+
+type condKind uint8
+
+const (
+	condAll condKind = iota
+	condAny
+	condNot
+	condAuthenticated
+	condAnyRole
+	condAllRoles
+	condScopes
+	condClaim
+)
+
+// test is one test of a claim's value.
+type test struct {
+	op   testOp
+	str  string
+	strs []string
+	num  float64
+	// bound names the request value an equality binds the claim to.
+	bound binding
+	re    *regexp.Regexp
+}
+
+type testOp uint8
+
+const (
+	opEqualsString testOp = iota
+	opEqualsNumber
+	opEqualsBool
+	opOneOf
+	opPresent
+	opAbsent
+	opGreater
+	opGreaterOrEqual
+	opLess
+	opLessOrEqual
+	opMatches
+	opBound
+)
+
+// binding is a request value a claim is compared with: a parameter the
+// route's template captures, a declared query parameter or header.
+type binding struct {
+	from binds
+	name string
+}
+
+type binds uint8
+
+const (
+	bindParam binds = iota
+	bindQuery
+	bindHeader
+)
+
+// evaluation is one request's evaluation of a route's conditions.
+type evaluation struct {
+	claims   gjson.Result
+	hasToken bool
+	roles    []roleSource
+	stream   *stage.Stream
+	in       *stage.Input
+	// indeterminate is set when the outcome cannot be trusted: a claim too
+	// large to scan, a bound value missing, repeated or ambiguous, headers
+	// the host could not read. It denies, whatever the conditions said.
+	indeterminate bool
+	// missingScope is the challenge of the first scopes condition that
+	// failed where its failure could deny.
+	missingScope [][2]string
+}
+
+// holds evaluates c; negated tells it sits under an odd number of nots,
+// where a failing scopes condition never causes a denial.
+func (ev *evaluation) holds(c *cond, negated bool) bool {
+	switch c.kind {
+	case condAll:
+		for _, sub := range c.subs {
+			if !ev.holds(sub, negated) {
+				return false
+			}
+		}
+		return true
+	case condAny:
+		for _, sub := range c.subs {
+			if ev.holds(sub, negated) {
+				return true
+			}
+		}
+		return false
+	case condNot:
+		return !ev.holds(c.subs[0], !negated)
+	case condAuthenticated:
+		return ev.hasToken
+	case condAnyRole:
+		return ev.countRoles(c.names, true) > 0
+	case condAllRoles:
+		return ev.countRoles(c.names, false) == len(c.names)
+	case condScopes:
+		if ev.hasScopes(c.names) {
+			return true
+		}
+		if !negated && ev.missingScope == nil {
+			ev.missingScope = c.challenge
+		}
+		return false
+	case condClaim:
+		v, ok := c.claim.lookup(ev.claims, ev)
+		for i := range c.tests {
+			if !ev.passes(&c.tests[i], v, ok) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// countRoles counts the names the caller's roles hold, stopping at the first
+// when first is set. A role found twice counts once per name.
+func (ev *evaluation) countRoles(names []string, first bool) int {
+	if !ev.hasToken {
+		return 0
+	}
+	var found uint64 // names has at most maxNames entries
+	n := 0
+	for _, src := range ev.roles {
+		v, ok := src.claim.lookup(ev.claims, ev)
+		if !ok {
+			continue
+		}
+		eachString(v, src.words, ev, func(s string) bool {
+			for i, name := range names {
+				if found&(1<<i) == 0 && s == name {
+					found |= 1 << i
+					n++
+				}
+			}
+			return !(first && n > 0) && n < len(names)
+		})
+		if first && n > 0 || n == len(names) {
+			break
+		}
+	}
+	return n
+}
+
+// scopeClaims are where OAuth scopes are: "scope", a space-delimited string
+// (RFC 8693 section 4.2, RFC 9068), and "scp", an array (or, as some
+// identity providers write it, a space-delimited string).
+var scopeClaims = []pointer{{"scope"}, {"scp"}}
+
+func (ev *evaluation) hasScopes(names []string) bool {
+	if !ev.hasToken {
+		return false
+	}
+	var found uint64
+	n := 0
+	for _, p := range scopeClaims {
+		v, ok := p.lookup(ev.claims, ev)
+		if !ok {
+			continue
+		}
+		eachString(v, true, ev, func(s string) bool {
+			for i, name := range names {
+				if found&(1<<i) == 0 && s == name {
+					found |= 1 << i
+					n++
+				}
+			}
+			return n < len(names)
+		})
+	}
+	return n == len(names)
+}
+
+// passes applies one test to a claim's value (ok false when absent).
+func (ev *evaluation) passes(t *test, v gjson.Result, ok bool) bool {
+	present := ok && v.Type != gjson.Null
+	switch t.op {
+	case opPresent:
+		return present
+	case opAbsent:
+		return !present
+	}
+	if !present {
+		return false
+	}
+	switch t.op {
+	case opEqualsNumber, opGreater, opGreaterOrEqual, opLess, opLessOrEqual:
+		return ev.anyNumber(v, t)
+	case opEqualsBool:
+		return v.Type == gjson.True && t.num == 1 || v.Type == gjson.False && t.num == 0
+	}
+	var want string
+	switch t.op {
+	case opEqualsString:
+		want = t.str
+	case opBound:
+		var found bool
+		if want, found = ev.boundValue(t.bound); !found {
+			ev.indeterminate = true
+			return false
+		}
+	}
+	match := false
+	eachString(v, false, ev, func(s string) bool {
+		switch t.op {
+		case opOneOf:
+			for _, w := range t.strs {
+				match = match || s == w
+			}
+		case opMatches:
+			if len(s) > maxMatchedLength {
+				ev.indeterminate = true
+				return false
+			}
+			match = t.re.MatchString(s)
+		default:
+			match = s == want
+		}
+		return !match
+	})
+	return match
+}
+
+// anyNumber applies a number test to a number claim or, in an array, to
+// each number element until one passes.
+func (ev *evaluation) anyNumber(v gjson.Result, t *test) bool {
+	cmp := func(x float64) bool {
+		switch t.op {
+		case opGreater:
+			return x > t.num
+		case opGreaterOrEqual:
+			return x >= t.num
+		case opLess:
+			return x < t.num
+		case opLessOrEqual:
+			return x <= t.num
+		}
+		return x == t.num
+	}
+	if v.Type == gjson.Number {
+		return cmp(v.Num)
+	}
+	match, n := false, 0
+	if v.IsArray() {
+		v.ForEach(func(_, el gjson.Result) bool {
+			if n++; n > maxScanned {
+				ev.indeterminate = true
+				return false
+			}
+			match = el.Type == gjson.Number && cmp(el.Num)
+			return !match
+		})
+	}
+	return match
+}
+
+// boundValue reads the request value a binding names; found is false when
+// it is missing, repeated or ambiguous.
+func (ev *evaluation) boundValue(b binding) (string, bool) {
+	switch b.from {
+	case bindParam:
+		return ev.stream.Params.Get(b.name)
+	case bindQuery:
+		var query string
+		if i := strings.IndexByte(ev.stream.Path, '?'); i >= 0 {
+			query = ev.stream.Path[i+1:]
+		}
+		v, found := queryParam(query, b.name)
+		return v, found == queryOne
+	}
+	headers, err := ev.in.All()
+	if err != nil {
+		return "", false
+	}
+	var value string
+	n := 0
+	for _, kv := range headers {
+		if kv[0] == b.name {
+			value = kv[1]
+			n++
+		}
+	}
+	return value, n == 1
+}
