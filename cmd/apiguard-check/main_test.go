@@ -54,3 +54,33 @@ func TestCheckWarnsWhenAPublicRouteServesAProtectedRoutesVariants(t *testing.T) 
 		}
 	}
 }
+
+// TestCheckRefusesAnAuthorizationPolicyThatCannotHold: a binding to a
+// parameter the template does not capture, a dotted role path and a regex
+// that is not RE2 are each refused at their JSON path.
+func TestCheckRefusesAnAuthorizationPolicyThatCannotHold(t *testing.T) {
+	const policy = "policy.json"
+	raw := []byte(`{
+  "providers": {"idp": {"issuer": "https://idp.example.com/", "audiences": ["api"],
+    "jwks": {"inline": {"keys": [{"kty": "EC", "crv": "P-256", "kid": "k", "x": "4UdocqldX3NZAEh4PMiDSSgckJNOK_kD6YZTBecr-U8", "y": "bs7M9cE-uBUiZ_7LwIGtr9AFYaoQB6vY1upcsNq96Jk"}]}}}},
+  "authz": {"roles_from": {"idp": ["realm_access.roles"]}},
+  "routes": [
+    {"name": "orders", "match": {"path": "/orders/{id}"}, "auth": {"providers": ["idp"]},
+     "authz": {"allow": {"claims": {"/tenant_id": "{tenant}", "/email": {"matches": "(?=x)"}}}}}
+  ]
+}`)
+	var out bytes.Buffer
+	err := check(&out, policy, raw)
+	if err == nil || !strings.HasSuffix(err.Error(), "3 error(s); the plugin would refuse to start") {
+		t.Fatalf("error %v, want 3 errors:\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		policy + ": authz.roles_from.idp[0]: claim paths are JSON pointers",
+		policy + ": routes[0].authz.allow.claims./email.matches: invalid regular expression (RE2 syntax)",
+		policy + ": routes[0].authz.allow.claims./tenant_id: the route's path template captures no {tenant}",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

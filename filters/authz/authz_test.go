@@ -247,3 +247,60 @@ func TestDecisions(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunReportsWithoutEnforcing: a route in dry run lets a request it
+// would deny through, tells the upstream why in DryRunHeader (replacing
+// the client's), logs and counts it; an allowed request only loses a
+// forged header.
+func TestDryRunReportsWithoutEnforcing(t *testing.T) {
+	for _, tc := range []struct {
+		name, policy string
+		roles        string
+		wantReason   verdict.Reason
+	}{
+		{name: "would deny", policy: `{"dry_run": true, "allow": {"any_role": ["admin"]}}`, roles: `["reader"]`, wantReason: verdict.Forbidden},
+		{name: "would deny for a scope", policy: `{"dry_run": true, "allow": {"scopes": ["orders:write"]}}`, roles: `["reader"]`, wantReason: verdict.InsufficientScope},
+		{name: "would allow", policy: `{"dry_run": true, "allow": {"any_role": ["admin"]}}`, roles: `["admin"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := compile(t, tc.policy, ordersTemplate)
+			s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", verified(t, "roles", tc.roles))
+			host := &hosttest.Host{}
+			d := p.RequestHeaders(s, s.Begin(headers{{DryRunHeader, "none"}}, &stage.Worker{Host: host}))
+			if d.Denied() {
+				t.Fatalf("denied %s in dry run", d.Reason.Code())
+			}
+			if len(s.Edits.Remove) != 1 || s.Edits.Remove[0] != DryRunHeader {
+				t.Errorf("removes %q, want the client's %s", s.Edits.Remove, DryRunHeader)
+			}
+			if tc.wantReason == verdict.None {
+				if len(s.Edits.Set) != 0 || len(host.Logs()) != 0 {
+					t.Errorf("an allowed request: set %q, logs %q", s.Edits.Set, host.Logs())
+				}
+				return
+			}
+			code := tc.wantReason.Code()
+			if len(s.Edits.Set) != 1 || s.Edits.Set[0] != [2]string{DryRunHeader, code} {
+				t.Errorf("sets %q, want %s: %s", s.Edits.Set, DryRunHeader, code)
+			}
+			if host.Counter("apiguard.authz.orders.dry_run."+code) != 1 || host.Counter("apiguard.authz.orders.denied."+code) != 0 {
+				t.Errorf("counters: dry run %d, denied %d", host.Counter("apiguard.authz.orders.dry_run."+code), host.Counter("apiguard.authz.orders.denied."+code))
+			}
+			if logs := host.Logs(); len(logs) != 1 || !strings.Contains(logs[0], "orders") || !strings.Contains(logs[0], code) || strings.Contains(logs[0], "reader") {
+				t.Errorf("logs %q: want one line naming the route and reason, no claim value", logs)
+			}
+		})
+	}
+}
+
+// TestInsufficientScopeChallenge: RFC 6750 section 3.1's challenge names
+// the scopes the route requires, never the token's.
+func TestInsufficientScopeChallenge(t *testing.T) {
+	p := compile(t, `{"allow": {"any": [{"any_role": ["admin"]}, {"scopes": ["orders:read", "orders:write"]}]}}`, ordersTemplate)
+	s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", verified(t, "scope", `"orders:read secret:scope"`))
+	d := p.RequestHeaders(s, s.Begin(headers{}, &stage.Worker{Host: &hosttest.Host{}}))
+	want := [2]string{"www-authenticate", `Bearer realm="apiguard", error="insufficient_scope", scope="orders:read orders:write"`}
+	if d.Reason != verdict.InsufficientScope || len(d.Headers) != 1 || d.Headers[0] != want {
+		t.Errorf("%s %q, want %q", d.Reason.Code(), d.Headers, want)
+	}
+}
