@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // BenchmarkStream is the per-stream floor every stage is measured against: a
@@ -33,6 +36,8 @@ func BenchmarkStream(b *testing.B) {
 		{name: "apiguard-pass-through", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42"},
 		{name: "apiguard-no-route-404", module: "plugin.wasm", config: passThrough, path: "/api/v1/customers/42"},
 		{name: "apiguard-jwt-cached", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1)},
+		{name: "apiguard-jwt-cached-authz-10-routes", module: "plugin.wasm", config: authzRoutes(10), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}},
+		{name: "apiguard-jwt-cached-authz-1000-routes", module: "plugin.wasm", config: authzRoutes(1000), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}},
 		{name: "apiguard-jwt-cold-RS256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1024)},
 		{name: "apiguard-jwt-cold-ES256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("ES256", 1024)},
 		// Bodies: the floor, a route that does not read them, and JSON
@@ -157,4 +162,24 @@ func BenchmarkRateLimit(b *testing.B) {
 			}
 		})
 	}
+}
+
+// authzRoutes is a policy of n authorized routes: the tenant's orders
+// (roles from Keycloak's realm roles, the tenant bound to the path) and
+// n-1 others like it.
+func authzRoutes(n int) string {
+	routes := []string{`{"name": "tenant-orders", "match": {"path": "/tenants/{tenant}/orders/{id}"}, "auth": {"providers": ["idp"]},
+		"authz": {"allow": {"any_role": ["reader", "admin"], "claims": {"/tenant_id": "{tenant}"}}, "deny": {"claims": {"/suspended": true}}}}`}
+	for i := 1; i < n; i++ {
+		routes = append(routes, fmt.Sprintf(`{"name": "r%d", "match": {"path": "/tenants/{tenant}/things%d/{id}"}, "auth": {"providers": ["idp"]},
+			"authz": {"allow": {"any_role": ["reader"], "claims": {"/tenant_id": "{tenant}"}}}}`, i, i))
+	}
+	return fmt.Sprintf(`{"providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
+		"authz": {"roles_from": {"idp": ["/realm_access/roles", "/resource_access/orders-api/roles"]}},
+		"routes": [%s]}`, idpIssuer, jwttest.JWKS(idpKeys()["RS256"]), strings.Join(routes, ","))
+}
+
+func authzBenchToken() string {
+	return idpKeys()["RS256"].Token(idpClaims("tenant_id", `"acme"`, "realm_access", `{"roles": ["offline_access", "uma_authorization", "reader"]}`,
+		"resource_access", `{"account": {"roles": ["manage-account", "view-profile"]}}`, "scope", `"openid profile email"`))
 }

@@ -77,7 +77,7 @@ func TestCheckRefusesAnAuthorizationPolicyThatCannotHold(t *testing.T) {
 	for _, want := range []string{
 		policy + ": authz.roles_from.idp[0]: claim paths are JSON pointers",
 		policy + ": routes[0].authz.allow.claims./email.matches: invalid regular expression (RE2 syntax)",
-		policy + ": routes[0].authz.allow.claims./tenant_id: the route's path template captures no {tenant}",
+		policy + ": routes[0].authz.allow.claims./tenant_id: the route's path template captures no parameter {tenant}",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out.String())

@@ -167,9 +167,8 @@ func (p *Policy) decide(s *stage.Stream, in *stage.Input) verdict.Decision {
 			break
 		}
 	}
-	ev := evaluation{stream: s, in: in}
-	if tok := s.Principal.Token; tok != nil {
-		ev.claims, ev.hasToken = tok.Claims(), true
+	ev := evaluation{token: s.Principal.Token, stream: s, in: in}
+	if ev.token != nil {
 		for _, pr := range p.roles {
 			if pr.provider == s.Principal.Provider {
 				ev.roles = pr.sources

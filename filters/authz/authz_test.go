@@ -184,7 +184,7 @@ func TestDecisions(t *testing.T) {
 		{name: "numeric tenant claim is ignored", policy: tenantOrders, path: "/tenants/7/orders/1", claims: []string{"roles", `["orders:read"]`, "tenant_id", `7`}, want: verdict.Forbidden},
 		{name: "original-url headers never decide", policy: tenantOrders, path: "/tenants/b/orders/1",
 			headers: headers{{"x-original-url", "/tenants/a/orders/1"}, {"x-rewrite-url", "/tenants/a/orders/1"}, {"x-envoy-original-path", "/tenants/a/orders/1"}, {"x-forwarded-prefix", "/tenants/a"}},
-			claims: []string{"roles", `["orders:read"]`, "tenant_id", `"a"`}, want: verdict.Forbidden},
+			claims:  []string{"roles", `["orders:read"]`, "tenant_id", `"a"`}, want: verdict.Forbidden},
 		{name: "bound query parameter", policy: `{"query_params": ["org"], "allow": {"claims": {"/org": "{query:org}"}}}`, path: "/tenants/a/orders/1?org=acme", claims: []string{"org", `"acme"`}},
 		{name: "bound query parameter encoded", policy: `{"query_params": ["org"], "allow": {"claims": {"/org": "{query:org}"}}}`, path: "/tenants/a/orders/1?%6Frg=%61cme", claims: []string{"org", `"acme"`}},
 		{name: "bound query parameter other", policy: `{"query_params": ["org"], "allow": {"claims": {"/org": "{query:org}"}}}`, path: "/tenants/a/orders/1?org=evil", claims: []string{"org", `"acme"`}, want: verdict.Forbidden},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/stage"
 )
 
@@ -81,11 +82,11 @@ const (
 
 // evaluation is one request's evaluation of a route's conditions.
 type evaluation struct {
-	claims   gjson.Result
-	hasToken bool
-	roles    []roleSource
-	stream   *stage.Stream
-	in       *stage.Input
+	// token is the verified token; nil without one.
+	token  *jwt.Token
+	roles  []roleSource
+	stream *stage.Stream
+	in     *stage.Input
 	// indeterminate is set when the outcome cannot be trusted: a claim too
 	// large to scan, a bound value missing, repeated or ambiguous, headers
 	// the host could not read. It denies, whatever the conditions said.
@@ -116,7 +117,7 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 	case condNot:
 		return !ev.holds(c.subs[0], !negated)
 	case condAuthenticated:
-		return ev.hasToken
+		return ev.token != nil
 	case condAnyRole:
 		return ev.countRoles(c.names, true) > 0
 	case condAllRoles:
@@ -130,7 +131,7 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 		}
 		return false
 	case condClaim:
-		v, ok := c.claim.lookup(ev.claims, ev)
+		v, ok := c.claim.lookup(ev.token, ev)
 		for i := range c.tests {
 			if !ev.passes(&c.tests[i], v, ok) {
 				return false
@@ -144,13 +145,13 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 // countRoles counts the names the caller's roles hold, stopping at the first
 // when first is set. A role found twice counts once per name.
 func (ev *evaluation) countRoles(names []string, first bool) int {
-	if !ev.hasToken {
+	if ev.token == nil {
 		return 0
 	}
 	var found uint64 // names has at most maxNames entries
 	n := 0
 	for _, src := range ev.roles {
-		v, ok := src.claim.lookup(ev.claims, ev)
+		v, ok := src.claim.lookup(ev.token, ev)
 		if !ok {
 			continue
 		}
@@ -176,13 +177,13 @@ func (ev *evaluation) countRoles(names []string, first bool) int {
 var scopeClaims = []pointer{{"scope"}, {"scp"}}
 
 func (ev *evaluation) hasScopes(names []string) bool {
-	if !ev.hasToken {
+	if ev.token == nil {
 		return false
 	}
 	var found uint64
 	n := 0
 	for _, p := range scopeClaims {
-		v, ok := p.lookup(ev.claims, ev)
+		v, ok := p.lookup(ev.token, ev)
 		if !ok {
 			continue
 		}
@@ -270,12 +271,14 @@ func (ev *evaluation) anyNumber(v gjson.Result, t *test) bool {
 	}
 	match, n := false, 0
 	if v.IsArray() {
-		v.ForEach(func(_, el gjson.Result) bool {
+		eachElement(v.Raw, func(el string) bool {
 			if n++; n > maxScanned {
 				ev.indeterminate = true
 				return false
 			}
-			match = el.Type == gjson.Number && cmp(el.Num)
+			if c := el[0]; c == '-' || '0' <= c && c <= '9' {
+				match = cmp(gjson.Parse(el).Num)
+			}
 			return !match
 		})
 	}

@@ -29,7 +29,7 @@ func TestBadConfigurationIsRefused(t *testing.T) {
 		{name: "bad pointer escape", route: `{"allow": {"claims": {"/a~2": "x"}}}`, wantPath: "routes[0].authz.allow.claims./a~2", wantMsg: "~0"},
 		{name: "empty pointer member", route: `{"allow": {"claims": {"/a//b": "x"}}}`, wantPath: "routes[0].authz.allow.claims./a//b", wantMsg: "empty"},
 		{name: "path parameter the template does not capture", template: "/orders/{id}", route: `{"allow": {"claims": {"/tenant_id": "{tenant}"}}}`,
-			wantPath: "routes[0].authz.allow.claims./tenant_id", wantMsg: "captures no {tenant}"},
+			wantPath: "routes[0].authz.allow.claims./tenant_id", wantMsg: "captures no parameter {tenant}"},
 		{name: "undeclared query parameter", route: `{"allow": {"claims": {"/org": "{query:org}"}}}`,
 			wantPath: "routes[0].authz.allow.claims./org", wantMsg: "not declared in query_params"},
 		{name: "undeclared header", route: `{"query_params": ["org"], "allow": {"claims": {"/org": "{header:x-org}"}}}`,

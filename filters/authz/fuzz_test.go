@@ -2,6 +2,7 @@ package authz
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,9 +40,14 @@ func FuzzPolicy(f *testing.F) {
 		if st == nil || r.Errors() != nil {
 			return
 		}
-		bound, errs := st.(stage.RouteStage).ForRoute(stage.Route{Name: "orders", Params: route.ParamNames(ordersTemplate), Providers: []string{"idp"}})
+		bound, errs := st.(stage.RouteStage).ForRoute(stage.Route{Name: "orders", Providers: []string{"idp"}})
 		if errs != nil {
 			return
+		}
+		for _, u := range bound.(stage.ParamStage).PathParams() {
+			if !slices.Contains(route.Spec{Path: ordersTemplate}.Params(), u.Name) {
+				return
+			}
 		}
 		norm, d := route.Normalize(path)
 		if d.Denied() {

@@ -44,9 +44,10 @@ const entryOverhead = 256
 
 // entrySize is what keeping t costs: the raw token,
 // the decoded payload the claims are read from, what the caller derived from
-// them (claim headers, the payload header), and fixed overhead.
+// them (claim headers, the payload header), the index of its claims, and
+// fixed overhead.
 func entrySize(t *Token) int {
-	return len(t.raw) + len(t.claims.Raw) + t.derivedSize + entryOverhead
+	return len(t.raw) + len(t.claims.Raw) + len(t.members)*memberSize + t.derivedSize + entryOverhead
 }
 
 // NewCache bounds the cache; zero values take 512 entries and 1 MiB,

@@ -17,6 +17,9 @@ type Token struct {
 	kid    string
 	hasKid bool
 	claims gjson.Result
+	// members are the top-level claims, indexed once when the payload is
+	// parsed: a cached token's claims are read on every request.
+	members []member
 	// exp is the expiry in Unix seconds; 0 when the token has none (allowed
 	// only with AllowMissingExp).
 	exp float64
@@ -51,6 +54,37 @@ func (t *Token) SetClaimHeaders(h *ClaimHeaders) {
 
 // Claims is the verified payload; read it with gjson paths.
 func (t *Token) Claims() gjson.Result { return t.claims }
+
+// member is one top-level claim.
+type member struct {
+	name  string
+	value gjson.Result
+}
+
+// memberSize approximates what indexing one claim keeps: its name and
+// value alias the payload.
+const memberSize = 64
+
+func indexMembers(claims gjson.Result) []member {
+	var ms []member
+	claims.ForEach(func(k, v gjson.Result) bool {
+		ms = append(ms, member{k.Str, v})
+		return true
+	})
+	return ms
+}
+
+// Claim returns the top-level claim named name, compared byte for byte:
+// "a.b" is the claim named so, never a gjson path. A payload has no
+// duplicate names (strictObject refuses them).
+func (t *Token) Claim(name string) (gjson.Result, bool) {
+	for i := range t.members {
+		if m := &t.members[i]; len(m.name) == len(name) && m.name == name {
+			return m.value, true
+		}
+	}
+	return gjson.Result{}, false
+}
 
 // Algorithms are the JWS algorithms apiguard accepts (RFC 7518 section 3, RFC
 // 8037). Anything else, "none" in any casing included, is refused.

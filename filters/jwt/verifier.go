@@ -126,7 +126,7 @@ func (v *Verifier) Check(raw string, now time.Time) (*Token, verdict.Decision) {
 	if err != nil {
 		return nil, jsonDenial("payload", err)
 	}
-	t.claims = claims
+	t.claims, t.members = claims, indexMembers(claims)
 	if d := v.checkClaims(t, now); d.Denied() {
 		return nil, d
 	}
