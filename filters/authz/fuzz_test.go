@@ -108,3 +108,37 @@ func FuzzQueryParam(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScan: the raw scanners that walk a verified payload agree with gjson
+// on every valid JSON value, and never read out of bounds on anything.
+func FuzzScan(f *testing.F) {
+	for _, seed := range []string{`{"a": 1, "b": {"c": [1, "x", {"d": "}"}]}, "e\\"f": "g\\"h", "i": true}`, `["a", 1, null, {"b": []}, "c\\u0041"]`, `{}`, `[]`, `{"a"`, `["\\"`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var keys, values []string
+		eachMember(raw, func(key string, escaped bool, value string) bool {
+			keys, values = append(keys, unquote(key)), append(values, value)
+			return true
+		})
+		var elements []string
+		eachElement(raw, func(el string) bool { elements = append(elements, el); return true })
+		if !gjson.Valid(raw) {
+			return
+		}
+		v := gjson.Parse(raw)
+		var wantKeys, wantValues, wantElements []string
+		v.ForEach(func(k, val gjson.Result) bool {
+			if v.IsObject() {
+				wantKeys, wantValues = append(wantKeys, k.Str), append(wantValues, val.Raw)
+			} else if v.IsArray() {
+				wantElements = append(wantElements, val.Raw)
+			}
+			return true
+		})
+		if strings.Join(keys, "\x00") != strings.Join(wantKeys, "\x00") || strings.Join(values, "\x00") != strings.Join(wantValues, "\x00") ||
+			strings.Join(elements, "\x00") != strings.Join(wantElements, "\x00") {
+			t.Fatalf("%q: members %q %q, elements %q; gjson %q %q, %q", raw, keys, values, elements, wantKeys, wantValues, wantElements)
+		}
+	})
+}

@@ -340,3 +340,18 @@ func TestRequiredType(t *testing.T) {
 		t.Errorf("bad typ accepted: %v", err)
 	}
 }
+
+// TestClaimLooksUpLiteralNames: a top-level claim is found by its exact
+// name, escapes decoded; "a.b" is the claim named so, never a gjson path.
+func TestClaimLooksUpLiteralNames(t *testing.T) {
+	tok, d := newVerifier(t).Check(testKeys()["ES256"].Token(claims("a.b", `"dotted"`, "a", `{"b": "nested"}`, "t\u00e9", `1`, "#", `2`)), now)
+	if d.Denied() {
+		t.Fatal(d)
+	}
+	for _, tc := range []struct{ name, want string }{{"a.b", `"dotted"`}, {"a", `{"b": "nested"}`}, {"té", "1"}, {"#", "2"}, {"A", ""}, {"a.*", ""}, {"b", ""}} {
+		v, ok := tok.Claim(tc.name)
+		if v.Raw != tc.want || ok != (tc.want != "") {
+			t.Errorf("Claim(%q) = %s %v, want %s", tc.name, v.Raw, ok, tc.want)
+		}
+	}
+}
