@@ -8,6 +8,7 @@
 package authz
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/apiguard/apiguard/filters/config"
@@ -110,17 +111,10 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	return &q, errs
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // RequestHeaders decides, and enforces unless the route is in dry run: then
-// a denial is counted, logged and told to the upstream in DryRunHeader.
+// a denial is counted, logged and told to the upstream in DryRunHeader. A
+// host that failed (headers unreadable) denies even in dry run: that is no
+// decision of the policy's.
 func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
 	d := p.decide(s, in)
 	if !d.Denied() {
@@ -131,7 +125,7 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 	}
 	o := p.outcome(d.Reason)
 	h := in.Worker().Host
-	if !p.dryRun {
+	if !p.dryRun || d.Reason == verdict.Internal {
 		h.Count(o.deniedName, 1)
 		return d
 	}
@@ -200,7 +194,7 @@ func (p *Policy) method(s *stage.Stream, in *stage.Input) (string, verdict.Decis
 	override := ""
 	refuse := verdict.Deny(verdict.MethodOverride, "")
 	for _, kv := range headers {
-		if !contains(overrideHeaders, kv[0]) {
+		if !slices.Contains(overrideHeaders, kv[0]) {
 			continue
 		}
 		m := strings.ToUpper(kv[1])

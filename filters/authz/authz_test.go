@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -302,5 +303,22 @@ func TestInsufficientScopeChallenge(t *testing.T) {
 	want := [2]string{"www-authenticate", `Bearer realm="apiguard", error="insufficient_scope", scope="orders:read orders:write"`}
 	if d.Reason != verdict.InsufficientScope || len(d.Headers) != 1 || d.Headers[0] != want {
 		t.Errorf("%s %q, want %q", d.Reason.Code(), d.Headers, want)
+	}
+}
+
+type unreadable struct{}
+
+func (unreadable) Get(string) string         { return "" }
+func (unreadable) All() ([][2]string, error) { return nil, errors.New("host call failed") }
+
+// TestUnreadableHeadersFailClosed: a host that cannot give the headers (to
+// look for method overrides) fails the request closed, in dry run too.
+func TestUnreadableHeadersFailClosed(t *testing.T) {
+	for _, policy := range []string{`{"allow": "authenticated"}`, `{"allow": "authenticated", "dry_run": true}`} {
+		p := compile(t, policy, ordersTemplate)
+		s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", verified(t))
+		if d := p.RequestHeaders(s, s.Begin(unreadable{}, &stage.Worker{Host: &hosttest.Host{}})); d.Reason != verdict.Internal {
+			t.Errorf("%s: %s, want internal", policy, d.Reason.Code())
+		}
 	}
 }

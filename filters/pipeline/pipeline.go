@@ -151,6 +151,8 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		specs[i] = r.Match
 		specs[i].Name = r.Name
 		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public}
+		// The route's own stages replace what Compile returned; the
+		// caller's Config keeps those.
 		r.Stages = slices.Clone(r.Stages)
 		for j, st := range r.Stages {
 			if rs, ok := st.(stage.RouteStage); ok {
