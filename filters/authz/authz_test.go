@@ -150,6 +150,7 @@ func TestDecisions(t *testing.T) {
 		{name: "one_of array claim", policy: `{"allow": {"claims": {"/amr": {"one_of": ["mfa", "hwk"]}}}}`, claims: []string{"amr", `["pwd", "hwk"]`}},
 		{name: "present", policy: `{"allow": {"claims": {"/act/sub": {"present": true}}}}`, claims: []string{"act", `{"sub": "svc"}`}},
 		{name: "present null is absent", policy: `{"allow": {"claims": {"/act": {"present": true}}}}`, claims: []string{"act", `null`}, want: verdict.Forbidden},
+		{name: "no token: no claim condition holds, not even absent", policy: `{"allow": {"claims": {"/act": {"absent": true}}}}`, want: verdict.Forbidden},
 		{name: "absent", policy: `{"allow": {"claims": {"/act": {"absent": true}}}}`, claims: []string{}},
 		{name: "number range", policy: `{"allow": {"claims": {"/level": {"gte": 2, "lt": 5}}}}`, claims: []string{"level", `4`}},
 		{name: "number out of range", policy: `{"allow": {"claims": {"/level": {"gte": 2, "lt": 5}}}}`, claims: []string{"level", `5`}, want: verdict.Forbidden},

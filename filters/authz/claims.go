@@ -72,60 +72,82 @@ func (p pointer) lookup(tok *jwt.Token, ev *evaluation) (gjson.Result, bool) {
 
 // member returns the raw value of the member name of the JSON object raw,
 // skipping the other values without decoding them (gjson's ForEach parses
-// every value, numbers to floats). raw is the verified payload or part of it, so valid JSON;
-// anything else finds nothing, and never reads out of bounds.
+// every value, numbers to floats). raw is the verified payload or part of
+// it, so valid JSON; anything else finds nothing, and never reads out of
+// bounds.
 func member(raw, name string, ev *evaluation) (string, bool) {
-	var value string
-	found, n := false, 0
-	eachMember(raw, func(key string, escaped bool, v string) bool {
-		if n++; n > maxScanned {
+	it := scanner{raw: raw, open: '{'}
+	for n := 0; ; n++ {
+		key, escaped, value, ok := it.next()
+		if !ok {
+			return "", false
+		}
+		if n == maxScanned {
 			ev.indeterminate = true
-			return false
+			return "", false
 		}
 		if keyIs(key, escaped, name) {
-			value, found = v, true
-			return false
+			return value, true
 		}
-		return true
-	})
-	return value, found
+	}
 }
 
-// eachMember calls f with each member of the JSON object raw: its name as
-// written (quoted), whether that holds an escape, and its raw value, until f
-// returns false. It reports whether it saw every member.
-func eachMember(raw string, f func(key string, escaped bool, value string) bool) bool {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return true
+// scanner yields the members of a raw JSON object (open '{') or the
+// elements of an array ('['). An iterator rather than callbacks: in wasm
+// every indirect call is costly, and this runs for every claim a request
+// reads.
+type scanner struct {
+	raw  string
+	open byte
+	i    int
+	// started: the opening bracket was read; done: nothing more to yield.
+	started, done bool
+}
+
+// next returns the next member (its name as written, quoted, and whether
+// that holds an escape) or element (key ""), and its raw value.
+func (sc *scanner) next() (key string, escaped bool, value string, ok bool) {
+	raw := sc.raw
+	if sc.done {
+		return "", false, "", false
 	}
-	if i = skipSpace(raw, i+1); i < len(raw) && raw[i] == '}' {
-		return true
-	}
-	for {
-		if i >= len(raw) || raw[i] != '"' {
-			return true
+	i := sc.i
+	if !sc.started {
+		sc.started = true
+		i = skipSpace(raw, 0)
+		if i >= len(raw) || raw[i] != sc.open {
+			sc.done = true
+			return "", false, "", false
 		}
-		keyEnd, escaped := skipString(raw, i)
-		key := raw[i:keyEnd]
-		i = skipSpace(raw, keyEnd)
-		if i >= len(raw) || raw[i] != ':' {
-			return true
-		}
-		start := skipSpace(raw, i+1)
-		end := skipValue(raw, start)
-		if end <= start {
-			return true
-		}
-		if !f(key, escaped, raw[start:end]) {
-			return false
-		}
-		i = skipSpace(raw, end)
-		if i >= len(raw) || raw[i] != ',' {
-			return true
+		i = skipSpace(raw, i+1)
+	} else {
+		if i = skipSpace(raw, i); i >= len(raw) || raw[i] != ',' {
+			sc.done = true
+			return "", false, "", false
 		}
 		i = skipSpace(raw, i+1)
 	}
+	if sc.open == '{' {
+		if i >= len(raw) || raw[i] != '"' {
+			sc.done = true
+			return "", false, "", false
+		}
+		var keyEnd int
+		keyEnd, escaped = skipString(raw, i)
+		key = raw[i:keyEnd]
+		if i = skipSpace(raw, keyEnd); i >= len(raw) || raw[i] != ':' {
+			sc.done = true
+			return "", false, "", false
+		}
+		i = skipSpace(raw, i+1)
+	}
+	end := skipValue(raw, i)
+	if end <= i || raw[i] == ']' || raw[i] == '}' {
+		sc.done = true
+		return "", false, "", false
+	}
+	sc.i = end
+	return key, escaped, raw[i:end], true
 }
 
 func keyIs(key string, escaped bool, name string) bool {
@@ -189,72 +211,80 @@ func skipValue(raw string, i int) int {
 	return i
 }
 
-// eachString calls f on every string a claim value holds: itself, or each
+// claimStrings yields every string a claim value holds: itself, or each
 // string element of an array; with words, each space-separated word of
-// those strings (the OAuth scope syntax, RFC 6749 section 3.3). Other
-// values and elements are ignored. f returns false to stop.
-func eachString(v gjson.Result, words bool, ev *evaluation, f func(string) bool) {
-	budget := maxScanned
-	take := func() bool {
-		if budget == 0 {
-			ev.indeterminate = true
-			return false
-		}
-		budget--
-		return true
-	}
-	visit := func(s string) bool {
-		if !words {
-			return f(s)
-		}
-		for s != "" {
-			w := s
-			if i := strings.IndexByte(s, ' '); i >= 0 {
-				w, s = s[:i], s[i+1:]
-			} else {
-				s = ""
-			}
-			if w != "" && (!take() || !f(w)) {
-				return false
-			}
-		}
-		return true
-	}
-	switch {
-	case v.Type == gjson.String:
-		if words || take() {
-			visit(v.Str)
-		}
-	case v.IsArray():
-		eachElement(v.Raw, func(el string) bool {
-			if !take() {
-				return false
-			}
-			return el[0] != '"' || visit(unquote(el))
-		})
-	}
+// those strings (the OAuth scope syntax, RFC 6749 section 3.3). Other values
+// and elements are ignored. At most maxScanned elements and words are
+// looked at: past that the evaluation is indeterminate.
+type claimStrings struct {
+	// one is a string value not yet yielded (or split).
+	one     string
+	hasOne  bool
+	arr     scanner
+	isArray bool
+	words   bool
+	// rest are the words of the current string still to yield.
+	rest   string
+	budget int
+	ev     *evaluation
 }
 
-// eachElement calls f with each raw element of the JSON array raw (valid
-// JSON, as a verified payload is), until f returns false; like eachMember,
-// it decodes nothing it skips.
-func eachElement(raw string, f func(el string) bool) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '[' {
-		return
+func newClaimStrings(v gjson.Result, words bool, ev *evaluation) claimStrings {
+	it := claimStrings{words: words, budget: maxScanned, ev: ev}
+	switch {
+	case v.Type == gjson.String:
+		it.one, it.hasOne = v.Str, true
+	case v.IsArray():
+		it.arr, it.isArray = scanner{raw: v.Raw, open: '['}, true
 	}
-	if i = skipSpace(raw, i+1); i < len(raw) && raw[i] == ']' {
-		return
+	return it
+}
+
+func (it *claimStrings) take() bool {
+	if it.budget == 0 {
+		it.ev.indeterminate = true
+		return false
 	}
-	for i < len(raw) {
-		end := skipValue(raw, i)
-		if end <= i || !f(raw[i:end]) {
-			return
+	it.budget--
+	return true
+}
+
+func (it *claimStrings) next() (string, bool) {
+	for {
+		for it.words && it.rest != "" {
+			w := it.rest
+			if i := strings.IndexByte(w, ' '); i >= 0 {
+				w, it.rest = w[:i], w[i+1:]
+			} else {
+				it.rest = ""
+			}
+			if w != "" {
+				return w, it.take()
+			}
 		}
-		if i = skipSpace(raw, end); i >= len(raw) || raw[i] != ',' {
-			return
+		var s string
+		switch {
+		case it.hasOne:
+			s, it.hasOne = it.one, false
+		case it.isArray:
+			_, _, el, ok := it.arr.next()
+			if !ok || !it.take() {
+				return "", false
+			}
+			if el[0] != '"' {
+				continue
+			}
+			s = unquote(el)
+		default:
+			return "", false
 		}
-		i = skipSpace(raw, i+1)
+		if !it.words {
+			if !it.isArray && !it.take() {
+				return "", false
+			}
+			return s, true
+		}
+		it.rest = s
 	}
 }
 

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -131,6 +132,11 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 		}
 		return false
 	case condClaim:
+		// Claims exist only in a verified token: without one, no claim
+		// condition holds, not even absent.
+		if ev.token == nil {
+			return false
+		}
 		v, ok := c.claim.lookup(ev.token, ev)
 		for i := range c.tests {
 			if !ev.passes(&c.tests[i], v, ok) {
@@ -148,24 +154,18 @@ func (ev *evaluation) countRoles(names []string, first bool) int {
 	if ev.token == nil {
 		return 0
 	}
+	want := len(names)
+	if first {
+		want = 1
+	}
 	var found uint64 // names has at most maxNames entries
 	n := 0
 	for _, src := range ev.roles {
-		v, ok := src.claim.lookup(ev.token, ev)
-		if !ok {
-			continue
-		}
-		eachString(v, src.words, ev, func(s string) bool {
-			for i, name := range names {
-				if found&(1<<i) == 0 && s == name {
-					found |= 1 << i
-					n++
-				}
+		if v, ok := src.claim.lookup(ev.token, ev); ok {
+			it := newClaimStrings(v, src.words, ev)
+			if n = countNames(&it, names, &found, n, want); n >= want {
+				break
 			}
-			return !(first && n > 0) && n < len(names)
-		})
-		if first && n > 0 || n == len(names) {
-			break
 		}
 	}
 	return n
@@ -183,21 +183,30 @@ func (ev *evaluation) hasScopes(names []string) bool {
 	var found uint64
 	n := 0
 	for _, p := range scopeClaims {
-		v, ok := p.lookup(ev.token, ev)
-		if !ok {
-			continue
+		if v, ok := p.lookup(ev.token, ev); ok {
+			it := newClaimStrings(v, true, ev)
+			n = countNames(&it, names, &found, n, len(names))
 		}
-		eachString(v, true, ev, func(s string) bool {
-			for i, name := range names {
-				if found&(1<<i) == 0 && s == name {
-					found |= 1 << i
-					n++
-				}
-			}
-			return n < len(names)
-		})
 	}
 	return n == len(names)
+}
+
+// countNames marks in found the names among the strings it yields, adding
+// each newly found to n, until n reaches want; it returns n.
+func countNames(it *claimStrings, names []string, found *uint64, n, want int) int {
+	for n < want {
+		s, ok := it.next()
+		if !ok {
+			break
+		}
+		for i, name := range names {
+			if *found&(1<<i) == 0 && s == name {
+				*found |= 1 << i
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // passes applies one test to a claim's value (ok false when absent).
@@ -218,71 +227,79 @@ func (ev *evaluation) passes(t *test, v gjson.Result, ok bool) bool {
 	case opEqualsBool:
 		return v.Type == gjson.True && t.num == 1 || v.Type == gjson.False && t.num == 0
 	}
-	var want string
-	switch t.op {
-	case opEqualsString:
-		want = t.str
-	case opBound:
+	want := t.str
+	if t.op == opBound {
 		var found bool
 		if want, found = ev.boundValue(t.bound); !found {
 			ev.indeterminate = true
 			return false
 		}
 	}
-	match := false
-	eachString(v, false, ev, func(s string) bool {
+	it := newClaimStrings(v, false, ev)
+	for {
+		s, ok := it.next()
+		if !ok {
+			return false
+		}
 		switch t.op {
 		case opOneOf:
-			for _, w := range t.strs {
-				match = match || s == w
+			if slices.Contains(t.strs, s) {
+				return true
 			}
 		case opMatches:
 			if len(s) > maxMatchedLength {
 				ev.indeterminate = true
 				return false
 			}
-			match = t.re.MatchString(s)
+			if t.re.MatchString(s) {
+				return true
+			}
 		default:
-			match = s == want
+			if s == want {
+				return true
+			}
 		}
-		return !match
-	})
-	return match
+	}
 }
 
 // anyNumber applies a number test to a number claim or, in an array, to
 // each number element until one passes.
 func (ev *evaluation) anyNumber(v gjson.Result, t *test) bool {
-	cmp := func(x float64) bool {
-		switch t.op {
-		case opGreater:
-			return x > t.num
-		case opGreaterOrEqual:
-			return x >= t.num
-		case opLess:
-			return x < t.num
-		case opLessOrEqual:
-			return x <= t.num
-		}
-		return x == t.num
-	}
 	if v.Type == gjson.Number {
-		return cmp(v.Num)
+		return t.compare(v.Num)
 	}
-	match, n := false, 0
-	if v.IsArray() {
-		eachElement(v.Raw, func(el string) bool {
-			if n++; n > maxScanned {
-				ev.indeterminate = true
-				return false
-			}
-			if c := el[0]; c == '-' || '0' <= c && c <= '9' {
-				match = cmp(gjson.Parse(el).Num)
-			}
-			return !match
-		})
+	if !v.IsArray() {
+		return false
 	}
-	return match
+	sc := scanner{raw: v.Raw, open: '['}
+	for n := 0; ; n++ {
+		_, _, el, ok := sc.next()
+		if !ok {
+			return false
+		}
+		if n == maxScanned {
+			ev.indeterminate = true
+			return false
+		}
+		if c := el[0]; (c == '-' || '0' <= c && c <= '9') && t.compare(gjson.Parse(el).Num) {
+			return true
+		}
+	}
+}
+
+// compare applies a number test.
+func (t *test) compare(x float64) bool {
+	switch t.op {
+	case opGreater:
+		return x > t.num
+	case opGreaterOrEqual:
+		return x >= t.num
+	case opLess:
+		return x < t.num
+	case opLessOrEqual:
+		return x <= t.num
+	}
+	return x == t.num
 }
 
 // boundValue reads the request value a binding names; found is false when

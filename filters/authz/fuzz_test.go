@@ -117,12 +117,21 @@ func FuzzScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		var keys, values []string
-		eachMember(raw, func(key string, escaped bool, value string) bool {
+		for sc := (scanner{raw: raw, open: '{'}); ; {
+			key, _, value, ok := sc.next()
+			if !ok {
+				break
+			}
 			keys, values = append(keys, unquote(key)), append(values, value)
-			return true
-		})
+		}
 		var elements []string
-		eachElement(raw, func(el string) bool { elements = append(elements, el); return true })
+		for sc := (scanner{raw: raw, open: '['}); ; {
+			_, _, el, ok := sc.next()
+			if !ok {
+				break
+			}
+			elements = append(elements, el)
+		}
 		if !gjson.Valid(raw) {
 			return
 		}
