@@ -215,7 +215,8 @@ func skipValue(raw string, i int) int {
 // string element of an array; with words, each space-separated word of
 // those strings (the OAuth scope syntax, RFC 6749 section 3.3). Other values
 // and elements are ignored. At most maxScanned elements and words are
-// looked at: past that the evaluation is indeterminate.
+// looked at: past that it stops and sets overflow, which makes the
+// evaluation indeterminate.
 type claimStrings struct {
 	// one is a string value not yet yielded (or split).
 	one     string
@@ -224,13 +225,13 @@ type claimStrings struct {
 	isArray bool
 	words   bool
 	// rest are the words of the current string still to yield.
-	rest   string
-	budget int
-	ev     *evaluation
+	rest     string
+	budget   int
+	overflow bool
 }
 
-func newClaimStrings(v gjson.Result, words bool, ev *evaluation) claimStrings {
-	it := claimStrings{words: words, budget: maxScanned, ev: ev}
+func newClaimStrings(v gjson.Result, words bool) claimStrings {
+	it := claimStrings{words: words, budget: maxScanned}
 	switch {
 	case v.Type == gjson.String:
 		it.one, it.hasOne = v.Str, true
@@ -242,7 +243,7 @@ func newClaimStrings(v gjson.Result, words bool, ev *evaluation) claimStrings {
 
 func (it *claimStrings) take() bool {
 	if it.budget == 0 {
-		it.ev.indeterminate = true
+		it.overflow = true
 		return false
 	}
 	it.budget--

@@ -162,8 +162,10 @@ func (ev *evaluation) countRoles(names []string, first bool) int {
 	n := 0
 	for _, src := range ev.roles {
 		if v, ok := src.claim.lookup(ev.token, ev); ok {
-			it := newClaimStrings(v, src.words, ev)
-			if n = countNames(&it, names, &found, n, want); n >= want {
+			it := newClaimStrings(v, src.words)
+			n = countNames(&it, names, &found, n, want)
+			ev.indeterminate = ev.indeterminate || it.overflow
+			if n >= want {
 				break
 			}
 		}
@@ -184,8 +186,9 @@ func (ev *evaluation) hasScopes(names []string) bool {
 	n := 0
 	for _, p := range scopeClaims {
 		if v, ok := p.lookup(ev.token, ev); ok {
-			it := newClaimStrings(v, true, ev)
+			it := newClaimStrings(v, true)
 			n = countNames(&it, names, &found, n, len(names))
+			ev.indeterminate = ev.indeterminate || it.overflow
 		}
 	}
 	return n == len(names)
@@ -235,10 +238,11 @@ func (ev *evaluation) passes(t *test, v gjson.Result, ok bool) bool {
 			return false
 		}
 	}
-	it := newClaimStrings(v, false, ev)
+	it := newClaimStrings(v, false)
 	for {
 		s, ok := it.next()
 		if !ok {
+			ev.indeterminate = ev.indeterminate || it.overflow
 			return false
 		}
 		switch t.op {
