@@ -31,7 +31,11 @@ func TestThePetstoreOpenAPIDocumentGuardsThePetstore(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := startGateway(t, string(res.Policy), 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
-	token := bearer(key.Token(jwttest.Claims(issuer, "petstore", jwtNow.Add(10*time.Minute).Unix())))
+	exp := jwtNow.Add(10 * time.Minute).Unix()
+	// The document's petstore_auth requirements name OAuth scopes, which
+	// the converted policy checks.
+	token := bearer(key.Token(jwttest.Claims(issuer, "petstore", exp, "scope", `"write:pets read:pets"`)))
+	readOnly := bearer(key.Token(jwttest.Claims(issuer, "petstore", exp, "scope", `"read:pets"`)))
 	asJSON := append([]string{"content-type", "application/json"}, token...)
 
 	type violation struct{ In, Pointer, Rule string }
@@ -62,6 +66,9 @@ func TestThePetstoreOpenAPIDocumentGuardsThePetstore(t *testing.T) {
 		{name: "a pet in a media type the document does not list", method: "POST", path: "/pet",
 			headers: append([]string{"content-type", "text/plain"}, token...), body: "doggie",
 			status: 415, reason: "unsupported_media_type"},
+		{name: "a pet added with a token lacking write:pets", method: "POST", path: "/pet", headers: append([]string{"content-type", "application/json"}, readOnly...),
+			body: `{"name": "doggie", "photoUrls": []}`, status: 403, reason: "insufficient_scope"},
+		{name: "a pet read by id with that token: its api_key alternative needs no scope", method: "GET", path: "/pet/42", headers: readOnly, status: 200},
 		{name: "a pet added without a token", method: "POST", path: "/pet", headers: []string{"content-type", "application/json"},
 			body: `{"name": "doggie", "photoUrls": []}`, status: 401, reason: "token_missing"},
 		{name: "a pet read by its int64 id", method: "GET", path: "/pet/42", headers: token, status: 200},

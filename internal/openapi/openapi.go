@@ -105,8 +105,6 @@ type converter struct {
 	// names are the route names taken.
 	names          map[string]bool
 	warnings, errs []string
-	// scoped are the operations whose security requirements name scopes.
-	scoped []string
 }
 
 // Convert converts doc. It fails, naming each operation, when a path
@@ -204,9 +202,6 @@ func methods(ops map[string]*openapi3.Operation) []string {
 
 // notes are the warnings about the document as a whole.
 func (c *converter) notes() {
-	if len(c.scoped) > 0 {
-		c.warnings = append(c.warnings, fmt.Sprintf("scopes are not checked: apiguard has no authorization stage yet; %d operation(s) require scopes, e.g. %s", len(c.scoped), c.scoped[0]))
-	}
 	if c.opts.BasePath == "" && len(c.doc.Servers) > 0 {
 		if u, err := url.Parse(c.doc.Servers[0].URL); err == nil && strings.Trim(u.Path, "/") != "" {
 			c.warnings = append(c.warnings, fmt.Sprintf("the server URL's path is %s, and the routes are written without it: pass -base-path %s if clients send it", u.Path, strings.TrimSuffix(u.Path, "/")))

@@ -16,6 +16,7 @@ type route struct {
 	Match    match          `json:"match"`
 	Auth     any            `json:"auth"`
 	Validate map[string]any `json:"validate,omitempty"`
+	Authz    map[string]any `json:"authz,omitempty"`
 }
 
 type match struct {
@@ -56,9 +57,17 @@ func (o *operation) route(item *openapi3.PathItem) *route {
 		return nil
 	}
 	rt := &route{Name: o.c.routeName(o.op.OperationID, o.method, o.path), Match: match{Path: tmpl, Methods: []string{o.method}}}
-	rt.Auth, ok = o.auth()
+	var scopes []any
+	rt.Auth, scopes, ok = o.auth()
 	if !ok {
 		return nil
+	}
+	switch len(scopes) {
+	case 0:
+	case 1:
+		rt.Authz = map[string]any{"allow": scopes[0]}
+	default:
+		rt.Authz = map[string]any{"allow": map[string]any{"any": scopes}}
 	}
 	v := map[string]any{}
 	o.parameters(item, params, v)
@@ -128,26 +137,32 @@ func identifier(name string) string {
 
 // auth maps the operation's security requirements, alternatives each of
 // which names schemes that must all hold, to the providers a token may come
-// from. Scopes are not enforced (apiguard has no authorization stage yet).
-func (o *operation) auth() (any, bool) {
+// from, and their OAuth scopes to authorization conditions: one scopes
+// condition per alternative, none when an alternative needs no scope (any
+// token of its provider will do) or a request may come without a token.
+func (o *operation) auth() (any, []any, bool) {
 	reqs := o.c.doc.Security
 	if o.op.Security != nil {
 		reqs = *o.op.Security
 	}
 	if len(reqs) == 0 {
-		return "none", true
+		return "none", nil, true
 	}
 	var providers, unmapped []string
-	anonymous := false
+	var scoped []any
+	scopedProviders := map[string]bool{}
+	anonymous, unscoped := false, false
 	for _, req := range reqs {
 		if len(req) == 0 {
 			anonymous = true
 			continue
 		}
-		var these, missing []string
+		var these, missing, scopes []string
 		for _, scheme := range sortedKeys(req) {
-			if len(req[scheme]) > 0 && !slices.Contains(o.c.scoped, o.label) {
-				o.c.scoped = append(o.c.scoped, o.label)
+			for _, sc := range req[scheme] {
+				if !slices.Contains(scopes, sc) {
+					scopes = append(scopes, sc)
+				}
 			}
 			p, ok := o.c.opts.Providers[scheme]
 			switch {
@@ -161,23 +176,40 @@ func (o *operation) auth() (any, bool) {
 		case len(missing) > 0:
 			unmapped = append(unmapped, missing...)
 			o.warn("security requirement %s refused: no provider for %s (-provider %s=NAME)", requirement(req), strings.Join(missing, ", "), missing[0])
+			continue
 		case len(these) > 1:
 			o.warn("security requirement %s refused: it needs tokens of providers %s together, apiguard takes one token a request", requirement(req), strings.Join(these, " and "))
+			continue
 		case !slices.Contains(providers, these[0]):
 			providers = append(providers, these[0])
 		}
+		if len(scopes) == 0 {
+			unscoped = true
+			continue
+		}
+		scoped = append(scoped, map[string]any{"scopes": scopes})
+		scopedProviders[these[0]] = true
 	}
 	switch {
 	case anonymous && len(providers) == 0:
-		return "none", true
+		return "none", nil, true
 	case len(providers) == 0 && len(unmapped) > 0:
 		o.fail("no security requirement maps to a provider: name one for %s with -provider SCHEME=PROVIDER", strings.Join(unmapped, " or "))
-		return nil, false
+		return nil, nil, false
 	case len(providers) == 0:
 		o.fail("no security requirement can be met with one token")
-		return nil, false
+		return nil, nil, false
 	}
-	return auth{Providers: providers, Optional: anonymous}, true
+	switch {
+	case len(scoped) > 0 && anonymous:
+		o.warn("scopes not checked: a request without a token is allowed too")
+		scoped = nil
+	case unscoped:
+		scoped = nil
+	case len(scoped) > 1 && len(scopedProviders) > 1:
+		o.warn("a token of any of providers %s may meet any alternative's scopes: authorization does not tell providers apart", strings.Join(providers, ", "))
+	}
+	return auth{Providers: providers, Optional: anonymous}, scoped, true
 }
 
 func requirement(req openapi3.SecurityRequirement) string {
