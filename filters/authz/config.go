@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -438,22 +439,10 @@ func boolNum(b bool) float64 {
 }
 
 // isMethod reports an upper-case RFC 9110 token.
-func isMethod(s string) bool { return isToken(s) && s == strings.ToUpper(s) }
+func isMethod(s string) bool { return httpsyntax.IsToken(s) && s == strings.ToUpper(s) }
 
 // isHeaderName reports a lower-case RFC 9110 token (never a pseudo-header).
-func isHeaderName(s string) bool { return isToken(s) && s == strings.ToLower(s) }
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
+func isHeaderName(s string) bool { return httpsyntax.IsToken(s) && s == strings.ToLower(s) }
 
 // isScopeToken reports an RFC 6749 scope-token.
 func isScopeToken(s string) bool {

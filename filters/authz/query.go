@@ -1,6 +1,10 @@
 package authz
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/apiguard/apiguard/filters/httpsyntax"
+)
 
 // queryLookup is what a request's query says of one parameter.
 type queryLookup uint8
@@ -21,67 +25,26 @@ const (
 func queryParam(query, name string) (string, queryLookup) {
 	var value string
 	found := queryAbsent
-	for query != "" {
-		pair := query
-		if i := strings.IndexAny(query, "&;"); i >= 0 {
-			pair, query = query[:i], query[i+1:]
-		} else {
-			query = ""
-		}
-		k, raw, _ := strings.Cut(pair, "=")
+	httpsyntax.EachQueryPair(query, func(k, raw string) bool {
 		if k != name {
-			if dk, ok := unescape(k); !ok || dk != name {
-				continue
+			if dk, ok := httpsyntax.Unescape(k, false); !ok || dk != name {
+				return true
 			}
 		}
 		if found != queryAbsent {
-			return "", queryAmbiguous
+			found = queryAmbiguous
+			return false
 		}
-		v, ok := unescape(raw)
+		v, ok := httpsyntax.Unescape(raw, false)
 		if !ok || strings.IndexByte(raw, '+') >= 0 || strings.IndexByte(v, '%') >= 0 {
-			return "", queryAmbiguous
+			found = queryAmbiguous
+			return false
 		}
 		value, found = v, queryOne
+		return true
+	})
+	if found == queryAmbiguous {
+		return "", found
 	}
 	return value, found
-}
-
-// unescape decodes percent-escapes once; ok is false on an invalid one.
-// It allocates only when s holds an escape.
-func unescape(s string) (string, bool) {
-	i := strings.IndexByte(s, '%')
-	if i < 0 {
-		return s, true
-	}
-	b := make([]byte, 0, len(s))
-	b = append(b, s[:i]...)
-	for ; i < len(s); i++ {
-		if s[i] != '%' {
-			b = append(b, s[i])
-			continue
-		}
-		if i+2 >= len(s) {
-			return "", false
-		}
-		hi, ok1 := unhex(s[i+1])
-		lo, ok2 := unhex(s[i+2])
-		if !ok1 || !ok2 {
-			return "", false
-		}
-		b = append(b, hi<<4|lo)
-		i += 2
-	}
-	return string(b), true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -124,18 +125,6 @@ func isCanonical(p string) bool {
 	return true
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
 func isControl(c byte) bool { return c < 0x20 || c == 0x7f }
 
 // normalizeSlow decodes and resolves a path that is not canonical. It returns
@@ -208,8 +197,8 @@ func decodeSegment(raw string) (string, string) {
 		if i+2 >= len(raw) {
 			return "", detailBadEscape
 		}
-		hi, ok1 := unhex(raw[i+1])
-		lo, ok2 := unhex(raw[i+2])
+		hi, ok1 := httpsyntax.Unhex(raw[i+1])
+		lo, ok2 := httpsyntax.Unhex(raw[i+2])
 		if !ok1 || !ok2 {
 			return "", detailBadEscape
 		}
@@ -225,8 +214,8 @@ func decodeSegment(raw string) (string, string) {
 	}
 	for i := 0; i+2 < len(out); i++ {
 		if out[i] == '%' {
-			if _, ok := unhex(out[i+1]); ok {
-				if _, ok := unhex(out[i+2]); ok {
+			if _, ok := httpsyntax.Unhex(out[i+1]); ok {
+				if _, ok := httpsyntax.Unhex(out[i+2]); ok {
 					return "", detailDoubleEncoding
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 )
 
 // Params are the names of the parameters the spec's path template
@@ -82,19 +83,6 @@ func isIdent(s string) bool {
 	return true
 }
 
-// isToken reports an RFC 9110 token, which a method name must be.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func checkMethods(prefix string, methods []string) ([]string, []config.Error) {
 	if len(methods) == 0 {
 		return nil, nil
@@ -103,7 +91,7 @@ func checkMethods(prefix string, methods []string) ([]string, []config.Error) {
 	for j, m := range methods {
 		path := fmt.Sprintf("%s.methods[%d]", prefix, j)
 		switch {
-		case !isToken(m):
+		case !httpsyntax.IsToken(m):
 			errs = append(errs, config.Errorf(path, "%q is not an HTTP method", m))
 		case strings.ToUpper(m) != m:
 			errs = append(errs, config.Errorf(path, "%q must be upper-case (methods are case-sensitive)", m))

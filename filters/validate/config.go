@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/schema"
 	"github.com/apiguard/apiguard/filters/stage"
 )
@@ -78,7 +79,7 @@ func readHeaders(r *config.Reader, path string, v gjson.Result) *headerRules {
 	names := func(p string, v gjson.Result) []string {
 		out := r.Strings(p, v)
 		for i, n := range out {
-			if n != strings.ToLower(n) || !isToken(n) {
+			if n != strings.ToLower(n) || !httpsyntax.IsToken(n) {
 				r.Errorf(p+"["+strconv.Itoa(i)+"]", "%q must be a lower-case header name", n)
 			}
 		}
@@ -139,7 +140,7 @@ func readBody(r *config.Reader, path string, v gjson.Result) *bodyRules {
 		}},
 		"encodings": {Read: func(p string, v gjson.Result) {
 			for i, e := range r.Strings(p, v) {
-				if e != strings.ToLower(e) || !isToken(e) || e == "identity" {
+				if e != strings.ToLower(e) || !httpsyntax.IsToken(e) || e == "identity" {
 					r.Errorf(p+"["+strconv.Itoa(i)+"]", "%q must be a lower-case content coding other than identity", e)
 				}
 				b.encodings = append(b.encodings, e)
@@ -160,16 +161,4 @@ func readBody(r *config.Reader, path string, v gjson.Result) *bodyRules {
 		r.Errorf(config.Join(path, "schema"), "needs a JSON media type in %s", config.Join(path, "content_types"))
 	}
 	return b
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return false
-		}
-	}
-	return true
 }

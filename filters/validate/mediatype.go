@@ -1,6 +1,10 @@
 package validate
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/apiguard/apiguard/filters/httpsyntax"
+)
 
 // parseMediaType reads an RFC 9110 media type, type "/" subtype followed by
 // parameters, lower-casing what is case-insensitive. It returns the
@@ -11,7 +15,7 @@ import "strings"
 func parseMediaType(s string) (mt, charset string, ok bool) {
 	s = strings.TrimLeft(s, " \t")
 	i := 0
-	for i < len(s) && isTokenChar(s[i]) {
+	for i < len(s) && httpsyntax.IsTokenChar(s[i]) {
 		i++
 	}
 	typ := s[:i]
@@ -20,7 +24,7 @@ func parseMediaType(s string) (mt, charset string, ok bool) {
 	}
 	s = s[i+1:]
 	i = 0
-	for i < len(s) && isTokenChar(s[i]) {
+	for i < len(s) && httpsyntax.IsTokenChar(s[i]) {
 		i++
 	}
 	if i == 0 {
@@ -42,7 +46,7 @@ func parseMediaType(s string) (mt, charset string, ok bool) {
 			return mt, charset, true
 		}
 		i = 0
-		for i < len(s) && isTokenChar(s[i]) {
+		for i < len(s) && httpsyntax.IsTokenChar(s[i]) {
 			i++
 		}
 		name := strings.ToLower(s[:i])
@@ -87,15 +91,11 @@ func paramValue(s string) (value, rest string, ok bool) {
 		return "", "", false
 	}
 	i := 0
-	for i < len(s) && isTokenChar(s[i]) {
+	for i < len(s) && httpsyntax.IsTokenChar(s[i]) {
 		i++
 	}
 	if i == 0 {
 		return "", "", false
 	}
 	return s[:i], s[i:], true
-}
-
-func isTokenChar(c byte) bool {
-	return c > ' ' && c < 0x7f && strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) < 0
 }

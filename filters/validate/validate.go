@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/schema"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
@@ -248,68 +249,24 @@ func (q *queryRules) index(name string) int {
 	return -1
 }
 
-// eachParam calls each for every name=value pair of a query, decoded as
+// eachParam calls each for every name=value pair of a query
+// (httpsyntax.EachQueryPair: "&" and ";" separate them), decoded as
 // application/x-www-form-urlencoded ('+' is a space), with good false for
-// one whose escapes or UTF-8 are invalid; it stops when each returns false,
-// and reports whether it went through.
+// one whose escapes, UTF-8 or characters are invalid; it stops when each
+// returns false, and reports whether it went through.
 func eachParam(raw string, each func(name, value string, good bool) bool) bool {
-	for raw != "" {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
-		if pair == "" {
-			continue
-		}
-		name, value, _ := strings.Cut(pair, "=")
-		dn, ok1 := unescape(name)
-		dv, ok2 := unescape(value)
+	done := true
+	httpsyntax.EachQueryPair(raw, func(name, value string) bool {
+		dn, ok1 := httpsyntax.Unescape(name, true)
+		dv, ok2 := httpsyntax.Unescape(value, true)
+		ok1, ok2 = ok1 && validText(dn), ok2 && validText(dv)
 		if !ok1 {
 			dn = ""
 		}
-		if !each(dn, dv, ok1 && ok2) {
-			return false
-		}
-	}
-	return true
-}
-
-func unescape(s string) (string, bool) {
-	if !strings.ContainsAny(s, "%+") {
-		return s, validText(s)
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '+':
-			b = append(b, ' ')
-		case '%':
-			if i+2 >= len(s) {
-				return "", false
-			}
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if !ok1 || !ok2 {
-				return "", false
-			}
-			b = append(b, hi<<4|lo)
-			i += 2
-		default:
-			b = append(b, c)
-		}
-	}
-	out := string(b)
-	return out, validText(out)
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+		done = each(dn, dv, ok1 && ok2)
+		return done
+	})
+	return done
 }
 
 // validText: UTF-8 without control characters.

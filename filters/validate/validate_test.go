@@ -86,6 +86,7 @@ func TestValidation(t *testing.T) {
 		{name: "a repeated parameter", method: "GET", path: "/search?q=a&q=b", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q repeated"},
 		{name: "a bad value, never echoed", method: "GET", path: "/search?q=a&limit=1000", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /limit maximum"},
 		{name: "a percent-encoded name", method: "GET", path: "/search?%71=a", headers: headers{{"x-tenant", "t"}}},
+		{name: "a parameter hidden behind a semicolon", method: "GET", path: "/search?q=a;debug=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /debug unknown"},
 		{name: "a malformed escape", method: "GET", path: "/search?q=%zz", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q encoding;query /q required"},
 		{name: "too many parameters", method: "GET", path: "/search?q=a&tag=a&tag=a&tag=a&tag=a", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query  max_params"},
 		{name: "upload: text", method: "POST", path: "/upload", headers: headers{{"content-type", "text/plain"}}, body: "hello", hasBody: true},
