@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/apiguard/apiguard/e2e/host"
@@ -46,5 +47,27 @@ func TestAFailedHostCallFailsTheStreamClosed(t *testing.T) {
 				t.Error("the failure is not logged")
 			}
 		})
+	}
+}
+
+// TestAFailedResponseEditFailsTheResponseClosed: when Envoy refuses to set
+// a header a response-phase stage decided on (here the rate limiter's
+// RateLimit headers), the client gets a 500 problem instead of the
+// upstream's response without them.
+func TestAFailedResponseEditFailsTheResponseClosed(t *testing.T) {
+	g := startGateway(t, `{"routes": [{"name": "docs", "match": {"path": "/docs"}, "auth": "none",
+		"rate_limit": {"rules": [{"name": "per-peer", "key": ["peer"], "rate": 100, "per": "second"}]}}]}`, 1, func(c *host.Config) {
+		c.FailHostCalls = []string{"proxy_replace_header_map_value"}
+	})
+	res := g.send(request("GET", "/docs"))
+	if res.Status != 500 {
+		t.Fatalf("status %d, want 500: %s", res.Status, res.Body)
+	}
+	var p problem
+	if err := json.Unmarshal(res.Body, &p); err != nil || p.Type != "urn:apiguard:problem:internal" {
+		t.Errorf("body %s: %v", res.Body, err)
+	}
+	if !logged(g.env, "apiguard: cannot edit the response") {
+		t.Error("the failure is not logged")
 	}
 }
