@@ -18,7 +18,9 @@ func TestRun(t *testing.T) {
 		stderrAbsent string
 	}{
 		{name: "the petstore with its providers", args: []string{"-base", base, "-provider", "petstore_auth=idp", "-provider", "api_key=keys", "-base-path", "/api/v3", spec},
-			stdout: `"path": "/api/v3/pet/{petId}"`, stderr: "warning: scopes are not checked", stderrAbsent: "server URL"},
+			stdout: `"path": "/api/v3/pet/{petId}"`, stderrAbsent: "server URL"},
+		{name: "scopes become authorization", args: []string{"-base", base, "-provider", "petstore_auth=idp", "-provider", "api_key=keys", spec},
+			stdout: `"write:pets"`, stderrAbsent: "scopes"},
 		{name: "a scheme without a provider", args: []string{"-base", base, "-provider", "petstore_auth=idp", spec}, code: 1,
 			stderr: "getInventory (GET /store/inventory): no security requirement maps to a provider: name one for api_key with -provider SCHEME=PROVIDER"},
 		{name: "a provider flag without its provider", args: []string{"-provider", "petstore_auth", spec}, code: 2, stderr: `"petstore_auth" is not SCHEME=PROVIDER`},

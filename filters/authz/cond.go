@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/apiguard/apiguard/filters/claims"
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/stage"
 )
@@ -19,7 +20,7 @@ type cond struct {
 	// names are the roles or scopes to look for.
 	names []string
 	// claim is a claim condition's path and tests.
-	claim pointer
+	claim claims.Pointer
 	tests []test
 	// challenge is a scopes condition's WWW-Authenticate response header.
 	challenge [][2]string
@@ -137,7 +138,7 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 		if ev.token == nil {
 			return false
 		}
-		v, ok := c.claim.lookup(ev.token, ev)
+		v, ok := ev.lookup(c.claim)
 		for i := range c.tests {
 			if !ev.passes(&c.tests[i], v, ok) {
 				return false
@@ -146,6 +147,14 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 		return true
 	}
 	return false
+}
+
+// lookup finds a claim in the verified token; an object too wide to search
+// makes the evaluation indeterminate.
+func (ev *evaluation) lookup(p claims.Pointer) (gjson.Result, bool) {
+	v, found, overflow := p.Lookup(ev.token)
+	ev.indeterminate = ev.indeterminate || overflow
+	return v, found
 }
 
 // countRoles counts the names the caller's roles hold, stopping at the first
@@ -161,10 +170,10 @@ func (ev *evaluation) countRoles(names []string, first bool) int {
 	var found uint64 // names has at most maxNames entries
 	n := 0
 	for _, src := range ev.roles {
-		if v, ok := src.claim.lookup(ev.token, ev); ok {
-			it := newClaimStrings(v, src.words)
+		if v, ok := ev.lookup(src.claim); ok {
+			it := claims.NewStrings(v, src.words)
 			n = countNames(&it, names, &found, n, want)
-			ev.indeterminate = ev.indeterminate || it.overflow
+			ev.indeterminate = ev.indeterminate || it.Overflow
 			if n >= want {
 				break
 			}
@@ -176,7 +185,7 @@ func (ev *evaluation) countRoles(names []string, first bool) int {
 // scopeClaims are where OAuth scopes are: "scope", a space-delimited string
 // (RFC 8693 section 4.2, RFC 9068), and "scp", an array (or, as some
 // identity providers write it, a space-delimited string).
-var scopeClaims = []pointer{{"scope"}, {"scp"}}
+var scopeClaims = []claims.Pointer{{"scope"}, {"scp"}}
 
 func (ev *evaluation) hasScopes(names []string) bool {
 	if ev.token == nil {
@@ -185,10 +194,10 @@ func (ev *evaluation) hasScopes(names []string) bool {
 	var found uint64
 	n := 0
 	for _, p := range scopeClaims {
-		if v, ok := p.lookup(ev.token, ev); ok {
-			it := newClaimStrings(v, true)
+		if v, ok := ev.lookup(p); ok {
+			it := claims.NewStrings(v, true)
 			n = countNames(&it, names, &found, n, len(names))
-			ev.indeterminate = ev.indeterminate || it.overflow
+			ev.indeterminate = ev.indeterminate || it.Overflow
 		}
 	}
 	return n == len(names)
@@ -196,9 +205,9 @@ func (ev *evaluation) hasScopes(names []string) bool {
 
 // countNames marks in found the names among the strings it yields, adding
 // each newly found to n, until n reaches want; it returns n.
-func countNames(it *claimStrings, names []string, found *uint64, n, want int) int {
+func countNames(it *claims.Strings, names []string, found *uint64, n, want int) int {
 	for n < want {
-		s, ok := it.next()
+		s, ok := it.Next()
 		if !ok {
 			break
 		}
@@ -238,11 +247,11 @@ func (ev *evaluation) passes(t *test, v gjson.Result, ok bool) bool {
 			return false
 		}
 	}
-	it := newClaimStrings(v, false)
+	it := claims.NewStrings(v, false)
 	for {
-		s, ok := it.next()
+		s, ok := it.Next()
 		if !ok {
-			ev.indeterminate = ev.indeterminate || it.overflow
+			ev.indeterminate = ev.indeterminate || it.Overflow
 			return false
 		}
 		switch t.op {
@@ -275,13 +284,13 @@ func (ev *evaluation) anyNumber(v gjson.Result, t *test) bool {
 	if !v.IsArray() {
 		return false
 	}
-	sc := scanner{raw: v.Raw, open: '['}
+	sc := claims.Elements(v.Raw)
 	for n := 0; ; n++ {
-		_, _, el, ok := sc.next()
+		_, _, el, ok := sc.Next()
 		if !ok {
 			return false
 		}
-		if n == maxScanned {
+		if n == claims.MaxScanned {
 			ev.indeterminate = true
 			return false
 		}

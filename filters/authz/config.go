@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/apiguard/apiguard/filters/claims"
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/stage"
@@ -44,7 +45,7 @@ type providerRoles struct {
 // roleSource is a claim holding roles: a string (one role, or, with words,
 // a space-delimited list) or an array of strings.
 type roleSource struct {
-	claim pointer
+	claim claims.Pointer
 	words bool
 }
 
@@ -82,7 +83,7 @@ func readRoleSource(r *config.Reader, path string, v gjson.Result) (roleSource, 
 			return
 		}
 		var err error
-		if src.claim, err = parsePointer(s); err != nil {
+		if src.claim, err = claims.Parse(s); err != nil {
 			r.Errorf(p, "%v", err)
 			ok = false
 		}
@@ -249,7 +250,7 @@ func (p *parser) cond(path string, v gjson.Result, depth int) *cond {
 		"scopes":    {Read: func(p2 string, v gjson.Result) { add(p.names(p2, v, condScopes)) }},
 		"claims": {Read: func(p2 string, v gjson.Result) {
 			r.EachKey(p2, v, func(p3, key string, v gjson.Result) {
-				ptr, err := parsePointer(key)
+				ptr, err := claims.Parse(key)
 				if err != nil {
 					r.Errorf(p3, "%v", err)
 				}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/apiguard/apiguard/filters/claims"
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/stage"
 )
@@ -139,8 +140,9 @@ type limit struct {
 // tier overrides a rule's rate and burst for requests whose claim names a
 // value (a role, a plan).
 type tier struct {
-	claim, value string
-	limit        limit
+	claim claims.Pointer
+	value string
+	limit limit
 }
 
 var periods = map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour}
@@ -197,7 +199,7 @@ func readRule(r *config.Reader, path string, v gjson.Result) *rule {
 			"claim": {Required: true, Read: func(p string, v gjson.Result) {
 				if s, ok := r.Str(p, v); ok {
 					var err error
-					if tr.claim, err = claimPath(s); err != nil {
+					if tr.claim, err = claims.Parse(s); err != nil {
 						r.Errorf(p, "%v", err)
 					}
 				}

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/apiguard/apiguard/filters/claims"
+	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/tidwall/gjson"
 )
 
@@ -28,8 +29,9 @@ const (
 // part is one compiled key part.
 type part struct {
 	kind partKind
-	// name is a header's lower-case name, or a claim's gjson path.
-	name string
+	// name is a header's lower-case name; claim a claim's path.
+	name  string
+	claim claims.Pointer
 }
 
 // identity reports whether the part needs the verified token, so that its
@@ -50,8 +52,8 @@ func parsePart(s string) (part, error) {
 	kind, arg, _ := strings.Cut(s, ":")
 	switch kind {
 	case "claim":
-		path, err := claimPath(arg)
-		return part{kind: partClaim, name: path}, err
+		ptr, err := claims.Parse(arg)
+		return part{kind: partClaim, claim: ptr}, err
 	case "header":
 		if !validHeaderName(arg) {
 			return part{}, errors.New("header name must be a lower-case token, not a pseudo-header")
@@ -74,33 +76,11 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// claimPath turns an RFC 6901 JSON pointer ("/realm_access/roles") into the
-// gjson path that reads it. (filters/authz may later own one claim-path
-// syntax for every stage; this is the pointer form until then.)
-func claimPath(pointer string) (string, error) {
-	if len(pointer) < 2 || pointer[0] != '/' || !utf8.ValidString(pointer) {
-		return "", errors.New("claim must be a JSON pointer such as /sub")
-	}
-	segs := strings.Split(pointer[1:], "/")
-	for i, seg := range segs {
-		if seg == "" {
-			return "", errors.New("claim pointer has an empty segment")
-		}
-		for j := 0; j < len(seg); j++ {
-			if seg[j] == '~' && (j+1 == len(seg) || seg[j+1] != '0' && seg[j+1] != '1') {
-				return "", errors.New("claim pointer has a ~ not followed by 0 or 1")
-			}
-		}
-		segs[i] = gjson.Escape(strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~"))
-	}
-	return strings.Join(segs, "."), nil
-}
-
 // claimValue is a claim's value as a key part: a string as it is, a number
-// or boolean as its JSON text; "" (missing) for null, objects, arrays and
-// the empty string, which name no one.
-func claimValue(claims gjson.Result, path string) string {
-	v := claims.Get(path)
+// or boolean as its JSON text; "" (missing) for null, objects, arrays, the
+// empty string and a claim too wide to search, which name no one.
+func claimValue(tok *jwt.Token, p claims.Pointer) string {
+	v, _, _ := p.Lookup(tok)
 	switch v.Type {
 	case gjson.String:
 		return v.Str
@@ -112,24 +92,20 @@ func claimValue(claims gjson.Result, path string) string {
 
 // claimHas reports whether a claim is value, an array holding it, or a
 // space-separated list (an OAuth scope) naming it.
-func claimHas(claims gjson.Result, path, value string) bool {
-	v := claims.Get(path)
-	switch {
-	case v.Type == gjson.String:
-		for _, f := range strings.Fields(v.Str) {
-			if f == value {
-				return true
-			}
-		}
-	case v.IsArray():
-		found := false
-		v.ForEach(func(_, el gjson.Result) bool {
-			found = el.Type == gjson.String && el.Str == value
-			return !found
-		})
-		return found
+func claimHas(tok *jwt.Token, p claims.Pointer, value string) bool {
+	v, found, _ := p.Lookup(tok)
+	if !found {
+		return false
 	}
-	return false
+	for it := claims.NewStrings(v, true); ; {
+		w, ok := it.Next()
+		if !ok {
+			return false
+		}
+		if w == value {
+			return true
+		}
+	}
 }
 
 // peerKey is an address as a key: an IPv4 address, or an IPv6 address's

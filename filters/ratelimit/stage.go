@@ -256,9 +256,8 @@ func failure(h stage.Host, rules []*rule, contended bool) verdict.Decision {
 func (st *Stage) prepare(c *check, s *stage.Stream, in *stage.Input, ru *rule, seed *[16]byte, h *keyHash) bool {
 	c.rule, c.limit = ru, &ru.base
 	if s.Principal.Token != nil {
-		claims := s.Principal.Token.Claims()
 		for i := range ru.tiers {
-			if t := &ru.tiers[i]; claimHas(claims, t.claim, t.value) {
+			if t := &ru.tiers[i]; claimHas(s.Principal.Token, t.claim, t.value) {
 				c.limit = &t.limit
 				break
 			}
@@ -303,7 +302,7 @@ func appendPart(h *keyHash, s *stage.Stream, in *stage.Input, p part, hops int) 
 		if s.Principal.Token == nil {
 			return false
 		}
-		v := claimValue(s.Principal.Token.Claims(), p.name)
+		v := claimValue(s.Principal.Token, p.claim)
 		h.part(kind, v)
 		return v != ""
 	case partHeader:

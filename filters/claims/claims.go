@@ -1,37 +1,45 @@
-package authz
+// Package claims reads a verified token's claims the one way every stage
+// does: claim paths are JSON pointers (RFC 6901) whose tokens are literal
+// member names, values are walked without decoding what is skipped, and the
+// work one request may cause is bounded.
+package claims
 
 import (
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/jwt"
 )
 
-// pointer is a claim path: a JSON pointer (RFC 6901) into the verified
+// Pointer is a claim path: a JSON pointer (RFC 6901) into the verified
 // claims, "/realm_access/roles" for the member roles of the member
 // realm_access. Its tokens are literal member names: "/a.b" is the claim
 // named "a.b", never a → b, and no character is special but "/" and the
 // "~0" / "~1" escapes. Only objects are walked: a token never indexes an
 // array.
-type pointer []string
+type Pointer []string
 
 // maxPointerTokens bounds a claim path's depth.
 const maxPointerTokens = 16
 
-// maxScanned bounds the members of one object and the elements of one array
-// (or the words of one space-delimited string) a request's evaluation looks
-// at. A token with more cannot be judged in bounded time: its evaluation is
-// indeterminate, which denies.
-const maxScanned = 1024
+// MaxScanned bounds the members of one object and the elements of one
+// array (or the words of one space-delimited string) a request looks at. A
+// token with more cannot be judged in bounded time: the reader is told
+// (overflow), and a stage that decides on it treats that as indeterminate.
+const MaxScanned = 1024
 
 var errNotPointer = errors.New(`claim paths are JSON pointers (RFC 6901): write "/a/b" for the member b of the claim a, "/a.b" for the claim named "a.b"`)
 
-// parsePointer reads a claim path.
-func parsePointer(s string) (pointer, error) {
+// Parse reads a claim path.
+func Parse(s string) (Pointer, error) {
 	if !strings.HasPrefix(s, "/") {
 		return nil, errNotPointer
+	}
+	if !utf8.ValidString(s) {
+		return nil, errors.New("claims are UTF-8: a claim path that is not could never match")
 	}
 	tokens := strings.Split(s[1:], "/")
 	if len(tokens) > maxPointerTokens {
@@ -51,23 +59,24 @@ func parsePointer(s string) (pointer, error) {
 	return tokens, nil
 }
 
-// lookup finds the claim p names in the verified token: its first member
+// Lookup finds the claim p names in the verified token: its first member
 // from the token's index of top-level claims, the rest by walking objects,
 // comparing names byte for byte (case-sensitively). The verified payload has
 // no duplicate or case-variant member names (filters/jwt refuses them), so
 // the first match is the only one.
-func (p pointer) lookup(tok *jwt.Token, ev *evaluation) (gjson.Result, bool) {
-	v, found := tok.Claim(p[0])
+// overflow reports an object with more than MaxScanned members on the way.
+func (p Pointer) Lookup(tok *jwt.Token) (v gjson.Result, found, overflow bool) {
+	v, found = tok.Claim(p[0])
 	if !found || len(p) == 1 {
-		return v, found
+		return v, found, false
 	}
 	raw := v.Raw
 	for _, name := range p[1:] {
-		if raw, found = member(raw, name, ev); !found {
-			return gjson.Result{}, false
+		if raw, found, overflow = member(raw, name); !found {
+			return gjson.Result{}, false, overflow
 		}
 	}
-	return gjson.Parse(raw), true
+	return gjson.Parse(raw), true, false
 }
 
 // member returns the raw value of the member name of the JSON object raw,
@@ -75,28 +84,26 @@ func (p pointer) lookup(tok *jwt.Token, ev *evaluation) (gjson.Result, bool) {
 // every value, numbers to floats). raw is the verified payload or part of
 // it, so valid JSON; anything else finds nothing, and never reads out of
 // bounds.
-func member(raw, name string, ev *evaluation) (string, bool) {
-	it := scanner{raw: raw, open: '{'}
+func member(raw, name string) (value string, found, overflow bool) {
+	it := Members(raw)
 	for n := 0; ; n++ {
-		key, escaped, value, ok := it.next()
+		key, escaped, value, ok := it.Next()
 		if !ok {
-			return "", false
+			return "", false, false
 		}
-		if n == maxScanned {
-			ev.indeterminate = true
-			return "", false
+		if n == MaxScanned {
+			return "", false, true
 		}
 		if keyIs(key, escaped, name) {
-			return value, true
+			return value, true, false
 		}
 	}
 }
 
-// scanner yields the members of a raw JSON object (open '{') or the
-// elements of an array ('['). An iterator rather than callbacks: in wasm
-// every indirect call is costly, and this runs for every claim a request
-// reads.
-type scanner struct {
+// Scanner yields the members of a raw JSON object or the elements of an
+// array. An iterator rather than callbacks: in wasm every indirect call is
+// costly, and this runs for every claim a request reads.
+type Scanner struct {
 	raw  string
 	open byte
 	i    int
@@ -104,9 +111,15 @@ type scanner struct {
 	started, done bool
 }
 
-// next returns the next member (its name as written, quoted, and whether
+// Members scans the members of the raw JSON object raw.
+func Members(raw string) Scanner { return Scanner{raw: raw, open: '{'} }
+
+// Elements scans the elements of the raw JSON array raw.
+func Elements(raw string) Scanner { return Scanner{raw: raw, open: '['} }
+
+// Next returns the next member (its name as written, quoted, and whether
 // that holds an escape) or element (key ""), and its raw value.
-func (sc *scanner) next() (key string, escaped bool, value string, ok bool) {
+func (sc *Scanner) Next() (key string, escaped bool, value string, ok bool) {
 	raw := sc.raw
 	if sc.done {
 		return "", false, "", false
@@ -211,46 +224,48 @@ func skipValue(raw string, i int) int {
 	return i
 }
 
-// claimStrings yields every string a claim value holds: itself, or each
+// Strings yields every string a claim value holds: itself, or each
 // string element of an array; with words, each space-separated word of
 // those strings (the OAuth scope syntax, RFC 6749 section 3.3). Other values
-// and elements are ignored. At most maxScanned elements and words are
-// looked at: past that it stops and sets overflow, which makes the
-// evaluation indeterminate.
-type claimStrings struct {
+// and elements are ignored. At most MaxScanned elements and words are
+// looked at: past that it stops and sets Overflow.
+type Strings struct {
 	// one is a string value not yet yielded (or split).
 	one     string
 	hasOne  bool
-	arr     scanner
+	arr     Scanner
 	isArray bool
 	words   bool
 	// rest are the words of the current string still to yield.
-	rest     string
-	budget   int
-	overflow bool
+	rest   string
+	budget int
+	// Overflow: the value held more than MaxScanned strings or words.
+	Overflow bool
 }
 
-func newClaimStrings(v gjson.Result, words bool) claimStrings {
-	it := claimStrings{words: words, budget: maxScanned}
+// NewStrings yields the strings of v, and with words their words.
+func NewStrings(v gjson.Result, words bool) Strings {
+	it := Strings{words: words, budget: MaxScanned}
 	switch {
 	case v.Type == gjson.String:
 		it.one, it.hasOne = v.Str, true
 	case v.IsArray():
-		it.arr, it.isArray = scanner{raw: v.Raw, open: '['}, true
+		it.arr, it.isArray = Elements(v.Raw), true
 	}
 	return it
 }
 
-func (it *claimStrings) take() bool {
+func (it *Strings) take() bool {
 	if it.budget == 0 {
-		it.overflow = true
+		it.Overflow = true
 		return false
 	}
 	it.budget--
 	return true
 }
 
-func (it *claimStrings) next() (string, bool) {
+// Next returns the next string or word.
+func (it *Strings) Next() (string, bool) {
 	for {
 		for it.words && it.rest != "" {
 			w := it.rest
@@ -268,14 +283,14 @@ func (it *claimStrings) next() (string, bool) {
 		case it.hasOne:
 			s, it.hasOne = it.one, false
 		case it.isArray:
-			_, _, el, ok := it.arr.next()
+			_, _, el, ok := it.arr.Next()
 			if !ok || !it.take() {
 				return "", false
 			}
 			if el[0] != '"' {
 				continue
 			}
-			s = unquote(el)
+			s = Unquote(el)
 		default:
 			return "", false
 		}
@@ -289,9 +304,9 @@ func (it *claimStrings) next() (string, bool) {
 	}
 }
 
-// unquote returns the string a raw JSON string holds, without allocating
+// Unquote returns the string a raw JSON string holds, without allocating
 // unless it has an escape.
-func unquote(raw string) string {
+func Unquote(raw string) string {
 	if end, escaped := skipString(raw, 0); !escaped && end == len(raw) {
 		return raw[1 : len(raw)-1]
 	}
