@@ -110,6 +110,9 @@ type httpContext struct {
 	bodySize                     int64
 	// routeStats count the matched route's decisions; nil when none matched.
 	routeStats *routeMetrics
+	// start is when the request's headers arrived, for the audit record;
+	// zero when none is written.
+	start time.Time
 }
 
 // requestHeaders reads the request's headers from the host for the pipeline.
@@ -137,6 +140,9 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action
 	defer h.failClosedOnPanic()
 	p := h.plugin
 	h.stream.HasBody = !endOfStream
+	if p.pipeline.Audit() != nil {
+		h.start = time.Now()
+	}
 	d := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
 	if h.routeStats = p.metrics.route(h.stream.Route); h.routeStats != nil {
 		// Filter state wasm.apiguard_route, for access logs.
@@ -340,7 +346,7 @@ func (h *httpContext) resume() {
 
 func (h *httpContext) deny(d verdict.Decision) types.Action {
 	h.plugin.metrics.denied(d.Reason, h.routeStats)
-	h.replied = true
+	h.replied, h.stream.Denied = true, d.Reason
 	sendProblem(d)
 	return types.ActionPause
 }
@@ -352,6 +358,10 @@ func (h *httpContext) OnHttpStreamDone() {
 	if h.waiting {
 		p.forget(h)
 		h.waiting = false
+	}
+	if a := p.pipeline.Audit(); a != nil && !h.start.IsZero() {
+		h.audit(a)
+		h.start = time.Time{}
 	}
 	h.replied, h.reading, h.bodyEnded, h.buffered, h.bodySize = false, false, false, false, 0
 	h.stream.Reset()

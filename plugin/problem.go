@@ -2,8 +2,6 @@ package main
 
 import (
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
@@ -38,36 +36,16 @@ func problemBody(d verdict.Decision) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"in":`...)
-			b = appendJSONString(b, v.In)
+			b = verdict.AppendJSONString(b, v.In)
 			b = append(b, `,"pointer":`...)
-			b = appendJSONString(b, v.Pointer)
+			b = verdict.AppendJSONString(b, v.Pointer)
 			b = append(b, `,"rule":`...)
-			b = appendJSONString(b, v.Rule)
+			b = verdict.AppendJSONString(b, v.Rule)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string. A violation's pointer holds
-// member names the client chose, so unlike the fixed texts it is escaped by
-// JSON's rules (strconv's Go quoting is not JSON: \x00 is not an escape
-// there), with invalid UTF-8 replaced.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for _, r := range strings.ToValidUTF8(s, "\ufffd") {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r < 0x20 || r == 0x7f || r == 0x2028 || r == 0x2029:
-			b = append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return append(b, '"')
 }
 
 // sendProblem answers the stream with a local reply. Its problem type is also

@@ -51,6 +51,8 @@ type Policy struct {
 	outcomes []outcome
 	// passEdits remove a client's DryRunHeader on a dry-run route.
 	passEdits stage.Edits
+	// rule names the route's policy in the audit record.
+	rule string
 }
 
 // outcome is what a route does for one denial reason: its counters, its
@@ -97,6 +99,7 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 		q.roles = append(q.roles, pr)
 	}
 	prefix := "apiguard.authz." + rt.Name
+	q.rule = "authz:" + rt.Name
 	for _, r := range []verdict.Reason{verdict.Forbidden, verdict.InsufficientScope, verdict.MethodOverride, verdict.NoRoute, verdict.Internal} {
 		set := [][2]string{{DryRunHeader, r.Code()}}
 		q.outcomes = append(q.outcomes, outcome{
@@ -127,9 +130,11 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 	h := in.Worker().Host
 	if !p.dryRun || d.Reason == verdict.Internal {
 		h.Count(o.deniedName, 1)
+		s.Note(stage.Outcome{Kind: stage.Enforced, Reason: d.Reason, Rule: p.rule})
 		return d
 	}
 	h.Count(o.dryName, 1)
+	s.Note(stage.Outcome{Kind: stage.DryRun, Reason: d.Reason, Rule: p.rule})
 	h.Log(o.logLine)
 	s.Edits.Add(o.dryEdits)
 	return verdict.Decision{}

@@ -108,4 +108,3 @@ func FuzzQueryParam(f *testing.F) {
 		}
 	})
 }
-

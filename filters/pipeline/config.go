@@ -5,6 +5,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/apiguard/apiguard/filters/audit"
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/route"
@@ -42,6 +43,7 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, readRoute(r, p, v, globals)) })
 		}},
 		"default": {Read: func(p string, v gjson.Result) { cfg.DefaultAllow = readDefault(r, p, v) }},
+		"audit":   {Read: func(p string, v gjson.Result) { cfg.Audit = audit.Read(r, p, v) }},
 		"hosts": {Read: func(p string, v gjson.Result) {
 			r.EachKey(p, v, func(p, key string, v gjson.Result) {
 				h := Host{Pattern: key}

@@ -48,6 +48,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apiguard/apiguard/filters/audit"
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/authz"
 	"github.com/apiguard/apiguard/filters/config"
@@ -81,6 +82,8 @@ type Config struct {
 	DefaultAllow bool
 	// Hosts are per-host settings, in configuration order.
 	Hosts []Host
+	// Audit is the audit record's settings; nil writes none.
+	Audit *audit.Policy
 }
 
 // Host is the settings of one host pattern ("hosts" in the filter JSON).
@@ -112,6 +115,7 @@ type Pipeline struct {
 	// capped so that appending to them copies.
 	protected []string
 	warnings  []Warning
+	audit     *audit.Policy
 }
 
 type compiledRoute struct {
@@ -204,7 +208,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	p.table, p.authn = table, a
+	p.table, p.authn, p.audit = table, a, cfg.Audit
 	protected := a.ProtectedHeaders()
 	p.protected = protected[:len(protected):len(protected)]
 	for _, pattern := range table.Hosts() {
@@ -236,6 +240,9 @@ func hostSettings(hosts []Host) ([]string, map[string]Host, []config.Error) {
 	}
 	return patterns, settings, errs
 }
+
+// Audit is the audit record's policy, nil when none is configured.
+func (p *Pipeline) Audit() *audit.Policy { return p.audit }
 
 // Providers lists the identity providers' names, in configuration order.
 func (p *Pipeline) Providers() []string { return p.authn.Providers() }

@@ -127,6 +127,8 @@ type rule struct {
 	prefix string
 	// metric names.
 	allowed, limited, shadowLimited, casRetries, errors string
+	// audit names the rule in the audit record.
+	audit string
 }
 
 // limit is a rate with its GCRA and its RateLimit-Policy item.
@@ -217,6 +219,7 @@ func readRule(r *config.Reader, path string, v gjson.Result) *rule {
 	ru.prefix = slotPrefix + ru.name + "." + strconv.FormatUint(ru.slots, 10) + "."
 	m := "apiguard.ratelimit." + ru.name + "."
 	ru.allowed, ru.limited, ru.shadowLimited, ru.casRetries, ru.errors = m+"allowed", m+"limited", m+"shadow_limited", m+"cas_retries", m+"errors"
+	ru.audit = "rate_limit:" + ru.name
 	return ru
 }
 

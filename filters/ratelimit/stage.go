@@ -148,7 +148,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			return failure(h, rules, false)
 		}
 	}
-	if d, refused := st.refusal(h, checks); refused {
+	if d, refused := st.refusal(s, h, checks); refused {
 		return d
 	}
 	for i := range checks {
@@ -175,7 +175,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			}
 			if !c.d.Allowed && !c.rule.shadow {
 				refund(h, checks[:i])
-				d, _ := st.refusal(h, checks[i:i+1])
+				d, _ := st.refusal(s, h, checks[i:i+1])
 				return d
 			}
 		}
@@ -187,6 +187,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			h.Count(c.rule.allowed, 1)
 		default:
 			h.Count(c.rule.shadowLimited, 1)
+			s.Note(stage.Outcome{Kind: stage.Shadow, Reason: verdict.RateLimited, Rule: c.rule.audit})
 			k.shadowed = append(k.shadowed, c.rule.name)
 			h.Log("apiguard: rate limit rule " + c.rule.name + " would refuse a request (shadow)")
 		}
@@ -210,7 +211,7 @@ func countRetries(h stage.Host, checks []check) {
 
 // refusal counts and answers the enforced rules that refuse; false when
 // none does.
-func (st *Stage) refusal(h stage.Host, checks []check) (verdict.Decision, bool) {
+func (st *Stage) refusal(s *stage.Stream, h stage.Host, checks []check) (verdict.Decision, bool) {
 	var items []item
 	var wait time.Duration
 	for i := range checks {
@@ -219,6 +220,7 @@ func (st *Stage) refusal(h stage.Host, checks []check) (verdict.Decision, bool) 
 			continue
 		}
 		h.Count(c.rule.limited, 1)
+		s.Note(stage.Outcome{Kind: stage.Enforced, Reason: verdict.RateLimited, Rule: c.rule.audit})
 		wait = max(wait, c.d.RetryAfter)
 		items = append(items, item{c.rule, c.limit, 0, c.d.RetryAfter})
 	}

@@ -198,9 +198,39 @@ type Stream struct {
 	BodyLimit int64
 	// BodyReaders are the stages that asked for the whole body (ReadBody).
 	BodyReaders []RequestBodyStage
-	in          Input
-	kept        []kept
+	// Outcomes are what stages decided that the audit record tells beyond
+	// the stream's verdict (Note).
+	Outcomes []Outcome
+	// Denied is the reason the stream was answered with, None while it
+	// was not; the glue sets it, for the audit record.
+	Denied verdict.Reason
+	in     Input
+	kept   []kept
 }
+
+// OutcomeKind says whether a stage's denial was enforced.
+type OutcomeKind uint8
+
+const (
+	// Enforced: the stage denied the request.
+	Enforced OutcomeKind = iota + 1
+	// DryRun: a dry-run policy would have denied it.
+	DryRun
+	// Shadow: a shadow rate-limit rule would have refused it.
+	Shadow
+)
+
+// Outcome is a denial a stage decided, enforced or not, and the rule that
+// decided it: a name from configuration ("authz:orders",
+// "rate_limit:per-user"), never request data.
+type Outcome struct {
+	Kind   OutcomeKind
+	Reason verdict.Reason
+	Rule   string
+}
+
+// Note records an outcome for the audit record.
+func (s *Stream) Note(o Outcome) { s.Outcomes = append(s.Outcomes, o) }
 
 // LimitBody caps the request body at n bytes (n > 0): a larger
 // content-length is refused before any body is read, and a body that grows
@@ -227,6 +257,7 @@ func (s *Stream) Reset() {
 	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
+	s.Outcomes, s.Denied = s.Outcomes[:0], verdict.None
 	clear(s.kept)
 	s.kept = s.kept[:0]
 }

@@ -3,6 +3,8 @@
 // these reasons, so a reason's code is a stable public name.
 package verdict
 
+import "unicode/utf8"
+
 // Reason is why a request was denied. The zero value means "not denied".
 type Reason uint8
 
@@ -186,3 +188,40 @@ func (d Decision) Denied() bool { return d.Reason != None }
 
 // Deny builds a denial with a fixed detail sentence.
 func Deny(r Reason, detail string) Decision { return Decision{Reason: r, Detail: detail} }
+
+// AppendJSONString appends s as a JSON string that cannot break out of the
+// document or the log line it goes in: quotes, backslashes, control
+// characters, DEL and U+2028/U+2029 (line separators to JavaScript and
+// some log viewers) are escaped, and invalid UTF-8 is replaced. Problem
+// bodies and audit records write client-chosen text (a member name, a
+// path) only through it.
+func AppendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == 0x2028 || r == 0x2029:
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

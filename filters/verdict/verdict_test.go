@@ -1,7 +1,9 @@
 package verdict
 
 import (
+	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -37,4 +39,26 @@ func TestZeroDecisionContinues(t *testing.T) {
 	if !Deny(NoRoute, "x").Denied() {
 		t.Fatal("Deny must deny")
 	}
+}
+
+// FuzzAppendJSONString: any text comes out as one JSON string that decodes
+// to it (each invalid UTF-8 byte replaced), with no raw control character, DEL or
+// line separator that could split or forge a log line.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"plain", "quote \" backslash \\", "\x00\r\n\x7f", "\u2028\u2029", "\xff\xfe", "é😀"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := AppendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%q: %v", b, err)
+		}
+		if want := string([]rune(s)); got != want { // each invalid byte replaced
+			t.Fatalf("%q decodes to %q, want %q", b, got, want)
+		}
+		if strings.ContainsAny(string(b), "\r\n\x00\x7f\u2028\u2029") {
+			t.Fatalf("%q holds a raw separator", b)
+		}
+	})
 }

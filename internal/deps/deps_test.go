@@ -29,9 +29,10 @@ func list(t *testing.T, args ...string) []string {
 // pluginImports are the only module packages the glue may import: it asks
 // the pipeline for decisions and applies them, it never decides. The remote
 // JWKS I/O (plugin/jwks.go) also holds filters/jwks' fetch state and the key
-// sets it yields.
+// sets it yields; the audit record's writer (plugin/audit.go) hands
+// filters/audit what it read from the host at the stream's end.
 var pluginImports = []string{
-	module + "filters/pipeline", module + "filters/stage", module + "filters/verdict", module + "filters/jwks", module + "filters/jwt",
+	module + "filters/pipeline", module + "filters/stage", module + "filters/verdict", module + "filters/jwks", module + "filters/jwt", module + "filters/audit",
 }
 
 func TestDependencyRules(t *testing.T) {
@@ -67,7 +68,7 @@ func TestDependencyRules(t *testing.T) {
 			},
 		},
 		{
-			name: "plugin/ imports only the pipeline, the stage contract, the verdicts, the JWKS state and the SDK", packages: "./plugin",
+			name: "plugin/ imports only the pipeline, the stage contract, the verdicts, the JWKS state, the audit record and the SDK", packages: "./plugin",
 			forbidden: func(p string) bool {
 				return strings.Contains(p, ".") && !strings.HasPrefix(p, sdk) && !slices.Contains(pluginImports, p)
 			},

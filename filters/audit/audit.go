@@ -1,0 +1,235 @@
+// Package audit writes the audit record: one JSON line per request at the
+// stream's end, saying who called what and what was decided, for security
+// teams to search. It never holds a token, and every value a client chose
+// is escaped so that it cannot split or forge a record.
+package audit
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/claims"
+	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// Policy is the compiled "audit" section.
+type Policy struct {
+	// Level is the proxy log level records are written at (Envoy's: trace
+	// 0 to critical 5).
+	Level int
+	// allowed and denied are the fractions of allowed and of other
+	// requests recorded.
+	allowed, denied float64
+	headers         []string
+	claims          []claimField
+	redact          map[string]bool
+	query           string
+}
+
+type claimField struct {
+	name string
+	path claims.Pointer
+}
+
+var levels = []string{"trace", "debug", "info", "warn", "error", "critical"}
+
+// Read compiles the top-level "audit" section.
+func Read(r *config.Reader, path string, v gjson.Result) *Policy {
+	p := &Policy{Level: 2, allowed: 1, denied: 1, redact: map[string]bool{}, query: "drop"}
+	rate := func(path string, v gjson.Result) float64 {
+		if v.Type != gjson.Number || v.Float() < 0 || v.Float() > 1 {
+			r.Errorf(path, "must be a number from 0 to 1")
+			return 0
+		}
+		return v.Float()
+	}
+	r.Object(path, v, config.Fields{
+		"level": {Read: func(p2 string, v gjson.Result) {
+			s, _ := r.Enum(p2, v, levels...)
+			for i, l := range levels {
+				if l == s {
+					p.Level = i
+				}
+			}
+		}},
+		"sample_allowed": {Read: func(p2 string, v gjson.Result) { p.allowed = rate(p2, v) }},
+		"sample_denied":  {Read: func(p2 string, v gjson.Result) { p.denied = rate(p2, v) }},
+		"headers": {Read: func(p2 string, v gjson.Result) {
+			for i, h := range r.Strings(p2, v) {
+				if h != strings.ToLower(h) || h == "" || h == "authorization" || h == "cookie" || h == "proxy-authorization" {
+					r.Errorf(p2+"["+strconv.Itoa(i)+"]", "%q: a lower-case header name, never one that carries credentials", h)
+				}
+				p.headers = append(p.headers, h)
+			}
+		}},
+		"claims": {Read: func(p2 string, v gjson.Result) {
+			for i, c := range r.Strings(p2, v) {
+				ptr, err := claims.Parse(c)
+				if err != nil {
+					r.Errorf(p2+"["+strconv.Itoa(i)+"]", "%v", err)
+					continue
+				}
+				p.claims = append(p.claims, claimField{c, ptr})
+			}
+		}},
+		"redact": {Read: func(p2 string, v gjson.Result) {
+			for _, name := range r.Strings(p2, v) {
+				p.redact[name] = true
+			}
+		}},
+		"query": {Read: func(p2 string, v gjson.Result) { p.query, _ = r.Enum(p2, v, "drop", "names", "keep") }},
+	})
+	return p
+}
+
+// Sampled reports whether a request is recorded, x uniform in [0, 1).
+func (p *Policy) Sampled(denied bool, x float64) bool {
+	if denied {
+		return x < p.denied
+	}
+	return x < p.allowed
+}
+
+// Input is what the glue reads from the host at the stream's end.
+type Input struct {
+	Start     time.Time
+	Duration  time.Duration
+	RequestID string
+	Method    string
+	Client    string
+	// Status is the response's, 0 when the stream ended without one.
+	Status int
+	// Header reads a request header; nil when none can be read.
+	Header func(name string) string
+}
+
+// Decision is a stream's outcome as the record names it, its reason and
+// the rule that decided.
+func Decision(s *stage.Stream) (decision string, reason verdict.Reason, rule string) {
+	if s.Denied != verdict.None {
+		for i := len(s.Outcomes) - 1; i >= 0; i-- {
+			if o := s.Outcomes[i]; o.Kind == stage.Enforced && o.Reason == s.Denied {
+				return "denied", s.Denied, o.Rule
+			}
+		}
+		return "denied", s.Denied, ""
+	}
+	for _, o := range s.Outcomes {
+		if o.Kind == stage.DryRun {
+			return "dry_run_denied", o.Reason, o.Rule
+		}
+	}
+	for _, o := range s.Outcomes {
+		if o.Kind == stage.Shadow {
+			return "shadow_limited", o.Reason, o.Rule
+		}
+	}
+	return "allowed", verdict.None, ""
+}
+
+// Append writes the stream's record to b, without a newline.
+func (p *Policy) Append(b []byte, s *stage.Stream, in *Input) []byte {
+	decision, reason, rule := Decision(s)
+	b = append(b, `{"time":`...)
+	b = verdict.AppendJSONString(b, in.Start.UTC().Format(time.RFC3339Nano))
+	b = append(b, `,"duration_us":`...)
+	b = strconv.AppendInt(b, in.Duration.Microseconds(), 10)
+	b = field(b, "request_id", in.RequestID)
+	b = field(b, "route", s.Route)
+	b = field(b, "method", in.Method)
+	b = field(b, "path", p.path(s.Path))
+	b = field(b, "client", in.Client)
+	if tok := s.Principal.Token; tok != nil {
+		b = append(b, `,"principal":{"provider":`...)
+		b = verdict.AppendJSONString(b, s.Principal.Provider)
+		for _, name := range []string{"iss", "sub", "client_id", "azp"} {
+			if v, ok := tok.Claim(name); ok && v.Type == gjson.String {
+				b = field(b, name, v.Str)
+			}
+		}
+		b = append(b, '}')
+	}
+	b = field(b, "decision", decision)
+	if reason != verdict.None {
+		b = field(b, "reason", reason.Code())
+	}
+	b = field(b, "rule", rule)
+	if in.Status > 0 {
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(in.Status), 10)
+	}
+	if len(p.headers) > 0 && in.Header != nil {
+		b = append(b, `,"headers":{`...)
+		n := 0
+		for _, h := range p.headers {
+			if v := in.Header(h); v != "" {
+				b = p.member(b, &n, h, v)
+			}
+		}
+		b = append(b, '}')
+	}
+	if len(p.claims) > 0 && s.Principal.Token != nil {
+		b = append(b, `,"claims":{`...)
+		n := 0
+		for _, c := range p.claims {
+			if v, ok, _ := c.path.Lookup(s.Principal.Token); ok && v.Type != gjson.Null {
+				text := v.Str
+				if v.Type != gjson.String {
+					text = v.Raw
+				}
+				b = p.member(b, &n, c.name, text)
+			}
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// member writes one "name":"value" of an object, the value redacted when
+// configured.
+func (p *Policy) member(b []byte, n *int, name, value string) []byte {
+	if *n > 0 {
+		b = append(b, ',')
+	}
+	*n++
+	b = verdict.AppendJSONString(b, name)
+	b = append(b, ':')
+	if p.redact[name] {
+		value = "[redacted]"
+	}
+	return verdict.AppendJSONString(b, value)
+}
+
+// field writes ,"name":"value" when value is not empty.
+func field(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return verdict.AppendJSONString(b, value)
+}
+
+// path is the request's path as recorded: its query dropped (it may carry
+// secrets, tokens included), kept as parameter names only, or kept.
+func (p *Policy) path(raw string) string {
+	path, query, found := strings.Cut(raw, "?")
+	switch {
+	case !found || p.query == "keep":
+		return raw
+	case p.query == "names":
+		var names []string
+		for pair := range strings.SplitSeq(query, "&") {
+			name, _, _ := strings.Cut(pair, "=")
+			names = append(names, name+"=")
+		}
+		return path + "?" + strings.Join(names, "&")
+	}
+	return path
+}

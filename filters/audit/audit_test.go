@@ -1,0 +1,75 @@
+package audit
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+func read(t *testing.T, section string) (*Policy, []config.Error) {
+	t.Helper()
+	r := &config.Reader{}
+	p := Read(r, "audit", gjson.Parse(section))
+	return p, r.Errors()
+}
+
+func TestPathQueryModes(t *testing.T) {
+	for _, tc := range []struct{ mode, want string }{
+		{"drop", "/orders"}, {"names", "/orders?token=&page="}, {"keep", "/orders?token=abc&page=2"},
+	} {
+		p, errs := read(t, `{"query": "`+tc.mode+`"}`)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		if got := p.path("/orders?token=abc&page=2"); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.mode, got, tc.want)
+		}
+	}
+}
+
+func TestDecisionPrefersTheVerdict(t *testing.T) {
+	s := &stage.Stream{}
+	s.Note(stage.Outcome{Kind: stage.Shadow, Reason: verdict.RateLimited, Rule: "rate_limit:a"})
+	s.Note(stage.Outcome{Kind: stage.DryRun, Reason: verdict.Forbidden, Rule: "authz:r"})
+	if d, r, rule := Decision(s); d != "dry_run_denied" || r != verdict.Forbidden || rule != "authz:r" {
+		t.Errorf("%s %s %s", d, r.Code(), rule)
+	}
+	s.Note(stage.Outcome{Kind: stage.Enforced, Reason: verdict.RateLimited, Rule: "rate_limit:b"})
+	s.Denied = verdict.RateLimited
+	if d, r, rule := Decision(s); d != "denied" || r != verdict.RateLimited || rule != "rate_limit:b" {
+		t.Errorf("%s %s %s", d, r.Code(), rule)
+	}
+	s.Denied = verdict.TokenMissing
+	if d, _, rule := Decision(s); d != "denied" || rule != "" {
+		t.Errorf("a denial no stage noted names rule %q (%s)", rule, d)
+	}
+}
+
+func TestSampling(t *testing.T) {
+	p, _ := read(t, `{"sample_allowed": 0.25, "sample_denied": 1}`)
+	if !p.Sampled(false, 0.2) || p.Sampled(false, 0.3) || !p.Sampled(true, 0.99) {
+		t.Error("sampling does not follow the rates")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for section, want := range map[string]string{
+		`{"level": "loud"}`:              "audit.level: must be one of",
+		`{"sample_allowed": 2}`:          "audit.sample_allowed: must be a number from 0 to 1",
+		`{"headers": ["authorization"]}`: `audit.headers[0]: "authorization": a lower-case header name, never one that carries credentials`,
+		`{"headers": ["User-Agent"]}`:    `audit.headers[0]: "User-Agent"`,
+		`{"claims": ["tenant_id"]}`:      "audit.claims[0]: claim paths are JSON pointers",
+		`{"query": "all"}`:               "audit.query: must be one of",
+		`{"sample": 1}`:                  "audit.sample: unknown field",
+	} {
+		_, errs := read(t, section)
+		if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+			t.Errorf("%s: %v, want %q", section, errs, want)
+		}
+	}
+}
