@@ -62,6 +62,7 @@ func load(t testing.TB, name, config string, workers int, opts ...option) (*host
 	for _, o := range opts {
 		o(&cfg)
 	}
+	watchLogs(&cfg)
 	env, err := host.NewEnv(cfg)
 	if err != nil {
 		t.Fatal(err)
