@@ -195,6 +195,14 @@ func Check(module, config []byte) error {
 	return nil
 }
 
+// RoundTrip runs one stream through the first worker without the wire: the
+// host's model of Envoy's stream (its request sanitization, the plugin's
+// callbacks, a local reply or the upstream, here a function), so policy
+// tests need no network.
+func (g *Gateway) RoundTrip(req host.Request, upstream host.Upstream) *host.Result {
+	return g.vms[0].RoundTrip(req, upstream)
+}
+
 // Env is the host environment, for metrics and ticks.
 func (g *Gateway) Env() *host.Env { return g.env }
 

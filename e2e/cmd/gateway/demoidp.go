@@ -1,52 +1,37 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math/big"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/apiguard/apiguard/e2e/jose"
 )
 
-// demoKey is the demo IdP's ES256 signing key. It is the gateway's own,
-// small on purpose: the shipped command imports no test helpers.
-type demoKey struct {
-	kid string
-	key *ecdsa.PrivateKey
-}
+// demoIdPCluster is the cluster envoy/apiguard.json fetches its JWKS from.
+const demoIdPCluster = "idp_jwks"
 
-func newDemoKey(kid string) (*demoKey, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// startDemoIdP stands in for envoy/apiguard.json's identity provider: it
+// serves the JWKS of a key made at start, and returns a token that key signed.
+func startDemoIdP() (url, token string, stop func(), err error) {
+	key, err := jose.NewKey("demo-" + time.Now().Format("20060102"))
 	if err != nil {
-		return nil, err
+		return "", "", nil, err
 	}
-	return &demoKey{kid: kid, key: k}, nil
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// p256 is a P-256 coordinate or signature half as its fixed 32 bytes.
-func p256(n *big.Int) []byte { return n.FillBytes(make([]byte, 32)) }
-
-// jwks is the key set document the demo IdP serves.
-func (k *demoKey) jwks() []byte {
-	b, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": k.kid,
-		"x": b64(p256(k.key.X)), "y": b64(p256(k.key.Y)),
-	}}})
-	return b
-}
-
-// token signs a payload (raw JSON) as a compact ES256 JWS.
-func (k *demoKey) token(payload string) (string, error) {
-	input := b64([]byte(fmt.Sprintf(`{"alg":"ES256","typ":"JWT","kid":%q}`, k.kid))) + "." + b64([]byte(payload))
-	sum := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, k.key, sum[:])
+	jwks := jose.JWKS(key)
+	token, err = key.Sign("", fmt.Appendf(nil, `{"iss":"https://idp.example.com/","aud":"orders-api","exp":%d,"sub":"demo-user"}`, time.Now().Add(time.Hour).Unix()))
 	if err != nil {
-		return "", err
+		return "", "", nil, err
 	}
-	return input + "." + b64(append(p256(r), p256(s)...)), nil
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-type", "application/json")
+		_, _ = w.Write(jwks)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), token, func() { _ = srv.Close() }, nil
 }

@@ -51,6 +51,7 @@ type flags struct {
 	logLevel, profile                      string
 	clusters                               clusterFlags
 	demo                                   bool
+	testPath                               string
 	serve                                  serveFlags
 }
 
@@ -64,10 +65,11 @@ func main() {
 	flag.StringVar(&f.logLevel, "log-level", "info", "plugin log level: trace, debug, info, warn, error, critical")
 	flag.StringVar(&f.profile, "profile", "envoy-1.33", "host WASI profile: envoy-1.33 or cpp-host-current")
 	flag.BoolVar(&f.demo, "demo", false, "serve a built-in echo upstream and print curl lines to try")
+	flag.StringVar(&f.testPath, "test", "", "run this policy test file against -config headlessly, print a table, exit 1 on any failed case")
 	flag.Var(f.clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS); repeatable")
 	f.serve.register()
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo] [flags]\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo | -test CASES] [flags]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -104,6 +106,9 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	config, err := os.ReadFile(f.configPath)
 	if err != nil {
 		return err
+	}
+	if f.testPath != "" {
+		return runTests(module, config, f.testPath, out)
 	}
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	upstream := f.upstream
@@ -194,33 +199,6 @@ func startDemoUpstream() (string, func(), error) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-// demoIdPCluster is the cluster envoy/apiguard.json fetches its JWKS from.
-const demoIdPCluster = "idp_jwks"
-
-// startDemoIdP stands in for envoy/apiguard.json's identity provider: it
-// serves the JWKS of a key made at start, and returns a token that key signed.
-func startDemoIdP() (url, token string, stop func(), err error) {
-	key, err := newDemoKey("demo-" + time.Now().Format("20060102"))
-	if err != nil {
-		return "", "", nil, err
-	}
-	jwks := key.jwks()
-	token, err = key.token(fmt.Sprintf(`{"iss":"https://idp.example.com/","aud":"orders-api","exp":%d,"sub":"demo-user"}`, time.Now().Add(time.Hour).Unix()))
-	if err != nil {
-		return "", "", nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", "", nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("content-type", "application/json")
-		_, _ = w.Write(jwks)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), token, func() { _ = srv.Close() }, nil
 }
 
 func printTryLines(out io.Writer, addr, token string) {

@@ -118,3 +118,32 @@ func serve(t *testing.T, f flags, out io.Writer) (addr string, stop func()) {
 		}
 	}
 }
+
+// TestTestFlagRunsPolicyTestsHeadlessly is a policy author's CI step:
+// `gateway -config policy.json -test cases.json` passes with the shipped
+// files, and fails, with the table, when a case's expectation is wrong.
+func TestTestFlagRunsPolicyTestsHeadlessly(t *testing.T) {
+	tests := []struct {
+		name, cases string
+		wantErr     string
+		wantOut     string
+	}{
+		{name: "the shipped policy's tests", cases: "../../../envoy/apiguard.test.json", wantOut: " passed, 0 failed\n"},
+		{name: "a wrong expectation",
+			cases: writeConfig(t, `{"cases": [{"name": "health needs a token", "request": {"method": "GET", "path": "/healthz"}, "expect": {"status": 401, "reason": "token_missing"}}]}`),
+			wantErr: "1 of 1 cases failed", wantOut: "health needs a token  401 token_missing  200  FAIL\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), flags{configPath: "../../../envoy/apiguard.json", wasmPath: wasm, testPath: tc.cases,
+				logLevel: "warn", profile: "envoy-1.33", clusters: clusterFlags{}}, &out, nil)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("run = %v, want error %q", err, tc.wantErr)
+			}
+			if !strings.Contains(out.String(), tc.wantOut) {
+				t.Errorf("output:\n%s\nwant it to contain %q", out.String(), tc.wantOut)
+			}
+		})
+	}
+}
