@@ -130,7 +130,7 @@ func TestTestFlagRunsPolicyTestsHeadlessly(t *testing.T) {
 	}{
 		{name: "the shipped policy's tests", cases: "../../../envoy/apiguard.test.json", wantOut: " passed, 0 failed\n"},
 		{name: "a wrong expectation",
-			cases: writeConfig(t, `{"cases": [{"name": "health needs a token", "request": {"method": "GET", "path": "/healthz"}, "expect": {"status": 401, "reason": "token_missing"}}]}`),
+			cases:   writeConfig(t, `{"cases": [{"name": "health needs a token", "request": {"method": "GET", "path": "/healthz"}, "expect": {"status": 401, "reason": "token_missing"}}]}`),
 			wantErr: "1 of 1 cases failed", wantOut: "health needs a token  401 token_missing  200  FAIL\n"},
 	}
 	for _, tc := range tests {
