@@ -9,7 +9,7 @@ GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') g
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
-.PHONY: all build test lint fuzz bench soak run check openapi clean
+.PHONY: all build test lint fuzz bench soak run check openapi oci clean
 
 all: build
 
@@ -84,6 +84,10 @@ check:
 openapi:
 	@test -n "$(SPEC)" || { echo "make: set SPEC=openapi.yaml (and BASE=base.json PROVIDERS=\"scheme=provider ...\")" >&2; exit 2; }
 	@$(GO) run ./cmd/apiguard-openapi $(if $(BASE),-base $(BASE)) $(foreach p,$(PROVIDERS),-provider $(p)) $(SPEC)
+
+# plugin.wasm as an OCI image layout in build/oci, for Istio's WasmPlugin (README: push it with crane).
+oci: $(BUILD)/plugin.wasm
+	$(GO) run ./cmd/apiguard-oci -o $(BUILD)/oci $(if $(TAG),-tag $(TAG)) $(BUILD)/plugin.wasm
 
 clean:
 	rm -rf $(BUILD)
