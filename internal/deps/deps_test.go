@@ -68,6 +68,12 @@ func TestDependencyRules(t *testing.T) {
 			},
 		},
 		{
+			name: "Envoy's and Istio's schema modules stay in tests (envoy/*_test.go), out of every shipped binary", packages: "./...", deps: true,
+			forbidden: func(p string) bool {
+				return strings.HasPrefix(p, "github.com/envoyproxy/go-control-plane/") || strings.HasPrefix(p, "istio.io/") || strings.HasPrefix(p, "k8s.io/")
+			},
+		},
+		{
 			name: "plugin/ imports only the pipeline, the stage contract, the verdicts, the JWKS state, the audit record and the SDK", packages: "./plugin",
 			forbidden: func(p string) bool {
 				return strings.Contains(p, ".") && !strings.HasPrefix(p, sdk) && !slices.Contains(pluginImports, p)
