@@ -140,4 +140,3 @@ func TestWriteLeavesOtherDirectoriesAlone(t *testing.T) {
 		t.Errorf("the directory's file is gone: %v", err)
 	}
 }
-
