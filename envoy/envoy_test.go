@@ -136,13 +136,19 @@ func TestEnvoyValidationCatchesMistakes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if strings.Count(string(doc), tc.old) != 1 {
-				t.Fatalf("envoy.yaml has %q %d times, want once", tc.old, strings.Count(string(doc), tc.old))
-			}
-			_, err := loadBootstrap([]byte(strings.Replace(string(doc), tc.old, tc.new, 1)))
+			_, err := loadBootstrap(edit(t, doc, tc.old, tc.new))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error naming %s", err, tc.want)
 			}
 		})
 	}
+}
+
+// edit replaces old, which must occur once in doc, with new.
+func edit(t *testing.T, doc []byte, old, new string) []byte {
+	t.Helper()
+	if n := strings.Count(string(doc), old); n != 1 {
+		t.Fatalf("the file has %q %d times, want once", old, n)
+	}
+	return []byte(strings.Replace(string(doc), old, new, 1))
 }
