@@ -46,9 +46,15 @@ type provider struct {
 
 // Run loads policy into module with its providers' keys replaced, then runs
 // the cases in order on one worker whose clock stands still at now (so rate
-// limits and token lifetimes are deterministic). A policy the plugin refuses
-// is an error (a *gateway.ConfigError naming each JSON path).
+// limits and token lifetimes are deterministic). A policy the plugin refuses,
+// as written or with its keys replaced, is an error (a *gateway.ConfigError
+// naming each JSON path).
 func Run(module, policy []byte, s *Suite, now time.Time) ([]Outcome, error) {
+	// The policy as written first: the keys replaced below could hide a
+	// mistake in its own.
+	if err := gateway.Check(module, policy); err != nil {
+		return nil, err
+	}
 	policy, providers, err := replaceKeys(policy)
 	if err != nil {
 		return nil, err

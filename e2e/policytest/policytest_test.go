@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apiguard/apiguard/e2e/jose"
 )
 
 var now = time.Unix(1_800_000_000, 0)
@@ -39,14 +41,20 @@ func TestShippedPolicyPassesItsTests(t *testing.T) {
 }
 
 // policy has a provider with remote keys (the runner must never fetch them)
-// and one that takes its token from a query parameter and wants typed tokens.
-const policy = `{
+// and one with inline keys that takes its token from a query parameter and
+// wants typed tokens.
+func policy(t *testing.T) string {
+	key, err := jose.NewKey("partner-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`{
   "providers": {
     "idp": {"issuer": "https://idp.example.com/", "audiences": ["orders-api", "other"],
             "jwks": {"remote": {"cluster": "nowhere", "authority": "idp.example.com", "path": "/jwks"}},
             "claim_to_headers": {"sub": "x-auth-sub"}},
     "partner": {"issuer": "https://partner.example/", "audiences": ["orders-api"], "typ": "at+jwt",
-                "jwks": {"inline": {"keys": []}}, "from": [{"query": "access_token"}],
+                "jwks": {"inline": %s}, "from": [{"query": "access_token"}],
                 "claim_to_headers": {"sub": "x-partner-sub"}}
   },
   "routes": [
@@ -54,7 +62,8 @@ const policy = `{
     {"name": "shipments", "match": {"path": "/shipments/**"}, "auth": {"providers": ["partner"]}},
     {"name": "health", "match": {"path": "/healthz"}, "auth": "none"}
   ]
-}`
+}`, jose.JWKS(key))
+}
 
 // TestRunnerReportsWhatDiffered: every kind of expectation is checked, both
 // ways, and each failure says what differed.
@@ -95,7 +104,7 @@ func TestRunnerReportsWhatDiffered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outcomes, err := Run(read(t, "../../build/plugin.wasm"), []byte(policy), suite, now)
+	outcomes, err := Run(read(t, "../../build/plugin.wasm"), []byte(policy(t)), suite, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +135,20 @@ orders need a token: status and reason: got 200, want 401 token_missing
 }
 
 func TestRefusedPolicyIsAnError(t *testing.T) {
+	tests := []struct{ name, policy, want string }{
+		{name: "a route without a match", policy: `{"routes": [{"name": "x"}]}`, want: "routes[0].match"},
+		{name: "a mistake in keys the run replaces",
+			policy: `{"providers": {"idp": {"issuer": "https://idp.example.com/", "audiences": ["a"], "jwks": {"remote": {"cluster": "c", "authority": "idp", "path": "jwks"}}}}, "routes": []}`,
+			want:   "providers.idp.jwks.remote.path"},
+	}
 	suite, _ := ParseSuite([]byte(`{"cases": [{"name": "c", "request": {"method": "GET", "path": "/"}, "expect": {"status": 200}}]}`))
-	_, err := Run(read(t, "../../build/plugin.wasm"), []byte(`{"routes": [{"name": "x"}]}`), suite, now)
-	if err == nil || !strings.Contains(err.Error(), "routes[0].match") {
-		t.Errorf("Run = %v, want the plugin's error at routes[0].match", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Run(read(t, "../../build/plugin.wasm"), []byte(tc.policy), suite, now)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Run = %v, want the plugin's error at %s", err, tc.want)
+			}
+		})
 	}
 }
 
