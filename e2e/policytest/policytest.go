@@ -106,7 +106,7 @@ func escapePath(s string) string {
 
 func runCase(g *gateway.Gateway, providers map[string]*provider, c Case, now time.Time) Outcome {
 	o := Outcome{Case: c.Name, Want: outcome(c.Expect.Status, c.Expect.Reason)}
-	req := host.Request{Method: c.Request.Method, Path: c.Request.Path, Body: c.Request.body()}
+	req := host.Request{Method: c.Request.Method, Path: c.Request.Path, Body: c.Request.body(), Source: c.Request.Source}
 	for _, name := range slices.Sorted(maps.Keys(c.Request.Headers)) {
 		for _, v := range c.Request.Headers[name] {
 			req.Headers.Add(strings.ToLower(name), v)
@@ -128,10 +128,17 @@ func runCase(g *gateway.Gateway, providers map[string]*provider, c Case, now tim
 		p.place(&req, token)
 	}
 	var upstream *host.UpstreamRequest
-	res := g.RoundTrip(req, func(r *host.UpstreamRequest) *host.Response {
-		upstream = r
-		return &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}}, Body: []byte(`{"ok":true}`)}
-	})
+	var res *host.Result
+	for range max(c.Request.Repeat, 1) {
+		upstream = nil
+		res = g.RoundTrip(req, func(r *host.UpstreamRequest) *host.Response {
+			upstream = r
+			return &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}}, Body: []byte(`{"ok":true}`)}
+		})
+		if res.Err != nil {
+			break
+		}
+	}
 	if res.Err != nil {
 		o.Got = "plugin failed"
 		o.Mismatches = []string{res.Err.Error()}

@@ -160,6 +160,8 @@ func TestParseSuiteIsStrict(t *testing.T) {
 		{name: "no cases", doc: `{"cases": []}`, want: "cases: none"},
 		{name: "missing parts", doc: `{"cases": [{"request": {"path": "x", "token": {}}, "expect": {}}]}`,
 			want: "cases[0].name: required\ncases[0].request.method: required\ncases[0].request.path: must start with /\ncases[0].request.token.provider: required\ncases[0].expect.status: want an HTTP status"},
+		{name: "a negative repeat", doc: `{"cases": [{"name": "a", "request": {"method": "GET", "path": "/", "repeat": -1}, "expect": {"status": 200}}]}`,
+			want: "cases[0].request.repeat: want 1 to 10000"},
 		{name: "duplicate names", doc: `{"cases": [{"name": "a", "request": {"method": "GET", "path": "/"}, "expect": {"status": 200}}, {"name": "a", "request": {"method": "GET", "path": "/"}, "expect": {"status": 200}}]}`,
 			want: `cases[1].name: "a" names another case too`},
 		{name: "header value of a wrong type", doc: `{"cases": [{"name": "a", "request": {"method": "GET", "path": "/", "headers": {"x": 1}}, "expect": {"status": 200}}]}`,

@@ -30,6 +30,11 @@ type Request struct {
 	// otherwise: "body": {"qty": 1} sends {"qty": 1}.
 	Body  json.RawMessage `json:"body"`
 	Token *Token          `json:"token"`
+	// Source is the client's "ip:port"; 203.0.113.7:51000 if empty.
+	Source string `json:"source"`
+	// Repeat sends the request this many times (1 if omitted); the
+	// expectation is about the last, e.g. the one a rate limit refuses.
+	Repeat int `json:"repeat"`
 }
 
 // Token is a JWT the runner signs with the test key that replaced
@@ -121,6 +126,9 @@ func ParseSuite(b []byte) (*Suite, error) {
 		}
 		if !strings.HasPrefix(c.Request.Path, "/") {
 			errs = append(errs, fmt.Errorf("%s.request.path: must start with /", at))
+		}
+		if c.Request.Repeat < 0 || c.Request.Repeat > 10000 {
+			errs = append(errs, fmt.Errorf("%s.request.repeat: want 1 to 10000", at))
 		}
 		if t := c.Request.Token; t != nil && t.Provider == "" {
 			errs = append(errs, fmt.Errorf("%s.request.token.provider: required", at))
