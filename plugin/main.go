@@ -108,6 +108,9 @@ type httpContext struct {
 	// callback paused, so that Envoy reports the next size cumulatively.
 	reading, bodyEnded, buffered bool
 	bodySize                     int64
+	// replacing is set while the response's body is replaced
+	// (Stream.ReplaceBody): each chunk is dropped, the last one replaced.
+	replacing bool
 	// routeStats count the matched route's decisions; nil when none matched.
 	routeStats *routeMetrics
 	// start is when the request's headers arrived, for the audit record;
@@ -162,6 +165,9 @@ func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
 	p.metrics.authenticated(s.Attempted, d)
 	if d.Denied() {
 		return h.deny(d)
+	}
+	if s.Answer != nil {
+		return h.answer(s.Answer)
 	}
 	if err := applyEdits(&s.Edits); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot edit the request: %v", err)
@@ -290,23 +296,52 @@ func (h *httpContext) endBody() types.Action {
 	return h.decideBody(body)
 }
 
-// OnHttpResponseHeaders runs the response-headers phase, only on routes
+// OnHttpResponseHeaders runs the response-headers phase, only on streams
 // with a stage that asks for it. It runs once per response: on apiguard's
-// own local reply it is the one pass that reply makes through the filter.
-func (h *httpContext) OnHttpResponseHeaders(int, bool) types.Action {
+// own local reply it is the one pass that reply makes through the filter,
+// as it is for Envoy's own (503 upstream unreachable, 504 timeout).
+func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Action {
 	s := &h.stream
 	if len(s.Responders) == 0 {
 		return types.ActionContinue
 	}
 	defer h.failClosedOnPanic()
 	h.plugin.pipeline.ResponseHeaders(s, responseHeaders{}, h.plugin.state)
-	if err := applyResponseEdits(&s.Response); err != nil {
+	err := applyResponseEdits(&s.Response)
+	// apiguard's own reply is a problem document already; a response
+	// without a body has nothing to replace.
+	if err == nil && s.ReplaceBody != nil && !h.replied && !endOfStream {
+		h.replacing = true
+		err = editHeaders(&stage.Edits{Remove: []string{"content-length"}, Set: s.ReplaceBody.Headers},
+			proxywasm.RemoveHttpResponseHeader, proxywasm.ReplaceHttpResponseHeader)
+	}
+	if err != nil {
 		proxywasm.LogErrorf("apiguard: cannot edit the response: %v", err)
 		// A local reply of ours is already a denial, and cannot be
 		// replaced by another: it goes as it is.
 		if !h.replied {
 			return h.deny(internalError)
 		}
+	}
+	return types.ActionContinue
+}
+
+// OnHttpResponseBody replaces the body of a response whose headers asked
+// for it: nothing of it is buffered, each chunk is dropped as it passes
+// and the last one becomes the replacement. A chunk that cannot be
+// dropped is held, never forwarded: the stream then times out rather than
+// leak what the replacement hides.
+func (h *httpContext) OnHttpResponseBody(_ int, endOfStream bool) types.Action {
+	if !h.replacing {
+		return types.ActionContinue
+	}
+	var body []byte
+	if endOfStream {
+		body = h.stream.ReplaceBody.Data
+	}
+	if err := proxywasm.ReplaceHttpResponseBody(body); err != nil {
+		proxywasm.LogErrorf("apiguard: cannot replace the response body: %v", err)
+		return types.ActionPause
 	}
 	return types.ActionContinue
 }
@@ -344,6 +379,17 @@ func (h *httpContext) resume() {
 	}
 }
 
+// answer sends a stage's local reply that is not a denial (a preflight's
+// 204).
+func (h *httpContext) answer(a *stage.Answer) types.Action {
+	h.plugin.metrics.answered.Increment(1)
+	h.replied = true
+	if err := proxywasm.SendHttpResponse(uint32(a.Status), a.Headers, nil, -1); err != nil {
+		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
+	}
+	return types.ActionPause
+}
+
 func (h *httpContext) deny(d verdict.Decision) types.Action {
 	h.plugin.metrics.denied(d.Reason, h.routeStats)
 	h.replied, h.stream.Denied = true, d.Reason
@@ -363,7 +409,7 @@ func (h *httpContext) OnHttpStreamDone() {
 		h.audit(a)
 		h.start = time.Time{}
 	}
-	h.replied, h.reading, h.bodyEnded, h.buffered, h.bodySize = false, false, false, false, 0
+	h.replied, h.replacing, h.reading, h.bodyEnded, h.buffered, h.bodySize = false, false, false, false, false, 0
 	h.stream.Reset()
 	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {

@@ -10,13 +10,15 @@ import (
 // stats_tags regex can split out the reason (Envoy has no tag API for wasm).
 //
 //	apiguard.requests.allowed                 requests the pipeline let through
-//	apiguard.requests.denied.<reason>         local replies, by reason code
+//	apiguard.requests.denied.<reason>         local replies that deny, by reason code
+//	apiguard.requests.answered                local replies that allow (a CORS preflight's 204)
 //	apiguard.authn.<provider>.verified        tokens a provider verified (cache hits included)
 //	apiguard.authn.<provider>.denied.<reason> tokens a provider refused, by reason
 //	apiguard.route.<route>.allowed            requests a route let through
 //	apiguard.route.<route>.denied             requests a route denied (authentication)
 type metrics struct {
 	allowed  proxywasm.MetricCounter
+	answered proxywasm.MetricCounter
 	byReason map[verdict.Reason]proxywasm.MetricCounter
 	// routes are defined on a route's first match, so a worker defines only
 	// the counters of routes it served.
@@ -31,6 +33,7 @@ type metrics struct {
 func defineMetrics(providers []string) *metrics {
 	m := &metrics{
 		allowed:   proxywasm.DefineCounterMetric("apiguard.requests.allowed"),
+		answered:  proxywasm.DefineCounterMetric("apiguard.requests.answered"),
 		byReason:  map[verdict.Reason]proxywasm.MetricCounter{},
 		routes:    map[string]*routeMetrics{},
 		providers: providers,

@@ -36,7 +36,8 @@ func TestGlueEditsTheResponsesOfRoutesThatAsk(t *testing.T) {
 		{"name": "a", "match": {"path": "/a"}, "auth": "none", "hsts": {}},
 		{"name": "jwt", "match": {"path": "/jwt"}, "auth": {"providers": ["idp"]}, "hsts": {}},
 		{"name": "b", "match": {"path": "/b"}, "auth": "none"}],
-		"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": {"keys": [{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}}}}}`)
+		"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": {"keys": [{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}}}},
+		"response": {"security_headers": "off"}}`) // the shipped hardening off, to see the throwaway stage alone
 	tests := []struct {
 		name      string
 		path      string

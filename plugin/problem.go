@@ -1,34 +1,18 @@
 package main
 
 import (
-	"strconv"
-
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
-// problemTypePrefix makes a reason code an RFC 9457 problem type URI.
-const problemTypePrefix = "urn:apiguard:problem:"
-
 // internalError is what a request gets when the plugin itself fails.
 var internalError = verdict.Deny(verdict.Internal, "")
 
-// problemBody renders an RFC 9457 problem document. Every string in it is a
-// fixed text chosen by a stage, never request data, so no escaping beyond
-// JSON's is needed and nothing the client sent is reflected.
+// problemBody renders a denial's RFC 9457 problem document, with the
+// violations a validation found.
 func problemBody(d verdict.Decision) []byte {
-	b := make([]byte, 0, 160)
-	b = append(b, `{"type":`...)
-	b = strconv.AppendQuote(b, problemTypePrefix+d.Reason.Code())
-	b = append(b, `,"title":`...)
-	b = strconv.AppendQuote(b, d.Reason.Title())
-	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(d.Reason.Status()), 10)
-	if d.Detail != "" {
-		b = append(b, `,"detail":`...)
-		b = strconv.AppendQuote(b, d.Detail)
-	}
+	b := verdict.AppendProblem(make([]byte, 0, 160), d.Reason.Code(), d.Reason.Title(), d.Reason.Status(), d.Detail)
 	if len(d.Violations) > 0 {
 		b = append(b, `,"errors":[`...)
 		for i, v := range d.Violations {
@@ -51,8 +35,11 @@ func problemBody(d verdict.Decision) []byte {
 // sendProblem answers the stream with a local reply. Its problem type is also
 // recorded as filter state (wasm.apiguard_decision) for Envoy's access logs.
 func sendProblem(d verdict.Decision) {
-	headers := make([][2]string, 0, 3+len(d.Headers))
-	headers = append(headers, [2]string{"content-type", "application/problem+json"}, [2]string{"cache-control", "no-store"})
+	headers := make([][2]string, 0, 4+len(d.Headers))
+	// nosniff on every problem, whatever the hardening policy: a browser
+	// must never render one as anything but JSON.
+	headers = append(headers, [2]string{"content-type", "application/problem+json"}, [2]string{"cache-control", "no-store"},
+		[2]string{"x-content-type-options", "nosniff"})
 	if c := challenge(d.Reason); c != "" {
 		headers = append(headers, [2]string{"www-authenticate", c})
 	}

@@ -33,8 +33,13 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 			continue
 		}
 		fields[spec.Key] = config.Field{Read: func(string, gjson.Result) {}}
-		if v := doc.Get(spec.Key); v.Exists() {
+		if v := doc.Get(spec.Key); v.Exists() || spec.Always {
 			globals[i] = spec.Global(r, spec.Key, v)
+		}
+		if globals[i] != nil {
+			if st := spec.Compile(r, spec.Key, gjson.Result{}, globals[i]); st != nil {
+				cfg.Unmatched = append(cfg.Unmatched, st)
+			}
 		}
 	}
 	maps.Copy(fields, config.Fields{

@@ -10,7 +10,9 @@
 //  3. headers apiguard writes from claims removed, on every route;
 //  4. the early part of the route's stages that have one
 //     (stage.EarlyStage), in the order of Stages: what must run before a
-//     signature is checked, or without a token;
+//     signature is checked, or without a token (a CORS preflight, which a
+//     route with a stage.PreflightStage matches as the method it announces
+//     and answers here, a local reply that is not a denial: Stream.Answer);
 //  5. authentication, on routes with "auth" providers (filters/authn);
 //  6. the optional stages of Stages, in their order.
 //
@@ -18,9 +20,13 @@
 //
 // The response-headers phase follows, on the upstream's response or on
 // apiguard's own local reply (which Envoy passes through the filter's response
-// callbacks): the route's stages that implement stage.ResponseHeadersStage,
-// in the order of Stages, on every stream whose route matched, allowed or
-// denied. A route without such a stage skips it: the glue reads nothing.
+// callbacks, as it does Envoy's own: 503 upstream unreachable, 504): the
+// route's stages that implement stage.ResponseHeadersStage, in the order of
+// Stages, allowed or denied; on a stream no route matched, those compiled
+// from the global settings alone. A stream without such a stage skips it:
+// the glue reads nothing. A stage there may replace the response's body
+// (Stream.ReplaceBody), which the glue then drops chunk by chunk and
+// writes at its end.
 //
 // The request-body phase runs on a request whose stages asked for it in the
 // headers phase (stage.Stream.LimitBody, ReadBody): its content-length is
@@ -52,6 +58,8 @@ import (
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/authz"
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/cors"
+	"github.com/apiguard/apiguard/filters/harden"
 	"github.com/apiguard/apiguard/filters/jwks"
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/ratelimit"
@@ -84,6 +92,10 @@ type Config struct {
 	Hosts []Host
 	// Audit is the audit record's settings; nil writes none.
 	Audit *audit.Policy
+	// Unmatched are the stages compiled from the global settings alone
+	// (Spec.Global): their response phase runs on the streams no route
+	// matched.
+	Unmatched []stage.Stage
 }
 
 // Host is the settings of one host pattern ("hosts" in the filter JSON).
@@ -101,7 +113,9 @@ type Host struct {
 var Stages = []stage.Spec{
 	{Key: "validate", Global: validate.Global, Compile: validate.Compile},
 	{Key: "authz", Global: authz.ReadSettings, Compile: authz.Compile},
+	{Key: "response", Global: harden.Global, Always: true, Compile: harden.Compile},
 	{Key: "rate_limit", Global: ratelimit.Global, Compile: ratelimit.Compile},
+	{Key: "cors", Global: cors.Global, Compile: cors.Compile},
 }
 
 // Pipeline is a compiled Config.
@@ -116,6 +130,13 @@ type Pipeline struct {
 	protected []string
 	warnings  []Warning
 	audit     *audit.Policy
+	// unmatched are the responders of the streams no route matched.
+	unmatched []stage.ResponseHeadersStage
+	// readScheme is set when a stage takes part in the response phase,
+	// which may depend on the request's scheme (Stream.Scheme).
+	readScheme bool
+	// preflights is set when a route answers CORS preflights.
+	preflights bool
 }
 
 type compiledRoute struct {
@@ -129,6 +150,8 @@ type compiledRoute struct {
 	// public routes remove the protected headers by name, as no stage
 	// reads every header to find them.
 	public bool
+	// preflight is set when a stage answers CORS preflights.
+	preflight bool
 }
 
 // Compile validates cfg and returns the pipeline, or every error found, each
@@ -181,8 +204,12 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 			if es, ok := st.(stage.EarlyStage); ok {
 				early = append(early, beforeAuthentication{es})
 			}
+			if ps, ok := st.(stage.PreflightStage); ok && ps.AnswersPreflights() {
+				p.routes[i].preflight, p.preflights = true, true
+			}
 		}
 		p.routes[i].stages = append(early, r.Stages...)
+		p.readScheme = p.readScheme || p.routes[i].responders != nil
 		if r.Auth.Public {
 			continue
 		}
@@ -207,6 +234,12 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	errs = append(errs, routeErrs...)
 	if len(errs) > 0 {
 		return nil, errs
+	}
+	for _, st := range cfg.Unmatched {
+		if rs, ok := st.(stage.ResponseHeadersStage); ok {
+			p.unmatched = append(p.unmatched, rs)
+			p.readScheme = true
+		}
 	}
 	p.table, p.authn, p.audit = table, a, cfg.Audit
 	protected := a.ProtectedHeaders()
@@ -269,22 +302,23 @@ func (p *Pipeline) RequestHeaders(s *stage.Stream, h stage.Headers, w *stage.Wor
 	// Envoy puts HTTP/1's Host in :authority, so one read serves both.
 	authority := h.Get(":authority")
 	var scheme string
-	if route.HasPort(authority) {
+	if p.readScheme || route.HasPort(authority) {
 		scheme = h.Get(":scheme")
 	}
-	s.Method, s.Path = method, path
-	if d := p.match(s, method, path, authority, scheme); d.Denied() || len(s.Stages) == 0 {
+	s.Method, s.Path, s.Scheme, s.Responders = method, path, scheme, p.unmatched
+	if d := p.match(s, h, method, path, authority, scheme); d.Denied() || len(s.Stages) == 0 {
 		return d
 	}
 	return p.Resume(s, h, w)
 }
 
 // Resume runs the route's stages from the one that last denied with a Wait
-// (or the first), for a stream that waited for keys.
+// (or the first), for a stream that waited for keys. A stage that answers
+// the stream (Stream.Answer) ends the run.
 func (p *Pipeline) Resume(s *stage.Stream, h stage.Headers, w *stage.Worker) verdict.Decision {
 	in := s.Begin(h, w)
 	for ; s.Next < len(s.Stages); s.Next++ {
-		if d := s.Stages[s.Next].RequestHeaders(s, in); d.Denied() {
+		if d := s.Stages[s.Next].RequestHeaders(s, in); d.Denied() || s.Answer != nil {
 			return d
 		}
 	}
@@ -342,8 +376,9 @@ func (noHeaders) All() ([][2]string, error) {
 
 // ResponseHeaders runs the response-headers phase: the route's
 // ResponseHeadersStages, in order, on the response's headers h. Afterwards
-// s.Response are what to change in them. The glue calls it only when
-// s.Responders is not empty.
+// s.Response are what to change in them, and s.ReplaceBody the body that
+// replaces the response's, if any. The glue calls it only when s.Responders
+// is not empty.
 func (p *Pipeline) ResponseHeaders(s *stage.Stream, h stage.Headers, w *stage.Worker) {
 	in := s.Begin(h, w)
 	for _, st := range s.Responders {
@@ -353,7 +388,7 @@ func (p *Pipeline) ResponseHeaders(s *stage.Stream, h stage.Headers, w *stage.Wo
 
 // match canonicalizes the authority, normalizes the path and matches the
 // route, recording it in s.
-func (p *Pipeline) match(s *stage.Stream, method, path, authority, scheme string) verdict.Decision {
+func (p *Pipeline) match(s *stage.Stream, h stage.Headers, method, path, authority, scheme string) verdict.Decision {
 	if method == "" {
 		return verdict.Deny(verdict.BadRequest, "missing :method")
 	}
@@ -367,6 +402,15 @@ func (p *Pipeline) match(s *stage.Stream, method, path, authority, scheme string
 	}
 	s.Edits.Path = forwardPath(path, norm)
 	g := p.table.Host(host)
+	if method == "OPTIONS" && p.preflights {
+		if announced := preflightMethod(h); announced != "" {
+			if i, _ := p.table.Match(g, announced, norm.Decoded, &s.Params); i >= 0 && p.routes[i].preflight {
+				s.Preflight = true
+				p.matched(s, i)
+				return verdict.Decision{}
+			}
+		}
+	}
 	i, d := p.table.Match(g, method, norm.Decoded, &s.Params)
 	if i < 0 {
 		if d.Reason == verdict.NoRoute && p.defaultAllow[g] {
@@ -375,12 +419,43 @@ func (p *Pipeline) match(s *stage.Stream, method, path, authority, scheme string
 		}
 		return d
 	}
+	p.matched(s, i)
+	return verdict.Decision{}
+}
+
+// matched records route i in s.
+func (p *Pipeline) matched(s *stage.Stream, i int) {
 	rt := &p.routes[i]
 	s.Route, s.Stages, s.Responders = rt.name, rt.stages, rt.responders
 	if rt.public {
 		s.Edits.Remove = p.protected
 	}
-	return verdict.Decision{}
+}
+
+// preflightMethod is the method a CORS preflight announces (Fetch,
+// section 3.2.2: OPTIONS with Origin and Access-Control-Request-Method), ""
+// when the request is not one. An Origin that is present counts, even
+// empty or repeated: the route's CORS policy refuses those.
+func preflightMethod(h stage.Headers) string {
+	all, err := h.All()
+	if err != nil {
+		return ""
+	}
+	origin, announced := false, ""
+	for _, kv := range all {
+		switch kv[0] {
+		case "origin":
+			origin = true
+		case "access-control-request-method":
+			if announced == "" {
+				announced = kv[1]
+			}
+		}
+	}
+	if !origin {
+		return ""
+	}
+	return announced
 }
 
 // forwardPath is the :path to send upstream, or "" when the client's path is

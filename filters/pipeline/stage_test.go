@@ -112,7 +112,8 @@ func TestAddingAResponseStage(t *testing.T) {
 
 	p, errs := Load([]byte(`{"routes": [
 		{"name": "orders", "match": {"path": "/orders/{id}"}, "auth": "none", "deny_header": {"header": "x-debug", "value": "1"}, "nosniff": {}},
-		{"name": "other", "match": {"path": "/other"}, "auth": "none", "deny_header": {"header": "x-debug", "value": "1"}}]}`))
+		{"name": "other", "match": {"path": "/other"}, "auth": "none", "deny_header": {"header": "x-debug", "value": "1"}}],
+		"response": {"security_headers": "off"}}`)) // the shipped hardening off, to see the throwaway stage alone
 	if errs != nil {
 		t.Fatal(errs)
 	}

@@ -46,6 +46,19 @@ type EarlyStage interface {
 	BeforeAuthentication(s *Stream, in *Input) verdict.Decision
 }
 
+// PreflightStage is an EarlyStage that answers CORS preflights. A route
+// with one matches a preflight (OPTIONS with Origin and
+// Access-Control-Request-Method) as the request it announces, so the
+// announced method's route decides, and sets Stream.Preflight; its early
+// part then answers it (Stream.Answer) or refuses it, before
+// authentication. On other routes a preflight is an ordinary OPTIONS.
+type PreflightStage interface {
+	EarlyStage
+	// AnswersPreflights reports whether the stage answers them (a CORS
+	// policy with origins).
+	AnswersPreflights() bool
+}
+
 // Keep records v in the stream for stage st, replacing what it kept before:
 // what one phase of a stage learns and a later phase needs (a rate limit's
 // remaining budget for the response's headers).

@@ -92,11 +92,15 @@ type Spec struct {
 	// override, rules that apply everywhere). nil means the stage has no
 	// top-level field.
 	Global func(r *config.Reader, path string, v gjson.Result) any
+	// Always runs Global also when the document lacks the field (v not
+	// Exists()): a stage that is on by default, as hardening is.
+	Always bool
 	// Compile reads a route's field (strictly, with r, every error at its
 	// path) and returns the route's stage, or nil when the route does not
-	// run it. global is what Global returned, nil without a top-level field;
+	// run it. global is what Global returned, nil without global settings;
 	// when it is not nil, Compile runs for every route, with v not Exists()
-	// on a route without its own field.
+	// on a route without its own field, and once more with path Key and v
+	// not Exists() for the streams no route matched (see Stream.Responders).
 	Compile func(r *config.Reader, path string, v gjson.Result, global any) Stage
 }
 
@@ -171,6 +175,23 @@ type Stream struct {
 	// HasBody: a body follows the request's headers (the glue knows it
 	// from the headers callback; a content-length may say otherwise).
 	HasBody bool
+	// Scheme is the request's :scheme ("https", "http"), read when the
+	// authority has a port or the policy has a stage in the response
+	// phase (HSTS depends on it); "" otherwise.
+	Scheme string
+	// Preflight is set on a CORS preflight (OPTIONS with Origin and
+	// Access-Control-Request-Method) that was matched as the request it
+	// announces, on a route with a PreflightStage that answers it.
+	Preflight bool
+	// Answer, set by a stage, is a local reply that is not a denial (a
+	// preflight's 204): the phase stops there and the glue sends it,
+	// without a body.
+	Answer *Answer
+	// ReplaceBody, set in the response-headers phase, replaces the
+	// response's body (an upstream's 5xx page by a generic problem); nil
+	// keeps it. The glue applies it only to a response that has a body
+	// and is not apiguard's own reply.
+	ReplaceBody *Body
 	// Edits are what the stages that ran change in the request, applied by
 	// the glue once the phase allowed it: Remove, then Set, then Path ("" keeps
 	// the client's). Any that fails denies the stream.
@@ -189,8 +210,10 @@ type Stream struct {
 	// run (a stream that waited resumes there).
 	Stages []Stage
 	Next   int
-	// Responders are the matched route's ResponseHeadersStages, in order;
-	// nil when it has none, and the response-headers phase is skipped.
+	// Responders are the matched route's ResponseHeadersStages, in order,
+	// or on a stream no route matched (denied before or at matching, or let
+	// through by the default) those compiled from the global settings; nil
+	// when there are none, and the response-headers phase is skipped.
 	Responders []ResponseHeadersStage
 	// BodyLimit is the most request body bytes the stream may carry, the
 	// smallest a stage set (LimitBody, ReadBody); 0 when none did, and the
@@ -253,13 +276,28 @@ func (s *Stream) ReadBody(st RequestBodyStage, n int64) {
 // most of a Stream's size, and copying them in wasm costs more than matching.
 func (s *Stream) Reset() {
 	s.Params.Reset()
-	s.Route, s.Principal, s.Method, s.Path, s.HasBody = "", authn.Principal{}, "", "", false
+	s.Route, s.Principal, s.Method, s.Path, s.HasBody, s.Scheme, s.Preflight = "", authn.Principal{}, "", "", false, "", false
+	s.Answer, s.ReplaceBody = nil, nil
 	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
 	s.Outcomes, s.Denied = s.Outcomes[:0], verdict.None
 	clear(s.kept)
 	s.kept = s.kept[:0]
+}
+
+// Answer is a local reply that allows rather than denies: a status and its
+// headers, no body.
+type Answer struct {
+	Status  int
+	Headers [][2]string
+}
+
+// Body is a replacement body and the headers that describe it (its
+// content type), which the glue sets with it; it drops the length header.
+type Body struct {
+	Headers [][2]string
+	Data    []byte
 }
 
 // Edits are generic changes to a message's headers.

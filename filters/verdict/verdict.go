@@ -94,6 +94,15 @@ const (
 	// (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, _method) on
 	// a route that does not allow it, or names no valid method. Status 400.
 	MethodOverride
+	// CORSRefused: a CORS preflight apiguard refuses: its origin, the
+	// method or a header it announces is not allowed, or it carries two
+	// Origin headers. The reply has no Access-Control-Allow-* header. 403.
+	CORSRefused
+	// HTTPSRequired: the route requires https (require_https) and the
+	// request came over plain http. 403, as RFC 6797 section 7.2 leaves
+	// the answer to the server and a redirect would carry the request's
+	// credentials over plain text once more.
+	HTTPSRequired
 	numReasons
 )
 
@@ -133,6 +142,8 @@ var reasons = [numReasons]reasonInfo{
 	Forbidden:            {"forbidden", "The caller is not allowed to do this", 403},
 	InsufficientScope:    {"insufficient_scope", "The access token lacks a required scope", 403},
 	MethodOverride:       {"method_override", "Method override is not allowed", 400},
+	CORSRefused:          {"cors_refused", "The cross-origin request is not allowed", 403},
+	HTTPSRequired:        {"https_required", "This API is served over https only", 403},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,
