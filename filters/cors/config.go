@@ -72,7 +72,7 @@ func read(r *config.Reader, path string, v gjson.Result) *Policy {
 					}
 				}
 			})
-			if len(p.patterns) == 0 && !p.anyOrigin && !p.allowNull {
+			if v.IsArray() && len(v.Array()) == 0 {
 				r.Errorf(path, "must list at least one origin")
 			}
 		}},

@@ -96,8 +96,8 @@ func (s *settings) read(r *config.Reader, path string, v gjson.Result) {
 				}
 			})
 		}},
-		"keep_upstream": {Read: func(p string, v gjson.Result) { s.keepUpstream = names(r, p, v) }},
-		"remove":        {Read: func(p string, v gjson.Result) { s.remove = append(slices.Clip(s.remove), names(r, p, v)...) }},
+		"keep_upstream": {Read: func(p string, v gjson.Result) { s.keepUpstream = headerNames(r, p, v) }},
+		"remove":        {Read: func(p string, v gjson.Result) { s.remove = append(slices.Clip(s.remove), headerNames(r, p, v)...) }},
 		"assume_https":  {Read: func(p string, v gjson.Result) { s.assumeHTTPS = r.Bool(p, v) }},
 		"require_https": {Read: func(p string, v gjson.Result) { s.requireHTTPS = r.Bool(p, v) }},
 		"replace_error_bodies": {Read: func(p string, v gjson.Result) {
@@ -165,7 +165,7 @@ func (s *settings) compile() stage.Stage {
 	return p
 }
 
-func names(r *config.Reader, path string, v gjson.Result) []string {
+func headerNames(r *config.Reader, path string, v gjson.Result) []string {
 	var out []string
 	r.Array(path, v, func(p string, _ int, v gjson.Result) {
 		if name, ok := r.Str(p, v); ok && checkName(r, p, name) {
