@@ -71,7 +71,8 @@ func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
 	for _, f := range fns {
 		f := f
 		okInit, okAlloc := allowedDuringInitialize[f.name], allowedDuringAllocate[f.name]
-		fail := strings.HasPrefix(f.name, "proxy_") && len(f.results) == 1 && slices.Contains(vm.env.cfg.FailHostCalls, f.name)
+		proxy := strings.HasPrefix(f.name, "proxy_")
+		fail := proxy && len(f.results) == 1 && slices.Contains(vm.env.cfg.FailHostCalls, f.name)
 		if f.name == "poll_oneoff" && vm.env.cfg.Profile == CppHostCurrent {
 			okAlloc = true
 		}
@@ -85,6 +86,9 @@ func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
 				if !okAlloc {
 					panic(restrictedCallbackError{f.name, vm.phase})
 				}
+			}
+			if proxy {
+				vm.hostCalls[vm.running]++
 			}
 			if fail {
 				stack[0] = uint64(statusInternalFailure)

@@ -100,6 +100,24 @@ type VM struct {
 	lastStatus status
 	// metricIDs are the metric ids this VM handed out.
 	metricIDs vmMetrics
+	// running is the callback that runs now; hostCalls count the proxy_*
+	// host calls made during each callback.
+	running   int
+	hostCalls [numFns]int
+}
+
+// HostCalls is how many proxy_* host calls the plugin made during the named
+// callback ("proxy_on_response_headers"), over the VM's life: what a phase
+// costs, and proof that a phase with nothing to do touches nothing.
+func (vm *VM) HostCalls(callback string) int {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	for fn, name := range fnNames {
+		if name == callback {
+			return vm.hostCalls[fn]
+		}
+	}
+	return 0
 }
 
 // rootContext is one plugin configuration's root context in a VM.
@@ -264,6 +282,9 @@ func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
 	if len(args) > 0 {
 		vm.effective = uint32(args[0])
 	}
+	outer := vm.running
+	vm.running = fn
+	defer func() { vm.running = outer }()
 	stack := vm.stack[:]
 	copy(stack, args)
 	err := f.CallWithStack(context.Background(), stack)
