@@ -36,7 +36,7 @@ func hardenedPolicy() string {
 	return fmt.Sprintf(`{
   "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
   "routes": [
-    {"name": "orders", "match": {"path": "/orders/**", "methods": ["GET", "POST", "DELETE"]}, "auth": {"providers": ["idp"]}},
+    {"name": "orders", "match": {"path": "/orders/**", "methods": ["GET", "POST", "DELETE", "OPTIONS"]}, "auth": {"providers": ["idp"]}},
     {"name": "public", "match": {"path": "/public/**", "methods": ["GET"]}, "auth": "none"},
     {"name": "payments", "match": {"path": "/payments"}, "auth": "none", "response": {"require_https": true}},
     {"name": "legacy", "match": {"path": "/legacy/**"}, "auth": {"providers": ["idp"]}, "response": {"security_headers": "off", "replace_error_bodies": false}, "cors": "off"}
