@@ -25,6 +25,11 @@ const policy = `{"routes": [
   {"name": "echo", "match": {"path": "/echo/**"}, "auth": "none"}
 ]}`
 
+// unhardened is policy with apiguard's response hardening off, for tests of
+// the wire itself: what the upstream sent, as Envoy forwards it
+// (hardening_test.go shows what the default adds).
+var unhardened = policy[:len(policy)-1] + `, "response": {"security_headers": "off"}}`
+
 // upstream records what reached it and serves uploads, downloads and echoes.
 type upstream struct {
 	mu   sync.Mutex

@@ -127,7 +127,7 @@ func TestUpstreamResponsesComeBackAsSent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			upURL, _ := rawUpstream(t, []byte(tc.upstream))
-			g := startWith(t, upURL, Options{})
+			g := startWith(t, upURL, Options{Config: []byte(unhardened)})
 			c := dial(t, g.addr)
 			br := bufio.NewReader(c)
 			_, _ = io.WriteString(c, "GET /echo/a HTTP/1.1\r\nhost: x\r\n\r\n")
