@@ -14,9 +14,18 @@ import (
 // BenchmarkStream is the per-stream floor every stage is measured against: a
 // full stream (context create, request headers, response headers, log, done,
 // delete) through the null plugin (a module built the same way that only
-// continues) and through apiguard on a route with no policies.
+// continues) and through apiguard on a route with no policies (hardening
+// off), then with the default hardening. Each apiguard case reports its
+// cost as a ratio to the null plugin on the same upstream response (x-null).
 func BenchmarkStream(b *testing.B) {
-	const passThrough = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}]}`
+	const passThrough = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}], "response": {"security_headers": "off"}}`
+	const hardened = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}]}`
+	small := &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}}}
+	// A typical API response: ten headers, two of them leaky.
+	tenHeaders := &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}, {"content-length", "11"},
+		{"date", "Wed, 02 Dec 2026 01:00:00 GMT"}, {"server", "nginx"}, {"x-powered-by", "Express"}, {"etag", `"abc123"`},
+		{"x-request-id", "4f6c1a2e-9d1b-4a55-8f0e-3b1f6f1e2a77"}, {"vary", "Accept-Encoding"}, {"last-modified", "Tue, 01 Dec 2026 00:00:00 GMT"},
+		{"x-ratelimit-remaining", "99"}}}
 	// Cold cases cycle through more distinct tokens than the verified-token
 	// cache holds, so every request verifies a signature.
 	tokens := func(alg string, n int) []string {
@@ -31,10 +40,14 @@ func BenchmarkStream(b *testing.B) {
 		path                 string
 		tokens               []string
 		body                 []byte
+		resp                 *host.Response
 	}{
 		{name: "null-plugin", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42"},
 		{name: "apiguard-pass-through", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42"},
 		{name: "apiguard-no-route-404", module: "plugin.wasm", config: passThrough, path: "/api/v1/customers/42"},
+		{name: "null-plugin-10-headers", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", resp: tenHeaders},
+		{name: "apiguard-pass-through-10-headers", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", resp: tenHeaders},
+		{name: "apiguard-hardened-10-headers", module: "plugin.wasm", config: hardened, path: "/api/v1/orders/42", resp: tenHeaders},
 		{name: "apiguard-jwt-cached", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1)},
 		{name: "apiguard-jwt-cached-authz-10-routes", module: "plugin.wasm", config: authzRoutes(10), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}},
 		{name: "apiguard-jwt-cached-authz-1000-routes", module: "plugin.wasm", config: authzRoutes(1000), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}},
@@ -47,7 +60,16 @@ func BenchmarkStream(b *testing.B) {
 		{name: "apiguard-validate-json-1KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(1 << 10)},
 		{name: "apiguard-validate-json-64KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(64 << 10)},
 	}
+	// floor is the null plugin's ns/op by upstream response and request body.
+	type shape struct {
+		resp *host.Response
+		body int
+	}
+	floor := map[shape]float64{}
 	for _, bc := range cases {
+		if bc.resp == nil {
+			bc.resp = small
+		}
 		b.Run(bc.name, func(b *testing.B) {
 			_, vms, err := load(b, bc.module, bc.config, 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
 			if err != nil {
@@ -65,8 +87,7 @@ func BenchmarkStream(b *testing.B) {
 					reqs = append(reqs, request("GET", bc.path, append(bearer(tok), "user-agent", "bench/1.0")...))
 				}
 			}
-			resp := &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}}}
-			up := func(*host.UpstreamRequest) *host.Response { return resp }
+			up := func(*host.UpstreamRequest) *host.Response { return bc.resp }
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -76,8 +97,14 @@ func BenchmarkStream(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(vm.MemorySize())/(1<<20), "linear-MiB")
+			perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 			if bc.body != nil {
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(float64(len(bc.body))/1024), "ns/KiB")
+				b.ReportMetric(perOp/(float64(len(bc.body))/1024), "ns/KiB")
+			}
+			if k := (shape{bc.resp, len(bc.body)}); bc.module == "nullplugin.wasm" {
+				floor[k] = perOp
+			} else if f := floor[k]; f > 0 {
+				b.ReportMetric(perOp/f, "x-null")
 			}
 		})
 	}

@@ -163,7 +163,7 @@ func TestUpstreamErrorBodies(t *testing.T) {
 // panicking is a response no stage may read.
 type panicking struct{}
 
-func (panicking) Get(string) string          { panic("read a header") }
+func (panicking) Get(string) string         { panic("read a header") }
 func (panicking) All() ([][2]string, error) { panic("read the headers") }
 
 func TestConfigErrors(t *testing.T) {
