@@ -50,34 +50,20 @@ func misbehaving(t *testing.T) string {
 		"/public/crash":      "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 60\r\n\r\n<pre>NullPointerException at com.acme.Orders(Orders.java:42)",
 		"/public/cors":       "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nVary: Accept-Encoding\r\nContent-Length: 2\r\n\r\n{}",
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				line, _ := br.ReadString('\n')
-				for l := line; l != "\r\n" && l != ""; l, _ = br.ReadString('\n') {
-				}
-				var method, path string
-				fmt.Sscan(line, &method, &path)
-				resp, ok := responses[path]
-				if !ok {
-					resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
-				}
-				_, _ = io.WriteString(c, resp)
-			}()
+	return acceptEach(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		line, _ := br.ReadString('\n')
+		for l := line; l != "\r\n" && l != ""; l, _ = br.ReadString('\n') {
 		}
-	}()
-	return "http://" + ln.Addr().String()
+		var method, path string
+		fmt.Sscan(line, &method, &path)
+		resp, ok := responses[path]
+		if !ok {
+			resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+		}
+		_, _ = io.WriteString(c, resp)
+	})
 }
 
 // wireResponse is a response as it crossed the wire: its head's lines and

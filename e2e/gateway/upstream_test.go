@@ -157,24 +157,32 @@ func TestClientHeadersAreForwardedInOrder(t *testing.T) {
 	}
 }
 
-func TestHungUpstreamMeetsTheRouteTimeout(t *testing.T) {
+// acceptEach serves every connection on loopback with serve, each on its
+// own goroutine, until the test ends.
+func acceptEach(t *testing.T, serve func(net.Conn)) (url string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
-		// Accept and never answer.
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { c.Close() })
+			go serve(c)
 		}
 	}()
+	return "http://" + ln.Addr().String()
+}
+
+func TestHungUpstreamMeetsTheRouteTimeout(t *testing.T) {
+	// Accept and never answer.
+	hung := acceptEach(t, func(c net.Conn) { t.Cleanup(func() { c.Close() }) })
 	const d = 300 * time.Millisecond
-	g := startWith(t, "http://"+ln.Addr().String(), Options{Timeouts: Timeouts{Route: d}})
+	g := startWith(t, hung, Options{Timeouts: Timeouts{Route: d}})
 	c := dial(t, g.addr)
 	began := time.Now()
 	resp, body := roundTrip(t, c, bufio.NewReader(c), "GET /echo/a HTTP/1.1\r\nhost: x\r\n\r\n")

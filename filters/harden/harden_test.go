@@ -12,20 +12,10 @@ import (
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/testkit/hosttest"
 )
 
-type headers [][2]string
-
-func (h headers) Get(name string) string {
-	for _, kv := range h {
-		if kv[0] == name {
-			return kv[1]
-		}
-	}
-	return ""
-}
-
-func (h headers) All() ([][2]string, error) { return h, nil }
+type headers = hosttest.Headers
 
 // compile reads global then a route's field over it, as pipeline.Load does.
 func compile(t *testing.T, global, route string) stage.Stage {
