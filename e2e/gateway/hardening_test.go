@@ -193,13 +193,7 @@ func expectProblemOnTheWire(t *testing.T, w wireResponse, code string) {
 // upstream passes through apiguard's response callbacks, as Envoy's does,
 // and leaves hardened, its body (which names the connect error) replaced.
 func TestTheGateways503IsHardened(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	g := startWith(t, closed, Options{Config: []byte(hardenedPolicy)})
+	g := startWith(t, closedPort(t), Options{Config: []byte(hardenedPolicy)})
 	w := send(t, g.addr, "GET /public/x HTTP/1.1\r\nhost: x\r\n\r\n")
 	if !strings.HasPrefix(w.status, "HTTP/1.1 503 ") {
 		t.Fatalf("status line %q", w.status)

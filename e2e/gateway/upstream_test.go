@@ -215,13 +215,19 @@ func TestUpstreamThatDiesMidUploadIsAnsweredAtOnce(t *testing.T) {
 	}
 }
 
-func TestUnreachableUpstreamIsAnEnvoyLocalReply(t *testing.T) {
+// closedPort is the URL of a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return "http://" + ln.Addr().String()
+}
+
+func TestUnreachableUpstreamIsAnEnvoyLocalReply(t *testing.T) {
+	closed := closedPort(t)
 	const want = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused"
 	probe, err := os.ReadFile("../../build/probe.wasm")
 	if err != nil {
