@@ -7,6 +7,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/stage"
 )
 
@@ -111,7 +112,7 @@ func tokens(r *config.Reader, path string, v gjson.Result, canon func(string) st
 		s, ok := r.Str(path, v)
 		switch {
 		case !ok:
-		case s == "" || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~") != "":
+		case !httpsyntax.IsToken(s):
 			r.Errorf(path, "%q is not a token", s)
 		case s != canon(s):
 			r.Errorf(path, "must be written %q", canon(s))

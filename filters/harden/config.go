@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/stage"
 )
 
@@ -182,7 +183,7 @@ var framing = []string{"content-length", "transfer-encoding", "connection", "con
 // checkName accepts a lower-case RFC 9110 token that is not a pseudo-header
 // nor one the proxy owns.
 func checkName(r *config.Reader, path, name string) bool {
-	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~") != "" {
+	if !httpsyntax.IsToken(name) || name != strings.ToLower(name) {
 		r.Errorf(path, "%q is not a lower-case header name", name)
 		return false
 	}
