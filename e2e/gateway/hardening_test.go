@@ -41,14 +41,15 @@ var strictLines = []string{
 }
 
 // misbehaving answers each request by its path, on raw sockets, as
-// upstreams that set their own policies and banners do.
+// upstreams that set their own policies and banners do; one request per
+// connection, which it says, so the gateway never reuses one it closed.
 func misbehaving(t *testing.T) string {
 	t.Helper()
 	responses := map[string]string{
-		"/public/own-policy": "HTTP/1.1 200 OK\r\nContent-Security-Policy: default-src 'self'\r\nStrict-Transport-Security: max-age=60\r\nX-Frame-Options: SAMEORIGIN\r\nContent-Length: 2\r\n\r\n{}",
-		"/public/banners":    "HTTP/1.1 200 OK\r\nServer: Apache/2.4.1\r\nServer: Tomcat\r\nX-Powered-By: Express\r\nX-AspNet-Version: 4.0.30319\r\nContent-Length: 2\r\n\r\n{}",
-		"/public/crash":      "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 60\r\n\r\n<pre>NullPointerException at com.acme.Orders(Orders.java:42)",
-		"/public/cors":       "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nVary: Accept-Encoding\r\nContent-Length: 2\r\n\r\n{}",
+		"/public/own-policy": "HTTP/1.1 200 OK\r\nContent-Security-Policy: default-src 'self'\r\nStrict-Transport-Security: max-age=60\r\nX-Frame-Options: SAMEORIGIN\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+		"/public/banners":    "HTTP/1.1 200 OK\r\nServer: Apache/2.4.1\r\nServer: Tomcat\r\nX-Powered-By: Express\r\nX-AspNet-Version: 4.0.30319\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+		"/public/crash":      "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nConnection: close\r\nContent-Length: 60\r\n\r\n<pre>NullPointerException at com.acme.Orders(Orders.java:42)",
+		"/public/cors":       "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nVary: Accept-Encoding\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
 	}
 	return acceptEach(t, func(c net.Conn) {
 		defer c.Close()
@@ -60,7 +61,7 @@ func misbehaving(t *testing.T) string {
 		fmt.Sscan(line, &method, &path)
 		resp, ok := responses[path]
 		if !ok {
-			resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+			resp = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}"
 		}
 		_, _ = io.WriteString(c, resp)
 	})
