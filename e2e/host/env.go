@@ -117,6 +117,10 @@ type Config struct {
 	// HTTPCallTimeout, if set, bounds the http calls the plugin gave no
 	// timeout; by default such a call has none, as in Envoy.
 	HTTPCallTimeout time.Duration
+	// CountGuestAllocations counts the guest Go runtime's allocations
+	// (VM.GuestAllocations) with a wazero function listener; it slows every
+	// allocation, so only measurements that need it set it.
+	CountGuestAllocations bool
 	// FailHostCalls names proxy_* host calls that answer InternalFailure
 	// without doing anything, to show the plugin fails closed when a host
 	// call fails (Envoy fails them on maps a stream no longer has, on a

@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -70,23 +71,8 @@ const DefaultWait = 10 * time.Second
 // request through) or the plugin's local reply; response headers, body chunks
 // and trailers; then log, done and delete.
 func (vm *VM) RoundTrip(req Request, upstream Upstream) *Result {
-	if req.Authority == "" {
-		req.Authority = "api.example.com"
-	}
-	if req.Scheme == "" {
-		req.Scheme = "https"
-	}
-	if req.Source == "" {
-		req.Source = "203.0.113.7:51000"
-	}
-	h := Headers{{":method", req.Method}, {":path", req.Path}, {":authority", req.Authority}, {":scheme", req.Scheme}}
-	for _, kv := range req.Headers {
-		h.Add(kv[0], kv[1])
-	}
-	if len(req.Body) > 0 {
-		h.Set("content-length", strconv.Itoa(len(req.Body)))
-	}
-	h, status := vm.env.SanitizeRequest(h, req.Source)
+	req = req.withDefaults()
+	h, status := vm.env.SanitizeRequest(req.headers(), req.Source)
 	if status != 0 {
 		// The HTTP/1 codec refuses it (ServerConnectionImpl::sendProtocolError).
 		return vm.ReplyBeforeFilter(h, StreamInfo{SourceAddress: req.Source},
@@ -108,6 +94,48 @@ func (vm *VM) RoundTrip(req Request, upstream Upstream) *Result {
 	}
 	res.FilterState = s.filterStateCopy()
 	return res
+}
+
+// defaultSource is the downstream address of a Request without one.
+const defaultSource = "203.0.113.7:51000"
+
+func (req Request) withDefaults() Request {
+	if req.Authority == "" {
+		req.Authority = "api.example.com"
+	}
+	if req.Scheme == "" {
+		req.Scheme = "https"
+	}
+	if req.Source == "" {
+		req.Source = defaultSource
+	}
+	return req
+}
+
+// headers are the request's headers as the client sends them.
+func (req Request) headers() Headers {
+	h := Headers{{":method", req.Method}, {":path", req.Path}, {":authority", req.Authority}, {":scheme", req.Scheme}}
+	for _, kv := range req.Headers {
+		h.Add(kv[0], kv[1])
+	}
+	if len(req.Body) > 0 {
+		h.Set("content-length", strconv.Itoa(len(req.Body)))
+	}
+	return h
+}
+
+// FilterRequestHeaders is the request header map the plugin's
+// proxy_on_request_headers sees for req, after Envoy's sanitization and its
+// header map's inline joins, and the downstream address it comes from: what
+// another host needs to replay the same stream (e2e/v8). A request Envoy
+// refuses before the filter is an error.
+func (e *Env) FilterRequestHeaders(req Request) (Headers, string, error) {
+	req = req.withDefaults()
+	h, status := e.SanitizeRequest(req.headers(), req.Source)
+	if status != 0 {
+		return nil, "", fmt.Errorf("envoy answers %d before the filter", status)
+	}
+	return e.requestRules.build(h), req.Source, nil
 }
 
 // ReplyBeforeFilter is a request answered before it reached the plugin: by

@@ -92,7 +92,13 @@ type VM struct {
 	// pollOneoffCalls counts WASI poll_oneoff calls: under Envoy 1.33 each one
 	// makes the Go runtime throw.
 	pollOneoffCalls int
-	stdout, stderr  []byte
+	// hostCalls counts every host call the module made (proxy_* and WASI).
+	hostCalls uint64
+	// guestAllocs and guestAllocBytes count the Go runtime's allocations
+	// (Config.CountGuestAllocations).
+	guestAllocs, guestAllocBytes uint64
+	startup                      Startup
+	stdout, stderr               []byte
 	// pendingCalls counts dispatched http calls whose goroutines have not ended.
 	pendingCalls sync.WaitGroup
 
@@ -166,7 +172,13 @@ func (e *Env) newVM(worker int) (*VM, error) {
 	vm := &VM{env: e, worker: worker, streams: map[uint32]*Stream{}, httpCalls: map[uint32]*pendingCall{},
 		roots: map[uint32]*rootContext{}, nextID: 1}
 	ctx := experimental.WithMemoryAllocator(context.Background(), experimental.MemoryAllocatorFunc(newReservedMemory))
-	vm.rt = wazero.NewRuntimeWithConfig(ctx, e.runtimeC)
+	runtimeC := e.runtimeC
+	if e.cfg.CountGuestAllocations {
+		ctx = experimental.WithFunctionListenerFactory(ctx, &allocCounting)
+		runtimeC = wazero.NewRuntimeConfig().WithCompilationCache(allocCountingCache()).WithCloseOnContextDone(false)
+	}
+	start := time.Now()
+	vm.rt = wazero.NewRuntimeWithConfig(ctx, runtimeC)
 	if err := vm.instantiateHost(ctx); err != nil {
 		vm.rt.Close(ctx)
 		return nil, err
@@ -184,6 +196,9 @@ func (e *Env) newVM(worker int) (*VM, error) {
 		return nil, fmt.Errorf("instantiate module: %w", err)
 	}
 	vm.mod, vm.mem = mod, mod.Memory()
+	if e.cfg.CountGuestAllocations {
+		allocCounting.vms.Store(mod, vm)
+	}
 	for i, name := range fnNames {
 		vm.fns[i] = mod.ExportedFunction(name)
 	}
@@ -193,9 +208,12 @@ func (e *Env) newVM(worker int) (*VM, error) {
 	}
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
+	vm.startup.Instantiate = time.Since(start)
 	if init := mod.ExportedFunction("_initialize"); init != nil {
 		vm.phase = phaseInitialize
+		start = time.Now()
 		_, err := init.Call(context.Background())
+		vm.startup.Initialize = time.Since(start)
 		vm.phase = phaseNormal
 		if err != nil {
 			vm.fail(err)
@@ -218,7 +236,9 @@ func (vm *VM) startRoot(config []byte) (*rootContext, error) {
 	if _, err := vm.call(fnContextCreate, uint64(root.id), 0); err != nil {
 		return root, err
 	}
+	start := time.Now()
 	ok, err := vm.call(fnVMStart, uint64(root.id), uint64(len(vm.env.cfg.VMConfiguration)))
+	vm.startup.VMStart = time.Since(start)
 	if err != nil {
 		return root, err
 	}
@@ -226,7 +246,9 @@ func (vm *VM) startRoot(config []byte) (*rootContext, error) {
 		return root, errors.New("proxy_on_vm_start returned false")
 	}
 	vm.configuring = root
+	start = time.Now()
 	ok, err = vm.call(fnConfigure, uint64(root.id), uint64(len(config)))
+	vm.startup.Configure = time.Since(start)
 	vm.configuring = nil
 	if err != nil {
 		return root, err
@@ -236,6 +258,32 @@ func (vm *VM) startRoot(config []byte) (*rootContext, error) {
 	}
 	vm.rootID = root.id
 	return root, nil
+}
+
+// Startup is how long a VM's start-up phases took.
+type Startup struct {
+	// Instantiate is the runtime, the host modules, the (cached) compiled
+	// code and the module's instantiation.
+	Instantiate time.Duration
+	// Initialize is _initialize: the Go runtime and package inits.
+	Initialize time.Duration
+	// VMStart and Configure are the latest root context's proxy_on_vm_start
+	// and proxy_on_configure.
+	VMStart, Configure time.Duration
+}
+
+// Startup reports the VM's start-up phases.
+func (vm *VM) Startup() Startup {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.startup
+}
+
+// HostCalls is how many host functions (proxy_* and WASI) the module called.
+func (vm *VM) HostCalls() uint64 {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.hostCalls
 }
 
 // Worker is the VM's index, as Envoy's worker thread number.
@@ -258,6 +306,7 @@ func (vm *VM) Close() {
 		delete(vm.httpCalls, token)
 	}
 	if vm.rt != nil {
+		allocCounting.vms.Delete(vm.mod)
 		vm.rt.Close(context.Background())
 		vm.rt = nil
 	}
