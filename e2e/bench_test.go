@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,13 +15,70 @@ import (
 // BenchmarkStream is the per-stream floor every stage is measured against: a
 // full stream (context create, request headers, response headers, log, done,
 // delete) through the null plugin (a module built the same way that only
-// continues) and through apiguard on a route with no policies (hardening
-// off), then with the default hardening. Each apiguard case reports its
-// cost as a ratio to the null plugin on the same upstream response (x-null).
+// continues) and through apiguard, case by case. Each stream's outcome is
+// checked: the status the client sees and whether the upstream was reached.
+// `make bench-table` (TestBenchmarkTable) and the V8 host (e2e/v8) run the
+// same cases.
 func BenchmarkStream(b *testing.B) {
+	// floor is the null plugin's ns/op by upstream response and request
+	// body size: each apiguard case reports its cost as a ratio to the null
+	// plugin's on the same stream shape (x-null).
+	type shape struct {
+		resp *host.Response
+		body int
+	}
+	floor := map[shape]float64{}
+	for _, sc := range streamScenarios() {
+		b.Run(sc.name, func(b *testing.B) {
+			vm := sc.start(b, nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sc.roundTrip(b, vm, i)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(vm.MemorySize())/(1<<20), "linear-MiB")
+			perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			n := len(sc.requests[0].Body)
+			if n > 0 {
+				b.ReportMetric(perOp/(float64(n)/1024), "ns/KiB")
+			}
+			if k := (shape{sc.response(), n}); sc.module == "nullplugin.wasm" {
+				floor[k] = perOp
+			} else if f := floor[k]; f > 0 {
+				b.ReportMetric(perOp/f, "x-null")
+			}
+		})
+	}
+}
+
+// streamScenario is one case of BenchmarkStream: a module with a filter
+// configuration, the requests its streams cycle through, and the status each
+// must get. A 2xx went to the upstream; anything else is a local reply that
+// must not have.
+type streamScenario struct {
+	name, module, config string
+	requests             []host.Request
+	status               int
+	// resp is what the upstream answers; nil for benchResponse.
+	resp *host.Response
+}
+
+// response is what the upstream answers the scenario's streams.
+func (sc streamScenario) response() *host.Response {
+	if sc.resp != nil {
+		return sc.resp
+	}
+	return benchResponse
+}
+
+// streamScenarios are BenchmarkStream's cases. Add a case here and the
+// benchmark, the table in BENCHMARKS.md and the V8 host pick it up.
+func streamScenarios() []streamScenario {
+	// A route with no policy: hardening off, as the floor of apiguard's own
+	// work; hardened is the same route with the default (strict) hardening.
 	const passThrough = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}], "response": {"security_headers": "off"}}`
 	const hardened = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}]}`
-	small := &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}}}
 	// A typical API response: ten headers, two of them leaky.
 	tenHeaders := &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}, {"content-length", "11"},
 		{"date", "Wed, 02 Dec 2026 01:00:00 GMT"}, {"server", "nginx"}, {"x-powered-by", "Express"}, {"etag", `"abc123"`},
@@ -40,73 +98,76 @@ func BenchmarkStream(b *testing.B) {
 		path                 string
 		tokens               []string
 		body                 []byte
+		status               int
 		resp                 *host.Response
 	}{
-		{name: "null-plugin", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42"},
-		{name: "apiguard-pass-through", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42"},
-		{name: "apiguard-no-route-404", module: "plugin.wasm", config: passThrough, path: "/api/v1/customers/42"},
-		{name: "null-plugin-10-headers", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", resp: tenHeaders},
-		{name: "apiguard-pass-through-10-headers", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", resp: tenHeaders},
-		{name: "apiguard-hardened-10-headers", module: "plugin.wasm", config: hardened, path: "/api/v1/orders/42", resp: tenHeaders},
-		{name: "apiguard-jwt-cached", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1)},
-		{name: "apiguard-jwt-cached-authz-10-routes", module: "plugin.wasm", config: authzRoutes(10), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}},
-		{name: "apiguard-jwt-cached-authz-1000-routes", module: "plugin.wasm", config: authzRoutes(1000), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}},
-		{name: "apiguard-jwt-cold-RS256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1024)},
-		{name: "apiguard-jwt-cold-ES256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("ES256", 1024)},
+		{name: "null-plugin", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", status: 200},
+		{name: "apiguard-pass-through", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", status: 200},
+		{name: "apiguard-1000-routes", module: "plugin.wasm", config: manyRoutes(1000), path: manyRoutesRequest(1000).Path, status: 200},
+		{name: "apiguard-no-route-404", module: "plugin.wasm", config: passThrough, path: "/api/v1/customers/42", status: 404},
+		{name: "null-plugin-10-headers", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", status: 200, resp: tenHeaders},
+		{name: "apiguard-pass-through-10-headers", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", status: 200, resp: tenHeaders},
+		{name: "apiguard-hardened-10-headers", module: "plugin.wasm", config: hardened, path: "/api/v1/orders/42", status: 200, resp: tenHeaders},
+		{name: "apiguard-jwt-cached", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1), status: 200},
+		{name: "apiguard-jwt-cached-authz-10-routes", module: "plugin.wasm", config: authzRoutes(10), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}, status: 200},
+		{name: "apiguard-jwt-cached-authz-1000-routes", module: "plugin.wasm", config: authzRoutes(1000), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}, status: 200},
+		{name: "apiguard-jwt-cold-RS256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1024), status: 200},
+		{name: "apiguard-jwt-cold-ES256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("ES256", 1024), status: 200},
 		// Bodies: the floor, a route that does not read them, and JSON
 		// validated against a schema, per KiB.
-		{name: "null-plugin-body-1KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: orderBody(1 << 10)},
-		{name: "apiguard-body-unvalidated-1KiB", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", body: orderBody(1 << 10)},
-		{name: "apiguard-validate-json-1KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(1 << 10)},
-		{name: "apiguard-validate-json-64KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(64 << 10)},
+		{name: "null-plugin-body-1KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: orderBody(1 << 10), status: 200},
+		{name: "null-plugin-body-64KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: orderBody(64 << 10), status: 200},
+		{name: "apiguard-body-unvalidated-1KiB", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", body: orderBody(1 << 10), status: 200},
+		{name: "apiguard-validate-json-1KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(1 << 10), status: 200},
+		{name: "apiguard-validate-json-64KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(64 << 10), status: 200},
 	}
-	// floor is the null plugin's ns/op by upstream response and request body.
-	type shape struct {
-		resp *host.Response
-		body int
-	}
-	floor := map[shape]float64{}
-	for _, bc := range cases {
-		if bc.resp == nil {
-			bc.resp = small
+	var out []streamScenario
+	for _, c := range cases {
+		sc := streamScenario{name: c.name, module: c.module, config: c.config, status: c.status, resp: c.resp}
+		switch {
+		case c.body != nil:
+			req := request("PUT", c.path, "user-agent", "bench/1.0", "content-type", "application/json")
+			req.Body = c.body
+			sc.requests = []host.Request{req}
+		case c.tokens != nil:
+			for _, tok := range c.tokens {
+				sc.requests = append(sc.requests, request("GET", c.path, append(bearer(tok), "user-agent", "bench/1.0")...))
+			}
+		default:
+			sc.requests = []host.Request{request("GET", c.path, "user-agent", "bench/1.0", "accept", "application/json")}
 		}
-		b.Run(bc.name, func(b *testing.B) {
-			_, vms, err := load(b, bc.module, bc.config, 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
-			if err != nil {
-				b.Fatal(err)
-			}
-			vm := vms[0]
-			reqs := []host.Request{request("GET", bc.path, "user-agent", "bench/1.0", "accept", "application/json")}
-			if bc.body != nil {
-				reqs[0] = request("PUT", bc.path, "user-agent", "bench/1.0", "content-type", "application/json")
-				reqs[0].Body = bc.body
-			}
-			if bc.tokens != nil {
-				reqs = reqs[:0]
-				for _, tok := range bc.tokens {
-					reqs = append(reqs, request("GET", bc.path, append(bearer(tok), "user-agent", "bench/1.0")...))
-				}
-			}
-			up := func(*host.UpstreamRequest) *host.Response { return bc.resp }
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if res := vm.RoundTrip(reqs[i%len(reqs)], up); res.Err != nil || res.Status != 200 && bc.tokens != nil {
-					b.Fatal(res.Err, res.Status)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(vm.MemorySize())/(1<<20), "linear-MiB")
-			perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-			if bc.body != nil {
-				b.ReportMetric(perOp/(float64(len(bc.body))/1024), "ns/KiB")
-			}
-			if k := (shape{bc.resp, len(bc.body)}); bc.module == "nullplugin.wasm" {
-				floor[k] = perOp
-			} else if f := floor[k]; f > 0 {
-				b.ReportMetric(perOp/f, "x-null")
-			}
-		})
+		out = append(out, sc)
+	}
+	return out
+}
+
+// benchNow is the scenarios' fake clock: their tokens are valid then.
+var benchNow = jwtNow
+
+// benchResponse is what the upstream answers every scenario.
+var benchResponse = &host.Response{Status: 200, Headers: host.Headers{{"content-type", "application/json"}}}
+
+// start loads the scenario's module and configuration into one VM.
+func (sc streamScenario) start(tb testing.TB, opt option) *host.VM {
+	tb.Helper()
+	opts := []option{func(c *host.Config) { c.Clock = host.NewFakeClock(benchNow) }}
+	if opt != nil {
+		opts = append(opts, opt)
+	}
+	env, vms, err := load(tb, sc.module, sc.config, 1, opts...)
+	if err != nil {
+		env.WriteLogs(os.Stderr)
+		tb.Fatalf("%s: %v", sc.name, err)
+	}
+	return vms[0]
+}
+
+// roundTrip runs stream i and fails unless it had the scenario's outcome.
+func (sc streamScenario) roundTrip(tb testing.TB, vm *host.VM, i int) {
+	resp := sc.response()
+	res := vm.RoundTrip(sc.requests[i%len(sc.requests)], func(*host.UpstreamRequest) *host.Response { return resp })
+	if res.Err != nil || res.Status != sc.status || (res.Upstream != nil) != (sc.status < 300) {
+		tb.Fatalf("%s: stream %d: status %d (want %d), reached upstream %t, err %v", sc.name, i, res.Status, sc.status, res.Upstream != nil, res.Err)
 	}
 }
 

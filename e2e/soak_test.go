@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,21 +35,33 @@ func soakStreams(t *testing.T) int {
 // warm-up.
 func TestSoak(t *testing.T) {
 	n := soakStreams(t)
-	g := startGateway(t, ordersPolicy(), 1, withProfile(host.Envoy133), func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
+	g := startGateway(t, soakPolicy(t), 1, withProfile(host.Envoy133), func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
 	vm := g.vms[0]
 	cached := bearer(idpKeys()["RS256"].Token(idpClaims()))
 	expired := bearer(idpKeys()["ES256"].Token(jwttest.Claims(idpIssuer, "orders-api", jwtNow.Add(-time.Hour).Unix())))
 	es := idpKeys()["ES256"]
-	// Each stream is one of these, in turn: cached and refused tokens, public
-	// and unknown routes, and path tricks; every 100th carries a fresh token,
-	// so a full signature verification (and its garbage) runs too.
-	kinds := []func(i int) host.Request{
-		func(i int) host.Request { return request("GET", fmt.Sprintf("/orders/%d", i), cached...) },
-		func(i int) host.Request { return request("GET", fmt.Sprintf("/orders/%d", i), expired...) },
-		func(i int) host.Request { return request("GET", fmt.Sprintf("/catalogue/%d?page=2", i)) },
-		func(i int) host.Request { return request("GET", fmt.Sprintf("/healthz;v=%d", i)) },
-		func(i int) host.Request { return request("GET", fmt.Sprintf("/public/../admin/%d", i)) },
-		func(i int) host.Request { return request("GET", fmt.Sprintf("/a%%2fb/%d", i)) },
+	validBody, invalidBody := orderBody(256), []byte(`{"customer": "buyer@example.com", "items": [{"sku": "lower-case", "qty": 0}]}`)
+	body := func(method, path string, b []byte) host.Request {
+		r := request(method, path, "content-type", "application/json")
+		r.Body = b
+		return r
+	}
+	// Each stream is one of these, in turn, and must get its status: bodies
+	// validated and refused, cached and refused tokens, public and unknown
+	// routes, and path tricks; every 100th carries a fresh token, so a full
+	// signature verification (and its garbage) runs too.
+	kinds := []struct {
+		req    func(i int) host.Request
+		status int
+	}{
+		{func(i int) host.Request { return body("PUT", fmt.Sprintf("/api/v1/orders/%d", i), validBody) }, 200},
+		{func(i int) host.Request { return body("PUT", fmt.Sprintf("/api/v1/orders/%d", i), invalidBody) }, 400},
+		{func(i int) host.Request { return request("GET", fmt.Sprintf("/orders/%d", i), cached...) }, 200},
+		{func(i int) host.Request { return request("GET", fmt.Sprintf("/orders/%d", i), expired...) }, 401},
+		{func(i int) host.Request { return request("GET", fmt.Sprintf("/catalogue/%d?page=2", i)) }, 200},
+		{func(i int) host.Request { return request("GET", fmt.Sprintf("/healthz;v=%d", i)) }, 200},
+		{func(i int) host.Request { return request("GET", fmt.Sprintf("/public/../admin/%d", i)) }, 404},
+		{func(i int) host.Request { return request("GET", fmt.Sprintf("/a%%2fb/%d", i)) }, 400},
 	}
 	// The heap reaches its steady state within about 50,000 streams; the second
 	// half of the run must then not grow it.
@@ -57,14 +71,18 @@ func TestSoak(t *testing.T) {
 		if i == warmup {
 			memAfterWarmup = vm.MemorySize()
 		}
-		req := kinds[i%len(kinds)](i)
+		kind := kinds[i%len(kinds)]
+		req, status := kind.req(i), kind.status
 		if i%100 == 99 {
-			req = request("GET", "/orders/1", bearer(es.Token(idpClaims("jti", strconv.Quote(strconv.Itoa(i)))))...)
+			req, status = request("GET", "/orders/1", bearer(es.Token(idpClaims("jti", strconv.Quote(strconv.Itoa(i)))))...), 200
 		}
 		res := vm.RoundTrip(req, upstream)
 		if res.Err != nil {
 			g.env.WriteLogs(os.Stderr)
 			t.Fatalf("stream %d trapped after %d poll_oneoff calls: %v", i, vm.PollOneoffCalls(), res.Err)
+		}
+		if res.Status != status {
+			t.Fatalf("stream %d: %s %s answered %d, want %d", i, req.Method, req.Path, res.Status, status)
 		}
 		if i%10000 == 0 {
 			g.env.ResetLogs()
@@ -81,4 +99,27 @@ func TestSoak(t *testing.T) {
 	if n > warmup && mem > memAfterWarmup+1<<20 {
 		t.Errorf("linear memory grew from %d to %d bytes after warm-up", memAfterWarmup, mem)
 	}
+}
+
+// soakPolicy is ordersPolicy with validatedOrders' route added (renamed), so
+// a soak also validates bodies.
+func soakPolicy(t *testing.T) string {
+	decode := func(s string) map[string]any {
+		d := json.NewDecoder(strings.NewReader(s))
+		d.UseNumber()
+		var m map[string]any
+		if err := d.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	orders, validated := decode(ordersPolicy()), decode(validatedOrders)
+	route := validated["routes"].([]any)[0].(map[string]any)
+	route["name"] = "order-bodies"
+	orders["routes"] = append(orders["routes"].([]any), route)
+	b, err := json.Marshal(orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

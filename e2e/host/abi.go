@@ -77,7 +77,7 @@ func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
 			okAlloc = true
 		}
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
-			vm.hostCalls++
+			vm.allHostCalls++
 			switch vm.phase {
 			case phaseInitialize:
 				if !okInit {

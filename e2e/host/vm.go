@@ -92,8 +92,9 @@ type VM struct {
 	// pollOneoffCalls counts WASI poll_oneoff calls: under Envoy 1.33 each one
 	// makes the Go runtime throw.
 	pollOneoffCalls int
-	// hostCalls counts every host call the module made (proxy_* and WASI).
-	hostCalls uint64
+	// allHostCalls counts every host call the module made (proxy_* and
+	// WASI).
+	allHostCalls uint64
 	// guestAllocs and guestAllocBytes count the Go runtime's allocations
 	// (Config.CountGuestAllocations).
 	guestAllocs, guestAllocBytes uint64
@@ -279,11 +280,12 @@ func (vm *VM) Startup() Startup {
 	return vm.startup
 }
 
-// HostCalls is how many host functions (proxy_* and WASI) the module called.
-func (vm *VM) HostCalls() uint64 {
+// AllHostCalls is how many host functions (proxy_* and WASI) the module
+// called.
+func (vm *VM) AllHostCalls() uint64 {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
-	return vm.hostCalls
+	return vm.allHostCalls
 }
 
 // Worker is the VM's index, as Envoy's worker thread number.
