@@ -9,7 +9,7 @@ GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') g
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
-.PHONY: all build test lint fuzz bench soak run check openapi oci clean
+.PHONY: all build test lint fuzz bench bench-table bench-v8 soak run check openapi oci clean
 
 all: build
 
@@ -62,11 +62,28 @@ fuzz:
 	  done; \
 	done
 
-# Per-stream cost in the wasm host, then the filters natively and compiled to wasm in wazero.
+# Per-stream cost in the wasm host, then the filters natively and compiled to wasm in wazero, then the table of
+# BENCHMARKS.md (wazero and V8).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./e2e/ ./filters/...
 	$(GO) build -o $(BUILD)/wasirun ./e2e/cmd/wasirun
 	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(BUILD)/wasirun -run '^$$' -bench . -benchmem ./filters/...
+	$(MAKE) bench-table
+
+# Every BenchmarkStream scenario and the start-up phases in wazero and V8 (node --no-liftoff and default tiering):
+# prints the table and writes BENCHMARKS.md. BENCH_STREAMS streams per scenario, or BENCH_SECONDS' worth.
+BENCH_STREAMS ?= 100000
+BENCH_SECONDS ?= 20
+bench-table: build
+	APIGUARD_BENCH_TABLE=$(CURDIR)/BENCHMARKS.md APIGUARD_BENCH_STREAMS=$(BENCH_STREAMS) APIGUARD_BENCH_SECONDS=$(BENCH_SECONDS) \
+	  $(GO) test -count=1 -timeout 120m -run '^TestBenchmarkTable$$' -v ./e2e/
+
+# The same scenarios in V8 only, through the JavaScript proxy-wasm host (e2e/v8/host.mjs).
+bench-v8: build
+	@command -v node >/dev/null || { echo "make: bench-v8 needs node (Node.js 20 or later, no packages)" >&2; exit 1; }
+	APIGUARD_BENCH_SCENARIOS=$(BUILD)/bench-scenarios.json $(GO) test -count=1 -run '^TestWriteBenchScenarios$$' ./e2e/
+	node --no-liftoff e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --seconds $(BENCH_SECONDS)
+	node e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --seconds $(BENCH_SECONDS)
 
 soak: build
 	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/ ./e2e/host/

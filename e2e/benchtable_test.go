@@ -1,0 +1,338 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/tetratelabs/wazero"
+)
+
+// streamStats is one scenario measured in one engine.
+type streamStats struct {
+	Name        string  `json:"name"`
+	Streams     int     `json:"streams"`
+	NsPerStream float64 `json:"ns_per_stream"`
+	P50         float64 `json:"p50_ns"`
+	P99         float64 `json:"p99_ns"`
+	HostCalls   float64 `json:"host_calls_per_stream"`
+	LinearBytes uint32  `json:"linear_bytes"`
+	// Allocation counts come from the wazero host only.
+	AllocBytes, Allocs float64
+}
+
+// startupStats is one start-up scenario, phase by phase, in milliseconds.
+type startupStats struct {
+	Name        string             `json:"name"`
+	Ms          map[string]float64 `json:"ms"`
+	LinearBytes uint32             `json:"linear_bytes"`
+}
+
+// v8Run is what e2e/v8/host.mjs reports with --json.
+type v8Run struct {
+	Engine  string         `json:"engine"`
+	Node    string         `json:"node"`
+	Flags   []string       `json:"flags"`
+	Streams []streamStats  `json:"streams"`
+	Startup []startupStats `json:"startup"`
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q", name, v)
+	}
+	return n
+}
+
+// TestBenchmarkTable measures every BenchmarkStream scenario and the
+// start-up scenarios in wazero and, when node is installed, in V8 with
+// TurboFan only (--no-liftoff) and with Node's default tiering, prints the
+// table and writes it to the file APIGUARD_BENCH_TABLE names (make bench).
+// Each scenario runs APIGUARD_BENCH_STREAMS streams (100,000) after a
+// warm-up, or as many as fit in APIGUARD_BENCH_SECONDS (20) per scenario.
+func TestBenchmarkTable(t *testing.T) {
+	out := os.Getenv("APIGUARD_BENCH_TABLE")
+	if out == "" {
+		t.Skip("measures and writes BENCHMARKS.md when APIGUARD_BENCH_TABLE names it (make bench)")
+	}
+	streams := envInt(t, "APIGUARD_BENCH_STREAMS", 100000)
+	budget := time.Duration(envInt(t, "APIGUARD_BENCH_SECONDS", 20)) * time.Second
+	load1 := loadAverage()
+	scenarios := streamScenarios()
+	var wz []streamStats
+	for _, sc := range scenarios {
+		st := measureWazero(t, sc, streams, budget)
+		st.Allocs, st.AllocBytes = guestAllocations(t, sc)
+		t.Logf("wazero %s: %.0f ns/stream over %d streams", sc.name, st.NsPerStream, st.Streams)
+		wz = append(wz, st)
+	}
+	var wzStartup []startupStats
+	for _, su := range startupScenarios() {
+		wzStartup = append(wzStartup, startupWazero(t, su))
+	}
+	var runs []v8Run
+	node, err := exec.LookPath("node")
+	if err == nil {
+		file := filepath.Join(t.TempDir(), "scenarios.json")
+		writeV8Scenarios(t, file, scenarios, startupScenarios())
+		for _, flags := range [][]string{{"--no-liftoff"}, nil} {
+			runs = append(runs, runV8(t, node, flags, file, "--streams", strconv.Itoa(streams), "--seconds", strconv.Itoa(int(budget.Seconds()))))
+		}
+	}
+	var b bytes.Buffer
+	writeTable(&b, scenarios, wz, wzStartup, runs, load1, loadAverage())
+	fmt.Print(b.String())
+	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// measureWazero times each stream of a warm VM.
+func measureWazero(t *testing.T, sc streamScenario, streams int, budget time.Duration) streamStats {
+	vm := sc.start(t, nil)
+	warmUntil := time.Now().Add(budget / 10)
+	for i := 0; i < min(2000, streams/8) && time.Now().Before(warmUntil); i++ {
+		sc.roundTrip(t, vm, i)
+	}
+	calls := vm.AllHostCalls()
+	times := make([]time.Duration, 0, streams)
+	deadline := time.Now().Add(budget)
+	start := time.Now()
+	for n := 0; n < streams; n++ {
+		a := time.Now()
+		sc.roundTrip(t, vm, n)
+		times = append(times, time.Since(a))
+		if n%256 == 255 && time.Now().After(deadline) {
+			break
+		}
+	}
+	total := time.Since(start)
+	n := len(times)
+	slices.Sort(times)
+	return streamStats{Name: sc.name, Streams: n, NsPerStream: float64(total.Nanoseconds()) / float64(n),
+		P50: float64(times[n/2]), P99: float64(times[min(n-1, n*99/100)]),
+		HostCalls: float64(vm.AllHostCalls()-calls) / float64(n), LinearBytes: vm.MemorySize()}
+}
+
+// guestAllocations counts what the guest's Go runtime allocates per stream,
+// in a VM whose runtime.mallocgc is watched (host.Config.CountGuestAllocations).
+func guestAllocations(t *testing.T, sc streamScenario) (objects, bytes float64) {
+	vm := sc.start(t, func(c *host.Config) { c.CountGuestAllocations = true })
+	const warm = 100
+	for i := 0; i < warm; i++ {
+		sc.roundTrip(t, vm, i)
+	}
+	o0, b0 := vm.GuestAllocations()
+	n, deadline := 0, time.Now().Add(5*time.Second)
+	for ; n < 1000 && (n < 10 || time.Now().Before(deadline)); n++ {
+		sc.roundTrip(t, vm, warm+n)
+	}
+	o1, b1 := vm.GuestAllocations()
+	return float64(o1-o0) / float64(n), float64(b1-b0) / float64(n)
+}
+
+// startupWazero times a fresh compile (no cache), then a VM's start-up and
+// first request.
+func startupWazero(t *testing.T, su startupScenario) startupStats {
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	start := time.Now()
+	if _, err := rt.CompileModule(ctx, module(t, su.module)); err != nil {
+		t.Fatal(err)
+	}
+	compile := time.Since(start)
+	rt.Close(ctx)
+	env, err := host.NewEnv(host.Config{Module: module(t, su.module), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: []byte(su.config), Clock: host.NewFakeClock(benchNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	vm, err := env.StartVM()
+	if err != nil {
+		env.WriteLogs(os.Stderr)
+		t.Fatalf("%s: %v", su.name, err)
+	}
+	mem := vm.MemorySize()
+	start = time.Now()
+	res := vm.RoundTrip(su.request, upstream)
+	first := time.Since(start)
+	if res.Err != nil || res.Status != su.status {
+		t.Fatalf("%s: first request: status %d (want %d), %v", su.name, res.Status, su.status, res.Err)
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	p := vm.Startup()
+	return startupStats{Name: su.name, LinearBytes: mem, Ms: map[string]float64{
+		"compile": ms(compile), "initialize": ms(p.Instantiate + p.Initialize), "vm_start": ms(p.VMStart),
+		"configure": ms(p.Configure), "first_request": ms(first)}}
+}
+
+// runV8 runs the V8 host over the scenario file and reads its report.
+func runV8(t *testing.T, node string, flags []string, file string, args ...string) v8Run {
+	t.Helper()
+	report := filepath.Join(t.TempDir(), "v8.json")
+	cmd := exec.Command(node, append(append(flags, "v8/host.mjs", file, "--json", report), args...)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r v8Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// nullFor is the null-plugin scenario a scenario's ratio is taken against:
+// the one whose requests carry the same body size, else the first.
+func nullFor(scenarios []streamScenario, sc streamScenario) int {
+	first := -1
+	for i, n := range scenarios {
+		if n.module != "nullplugin.wasm" {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if len(n.requests[0].Body) == len(sc.requests[0].Body) {
+			return i
+		}
+	}
+	return first
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d CPUs, %s/%s", cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+}
+
+// wazeroVersion is the version go.mod requires (a test binary's build
+// information lists no dependencies).
+func wazeroVersion() string {
+	b, _ := os.ReadFile("../go.mod")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "github.com/tetratelabs/wazero" {
+			return f[1]
+		}
+	}
+	return "unknown"
+}
+
+func us(ns float64) string { return strconv.FormatFloat(ns/1000, 'f', 1, 64) }
+
+func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, wzStartup []startupStats, runs []v8Run, loadBefore, loadAfter string) {
+	fmt.Fprintf(w, "# Benchmarks\n\nWritten by `make bench` (TestBenchmarkTable in e2e/benchtable_test.go); do not edit by hand.\n\n")
+	fmt.Fprintf(w, "- Machine: %s; load average %s before, %s after. The machine is shared: compare ratios within one run, not absolute times across runs.\n", machine(), loadBefore, loadAfter)
+	fmt.Fprintf(w, "- Go %s, wazero %s (compiler), plugin.wasm %d bytes, nullplugin.wasm %d bytes.\n", runtime.Version(), wazeroVersion(), fileSize("plugin.wasm"), fileSize("nullplugin.wasm"))
+	if len(runs) > 0 {
+		fmt.Fprintf(w, "- V8: Node %s; TurboFan = `node --no-liftoff`, default = Liftoff with tier-up (e2e/v8/host.mjs).\n", runs[0].Node)
+	} else {
+		fmt.Fprintf(w, "- V8: not measured (node is not installed).\n")
+	}
+	fmt.Fprintf(w, "- Per stream: a whole stream (context create, request headers [and body], response headers, log, done, delete), mean over the streams shown after a warm-up; p50/p99 from per-stream timings. × null is against the null plugin with the same body size. Host calls are proxy_* and WASI calls, counted by the host. Guest allocations are the Go runtime's `runtime.mallocgc` calls and bytes (a wazero function listener reads the size from the Go stack), over 1,000 streams.\n\n")
+	fmt.Fprintf(w, "## Per stream\n\nTimes in µs: mean, p50 and p99 of one stream; × null is the mean's ratio, then the p50's (steadier on a busy machine).\n\n")
+	fmt.Fprintf(w, "| scenario | wazero streams | host calls | guest allocs | guest bytes | linear MiB | wazero mean | p50 | p99 | × null | × null p50 |")
+	for _, r := range runs {
+		fmt.Fprintf(w, " %s mean | p50 | p99 | × null | × null p50 |", engineName(r))
+	}
+	fmt.Fprintf(w, "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for range runs {
+		fmt.Fprintf(w, "---:|---:|---:|---:|---:|")
+	}
+	fmt.Fprintln(w)
+	cells := func(s, base *streamStats) string {
+		if s == nil || base == nil {
+			return " – | – | – | – | – |"
+		}
+		return fmt.Sprintf(" %s | %s | %s | %.2f | %.2f |", us(s.NsPerStream), us(s.P50), us(s.P99), s.NsPerStream/base.NsPerStream, s.P50/base.P50)
+	}
+	for i, sc := range scenarios {
+		s, null := wz[i], scenarios[nullFor(scenarios, sc)].name
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.0f | %.1f |%s", sc.name, s.Streams, s.HostCalls, s.Allocs, s.AllocBytes,
+			float64(s.LinearBytes)/(1<<20), cells(&s, find(wz, null)))
+		for _, r := range runs {
+			fmt.Fprint(w, cells(find(r.Streams, sc.name), find(r.Streams, null)))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\n## Start-up (ms)\n\nEach scenario in a fresh VM (V8: a fresh node process). compile: wazero without its cache, V8's WebAssembly.compile; initialize: instantiate + `_initialize` (wazero: with the cached compiled code); vm_start and configure: `proxy_on_vm_start` and `proxy_on_configure`; first request: the first stream.\n\n")
+	fmt.Fprintf(w, "| scenario | engine | compile | initialize | vm_start | configure | first request | linear MiB after start |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	phases := []string{"compile", "initialize", "vm_start", "configure", "first_request"}
+	row := func(name, engine string, s startupStats) {
+		fmt.Fprintf(w, "| %s | %s |", name, engine)
+		for _, p := range phases {
+			fmt.Fprintf(w, " %.2f |", s.Ms[p])
+		}
+		fmt.Fprintf(w, " %.1f |\n", float64(s.LinearBytes)/(1<<20))
+	}
+	for _, s := range wzStartup {
+		row(s.Name, "wazero", s)
+		for _, r := range runs {
+			for _, v := range r.Startup {
+				if v.Name == s.Name {
+					row(s.Name, engineName(r), v)
+				}
+			}
+		}
+	}
+}
+
+func engineName(r v8Run) string {
+	if slices.Contains(r.Flags, "--no-liftoff") {
+		return "V8 TurboFan"
+	}
+	return "V8 default"
+}
+
+func find(stats []streamStats, name string) *streamStats {
+	for i := range stats {
+		if stats[i].Name == name {
+			return &stats[i]
+		}
+	}
+	return nil
+}
+
+func fileSize(name string) int64 {
+	fi, err := os.Stat("../build/" + name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
