@@ -61,3 +61,20 @@ type beforeAuthentication struct{ st stage.EarlyStage }
 func (b beforeAuthentication) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
 	return b.st.BeforeAuthentication(s, in)
 }
+
+// afterOthers runs a stage's last part in its place after every other stage
+// of the route, and takes the answers of the calls it asks for.
+type afterOthers struct{ st stage.LastStage }
+
+func (a afterOthers) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
+	return a.st.AfterOthers(s, in)
+}
+
+// caller is the stage that answers a call asked in s.Stages[i]'s run.
+func caller(st stage.Stage) (stage.CallStage, bool) {
+	if a, ok := st.(afterOthers); ok {
+		st = a.st
+	}
+	cs, ok := st.(stage.CallStage)
+	return cs, ok
+}

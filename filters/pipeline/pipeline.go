@@ -14,7 +14,14 @@
 //     route with a stage.PreflightStage matches as the method it announces
 //     and answers here, a local reply that is not a denial: Stream.Answer);
 //  5. authentication, on routes with "auth" providers (filters/authn);
-//  6. the optional stages of Stages, in their order.
+//  6. the optional stages of Stages, in their order;
+//  7. the last part of the route's stages that have one (stage.LastStage),
+//     in the order of Stages: checks that cost a callout, which a request
+//     any cheaper check refused never reaches.
+//
+// A stage may ask for a gRPC call (stage.Stream.Call, stage.CallStage): the
+// phase stops there, the glue makes the call, and CallAnswered resumes the
+// stage with the answer and then the stages after it.
 //
 // Stages speak filters/stage: what they see of a stream and what they answer.
 //
@@ -188,7 +195,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 				errs = append(errs, stErrs...)
 			}
 		}
-		var early []stage.Stage
+		var early, last []stage.Stage
 		captured := r.Match.Params()
 		for _, st := range r.Stages {
 			if ps, ok := st.(stage.ParamStage); ok {
@@ -207,8 +214,11 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 			if ps, ok := st.(stage.PreflightStage); ok && ps.AnswersPreflights() {
 				p.routes[i].preflight, p.preflights = true, true
 			}
+			if ls, ok := st.(stage.LastStage); ok {
+				last = append(last, afterOthers{ls})
+			}
 		}
-		p.routes[i].stages = append(early, r.Stages...)
+		p.routes[i].stages = slices.Concat(early, r.Stages, last)
 		p.readScheme = p.readScheme || p.routes[i].responders != nil
 		if r.Auth.Public {
 			continue
@@ -225,7 +235,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		if a != nil && !unknown {
 			req, reqErrs := a.Require(path+".auth", r.Auth.Providers, r.Auth.Optional)
 			errs = append(errs, reqErrs...)
-			p.routes[i].stages = slices.Concat(early, []stage.Stage{authStage{a, req}}, r.Stages)
+			p.routes[i].stages = slices.Concat(early, []stage.Stage{authStage{a, req}}, r.Stages, last)
 		}
 	}
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
@@ -314,14 +324,37 @@ func (p *Pipeline) RequestHeaders(s *stage.Stream, h stage.Headers, w *stage.Wor
 
 // Resume runs the route's stages from the one that last denied with a Wait
 // (or the first), for a stream that waited for keys. A stage that answers
-// the stream (Stream.Answer) ends the run.
+// the stream (Stream.Answer) ends the run; one that asks for a call (s.Call
+// set) stops it, to go on in CallAnswered.
 func (p *Pipeline) Resume(s *stage.Stream, h stage.Headers, w *stage.Worker) verdict.Decision {
 	in := s.Begin(h, w)
 	for ; s.Next < len(s.Stages); s.Next++ {
-		if d := s.Stages[s.Next].RequestHeaders(s, in); d.Denied() || s.Answer != nil {
+		if d := s.Stages[s.Next].RequestHeaders(s, in); d.Denied() || s.Answer != nil || s.Call != nil {
 			return d
 		}
 	}
+	return p.endHeaders(in, s)
+}
+
+// CallAnswered resumes a stream whose stage asked for s.Call with its
+// answer: that stage decides on it, and the stages after it run, unless it
+// asks for another call.
+func (p *Pipeline) CallAnswered(s *stage.Stream, h stage.Headers, w *stage.Worker, res stage.CallResult) verdict.Decision {
+	s.Call = nil
+	cs, ok := caller(s.Stages[s.Next])
+	if !ok {
+		return verdict.Deny(verdict.Internal, "a call was answered to a stage that made none")
+	}
+	in := s.Begin(h, w)
+	if d := cs.OnCallResponse(s, in, res); d.Denied() || s.Call != nil {
+		return d
+	}
+	s.Next++
+	return p.Resume(s, h, w)
+}
+
+// endHeaders ends an allowed request-headers phase.
+func (p *Pipeline) endHeaders(in *stage.Input, s *stage.Stream) verdict.Decision {
 	if s.BodyLimit > 0 {
 		return checkContentLength(in.Get("content-length"), s.BodyLimit)
 	}

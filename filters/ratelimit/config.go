@@ -41,6 +41,7 @@ const (
 // defaults a route's own section starts from.
 type settings struct {
 	rules   []*rule
+	global  []*globalRule
 	hops    int
 	headers headerMode
 	seeds   *seeds
@@ -64,12 +65,13 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	if v.Type == gjson.String && v.Str == "none" {
 		return nil
 	}
-	route := &settings{rules: g.rules, hops: g.hops, headers: g.headers, seeds: g.seeds}
+	route := &settings{rules: g.rules, global: g.global, hops: g.hops, headers: g.headers, seeds: g.seeds}
 	if v.Exists() {
 		route.rules = append([]*rule(nil), g.rules...)
+		route.global = append([]*globalRule(nil), g.global...)
 		route.read(r, path, v, false)
 	}
-	if len(route.rules) == 0 {
+	if len(route.rules) == 0 && len(route.global) == 0 {
 		return nil
 	}
 	return newStage(route)
@@ -81,7 +83,8 @@ func (g *settings) read(r *config.Reader, path string, v gjson.Result, global bo
 		return
 	}
 	fields := config.Fields{
-		"rules": {Required: !global, Read: func(p string, v gjson.Result) {
+		"global": {Read: func(p string, v gjson.Result) { g.readGlobal(r, p, v) }},
+		"rules": {Read: func(p string, v gjson.Result) {
 			r.Array(p, v, func(p string, _ int, v gjson.Result) {
 				if ru := readRule(r, p, v); ru != nil {
 					for _, prev := range g.rules {
@@ -102,8 +105,22 @@ func (g *settings) read(r *config.Reader, path string, v gjson.Result, global bo
 		fields["trusted_hops"] = config.Field{Read: func(p string, v gjson.Result) { g.hops = int(r.Count(p, v, 0, maxHops)) }}
 	}
 	r.Object(path, v, fields)
+	if !global && !v.Get("rules").Exists() && !v.Get("global").Exists() {
+		r.Errorf(path, `needs "rules" or "global"`)
+	}
 	for _, ru := range g.rules {
 		ru.hops = g.hops
+	}
+	for i, gr := range g.global {
+		if gr.fallback == nil {
+			continue
+		}
+		gr.fallback.hops = g.hops
+		for _, ru := range g.rules {
+			if ru.name == gr.fallback.name {
+				r.Errorf(path+".global["+strconv.Itoa(i)+"].fallback.name", "%q names a rule of this route: a fallback has its own budget", ru.name)
+			}
+		}
 	}
 }
 

@@ -31,12 +31,15 @@ const maxCASTries = 16
 // limiter errs towards refusing, never towards admitting more.
 type Stage struct {
 	early, late []*rule
-	headers     headerMode
-	seeds       *seeds
+	// global rules are asked of the rate limit service last (AfterOthers).
+	global  []*globalRule
+	hops    int
+	headers headerMode
+	seeds   *seeds
 }
 
 func newStage(s *settings) *Stage {
-	st := &Stage{headers: s.headers, seeds: s.seeds}
+	st := &Stage{global: s.global, hops: s.hops, headers: s.headers, seeds: s.seeds}
 	for _, ru := range s.rules {
 		if ru.identity {
 			st.late = append(st.late, ru)
@@ -53,15 +56,20 @@ type kept struct {
 	items     []item
 	committed []check
 	shadowed  []string
+	global    globalKept
 }
 
 // item is one enforced rule's state after the request, for the RateLimit
-// header.
+// header: its name, its RateLimit-Policy item and rate.
 type item struct {
-	rule      *rule
-	limit     *limit
-	remaining int64
-	reset     time.Duration
+	name, policy string
+	rate         int64
+	remaining    int64
+	reset        time.Duration
+}
+
+func localItem(c *check, remaining int64, reset time.Duration) item {
+	return item{c.rule.name, c.limit.policy, c.limit.rate, remaining, reset}
 }
 
 // BeforeAuthentication runs the rules that need no identity.
@@ -79,11 +87,7 @@ func (st *Stage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 	if len(st.late) == 0 {
 		return verdict.Decision{}
 	}
-	k, _ := s.Kept(st).(*kept)
-	if k == nil {
-		k = &kept{}
-		s.Keep(st, k)
-	}
+	k := st.keep(s)
 	early := k.committed
 	d := st.run(s, in, st.late, k)
 	if d.Denied() {
@@ -192,7 +196,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			h.Log("apiguard: rate limit rule " + c.rule.name + " would refuse a request (shadow)")
 		}
 		if c.d.Allowed && !c.rule.shadow {
-			k.items = append(k.items, item{c.rule, c.limit, c.d.Remaining, c.d.Reset})
+			k.items = append(k.items, localItem(c, c.d.Remaining, c.d.Reset))
 		}
 		if c.wrote {
 			k.committed = append(k.committed, *c)
@@ -222,7 +226,7 @@ func (st *Stage) refusal(s *stage.Stream, h stage.Host, checks []check) (verdict
 		h.Count(c.rule.limited, 1)
 		s.Note(stage.Outcome{Kind: stage.Enforced, Reason: verdict.RateLimited, Rule: c.rule.audit})
 		wait = max(wait, c.d.RetryAfter)
-		items = append(items, item{c.rule, c.limit, 0, c.d.RetryAfter})
+		items = append(items, localItem(c, 0, c.d.RetryAfter))
 	}
 	if items == nil {
 		return verdict.Decision{}, false
@@ -404,8 +408,8 @@ func (st *Stage) appendHeaders(out [][2]string, items []item, wait time.Duration
 		if i > 0 {
 			policy, state = append(policy, ", "...), append(state, ", "...)
 		}
-		policy = append(policy, it.limit.policy...)
-		state = strconv.AppendQuote(state, it.rule.name)
+		policy = append(policy, it.policy...)
+		state = strconv.AppendQuote(state, it.name)
 		state = append(state, ";r="...)
 		state = strconv.AppendInt(state, it.remaining, 10)
 		state = append(state, ";t="...)
@@ -418,7 +422,7 @@ func (st *Stage) appendHeaders(out [][2]string, items []item, wait time.Duration
 	if st.headers == headersDraftAndX {
 		it := items[least]
 		out = append(out,
-			[2]string{"x-ratelimit-limit", strconv.FormatInt(it.limit.rate, 10)},
+			[2]string{"x-ratelimit-limit", strconv.FormatInt(it.rate, 10)},
 			[2]string{"x-ratelimit-remaining", strconv.FormatInt(it.remaining, 10)},
 			[2]string{"x-ratelimit-reset", strconv.FormatInt(ceilSeconds(max(it.reset, wait)), 10)})
 	}

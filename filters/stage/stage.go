@@ -203,6 +203,9 @@ type Stream struct {
 	// Wait, after a denial, names the provider whose keys may still
 	// arrive: the glue may pause the stream until they do and resume it.
 	Wait *authn.KeyWait
+	// Call, when a stage set it, is a call the stream waits for: the glue
+	// makes it and resumes the stage that asked (CallStage) with the answer.
+	Call *Call
 	// Attempted names the provider whose verification decided, for
 	// metrics; "" when none ran.
 	Attempted string
@@ -278,7 +281,7 @@ func (s *Stream) Reset() {
 	s.Params.Reset()
 	s.Route, s.Principal, s.Method, s.Path, s.HasBody, s.Scheme, s.Preflight = "", authn.Principal{}, "", "", false, "", false
 	s.Answer, s.ReplaceBody = nil, nil
-	s.Edits, s.Response, s.Wait, s.Attempted = Edits{}, Edits{}, nil, ""
+	s.Edits, s.Response, s.Wait, s.Call, s.Attempted = Edits{}, Edits{}, nil, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
 	s.Outcomes, s.Denied = s.Outcomes[:0], verdict.None

@@ -103,6 +103,10 @@ const (
 	// the answer to the server and a redirect would carry the request's
 	// credentials over plain text once more.
 	HTTPSRequired
+	// RateLimitUnavailable: a global rate limit's service (envoyproxy/
+	// ratelimit) did not answer in time, or answered with an error, and
+	// the rule's failure_mode is deny. Status 503, with Retry-After.
+	RateLimitUnavailable
 	numReasons
 )
 
@@ -144,6 +148,7 @@ var reasons = [numReasons]reasonInfo{
 	MethodOverride:       {"method_override", "Method override is not allowed", 400},
 	CORSRefused:          {"cors_refused", "The cross-origin request is not allowed", 403},
 	HTTPSRequired:        {"https_required", "This API is served over https only", 403},
+	RateLimitUnavailable: {"rate_limit_unavailable", "The rate limit service is unavailable", 503},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,
