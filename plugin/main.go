@@ -98,6 +98,10 @@ type httpContext struct {
 	// waits for its provider's keys.
 	stream  stage.Stream
 	waiting bool
+	// calling: the stream waits for its call (stream.Call); callSeq tells
+	// its answer from a call of an earlier stream that used this context.
+	calling bool
+	callSeq uint64
 	// replied is set once apiguard sent its local reply, which then passes
 	// through OnHttpResponseHeaders like an upstream's response.
 	replied bool
@@ -159,6 +163,9 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action
 // either way.
 func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
 	p, s := h.plugin, &h.stream
+	if s.Call != nil && !d.Denied() {
+		return h.startCall(!mayWait)
+	}
 	if d.Denied() && s.Wait != nil && mayWait && p.waitForKeys(h, s.Wait.Provider, s.Wait.UnknownKey) {
 		return types.ActionPause
 	}
@@ -241,7 +248,7 @@ func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) types.Action
 	if h.replied {
 		return types.ActionPause
 	}
-	if h.waiting {
+	if h.waiting || h.calling {
 		h.bodySize, h.bodyEnded, h.buffered = int64(size), endOfStream, true
 		return types.ActionPause
 	}
@@ -273,7 +280,7 @@ func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) types.Action
 // OnHttpRequestTrailers ends the body of a request that has trailers: its
 // last body callback did not.
 func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
-	if h.replied || h.waiting {
+	if h.replied || h.waiting || h.calling {
 		return types.ActionPause
 	}
 	if !h.reading {
@@ -360,7 +367,27 @@ func applyResponseEdits(e *stage.Edits) error {
 // denial has already answered it.
 func (h *httpContext) resume() {
 	defer h.failClosedOnPanic()
-	d := h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state)
+	h.resumed(h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state))
+}
+
+// answer resumes the stage that asked for the stream's call with its result;
+// paused tells whether the stream paused for it (the call was sent) and must
+// be resumed or answered, or is still in its headers callback.
+func (h *httpContext) answer(res stage.CallResult, paused bool) types.Action {
+	if paused {
+		defer h.failClosedOnPanic()
+	}
+	d := h.plugin.pipeline.CallAnswered(&h.stream, requestHeaders{}, h.plugin.state, res)
+	if !paused {
+		return h.decide(d, true)
+	}
+	h.resumed(d)
+	return types.ActionPause
+}
+
+// resumed applies the decision on a stream that paused: it continues it, or
+// the denial has already answered it.
+func (h *httpContext) resumed(d verdict.Decision) {
 	act := h.decide(d, false)
 	if act == types.ActionContinue && h.reading && h.bodySize > 0 {
 		// The body reached the paused stream (allow_on_headers_stop_iteration).
@@ -372,7 +399,7 @@ func (h *httpContext) resume() {
 		}
 		act = h.endBody()
 	}
-	if act == types.ActionContinue {
+	if act == types.ActionContinue && !h.calling {
 		if err := proxywasm.ResumeHttpRequest(); err != nil {
 			proxywasm.LogErrorf("apiguard: cannot resume a stream: %v", err)
 		}
@@ -409,7 +436,7 @@ func (h *httpContext) OnHttpStreamDone() {
 		h.audit(a)
 		h.start = time.Time{}
 	}
-	h.replied, h.replacing, h.reading, h.bodyEnded, h.buffered, h.bodySize = false, false, false, false, false, 0
+	h.replied, h.replacing, h.reading, h.bodyEnded, h.buffered, h.bodySize, h.calling = false, false, false, false, false, 0, false
 	h.stream.Reset()
 	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {

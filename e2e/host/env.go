@@ -76,7 +76,9 @@ type Config struct {
 	// Profile is the WASI profile; Envoy133 by default.
 	Profile Profile
 	// Clusters maps Envoy cluster names to base URLs (http://127.0.0.1:port)
-	// that dispatch_http_call reaches.
+	// that dispatch_http_call reaches; h2c://127.0.0.1:port speaks HTTP/2
+	// without TLS, as a cluster with http2_protocol_options does (a gRPC
+	// service's).
 	Clusters map[string]string
 	// Clock is the time source for WASI clocks and ticks; a real clock if nil.
 	Clock Clock

@@ -27,6 +27,10 @@ const (
 type httpCaller struct {
 	clusters map[string]string
 	client   *http.Client
+	// h2c speaks HTTP/2 with prior knowledge, to clusters named with an
+	// h2c:// base URL: Envoy clusters with http2_protocol_options, such as
+	// a gRPC service's.
+	h2c *http.Client
 	// bound, if set, caps calls the plugin gave no timeout (Envoy: none).
 	bound time.Duration
 }
@@ -40,7 +44,13 @@ func newHTTPCaller(clusters map[string]string, bound time.Duration) *httpCaller 
 			return http.ErrUseLastResponse
 		},
 	}
-	return &httpCaller{clusters: clusters, client: client, bound: bound}
+	var h2 http.Protocols
+	h2.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{
+		Transport:     &http.Transport{DisableCompression: true, Proxy: nil, Protocols: &h2},
+		CheckRedirect: client.CheckRedirect,
+	}
+	return &httpCaller{clusters: clusters, client: client, h2c: h2c, bound: bound}
 }
 
 // httpCallResult is what proxy_on_http_call_response exposes: header map 6,
@@ -101,6 +111,10 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	if base == "" {
 		return statusInternalFailure
 	}
+	client := vm.env.http.client
+	if rest, ok := strings.CutPrefix(base, "h2c://"); ok {
+		base, client = "http://"+rest, vm.env.http.h2c
+	}
 	req, err := http.NewRequest(method, strings.TrimRight(base, "/")+path, bytes.NewReader(append([]byte(nil), body...)))
 	if err != nil {
 		return statusBadArgument
@@ -131,12 +145,12 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	}
 	vm.httpCalls[token] = call
 	vm.pendingCalls.Add(1)
-	go vm.env.http.do(req.WithContext(ctx), func() { vm.sawCallHeaders(token) }, func(r *httpCallResult) { vm.deliverHTTPCall(token, r) })
+	go vm.env.http.do(client, req.WithContext(ctx), func() { vm.sawCallHeaders(token) }, func(r *httpCallResult) { vm.deliverHTTPCall(token, r) })
 	return statusOK
 }
 
-func (c *httpCaller) do(req *http.Request, sawHeaders func(), deliver func(*httpCallResult)) {
-	resp, err := c.client.Do(req)
+func (c *httpCaller) do(client *http.Client, req *http.Request, sawHeaders func(), deliver func(*httpCallResult)) {
+	resp, err := client.Do(req)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		deliver(localReply(504, upstreamTimeoutBody))
