@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +107,85 @@ func TestTwoGatewaysShareOneGlobalBudget(t *testing.T) {
 func header(res *host.Result, name string) string {
 	v, _ := res.Headers.Get(name)
 	return v
+}
+
+// TestGlobalLimitThroughItsServiceFailing: Redis stopped and restarted, the
+// service killed and restarted, the service frozen past the timeout and
+// thawed. While it cannot answer, failure_mode deny refuses 503 with a
+// clear reason, allow lets traffic through, and a fallback limits it
+// locally; after each recovery the global limit applies again. No stream
+// hangs (RoundTrip fails on a stream that never resumes) and no VM traps.
+func TestGlobalLimitThroughItsServiceFailing(t *testing.T) {
+	const fallback = `{"name": "per-user-local", "key": ["claim:/sub"], "rate": 1, "per": "minute", "burst": 1}`
+	tests := []struct {
+		name, mode, fallback string
+		// whileDown are the statuses of three requests of one user while
+		// the service cannot answer.
+		whileDown []int
+	}{
+		{name: "deny", mode: "deny", whileDown: []int{503, 503, 503}},
+		{name: "allow", mode: "allow", whileDown: []int{200, 200, 200}},
+		{name: "allow with a local fallback", mode: "allow", fallback: fallback, whileDown: []int{200, 200, 429}},
+	}
+	faults := []struct {
+		name          string
+		fail, recover func(*rlsStack)
+	}{
+		{name: "redis stopped", fail: (*rlsStack).stopRedis, recover: (*rlsStack).startRedis},
+		{name: "service killed", fail: (*rlsStack).killService, recover: (*rlsStack).startService},
+		{name: "service slower than the timeout", fail: (*rlsStack).freeze, recover: (*rlsStack).thaw},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := startRLS(t, globalLimitService(3))
+			g := startGlobalGateway(t, st, globalLimitedAPI(tc.mode, tc.fallback), 2)
+			users := 0
+			// expect sends want's requests of a new user; a 429 is the
+			// global rule's while the service answers, the fallback's
+			// while it is down.
+			expect := func(phase string, want []int, serviceUp bool) {
+				t.Helper()
+				users++
+				auth := bearerFor(fmt.Sprintf("user-%d", users))
+				for i, status := range want {
+					res := g.sendOn(i%2, request("GET", "/orders/1", "authorization", auth))
+					if res.Status != status {
+						t.Fatalf("%s, request %d: status %d, want %d", phase, i+1, res.Status, status)
+					}
+					if detail := map[bool]string{true: "global rate limit exceeded", false: "rate limit exceeded"}[serviceUp]; status == 429 {
+						if p := expectProblem(t, res, 429, "rate_limited"); p.Detail != detail {
+							t.Fatalf("%s: detail %q, want %q", phase, p.Detail, detail)
+						}
+					}
+					if status == 503 {
+						if p := expectProblem(t, res, 503, "rate_limit_unavailable"); p.Detail != "the global rate limit service did not answer" {
+							t.Fatalf("%s: detail %q", phase, p.Detail)
+						}
+					}
+				}
+			}
+			limited := []int{200, 200, 200, 429}
+			expect("healthy", limited, true)
+			for _, f := range faults {
+				f.fail(st)
+				expect(f.name, tc.whileDown, false)
+				f.recover(st)
+				// The service reconnects its pool to a restarted Redis one
+				// connection at a time: recovered is when ten calls in a
+				// row are answered (the RateLimit header carries the
+				// service's numbers).
+				waitFor(t, "recovery from "+f.name, func() bool {
+					for i := range 10 {
+						users++
+						res := g.sendOn(i%2, request("GET", "/orders/1", "authorization", bearerFor(fmt.Sprintf("user-%d", users))))
+						if res.Status != 200 || !strings.HasPrefix(header(res, "ratelimit"), `"per-user";`) {
+							return false
+						}
+					}
+					return true
+				})
+				expect("after "+f.name, limited, true)
+			}
+		})
+	}
 }
