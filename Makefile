@@ -9,7 +9,7 @@ GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') g
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
-.PHONY: all build test lint fuzz bench bench-table bench-v8 soak run check openapi oci clean
+.PHONY: all build test lint fuzz bench bench-table bench-v8 soak run check openapi oci clean stack redis
 
 all: build
 
@@ -44,9 +44,33 @@ $(BUILD)/probe.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/testplugins/probe/*.go
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/testplugins/probe
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
+# The global rate limit's real stack, which the e2e tests start on loopback ports: Redis from the distribution's
+# packages, and envoyproxy/ratelimit's service built from the Go module proxy (minutes on a fresh machine).
+RATELIMIT_PKG := github.com/envoyproxy/ratelimit/src/service_cmd
+RATELIMIT_VERSION := v1.4.1-0.20260122083618-3fb702589d36
+
+stack: redis $(BUILD)/ratelimit
+
+redis:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing redis-server (apt-get)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || \
+	      { echo "make: 'apt-get install redis-server' failed: the global rate limit tests need a redis-server in PATH" >&2; exit 1; }; \
+	  else \
+	    echo "make: no redis-server in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y redis-server); the global rate limit tests run the real Redis" >&2; exit 1; \
+	  fi; }
+
+$(BUILD)/ratelimit:
+	@mkdir -p $(BUILD)/gobin
+	@echo "make: building envoyproxy/ratelimit $(RATELIMIT_VERSION) into $@"
+	@GOBIN=$(BUILD)/gobin GOWORK=off GOFLAGS= $(GO) install $(RATELIMIT_PKG)@$(RATELIMIT_VERSION) || \
+	  { echo "make: cannot build the rate limit service: is the Go module proxy ($$($(GO) env GOPROXY)) reachable?" >&2; exit 1; }
+	@mv $(BUILD)/gobin/service_cmd $@
+
 # Every test: unit tests and fuzz seed corpora natively, then the e2e suite against the built modules
-# (which includes a short soak).
-test: build lint
+# (which includes a short soak) and the global rate limit's real stack.
+test: build lint stack
 	$(GO) test -count=1 ./...
 
 # gofmt and go vet, as CI applies them.

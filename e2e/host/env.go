@@ -80,6 +80,10 @@ type Config struct {
 	// without TLS, as a cluster with http2_protocol_options does (a gRPC
 	// service's).
 	Clusters map[string]string
+	// MeasureGuestCPU makes every callback measure its thread's CPU time
+	// (VM.GuestCPU), for benchmarks; it pins the goroutine to its thread
+	// for each callback.
+	MeasureGuestCPU bool
 	// Clock is the time source for WASI clocks and ticks; a real clock if nil.
 	Clock Clock
 	// LogSink, if set, receives every log line as it is written.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -63,10 +64,13 @@ var fnNames = [numFns]string{
 type VM struct {
 	env    *Env
 	worker int
-	rt     wazero.Runtime
-	mod    api.Module
-	mem    api.Memory
-	fns    [numFns]api.Function
+	// guest is the CPU time spent in the module's callbacks (with the host
+	// calls they make), in ns, when Config.MeasureGuestCPU is set.
+	guest atomic.Int64
+	rt    wazero.Runtime
+	mod   api.Module
+	mem   api.Memory
+	fns   [numFns]api.Function
 
 	mu         sync.Mutex
 	stack      [8]uint64
@@ -338,7 +342,12 @@ func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
 	defer func() { vm.running = outer }()
 	stack := vm.stack[:]
 	copy(stack, args)
-	err := f.CallWithStack(context.Background(), stack)
+	var err error
+	if vm.env.cfg.MeasureGuestCPU {
+		err = vm.measured(func() error { return f.CallWithStack(context.Background(), stack) })
+	} else {
+		err = f.CallWithStack(context.Background(), stack)
+	}
 	if err != nil {
 		vm.fail(fmt.Errorf("%s: %w", fnNames[fn], err))
 		return 0, vm.failed
@@ -346,6 +355,12 @@ func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
 	vm.afterCallback()
 	return stack[0], nil
 }
+
+// GuestCPU is the CPU time the VM spent in the module's callbacks so far,
+// including the host calls they made (Config.MeasureGuestCPU): the
+// plugin's cost, without any callout's latency (a paused stream waits
+// outside the module) or the time other goroutines held the CPU.
+func (vm *VM) GuestCPU() time.Duration { return time.Duration(vm.guest.Load()) }
 
 func (vm *VM) fail(err error) {
 	vm.flushStdio()
