@@ -189,3 +189,27 @@ func TestGlobalLimitThroughItsServiceFailing(t *testing.T) {
 		})
 	}
 }
+
+// TestAGlobalRuleOnAClusterEnvoyLacks: Envoy refuses a call to an unknown
+// cluster (BAD_ARGUMENT from the dispatch, no callback), which is the
+// service not answering: deny refuses 503, allow lets the request through.
+func TestAGlobalRuleOnAClusterEnvoyLacks(t *testing.T) {
+	for _, tc := range []struct {
+		mode   string
+		status int
+	}{{"deny", 503}, {"allow", 200}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			g := startGateway(t, globalLimitedAPI(tc.mode, ""), 1)
+			res := g.send(request("GET", "/orders/1", "authorization", bearerFor("alice")))
+			if res.Status != tc.status {
+				t.Fatalf("status %d, want %d", res.Status, tc.status)
+			}
+			if tc.status == 503 {
+				expectProblem(t, res, 503, "rate_limit_unavailable")
+			}
+			if !logged(g.env, "cannot call cluster ratelimit") {
+				t.Error("the refused call is not logged")
+			}
+		})
+	}
+}
