@@ -74,6 +74,14 @@ func TestDependencyRules(t *testing.T) {
 			},
 		},
 		{
+			name: "plugin.wasm holds no generated protobuf types nor the protobuf runtime: filters/rls encodes by hand", packages: "./plugin", deps: true,
+			forbidden: func(p string) bool {
+				return strings.HasPrefix(p, "github.com/envoyproxy/") || strings.HasPrefix(p, "google.golang.org/grpc") ||
+					strings.HasPrefix(p, "google.golang.org/protobuf/") && p != "google.golang.org/protobuf/encoding/protowire" &&
+						!strings.HasPrefix(p, "google.golang.org/protobuf/internal/")
+			},
+		},
+		{
 			name: "plugin/ imports only the pipeline, the stage contract, the verdicts, the JWKS state, the audit record and the SDK", packages: "./plugin",
 			forbidden: func(p string) bool {
 				return strings.Contains(p, ".") && !strings.HasPrefix(p, sdk) && !slices.Contains(pluginImports, p)
