@@ -22,7 +22,8 @@ func globalPolicy(rule string) (string, *jwttest.Key) {
 	return `{"providers": {"idp": {"issuer": "https://idp/", "audiences": ["api"], "jwks": {"inline": ` + string(jwttest.JWKS(k)) + `}}},
 	"rate_limit": {"global": [` + rule + `]},
 	"routes": [{"name": "orders", "match": {"path": "/orders"}, "auth": {"providers": ["idp"]},
-	            "validate": {"query": {"params": {"limit": {"schema": {"type": "integer", "maximum": 10}}}}}}]}`, k
+	            "validate": {"query": {"params": {"limit": {"schema": {"type": "integer", "maximum": 10}}}}},
+	            "authz": {"allow": "authenticated", "deny": {"claims": {"/sub": "mallory"}}}}]}`, k
 }
 
 const perUser = `{"name": "per-user", "cluster": "rls", "domain": "apiguard", "timeout_ms": 50,
@@ -114,13 +115,14 @@ func TestGlobalRulesAskTheServiceLast(t *testing.T) {
 	}
 }
 
-// TestRefusedRequestsCostNoCall: a request that authentication or
-// validation refuses never reaches the global check; one whose descriptor
+// TestRefusedRequestsCostNoCall: a request that authentication,
+// authorization or validation refuses never reaches the global check; one whose descriptor
 // lacks an entry is not limited by the rule (Envoy sends no descriptor).
 func TestRefusedRequestsCostNoCall(t *testing.T) {
 	policy, key := globalPolicy(perUser + `}`)
 	g := load(t, policy)
 	valid := "Bearer " + key.Token(jwttest.Claims("https://idp/", "api", epoch.Add(time.Hour).Unix(), "sub", `"alice"`))
+	mallory := "Bearer " + key.Token(jwttest.Claims("https://idp/", "api", epoch.Add(time.Hour).Unix(), "sub", `"mallory"`))
 	noSub := "Bearer " + key.Token(jwttest.Claims("https://idp/", "api", epoch.Add(time.Hour).Unix()))
 	tests := []struct {
 		name, auth, path string
@@ -128,6 +130,7 @@ func TestRefusedRequestsCostNoCall(t *testing.T) {
 	}{
 		{name: "no token", path: "/orders", want: verdict.TokenMissing},
 		{name: "invalid query", auth: valid, path: "/orders?limit=11", want: verdict.RequestInvalid},
+		{name: "forbidden", auth: mallory, path: "/orders", want: verdict.Forbidden},
 		{name: "no sub claim", auth: noSub, path: "/orders"},
 	}
 	for _, tc := range tests {
