@@ -58,19 +58,17 @@ func (p *pluginContext) callAnswered(h *httpContext, seq uint64, numHeaders, bod
 }
 
 // callResult reads a gRPC response from the http call's maps and body: the
-// grpc-status of its trailers (or of its headers, for a trailers-only
-// answer); a failure before any (numHeaders 0), an HTTP error or a
-// malformed body is mapped to a gRPC status as Envoy's gRPC client would.
+// grpc-status of its trailers, or of its headers for a trailers-only answer
+// (which is also how Envoy's router answers a gRPC request it timed out or
+// could not connect: 200 with grpc-status 14, source/common/http/utility.cc
+// sendLocalReply). A reset (numHeaders 0) or an HTTP error is UNAVAILABLE,
+// a malformed body INTERNAL, as Envoy's gRPC client reports them.
 func callResult(numHeaders, bodySize int) stage.CallResult {
 	if numHeaders == 0 {
 		return stage.CallResult{Status: stage.CallUnavailable}
 	}
 	hdrs, _ := proxywasm.GetHttpCallResponseHeaders()
-	code := header(hdrs, ":status")
-	if code != "200" {
-		if code == "504" {
-			return stage.CallResult{Status: stage.CallDeadlineExceeded}
-		}
+	if header(hdrs, ":status") != "200" {
 		return stage.CallResult{Status: stage.CallUnavailable}
 	}
 	st := header(hdrs, "grpc-status")

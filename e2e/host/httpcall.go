@@ -69,10 +69,22 @@ type pendingCall struct {
 	// gotHeaders is set once the upstream answered headers: a timeout after
 	// that resets the call instead of answering 504.
 	gotHeaders bool
+	// grpc: the request is gRPC, and Envoy's local replies to it are too.
+	grpc bool
 }
 
-// localReply is a response Envoy's router made up for the call.
-func localReply(status int, body string) *httpCallResult {
+// localReply is a response Envoy's router made up for the call. To a gRPC
+// request (content-type application/grpc) it is gRPC's trailers-only form:
+// 200 with grpc-status mapped from the HTTP status and the body as
+// grpc-message (source/common/http/utility.cc, Utility::sendLocalReply with
+// is_grpc, which the async client's stream uses too).
+func localReply(status int, body string, grpc bool) *httpCallResult {
+	if grpc {
+		r := &httpCallResult{}
+		r.headers = Headers{{":status", "200"}, {"content-type", "application/grpc"},
+			{"grpc-status", strconv.Itoa(httpToGRPCStatus(status))}, {"grpc-message", grpcPercentEncode(body)}}
+		return r
+	}
 	r := &httpCallResult{body: []byte(body)}
 	r.headers = Headers{{":status", strconv.Itoa(status)}, {"content-length", strconv.Itoa(len(body))}, {"content-type", "text/plain"}}
 	return r
@@ -135,7 +147,7 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 		timeout = vm.env.http.bound
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	call := &pendingCall{root: vm.rootOf(vm.effective), cancel: cancel}
+	call := &pendingCall{root: vm.rootOf(vm.effective), cancel: cancel, grpc: isGRPCRequest(h)}
 	if timeout > 0 {
 		call.deadline = vm.env.clock.Now().Add(timeout)
 		if _, fake := vm.env.clock.(*FakeClock); !fake {
@@ -145,18 +157,18 @@ func (vm *VM) dispatchHTTPCall(s []uint64) status {
 	}
 	vm.httpCalls[token] = call
 	vm.pendingCalls.Add(1)
-	go vm.env.http.do(client, req.WithContext(ctx), func() { vm.sawCallHeaders(token) }, func(r *httpCallResult) { vm.deliverHTTPCall(token, r) })
+	go vm.env.http.do(client, call.grpc, req.WithContext(ctx), func() { vm.sawCallHeaders(token) }, func(r *httpCallResult) { vm.deliverHTTPCall(token, r) })
 	return statusOK
 }
 
-func (c *httpCaller) do(client *http.Client, req *http.Request, sawHeaders func(), deliver func(*httpCallResult)) {
+func (c *httpCaller) do(client *http.Client, grpc bool, req *http.Request, sawHeaders func(), deliver func(*httpCallResult)) {
 	resp, err := client.Do(req)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		deliver(localReply(504, upstreamTimeoutBody))
+		deliver(localReply(504, upstreamTimeoutBody, grpc))
 		return
 	case err != nil:
-		deliver(localReply(503, connectFailureBody))
+		deliver(localReply(503, connectFailureBody, grpc))
 		return
 	}
 	defer resp.Body.Close()
@@ -248,7 +260,7 @@ func (vm *VM) expireCalls(now time.Time) {
 		if c.gotHeaders {
 			vm.deliverLocked(token, &httpCallResult{failed: true})
 		} else {
-			vm.deliverLocked(token, localReply(504, upstreamTimeoutBody))
+			vm.deliverLocked(token, localReply(504, upstreamTimeoutBody, c.grpc))
 		}
 	}
 }

@@ -143,3 +143,40 @@ func TestHTTPCallResetAfterTheHeadersIsABrokenConnection(t *testing.T) {
 		t.Fatalf("got %d %q, want the probe's answer to a call with no headers", res.Status, res.Body)
 	}
 }
+
+// TestRouterRepliesToAGRPCCallAreGRPC: a timeout or a refused connection on
+// a call whose content-type is application/grpc comes back as Envoy's router
+// writes it for a gRPC request: 200, trailers-only, grpc-status 14 and the
+// reason as grpc-message; any other call gets the plain 504 or 503.
+func TestRouterRepliesToAGRPCCallAreGRPC(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		grpc   bool
+		want   Headers
+	}{
+		{name: "grpc timeout", status: 504, body: upstreamTimeoutBody, grpc: true,
+			want: Headers{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "14"}, {"grpc-message", "upstream request timeout"}}},
+		{name: "grpc connect failure", status: 503, body: "refused", grpc: true,
+			want: Headers{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "14"}, {"grpc-message", "refused"}}},
+		{name: "plain timeout", status: 504, body: upstreamTimeoutBody,
+			want: Headers{{":status", "504"}, {"content-length", "24"}, {"content-type", "text/plain"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := localReply(tc.status, tc.body, tc.grpc)
+			if len(r.headers) != len(tc.want) {
+				t.Fatalf("headers %v, want %v", r.headers, tc.want)
+			}
+			for i := range tc.want {
+				if r.headers[i] != tc.want[i] {
+					t.Fatalf("headers %v, want %v", r.headers, tc.want)
+				}
+			}
+			if tc.grpc && len(r.body) != 0 {
+				t.Errorf("a trailers-only reply has a body: %q", r.body)
+			}
+		})
+	}
+}

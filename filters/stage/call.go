@@ -28,7 +28,8 @@ type Call struct {
 	Service, Method string
 	// Message is the request, protobuf-encoded, without gRPC's framing.
 	Message []byte
-	// Timeout bounds the call (> 0); past it the answer is DeadlineExceeded.
+	// Timeout bounds the call (> 0); past it Envoy answers UNAVAILABLE
+	// ("upstream request timeout").
 	Timeout time.Duration
 }
 
@@ -53,9 +54,8 @@ type CallResult struct {
 // gRPC status codes the glue reports for calls that failed before the
 // service answered (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
 const (
-	CallOK               uint32 = 0
-	CallUnknown          uint32 = 2
-	CallDeadlineExceeded uint32 = 4
-	CallInternal         uint32 = 13
-	CallUnavailable      uint32 = 14
+	CallOK          uint32 = 0
+	CallUnknown     uint32 = 2
+	CallInternal    uint32 = 13
+	CallUnavailable uint32 = 14
 )
