@@ -149,11 +149,17 @@ func proxyFunctions() []hostFunc {
 			// failed call sets BROKEN_CONNECTION and it stays until another
 			// failure changes it (onHttpCallSuccess does not reset it); the
 			// message "reset" lasts only during that failure's callback.
-			msg := ""
+			msg, code := "", vm.lastStatus
 			if vm.callResp != nil && vm.callResp.failed {
 				msg = "reset"
 			}
-			vm.mem.WriteUint32Le(u32(s[0]), vm.lastStatus)
+			// In proxy_on_grpc_close: the call's gRPC status and message
+			// (Context::onGrpcCloseWrapper sets status_code_ and
+			// status_message_ for the callback).
+			if vm.grpcResp != nil && vm.grpcResp.message == nil {
+				msg, code = vm.grpcResp.detail, vm.grpcResp.code
+			}
+			vm.mem.WriteUint32Le(u32(s[0]), code)
 			s[0] = uint64(vm.copyOut([]byte(msg), u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_get_current_time_nanoseconds", i32s(1), oneI32, func(vm *VM, s []uint64) {
@@ -353,11 +359,18 @@ func proxyFunctions() []hostFunc {
 		{"proxy_http_call", i32s(10), oneI32, func(vm *VM, s []uint64) {
 			s[0] = uint64(vm.dispatchHTTPCall(s))
 		}},
-		unimplemented("proxy_grpc_call", 12),
+		{"proxy_grpc_call", i32s(12), oneI32, func(vm *VM, s []uint64) {
+			s[0] = uint64(vm.dispatchGRPCCall(s))
+		}},
+		// gRPC streams are not modelled: apiguard makes unary calls only.
 		unimplemented("proxy_grpc_stream", 9),
 		unimplemented("proxy_grpc_send", 4),
-		unimplemented("proxy_grpc_cancel", 1),
-		unimplemented("proxy_grpc_close", 1),
+		{"proxy_grpc_cancel", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			s[0] = uint64(vm.cancelGRPCCall(u32(s[0])))
+		}},
+		{"proxy_grpc_close", i32s(1), oneI32, func(vm *VM, s []uint64) {
+			s[0] = uint64(vm.cancelGRPCCall(u32(s[0])))
+		}},
 		{"proxy_define_metric", i32s(4), oneI32, func(vm *VM, s []uint64) {
 			name, ok := vm.readString(u32(s[1]), u32(s[2]))
 			if !ok {
@@ -416,6 +429,11 @@ func (vm *VM) buffer(t uint32) (b *[]byte, writable bool) {
 	case 4:
 		if vm.callResp != nil {
 			return &vm.callResp.body, false
+		}
+		return nil, false
+	case 5:
+		if vm.grpcResp != nil {
+			return &vm.grpcResp.message, false
 		}
 		return nil, false
 	case 6:

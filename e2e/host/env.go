@@ -143,6 +143,7 @@ type Env struct {
 	metrics  *metricStore
 	clock    Clock
 	http     *httpCaller
+	grpc     grpcCaller
 
 	// requestRules is how Envoy's request header maps store added headers.
 	requestRules mapRules
@@ -289,4 +290,5 @@ func (e *Env) Close() {
 	for _, vm := range vms {
 		vm.Close()
 	}
+	e.grpc.close()
 }

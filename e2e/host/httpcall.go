@@ -69,7 +69,8 @@ type pendingCall struct {
 	// gotHeaders is set once the upstream answered headers: a timeout after
 	// that resets the call instead of answering 504.
 	gotHeaders bool
-	// grpc: the request is gRPC, and Envoy's local replies to it are too.
+	// grpc: the request is gRPC (an http call with gRPC's content-type, or
+	// a proxy_grpc_call), and Envoy's local replies to it are too.
 	grpc bool
 }
 
@@ -241,9 +242,11 @@ func (vm *VM) deliverLocked(token uint32, r *httpCallResult) {
 // nextCallDeadline is the earliest fake-clock deadline of a pending call.
 func (vm *VM) nextCallDeadline() (time.Time, bool) {
 	var next time.Time
-	for _, c := range vm.httpCalls {
-		if !c.deadline.IsZero() && (next.IsZero() || c.deadline.Before(next)) {
-			next = c.deadline
+	for _, calls := range []map[uint32]*pendingCall{vm.httpCalls, vm.grpcCalls} {
+		for _, c := range calls {
+			if !c.deadline.IsZero() && (next.IsZero() || c.deadline.Before(next)) {
+				next = c.deadline
+			}
 		}
 	}
 	return next, !next.IsZero()
@@ -261,6 +264,11 @@ func (vm *VM) expireCalls(now time.Time) {
 			vm.deliverLocked(token, &httpCallResult{failed: true})
 		} else {
 			vm.deliverLocked(token, localReply(504, upstreamTimeoutBody, c.grpc))
+		}
+	}
+	for token, c := range vm.grpcCalls {
+		if !c.deadline.IsZero() && !now.Before(c.deadline) {
+			vm.deliverGRPCLocked(token, &grpcResult{code: grpcUnavailable, detail: upstreamTimeoutBody})
 		}
 	}
 }

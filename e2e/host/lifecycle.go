@@ -97,11 +97,13 @@ func (vm *VM) maybeRetire(root *rootContext) {
 func (vm *VM) deleteRoot(root *rootContext) {
 	delete(vm.roots, root.id)
 	_, _ = vm.call(fnDelete, uint64(root.id))
-	for token, c := range vm.httpCalls {
-		if c.root == root.id {
-			// ~Context cancels the calls of a deleted root context.
-			c.cancel()
-			delete(vm.httpCalls, token)
+	for _, calls := range []map[uint32]*pendingCall{vm.httpCalls, vm.grpcCalls} {
+		for token, c := range calls {
+			if c.root == root.id {
+				// ~Context cancels the calls of a deleted root context.
+				c.cancel()
+				delete(calls, token)
+			}
 		}
 	}
 }

@@ -17,6 +17,7 @@ const (
 	statusNotFound         status = 1
 	statusBadArgument      status = 2
 	statusSerialization    status = 3
+	statusParseFailure     status = 4
 	statusEmpty            status = 7
 	statusCASMismatch      status = 8
 	statusInternalFailure  status = 10

@@ -42,6 +42,8 @@ const (
 	fnResponseBody
 	fnResponseTrailers
 	fnHTTPCallResponse
+	fnGRPCReceive
+	fnGRPCClose
 	fnTick
 	fnLog
 	fnDone
@@ -56,6 +58,7 @@ var fnNames = [numFns]string{
 	fnRequestTrailers: "proxy_on_request_trailers", fnResponseHeaders: "proxy_on_response_headers",
 	fnResponseBody: "proxy_on_response_body", fnResponseTrailers: "proxy_on_response_trailers",
 	fnHTTPCallResponse: "proxy_on_http_call_response", fnTick: "proxy_on_tick",
+	fnGRPCReceive: "proxy_on_grpc_receive", fnGRPCClose: "proxy_on_grpc_close",
 	fnLog: "proxy_on_log", fnDone: "proxy_on_done", fnDelete: "proxy_on_delete",
 }
 
@@ -90,7 +93,11 @@ type VM struct {
 	nextToken   uint32
 	httpCalls   map[uint32]*pendingCall
 	callResp    *httpCallResult
-	resumes     []*Stream
+	// grpcCalls are the unary gRPC calls in flight; grpcResp is the answer
+	// whose callback runs now.
+	grpcCalls map[uint32]*pendingCall
+	grpcResp  *grpcResult
+	resumes   []*Stream
 	// deletes are roots proxy_done released, deleted once the callback returns.
 	deletes []*rootContext
 	// pollOneoffCalls counts WASI poll_oneoff calls: under Envoy 1.33 each one
@@ -174,7 +181,7 @@ func (e *Env) StartVM() (*VM, error) {
 // newVM instantiates the module and runs _initialize under Envoy's
 // restrictions (WasmBase::initialize in proxy-wasm-cpp-host src/wasm.cc).
 func (e *Env) newVM(worker int) (*VM, error) {
-	vm := &VM{env: e, worker: worker, streams: map[uint32]*Stream{}, httpCalls: map[uint32]*pendingCall{},
+	vm := &VM{env: e, worker: worker, streams: map[uint32]*Stream{}, httpCalls: map[uint32]*pendingCall{}, grpcCalls: map[uint32]*pendingCall{},
 		roots: map[uint32]*rootContext{}, nextID: 1}
 	ctx := experimental.WithMemoryAllocator(context.Background(), experimental.MemoryAllocatorFunc(newReservedMemory))
 	runtimeC := e.runtimeC

@@ -19,6 +19,7 @@ import (
 //	size,MAP  setpairs,MAP,k=v/k=v (or "garbage")  body,BUFFER,START,SIZE
 //	prop,a.b  propint,a.b  propmap,a.b  setprop,a.b,VALUE  continue,STREAM  log,LEVEL
 //	reply,STATUS,k=v/k=v  status  define,TYPE,NAME  inc,NAME,DELTA  record,NAME,VALUE  getmetric,NAME
+//	grpc,CLUSTER,SERVICE,METHOD,MESSAGE,TIMEOUT_MS[,k=v/k=v]  grpccancel,TOKEN  grpcclose,TOKEN
 func runCalls(script string, metricIDs map[string]uint32) string {
 	var out []string
 	for _, call := range strings.Split(script, ";") {
@@ -122,6 +123,12 @@ func runCalls(script string, metricIDs map[string]uint32) string {
 			if st == 0 {
 				res += "=" + strconv.FormatUint(v, 10)
 			}
+		case "grpc":
+			res = grpcCall(f)
+		case "grpccancel":
+			res = strconv.Itoa(int(rawGrpcCancel(num(1))))
+		case "grpcclose":
+			res = strconv.Itoa(int(rawGrpcClose(num(1))))
 		default:
 			res = "unknown call " + f[0]
 		}

@@ -77,3 +77,13 @@ func ptr(s string) *byte { return unsafe.StringData(s) }
 func hostBytes(p unsafe.Pointer, n uint32) []byte {
 	return append([]byte(nil), unsafe.Slice((*byte)(p), n)...)
 }
+
+//go:wasmimport env proxy_grpc_call
+func rawGrpcCall(cluster *byte, clusterSize uint32, service *byte, serviceSize uint32, method *byte, methodSize uint32,
+	metadata *byte, metadataSize uint32, message *byte, messageSize uint32, timeoutMS uint32, token *uint32) uint32
+
+//go:wasmimport env proxy_grpc_cancel
+func rawGrpcCancel(token uint32) uint32
+
+//go:wasmimport env proxy_grpc_close
+func rawGrpcClose(token uint32) uint32
