@@ -66,7 +66,7 @@ func main() {
 	flag.StringVar(&f.profile, "profile", "envoy-1.33", "host WASI profile: envoy-1.33 or cpp-host-current")
 	flag.BoolVar(&f.demo, "demo", false, "serve a built-in echo upstream and print curl lines to try")
 	flag.StringVar(&f.testPath, "test", "", "run this policy test file against -config headlessly, print a table, exit 1 on any failed case")
-	flag.Var(f.clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS); repeatable")
+	flag.Var(f.clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS; h2c://HOST:PORT for a gRPC service such as the rate limit service); repeatable")
 	f.serve.register()
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo | -test CASES] [flags]\n\n")
