@@ -173,13 +173,8 @@ func (vm *VM) deliverGRPCCall(token uint32, r *grpcResult) {
 }
 
 func (vm *VM) deliverGRPCLocked(token uint32, r *grpcResult) {
-	call := vm.grpcCalls[token]
-	if call == nil {
-		return
-	}
-	delete(vm.grpcCalls, token)
-	call.cancel()
-	if vm.failed != nil || vm.rt == nil || vm.roots[call.root] == nil {
+	call, ok := vm.takeCall(vm.grpcCalls, token)
+	if !ok {
 		return
 	}
 	vm.grpcResp = r

@@ -219,13 +219,8 @@ func (vm *VM) deliverHTTPCall(token uint32, r *httpCallResult) {
 }
 
 func (vm *VM) deliverLocked(token uint32, r *httpCallResult) {
-	call := vm.httpCalls[token]
-	if call == nil {
-		return
-	}
-	delete(vm.httpCalls, token)
-	call.cancel()
-	if vm.failed != nil || vm.rt == nil || vm.roots[call.root] == nil {
+	call, ok := vm.takeCall(vm.httpCalls, token)
+	if !ok {
 		return
 	}
 	vm.callResp = r
@@ -237,6 +232,19 @@ func (vm *VM) deliverLocked(token uint32, r *httpCallResult) {
 	}
 	_, _ = vm.call(fnHTTPCallResponse, uint64(call.root), uint64(token),
 		uint64(len(r.headers)), uint64(len(r.body)), uint64(len(r.trailers)))
+}
+
+// takeCall ends a pending call whose answer came: false when nothing is
+// to be delivered (the call was already answered or cancelled, the VM
+// failed, or the root context that made it is gone).
+func (vm *VM) takeCall(calls map[uint32]*pendingCall, token uint32) (*pendingCall, bool) {
+	call := calls[token]
+	if call == nil {
+		return nil, false
+	}
+	delete(calls, token)
+	call.cancel()
+	return call, vm.failed == nil && vm.rt != nil && vm.roots[call.root] != nil
 }
 
 // nextCallDeadline is the earliest fake-clock deadline of a pending call.

@@ -174,13 +174,7 @@ func readRule(r *config.Reader, path string, v gjson.Result) *rule {
 	var tierPaths []string
 	before := len(r.Errors())
 	r.Object(path, v, config.Fields{
-		"name": {Required: true, Read: func(p string, v gjson.Result) {
-			if s, ok := r.Str(p, v); ok && !validName(s) {
-				r.Errorf(p, "must be 1 to 64 of a-z, 0-9, _ and -")
-			} else {
-				ru.name = s
-			}
-		}},
+		"name":     {Required: true, Read: func(p string, v gjson.Result) { ru.name = readName(r, p, v) }},
 		"key":      {Required: true, Read: func(p string, v gjson.Result) { ru.key = readKey(r, p, v) }},
 		"fallback": {Read: func(p string, v gjson.Result) { ru.fallback = readKey(r, p, v) }},
 		"rate":     {Required: true, Read: func(p string, v gjson.Result) { rate = r.Count(p, v, 1, maxRate) }},
@@ -265,6 +259,16 @@ func readKey(r *config.Reader, path string, v gjson.Result) []part {
 		r.Errorf(path, "must name at least one part")
 	}
 	return parts
+}
+
+// readName reads a rule's name (validName).
+func readName(r *config.Reader, path string, v gjson.Result) string {
+	s, ok := r.Str(path, v)
+	if ok && !validName(s) {
+		r.Errorf(path, "must be 1 to 64 of a-z, 0-9, _ and -")
+		return ""
+	}
+	return s
 }
 
 // validName keeps a rule's name fit for metric names, shared-data keys and

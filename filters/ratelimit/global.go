@@ -68,13 +68,7 @@ func readGlobalRule(r *config.Reader, path string, v gjson.Result) *globalRule {
 	var fallback gjson.Result
 	before := len(r.Errors())
 	r.Object(path, v, config.Fields{
-		"name": {Required: true, Read: func(p string, v gjson.Result) {
-			if s, ok := r.Str(p, v); ok && !validName(s) {
-				r.Errorf(p, "must be 1 to 64 of a-z, 0-9, _ and -")
-			} else {
-				gr.name = s
-			}
-		}},
+		"name":    {Required: true, Read: func(p string, v gjson.Result) { gr.name = readName(r, p, v) }},
 		"cluster": {Required: true, Read: func(p string, v gjson.Result) { gr.cluster = nonEmpty(r, p, v) }},
 		"domain":  {Required: true, Read: func(p string, v gjson.Result) { gr.domain = nonEmpty(r, p, v) }},
 		"descriptors": {Required: true, Read: func(p string, v gjson.Result) {
@@ -180,13 +174,7 @@ func (gr *globalRule) descriptor(s *stage.Stream, in *stage.Input, hops int, out
 func entryValue(s *stage.Stream, in *stage.Input, p part, hops int) string {
 	switch p.kind {
 	case partPeer, partForwarded:
-		var addr [17]byte
-		ok := false
-		if p.kind == partPeer || hops == 0 {
-			addr, ok = peer(in)
-		} else {
-			addr, ok = forwardedClient(headerValues(in, "x-forwarded-for"), hops)
-		}
+		addr, ok := clientAddress(in, p.kind, hops)
 		if !ok {
 			return ""
 		}

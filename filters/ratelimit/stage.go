@@ -293,13 +293,7 @@ func appendPart(h *keyHash, s *stage.Stream, in *stage.Input, p part, hops int) 
 	kind := byte(p.kind)
 	switch p.kind {
 	case partPeer, partForwarded:
-		var addr [17]byte
-		ok := false
-		if p.kind == partPeer || hops == 0 {
-			addr, ok = peer(in)
-		} else {
-			addr, ok = forwardedClient(headerValues(in, "x-forwarded-for"), hops)
-		}
+		addr, ok := clientAddress(in, p.kind, hops)
 		if ok {
 			h.bytes(kind, addr[:])
 		}
@@ -326,6 +320,16 @@ func appendPart(h *keyHash, s *stage.Stream, in *stage.Input, p part, hops int) 
 		return s.Route != ""
 	}
 	return false
+}
+
+// clientAddress is a peer or x_forwarded_for part's address: the peer's,
+// or the x-forwarded-for entry hops from the right (the peer's when hops is
+// 0).
+func clientAddress(in *stage.Input, kind partKind, hops int) ([17]byte, bool) {
+	if kind == partPeer || hops == 0 {
+		return peer(in)
+	}
+	return forwardedClient(headerValues(in, "x-forwarded-for"), hops)
 }
 
 func peer(in *stage.Input) ([17]byte, bool) {
