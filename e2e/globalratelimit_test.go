@@ -20,6 +20,8 @@ func globalLimitService(limit int) string {
 
 // globalLimitedAPI limits each user of /orders through the service on
 // cluster "ratelimit", with a failure mode and an optional local fallback.
+// The timeout is generous: make test runs packages in parallel on two
+// cores, and a slow answer is a fault only where a test makes it one.
 func globalLimitedAPI(failureMode, fallback string) string {
 	if fallback != "" {
 		fallback = `, "fallback": ` + fallback
@@ -28,7 +30,7 @@ func globalLimitedAPI(failureMode, fallback string) string {
   "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
   "routes": [
     {"name": "orders", "match": {"path": "/orders/**"}, "auth": {"providers": ["idp"]},
-     "rate_limit": {"global": [{"name": "per-user", "cluster": "ratelimit", "domain": "apiguard", "timeout_ms": 300,
+     "rate_limit": {"global": [{"name": "per-user", "cluster": "ratelimit", "domain": "apiguard", "timeout_ms": 2000,
        "failure_mode": %q, "descriptors": [{"key": "sub", "from": "claim:/sub"}]%s}]}}
   ]
 }`, idpIssuer, jwttest.JWKS(idpKeys()["HS256"]), failureMode, fallback)
