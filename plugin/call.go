@@ -35,7 +35,7 @@ func (h *httpContext) startCall(paused bool) types.Action {
 	})
 	if err != nil {
 		proxywasm.LogErrorf("apiguard: cannot call cluster %s: %v", c.Cluster, err)
-		return h.answer(stage.CallResult{Status: stage.CallUnavailable}, paused)
+		return h.resumeCall(stage.CallResult{Status: stage.CallUnavailable}, paused)
 	}
 	h.calling = true
 	return types.ActionPause
@@ -52,7 +52,7 @@ func (p *pluginContext) callAnswered(h *httpContext, seq uint64, numHeaders, bod
 	res := callResult(numHeaders, bodySize)
 	if err := proxywasm.SetEffectiveContext(h.id); err == nil {
 		h.calling = false
-		h.answer(res, true)
+		h.resumeCall(res, true)
 	}
 	_ = proxywasm.SetEffectiveContext(p.rootID)
 }

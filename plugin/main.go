@@ -370,10 +370,10 @@ func (h *httpContext) resume() {
 	h.resumed(h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state))
 }
 
-// answer resumes the stage that asked for the stream's call with its result;
-// paused tells whether the stream paused for it (the call was sent) and must
-// be resumed or answered, or is still in its headers callback.
-func (h *httpContext) answer(res stage.CallResult, paused bool) types.Action {
+// resumeCall resumes the stage that asked for the stream's call with its
+// result; paused tells whether the stream paused for it (the call was sent)
+// and must be resumed or answered, or is still in its headers callback.
+func (h *httpContext) resumeCall(res stage.CallResult, paused bool) types.Action {
 	if paused {
 		defer h.failClosedOnPanic()
 	}
