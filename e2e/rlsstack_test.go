@@ -98,7 +98,24 @@ func (st *rlsStack) killService() { stopProcess(st.service) }
 // freeze and thaw stop and continue the service's process: it accepts
 // connections (the kernel does) and answers nothing, a service slower
 // than any timeout.
-func (st *rlsStack) freeze() { _ = st.service.Process.Signal(syscall.SIGSTOP) }
+// freeze stops the service and returns once the kernel has stopped it:
+// SIGSTOP takes effect when the process is next scheduled, and on a busy
+// machine a request sent at once could still be answered.
+func (st *rlsStack) freeze() {
+	_ = st.service.Process.Signal(syscall.SIGSTOP)
+	stat := fmt.Sprintf("/proc/%d/stat", st.service.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return
+		}
+		// The state follows the parenthesized command name: "T" is stopped.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+	}
+	st.t.Fatalf("the rate limit service did not stop")
+}
 func (st *rlsStack) thaw()   { _ = st.service.Process.Signal(syscall.SIGCONT) }
 
 func (st *rlsStack) stop() {
