@@ -116,6 +116,7 @@ func (st *rlsStack) freeze() {
 	}
 	st.t.Fatalf("the rate limit service did not stop")
 }
+
 func (st *rlsStack) thaw() { _ = st.service.Process.Signal(syscall.SIGCONT) }
 
 func (st *rlsStack) stop() {
