@@ -14,6 +14,10 @@ import (
 type authStage struct {
 	a   *authn.Authenticator
 	req *authn.Requirement
+	// ifPeer, on a route whose peer identity may stand in for the token
+	// (peer.or_token), is the requirement once the peer was accepted: a
+	// token may be absent, and one that is present must be valid.
+	ifPeer *authn.Requirement
 }
 
 func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
@@ -23,7 +27,11 @@ func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Dec
 	}
 	w := in.Worker()
 	_, query, _ := strings.Cut(s.Path, "?")
-	res := st.a.Authenticate(st.req, authn.Input{Headers: headers, Query: query, Now: w.Now(), Keys: w.Keys, Cache: w.Cache})
+	req := st.req
+	if st.ifPeer != nil && !s.Peer.IsZero() {
+		req = st.ifPeer
+	}
+	res := st.a.Authenticate(req, authn.Input{Headers: headers, Query: query, Now: w.Now(), Keys: w.Keys, Cache: w.Cache})
 	s.Attempted = res.Attempted
 	if res.Denied() {
 		s.Wait = res.Wait

@@ -8,6 +8,7 @@ import (
 	"github.com/apiguard/apiguard/filters/audit"
 	"github.com/apiguard/apiguard/filters/authn"
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/peer"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/stage"
 )
@@ -81,6 +82,7 @@ func readRoute(r *config.Reader, path string, v gjson.Result, globals []any) Rou
 		// Every route says how it is authenticated; "none" must be
 		// written out: a route is never public by omission.
 		"auth": {Required: true, Read: func(p string, v gjson.Result) { rt.Auth = authn.ReadRouteAuth(r, p, v) }},
+		"peer": {Read: func(p string, v gjson.Result) { rt.Peer = peer.Read(r, p, v) }},
 	}
 	// Each optional stage reads its own field; they run in the order of
 	// Stages, whatever the order of the fields.

@@ -8,14 +8,16 @@
 //     (400 for what must not reach an upstream);
 //  2. the route matched (404 or 405, or the host's default);
 //  3. headers apiguard writes from claims removed, on every route;
-//  4. the early part of the route's stages that have one
+//  4. the calling service's identity (mutual TLS, a SPIFFE ID), on routes
+//     with "peer" (filters/peer), so that every later stage may read it;
+//  5. the early part of the route's stages that have one
 //     (stage.EarlyStage), in the order of Stages: what must run before a
 //     signature is checked, or without a token (a CORS preflight, which a
 //     route with a stage.PreflightStage matches as the method it announces
 //     and answers here, a local reply that is not a denial: Stream.Answer);
-//  5. authentication, on routes with "auth" providers (filters/authn);
-//  6. the optional stages of Stages, in their order;
-//  7. the last part of the route's stages that have one (stage.LastStage),
+//  6. authentication, on routes with "auth" providers (filters/authn);
+//  7. the optional stages of Stages, in their order;
+//  8. the last part of the route's stages that have one (stage.LastStage),
 //     in the order of Stages: checks that cost a callout, which a request
 //     any cheaper check refused never reaches.
 //
@@ -69,6 +71,7 @@ import (
 	"github.com/apiguard/apiguard/filters/harden"
 	"github.com/apiguard/apiguard/filters/jwks"
 	"github.com/apiguard/apiguard/filters/jwt"
+	"github.com/apiguard/apiguard/filters/peer"
 	"github.com/apiguard/apiguard/filters/ratelimit"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/stage"
@@ -84,6 +87,9 @@ type Route struct {
 	Match route.Spec
 	// Auth says whether and how the route's requests are authenticated.
 	Auth authn.RouteAuth
+	// Peer is the calling service's identity the route requires; nil when
+	// it requires none.
+	Peer *peer.Requirement
 	// Stages are the route's optional stages (Stages), in their order.
 	Stages []stage.Stage
 }
@@ -191,11 +197,15 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		for j, st := range r.Stages {
 			if rs, ok := st.(stage.RouteStage); ok {
 				var stErrs []config.Error
-				r.Stages[j], stErrs = rs.ForRoute(stage.Route{Name: r.Name, Providers: r.Auth.Providers})
+				r.Stages[j], stErrs = rs.ForRoute(stage.Route{Name: r.Name, Providers: r.Auth.Providers, Peer: r.Peer != nil})
 				errs = append(errs, stErrs...)
 			}
 		}
 		var early, last []stage.Stage
+		if r.Peer != nil {
+			early = append(early, r.Peer)
+			errs = append(errs, checkOrToken(path, r)...)
+		}
 		captured := r.Match.Params()
 		for _, st := range r.Stages {
 			if ps, ok := st.(stage.ParamStage); ok {
@@ -235,7 +245,11 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		if a != nil && !unknown {
 			req, reqErrs := a.Require(path+".auth", r.Auth.Providers, r.Auth.Optional)
 			errs = append(errs, reqErrs...)
-			p.routes[i].stages = slices.Concat(early, []stage.Stage{authStage{a, req}}, r.Stages, last)
+			st := authStage{a: a, req: req}
+			if r.Peer != nil && r.Peer.OrToken() {
+				st.ifPeer, _ = a.Require(path+".auth", r.Auth.Providers, true)
+			}
+			p.routes[i].stages = slices.Concat(early, []stage.Stage{st}, r.Stages, last)
 		}
 	}
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
@@ -260,6 +274,18 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	}
 	p.warnings = p.findWarnings(cfg, settings)
 	return p, nil
+}
+
+// checkOrToken refuses or_token where no token could stand in for the peer.
+func checkOrToken(path string, r Route) []config.Error {
+	switch {
+	case !r.Peer.OrToken():
+	case r.Auth.Public:
+		return []config.Error{config.Errorf(path+".peer.or_token", `the route's "auth" is "none": there is no token to accept instead of the peer identity`)}
+	case r.Auth.Optional:
+		return []config.Error{config.Errorf(path+".peer.or_token", "the route's token is optional, so the peer identity would be too: drop or_token, or auth.optional")}
+	}
+	return nil
 }
 
 // hostSettings checks the per-host settings and returns their canonical

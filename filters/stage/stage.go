@@ -12,6 +12,7 @@ import (
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/spiffe"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -79,6 +80,9 @@ type Route struct {
 	// Providers are the identity providers it accepts; nil on a route
 	// without authentication.
 	Providers []string
+	// Peer: the route verifies the calling service's identity ("peer"), so
+	// Stream.Peer may be set on its streams.
+	Peer bool
 }
 
 // Spec is a kind of optional route stage: the field it owns in a route and
@@ -169,6 +173,10 @@ type Stream struct {
 	// Principal is the caller a verified token names; its Token is nil on
 	// an unauthenticated request.
 	Principal authn.Principal
+	// Peer is the calling service's SPIFFE ID, from the verified mTLS peer
+	// certificate, once the route's peer requirement accepted it; zero
+	// otherwise. The ID is all a stream keeps of the certificate.
+	Peer spiffe.ID
 	// Method is the client's :method, and Path its :path.
 	Method string
 	Path   string
@@ -279,7 +287,7 @@ func (s *Stream) ReadBody(st RequestBodyStage, n int64) {
 // most of a Stream's size, and copying them in wasm costs more than matching.
 func (s *Stream) Reset() {
 	s.Params.Reset()
-	s.Route, s.Principal, s.Method, s.Path, s.HasBody, s.Scheme, s.Preflight = "", authn.Principal{}, "", "", false, "", false
+	s.Route, s.Principal, s.Peer, s.Method, s.Path, s.HasBody, s.Scheme, s.Preflight = "", authn.Principal{}, spiffe.ID{}, "", "", false, "", false
 	s.Answer, s.ReplaceBody = nil, nil
 	s.Edits, s.Response, s.Wait, s.Call, s.Attempted = Edits{}, Edits{}, nil, nil, ""
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}

@@ -107,6 +107,11 @@ const (
 	// ratelimit) did not answer in time, or answered with an error, and
 	// the rule's failure_mode is deny. Status 503, with Retry-After.
 	RateLimitUnavailable
+	// PeerIdentity: the route requires a peer identity (mutual TLS with a
+	// SPIFFE ID) and the connection has none that it accepts: no mutual TLS,
+	// a certificate without a URI SAN, a URI SAN that is not a valid SPIFFE
+	// ID, or an ID the route does not list. Status 403.
+	PeerIdentity
 	numReasons
 )
 
@@ -149,6 +154,7 @@ var reasons = [numReasons]reasonInfo{
 	CORSRefused:          {"cors_refused", "The cross-origin request is not allowed", 403},
 	HTTPSRequired:        {"https_required", "This API is served over https only", 403},
 	RateLimitUnavailable: {"rate_limit_unavailable", "The rate limit service is unavailable", 503},
+	PeerIdentity:         {"peer_identity", "The calling service's identity is not allowed", 403},
 }
 
 // Code is the reason's stable snake_case name, used as the problem type suffix,
