@@ -43,9 +43,9 @@ type Policy struct {
 	forbidden verdict.Reason
 	// params are the bindings to path parameters (PathParams).
 	params []use
-	// tokenUse and roleUse are the paths of the first conditions needing a
-	// token and roles, checked by ForRoute.
-	tokenUse, roleUse string
+	// tokenUse, roleUse and peerUse are the paths of the first conditions
+	// needing a token, roles and a peer identity, checked by ForRoute.
+	tokenUse, roleUse, peerUse string
 	// Set by ForRoute.
 	roles    []providerRoles
 	outcomes []outcome
@@ -81,6 +81,9 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	var errs []config.Error
 	if p.tokenUse != "" && len(rt.Providers) == 0 {
 		errs = append(errs, config.Errorf(p.tokenUse, "needs a verified token, but the route has no authentication"))
+	}
+	if p.peerUse != "" && !rt.Peer {
+		errs = append(errs, config.Errorf(p.peerUse, `needs a verified peer identity, but the route has no "peer" requirement`))
 	}
 	q := *p
 	q.roles = nil

@@ -13,6 +13,7 @@ import (
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/route"
+	"github.com/apiguard/apiguard/filters/spiffe"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 	"github.com/apiguard/apiguard/internal/testkit/hosttest"
@@ -321,5 +322,59 @@ func TestUnreadableHeadersFailClosed(t *testing.T) {
 		if d := p.RequestHeaders(s, s.Begin(unreadable{}, &stage.Worker{Host: &hosttest.Host{}})); d.Reason != verdict.Internal {
 			t.Errorf("%s: %s, want internal", policy, d.Reason.Code())
 		}
+	}
+}
+
+// TestPeersCondition: a peers condition matches the service identity the
+// route's peer requirement verified (stage.Stream.Peer), alone or with the
+// user's claims, in allow and in deny.
+func TestPeersCondition(t *testing.T) {
+	const (
+		billing  = "spiffe://cluster.local/ns/orders/sa/billing"
+		shipping = "spiffe://cluster.local/ns/shipping/sa/shipping"
+		batch    = "spiffe://cluster.local/ns/orders/sa/batch"
+	)
+	for _, tc := range []struct {
+		name, policy, peer string
+		claims             []string
+		want               verdict.Reason
+	}{
+		{name: "the listed service", policy: `{"allow": {"peers": {"spiffe_ids": ["` + billing + `"]}}}`, peer: billing},
+		{name: "another service", policy: `{"allow": {"peers": {"spiffe_ids": ["` + billing + `"]}}}`, peer: shipping, want: verdict.Forbidden},
+		{name: "no verified peer", policy: `{"allow": {"peers": {"trust_domains": ["cluster.local"]}}}`, want: verdict.Forbidden},
+		{name: "a prefix on a segment boundary", policy: `{"allow": {"peers": {"spiffe_prefixes": ["spiffe://cluster.local/ns/orders"]}}}`, peer: batch},
+		{name: "the service for an admin", policy: `{"allow": {"peers": {"spiffe_ids": ["` + billing + `"]}, "any_role": ["admin"]}}`,
+			peer: billing, claims: []string{"roles", `["admin"]`}},
+		{name: "the service for a reader", policy: `{"allow": {"peers": {"spiffe_ids": ["` + billing + `"]}, "any_role": ["admin"]}}`,
+			peer: billing, claims: []string{"roles", `["reader"]`}, want: verdict.Forbidden},
+		{name: "a service or an admin: the admin", policy: `{"allow": {"any": [{"peers": {"spiffe_ids": ["` + billing + `"]}}, {"any_role": ["admin"]}]}}`,
+			claims: []string{"roles", `["admin"]`}},
+		{name: "a denied service", policy: `{"allow": {"peers": {"trust_domains": ["cluster.local"]}}, "deny": {"peers": {"spiffe_prefixes": ["spiffe://cluster.local/ns/orders"]}}}`,
+			peer: batch, want: verdict.Forbidden},
+		{name: "a service the deny does not name", policy: `{"allow": {"peers": {"trust_domains": ["cluster.local"]}}, "deny": {"peers": {"spiffe_prefixes": ["spiffe://cluster.local/ns/orders"]}}}`,
+			peer: shipping},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &config.Reader{}
+			st := Compile(r, "routes[0].authz", gjson.Parse(tc.policy), ReadSettings(r, "authz", gjson.Parse(settings)))
+			if errs := r.Errors(); errs != nil {
+				t.Fatal(errs)
+			}
+			bound, errs := st.(stage.RouteStage).ForRoute(stage.Route{Name: "orders", Providers: []string{"idp"}, Peer: true})
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			var tok *jwt.Token
+			if tc.claims != nil {
+				tok = verified(t, tc.claims...)
+			}
+			s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", tok)
+			if tc.peer != "" {
+				s.Peer, _ = spiffe.Parse(tc.peer)
+			}
+			if d := bound.RequestHeaders(s, s.Begin(headers{}, &stage.Worker{Host: &hosttest.Host{}})); d.Reason != tc.want {
+				t.Errorf("%s, want %s", d.Reason.Code(), tc.want.Code())
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apiguard/apiguard/filters/claims"
 	"github.com/apiguard/apiguard/filters/jwt"
+	"github.com/apiguard/apiguard/filters/spiffe"
 	"github.com/apiguard/apiguard/filters/stage"
 )
 
@@ -24,6 +25,8 @@ type cond struct {
 	tests []test
 	// challenge is a scopes condition's WWW-Authenticate response header.
 	challenge [][2]string
+	// peers are a peers condition's accepted service identities.
+	peers *spiffe.Matcher
 }
 
 type condKind uint8
@@ -37,6 +40,7 @@ const (
 	condAllRoles
 	condScopes
 	condClaim
+	condPeers
 )
 
 // test is one test of a claim's value.
@@ -132,6 +136,10 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 			ev.missingScope = c.challenge
 		}
 		return false
+	case condPeers:
+		// The route's peer requirement set the stream's ID; a stream
+		// without one matches no peers condition.
+		return c.peers.Match(ev.stream.Peer)
 	case condClaim:
 		// Claims exist only in a verified token: without one, no claim
 		// condition holds, not even absent.

@@ -11,6 +11,7 @@ import (
 	"github.com/apiguard/apiguard/filters/claims"
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/httpsyntax"
+	"github.com/apiguard/apiguard/filters/spiffe"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -106,8 +107,9 @@ type parser struct {
 	// route declares once the whole field is read.
 	uses []use
 	// tokenUse and roleUse are the paths of the first condition that needs
-	// a verified token, and of the first that needs roles.
-	tokenUse, roleUse string
+	// a verified token, and of the first that needs roles; peerUse of the
+	// first that needs a verified peer identity.
+	tokenUse, roleUse, peerUse string
 }
 
 type use struct {
@@ -178,7 +180,7 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 			pol.params = append(pol.params, u)
 		}
 	}
-	pol.tokenUse, pol.roleUse = p.tokenUse, p.roleUse
+	pol.tokenUse, pol.roleUse, pol.peerUse = p.tokenUse, p.roleUse, p.peerUse
 	return pol
 }
 
@@ -263,6 +265,12 @@ func (p *parser) cond(path string, v gjson.Result, depth int) *cond {
 				r.Errorf(p2, "must not be empty")
 			}
 			p.needsToken(p2)
+		}},
+		"peers": {Read: func(p2 string, v gjson.Result) {
+			add(&cond{kind: condPeers, peers: spiffe.ReadMatcher(r, p2, v, nil)})
+			if p.peerUse == "" {
+				p.peerUse = p2
+			}
 		}},
 		"all": {Read: list(condAll)},
 		"any": {Read: list(condAny)},

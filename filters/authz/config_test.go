@@ -58,6 +58,8 @@ func TestBadConfigurationIsRefused(t *testing.T) {
 			wantPath: "routes[0].authz.allow.claims", wantMsg: "no authentication"},
 		{name: "nesting too deep", route: `{"allow": ` + strings.Repeat(`{"not": `, 17) + `"authenticated"` + strings.Repeat("}", 17) + `}`,
 			wantPath: "routes[0].authz.allow" + strings.Repeat(".not", 16), wantMsg: "nest at most"},
+		{name: "peers on a route without a peer requirement", route: `{"allow": {"peers": {"trust_domains": ["cluster.local"]}}}`,
+			wantPath: "routes[0].authz.allow.peers", wantMsg: `no "peer" requirement`},
 		{name: "bad header name", route: `{"headers": ["X-Org"], "allow": "authenticated"}`, wantPath: "routes[0].authz.headers[0]", wantMsg: "lower-case"},
 	}
 	for _, tc := range tests {

@@ -194,7 +194,7 @@ func readRule(r *config.Reader, path string, v gjson.Result) *rule {
 		ru.fallback = []part{{kind: partPeer}}
 	}
 	for i, p := range ru.fallback {
-		if p.identity() || p.kind == partHeader {
+		if p.identity() || p.kind == partHeader || p.kind == partPeerIdentity {
 			r.Errorf(config.Join(path, "fallback")+"["+strconv.Itoa(i)+"]", "a fallback must be present on every request: peer, x_forwarded_for or route")
 		}
 	}

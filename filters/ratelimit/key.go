@@ -24,6 +24,9 @@ const (
 	partHeader
 	// partRoute is the matched route's name.
 	partRoute
+	// partPeerIdentity is the calling service's SPIFFE ID, verified by the
+	// route's peer requirement before any rule runs.
+	partPeerIdentity
 )
 
 // part is one compiled key part.
@@ -39,11 +42,14 @@ type part struct {
 func (p part) identity() bool { return p.kind == partClaim }
 
 // parsePart reads one key part: "peer", "x_forwarded_for", "route",
-// "claim:<JSON pointer>" (RFC 6901, "claim:/sub") or "header:<name>".
+// "peer_identity", "claim:<JSON pointer>" (RFC 6901, "claim:/sub") or
+// "header:<name>".
 func parsePart(s string) (part, error) {
 	switch s {
 	case "peer":
 		return part{kind: partPeer}, nil
+	case "peer_identity":
+		return part{kind: partPeerIdentity}, nil
 	case "x_forwarded_for":
 		return part{kind: partForwarded}, nil
 	case "route":
@@ -60,7 +66,7 @@ func parsePart(s string) (part, error) {
 		}
 		return part{kind: partHeader, name: arg}, nil
 	}
-	return part{}, errors.New(`must be "peer", "x_forwarded_for", "route", "claim:/<pointer>" or "header:<name>"`)
+	return part{}, errors.New(`must be "peer", "x_forwarded_for", "route", "peer_identity", "claim:/<pointer>" or "header:<name>"`)
 }
 
 func validHeaderName(s string) bool {

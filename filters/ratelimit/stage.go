@@ -318,6 +318,9 @@ func appendPart(h *keyHash, s *stage.Stream, in *stage.Input, p part, hops int) 
 	case partRoute:
 		h.part(kind, s.Route)
 		return s.Route != ""
+	case partPeerIdentity:
+		h.part(kind, s.Peer.String())
+		return !s.Peer.IsZero()
 	}
 	return false
 }

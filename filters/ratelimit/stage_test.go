@@ -263,3 +263,36 @@ func TestAnIdentityRefusalGivesBackThePeersUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestServicesGetTheirOwnBudgets: a rule keyed by peer_identity counts each
+// calling service's SPIFFE ID apart, whatever its address, and a caller
+// without one (here, plaintext on an or_token route) falls back to its
+// address.
+func TestServicesGetTheirOwnBudgets(t *testing.T) {
+	k := jwttest.HMAC("k", "HS256", 32)
+	g := load(t, `{"providers": {"idp": {"issuer": "i", "audiences": ["a"], "jwks": {"inline": `+string(jwttest.JWKS(k))+`}}},
+		"routes": [{"name": "orders", "match": {"path": "/orders"}, "auth": {"providers": ["idp"]},
+		  "peer": {"trust_domains": ["cluster.local"], "or_token": true},
+		  "rate_limit": {"rules": [{"name": "per-service", "key": ["peer_identity"], "rate": 1, "per": "minute", "burst": 1}]}}]}`)
+	user := "Bearer " + k.Token(jwttest.Claims("i", "a", epoch.Add(time.Hour).Unix()))
+	for i, tc := range []struct {
+		service, peer string
+		denied        bool
+	}{
+		{"spiffe://cluster.local/ns/orders/sa/billing", "10.0.0.1:1", false},
+		{"spiffe://cluster.local/ns/orders/sa/billing", "10.0.0.2:1", false},
+		{"spiffe://cluster.local/ns/orders/sa/billing", "10.0.0.3:1", true},
+		{"spiffe://cluster.local/ns/orders/sa/batch", "10.0.0.3:1", false},
+		{"", "10.0.0.3:1", false}, {"", "10.0.0.3:2", false}, {"", "10.0.0.3:3", true},
+	} {
+		g.host.Properties["connection.mtls"] = []byte{0}
+		delete(g.host.Properties, "connection.uri_san_peer_certificate")
+		if tc.service != "" {
+			g.host.Properties["connection.mtls"] = []byte{1}
+			g.host.Properties["connection.uri_san_peer_certificate"] = []byte(tc.service)
+		}
+		if d, _ := g.send(tc.peer, "/orders", "authorization", user); d.Denied() != tc.denied {
+			t.Errorf("request %d (%q from %s): %s, want denied %v", i+1, tc.service, tc.peer, d.Reason.Code(), tc.denied)
+		}
+	}
+}
