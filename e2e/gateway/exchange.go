@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -74,7 +75,11 @@ func (c *conn) exchange() bool {
 	} else {
 		x.t.requestDone()
 	}
-	s, err := c.vm.NewStream(host.StreamInfo{SourceAddress: c.nc.RemoteAddr().String(), Protocol: req.proto})
+	if tc, ok := c.nc.(*tls.Conn); ok && c.tls == nil {
+		// The handshake finished before the request could be read.
+		c.tls = host.SessionOf(tc.ConnectionState())
+	}
+	s, err := c.vm.NewStream(host.StreamInfo{SourceAddress: c.nc.RemoteAddr().String(), Protocol: req.proto, TLS: c.tls})
 	if err != nil {
 		x.wasmFail(err)
 		return false
@@ -129,7 +134,7 @@ func (x *exchange) run() {
 	// The connection manager edits the headers before any filter sees them
 	// (x-forwarded-proto, x-request-id, x-forwarded-for and the internal
 	// x-envoy headers); the codec already applied the header limits.
-	h := g.env.MutateRequestHeaders(requestHeaders(x.req), x.c.nc.RemoteAddr().String())
+	h := g.env.MutateRequestHeaders(requestHeaders(x.req, x.c.tls != nil), x.c.nc.RemoteAddr().String())
 	act, err := s.RequestHeaders(h, !x.req.hasBody())
 	if act == host.Pause && err == nil {
 		act, err = s.Wait(g.opts.WaitTimeout)
@@ -288,9 +293,15 @@ var hopByHop = map[string]bool{
 // malformed authority). An absolute-form target (RFC 9112 §3.2.2) replaces
 // Host with its own authority and leaves its origin form as :path
 // (ServerConnectionImpl::handlePath with allow_absolute_url, on by default).
-func requestHeaders(r *request) host.Headers {
+// :scheme is the connection's: https over TLS, as the codec sets it from
+// connection_.ssl().
+func requestHeaders(r *request, tls bool) host.Headers {
 	path, authority, absolute := splitAbsoluteForm(r.target)
-	h := host.Headers{{":method", r.method}, {":path", path}, {":authority", authority}, {":scheme", "http"}}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	h := host.Headers{{":method", r.method}, {":path", path}, {":authority", authority}, {":scheme", scheme}}
 	seenHost := false
 	for _, kv := range r.headers {
 		switch {

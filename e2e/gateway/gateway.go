@@ -7,11 +7,15 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -56,6 +60,12 @@ type Options struct {
 	BufferLimit int
 	// Clock is the VMs' time source (WASI clocks and ticks); real if nil.
 	Clock host.Clock
+	// TLS, when set, terminates TLS on every connection, as an Envoy
+	// listener with a DownstreamTlsContext: with ClientCAs and
+	// tls.VerifyClientCertIfGiven, a client certificate is verified when
+	// presented (require_client_certificate false, Envoy's default), and
+	// the connection.* properties describe it (NewTLS builds one).
+	TLS *tls.Config
 }
 
 // Gateway serves HTTP/1.1 connections, running the plugin on every request.
@@ -161,6 +171,32 @@ func (g *Gateway) Reload(config []byte) (changed bool, err error) {
 	}
 	g.config = slices.Clone(config)
 	return true, nil
+}
+
+// NewTLS reads a server certificate and key (PEM files) and, if clientCA is
+// not "", the CA certificates (PEM) that verify client certificates, as an
+// Envoy listener's DownstreamTlsContext with a validation_context: a client
+// may connect without a certificate (plain TLS), and one that presents a
+// certificate that does not verify fails the handshake.
+func NewTLS(certFile, keyFile, clientCA string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCA == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(clientCA)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientCAs = x509.NewCertPool()
+	if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
+		return nil, errors.New(clientCA + ": no PEM certificate")
+	}
+	cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	return cfg, nil
 }
 
 // ConfigError is a configuration the plugin refused to start with.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -56,10 +57,14 @@ func (t Timeouts) withDefaults() Timeouts {
 }
 
 // Serve accepts connections on ln until Shutdown, pinning each connection to
-// one worker VM as Envoy pins it to one worker thread.
+// one worker VM as Envoy pins it to one worker thread. With Options.TLS
+// every connection is TLS.
 func (g *Gateway) Serve(ln net.Listener) error {
 	if g.upstream == nil {
 		return errors.New("gateway: no upstream to serve")
+	}
+	if g.opts.TLS != nil {
+		ln = tls.NewListener(ln, g.opts.TLS)
 	}
 	g.mu.Lock()
 	if g.closing {
@@ -137,6 +142,9 @@ type conn struct {
 	br *bufio.Reader
 	bw *bufio.Writer
 	vm *host.VM
+	// tls is the connection's TLS session, read once its handshake is done;
+	// nil on a plaintext connection.
+	tls *host.TLS
 	// idle is set while the connection waits for a request; guarded by g.mu.
 	idle bool
 }

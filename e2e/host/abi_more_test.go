@@ -233,3 +233,38 @@ func TestMalformedPairsAreAnEmptyMap(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionPropertiesFollowTheTLSSession: connection.* as Envoy's
+// ConnectionWrapper and SSL extractors answer them for a plaintext
+// connection, plain TLS and mutual TLS: mtls a one-byte bool, always found;
+// the certificate's fields NOT_FOUND on plaintext; the subject "" without a
+// client certificate (an empty value, which the probe shows as <nil>); only
+// the first URI and DNS SAN.
+func TestConnectionPropertiesFollowTheTLSSession(t *testing.T) {
+	_, vms := startProbe(t, Config{}, 1)
+	script := "prop,connection.mtls;prop,connection.requested_server_name;prop,connection.tls_version;" +
+		"prop,connection.subject_peer_certificate;prop,connection.uri_san_peer_certificate;" +
+		"prop,connection.dns_san_peer_certificate;prop,connection.sha256_peer_certificate_digest;prop,connection.mtls.x;prop,connection.nope"
+	client := &PeerCertificate{
+		URISANs: []string{"spiffe://cluster.local/ns/orders/sa/billing", "spiffe://cluster.local/ns/orders/sa/other"},
+		DNSSANs: []string{"billing.orders.svc", "billing"}, Subject: "CN=billing,O=orders", SHA256: "9f86d081884c7d65",
+	}
+	for _, tc := range []struct {
+		name string
+		tls  *TLS
+		want []string
+	}{
+		{name: "plaintext", want: []string{"0=\x00", "0=<nil>", "1", "1", "1", "1", "1", "1", "1"}},
+		{name: "plain TLS", tls: &TLS{Version: "TLSv1.3"}, want: []string{"0=\x00", "0=<nil>", "0=TLSv1.3", "0=<nil>", "1", "1", "1", "1", "1"}},
+		{name: "mutual TLS", tls: &TLS{Version: "TLSv1.2", Peer: client}, want: []string{"0=\x01", "0=<nil>", "0=TLSv1.2", "0=CN=billing,O=orders",
+			"0=spiffe://cluster.local/ns/orders/sa/billing", "0=billing.orders.svc", "0=9f86d081884c7d65", "1", "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startCalls(t, vms[0], StreamInfo{SourceAddress: "203.0.113.7:51000", TLS: tc.tls}, callsHeaders(script), true)
+			expectAnswers(t, answers(t, s, "probe_result"), tc.want...)
+			if err := s.Finish(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

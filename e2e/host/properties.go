@@ -120,12 +120,8 @@ func (s *Stream) attribute(top, name string, rest []string) ([]byte, bool) {
 		v, ok := peer(s.info.UpstreamAddress, name)
 		return leaf(v, ok, rest)
 	case "connection":
-		switch name {
-		case "mtls":
-			return leaf([]byte{0}, true, rest)
-		case "requested_server_name":
-			return leaf(nil, true, rest)
-		}
+		v, ok := s.info.TLS.connection(name)
+		return leaf(v, ok, rest)
 	case "xds":
 		switch name {
 		case "route_name":
@@ -194,6 +190,62 @@ func headersAttribute(h Headers, rest []string) ([]byte, bool) {
 		return []byte(strings.Join(vals, ",")), len(vals) > 0
 	}
 	return nil, false
+}
+
+// connection is Envoy's ConnectionWrapper for the TLS attributes
+// (source/extensions/filters/common/expr/context.cc, ConnectionLookupValues
+// and SslExtractorsValues), t nil for plaintext:
+//
+//   - mtls, a bool: a TLS connection whose peer presented a certificate;
+//     false (found) on plaintext;
+//   - requested_server_name, a string: the SNI, "" (found) without one;
+//   - every other name reads the TLS session, NOT_FOUND on plaintext:
+//     tls_version; subject_peer_certificate, "" (found) when the peer
+//     presented none; uri_san_peer_certificate and dns_san_peer_certificate,
+//     the FIRST SAN of that kind only (uriSanPeerCertificate()[0]) and
+//     NOT_FOUND without one; sha256_peer_certificate_digest, hex, NOT_FOUND
+//     without a certificate.
+func (t *TLS) connection(name string) ([]byte, bool) {
+	switch name {
+	case "mtls":
+		return []byte{boolByte(t != nil && t.Peer != nil)}, true
+	case "requested_server_name":
+		return nil, true
+	}
+	if t == nil {
+		return nil, false
+	}
+	p := t.Peer
+	if p == nil {
+		p = &PeerCertificate{}
+	}
+	switch name {
+	case "tls_version":
+		return []byte(t.Version), true
+	case "subject_peer_certificate":
+		return []byte(p.Subject), true
+	case "uri_san_peer_certificate":
+		return first(p.URISANs)
+	case "dns_san_peer_certificate":
+		return first(p.DNSSANs)
+	case "sha256_peer_certificate_digest":
+		return []byte(p.SHA256), p.SHA256 != ""
+	}
+	return nil, false
+}
+
+func first(sans []string) ([]byte, bool) {
+	if len(sans) == 0 {
+		return nil, false
+	}
+	return []byte(sans[0]), true
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // peer is Envoy's PeerWrapper: "address" is the whole "ip:port", "port" the

@@ -18,6 +18,9 @@ type Request struct {
 	Trailers  Headers
 	// Source is the downstream "ip:port"; "203.0.113.7:51000" if empty.
 	Source string
+	// TLS is the connection's TLS session, with the client's verified
+	// certificate for mutual TLS; nil for plaintext.
+	TLS *TLS
 	// ChunkSize, if set, delivers the body in chunks of that many bytes, one
 	// body callback each, as a client's data frames arrive.
 	ChunkSize int
@@ -75,10 +78,10 @@ func (vm *VM) RoundTrip(req Request, upstream Upstream) *Result {
 	h, status := vm.env.SanitizeRequest(req.headers(), req.Source)
 	if status != 0 {
 		// The HTTP/1 codec refuses it (ServerConnectionImpl::sendProtocolError).
-		return vm.ReplyBeforeFilter(h, StreamInfo{SourceAddress: req.Source},
+		return vm.ReplyBeforeFilter(h, StreamInfo{SourceAddress: req.Source, TLS: req.TLS},
 			&LocalReply{Status: status, Details: "http1.headers_too_large", Body: []byte("Request Header Fields Too Large"), GRPCStatus: -1})
 	}
-	s, err := vm.NewStream(StreamInfo{SourceAddress: req.Source})
+	s, err := vm.NewStream(StreamInfo{SourceAddress: req.Source, TLS: req.TLS})
 	var res *Result
 	if err != nil {
 		// A failed VM: FAIL_CLOSED answers every new stream 503.

@@ -46,6 +46,8 @@ type StreamInfo struct {
 	// RouteName and ClusterName are the matched route and its cluster
 	// (xds.route_name, xds.cluster_name); empty means no route matched.
 	RouteName, ClusterName string
+	// TLS is the downstream connection's TLS session; nil for plaintext.
+	TLS *TLS
 }
 
 // Stream is one HTTP stream on a VM, driven callback by callback in Envoy's

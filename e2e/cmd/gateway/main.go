@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -52,7 +53,10 @@ type flags struct {
 	clusters                               clusterFlags
 	demo                                   bool
 	testPath                               string
-	serve                                  serveFlags
+	// tlsCert and tlsKey terminate TLS; clientCA verifies client
+	// certificates (mutual TLS).
+	tlsCert, tlsKey, clientCA string
+	serve                     serveFlags
 }
 
 func main() {
@@ -67,6 +71,9 @@ func main() {
 	flag.BoolVar(&f.demo, "demo", false, "serve a built-in echo upstream and print curl lines to try")
 	flag.StringVar(&f.testPath, "test", "", "run this policy test file against -config headlessly, print a table, exit 1 on any failed case")
 	flag.Var(f.clusters, "cluster", "NAME=URL: an Envoy cluster for callouts (remote JWKS; h2c://HOST:PORT for a gRPC service such as the rate limit service); repeatable")
+	flag.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs -tls-key")
+	flag.StringVar(&f.tlsKey, "tls-key", "", "the -tls-cert's private key (PEM)")
+	flag.StringVar(&f.clientCA, "client-ca", "", "CA certificates (PEM) that verify client certificates: mutual TLS, a verified client's SPIFFE ID in connection.uri_san_peer_certificate; needs -tls-cert")
 	f.serve.register()
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo | -test CASES] [flags]\n\n")
@@ -138,8 +145,13 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	if err != nil || up.Scheme == "" || up.Host == "" {
 		return fmt.Errorf("-upstream %q: want a base URL like http://127.0.0.1:9000", upstream)
 	}
+	tlsConfig, err := f.tls()
+	if err != nil {
+		return err
+	}
 	limits, timeouts := f.serve.options()
 	g, err := gateway.New(gateway.Options{
+		TLS:    tlsConfig,
 		Limits: limits, Timeouts: timeouts, UseRemoteAddress: f.serve.useRemoteAddress, BufferLimit: f.serve.bufferLimit,
 		Module: module, Config: config, Upstream: up, Clusters: f.clusters,
 		Workers: f.workers, Profile: prof, MinLogLevel: level, Log: logger,
@@ -154,7 +166,11 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	if err != nil {
 		return err
 	}
-	logger.Printf("apiguard gateway on http://%s -> %s (%d workers, %s)", ln.Addr(), up, f.workers, prof)
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	logger.Printf("apiguard gateway on %s://%s -> %s (%d workers, %s)", scheme, ln.Addr(), up, f.workers, prof)
 	if f.demo {
 		printTryLines(out, ln.Addr().String(), demoToken)
 	}
@@ -173,6 +189,22 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return g.Shutdown(shutdown)
+}
+
+// tls is the listener's TLS from -tls-cert, -tls-key and -client-ca; nil
+// for plaintext.
+func (f flags) tls() (*tls.Config, error) {
+	switch {
+	case f.tlsCert == "" && f.tlsKey == "" && f.clientCA == "":
+		return nil, nil
+	case f.tlsCert == "" || f.tlsKey == "":
+		return nil, errors.New("-tls-cert and -tls-key go together (and -client-ca needs them)")
+	}
+	cfg, err := gateway.NewTLS(f.tlsCert, f.tlsKey, f.clientCA)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	return cfg, nil
 }
 
 // startDemoUpstream serves an echo of what reached the upstream, as JSON.
