@@ -100,6 +100,8 @@ func streamScenarios() []streamScenario {
 		body                 []byte
 		status               int
 		resp                 *host.Response
+		// tls is the connection's session; nil for plaintext.
+		tls *host.TLS
 	}{
 		{name: "null-plugin", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", status: 200},
 		{name: "apiguard-pass-through", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", status: 200},
@@ -111,6 +113,11 @@ func streamScenarios() []streamScenario {
 		{name: "apiguard-jwt-cached", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1), status: 200},
 		{name: "apiguard-jwt-cached-authz-10-routes", module: "plugin.wasm", config: authzRoutes(10), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}, status: 200},
 		{name: "apiguard-jwt-cached-authz-1000-routes", module: "plugin.wasm", config: authzRoutes(1000), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}, status: 200},
+		// A service identity: the properties read and the SPIFFE ID parsed
+		// and matched, alone and with the user's cached token.
+		{name: "apiguard-peer", module: "plugin.wasm", config: peerRoutes(), path: "/payments", tls: mtls(billingService), status: 200},
+		{name: "apiguard-peer-and-jwt-cached", module: "plugin.wasm", config: peerRoutes(), path: "/refunds", tls: mtls(billingService),
+			tokens: []string{idpKeys()["ES256"].Token(idpClaims())}, status: 200},
 		{name: "apiguard-jwt-cold-RS256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1024), status: 200},
 		{name: "apiguard-jwt-cold-ES256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("ES256", 1024), status: 200},
 		// Bodies: the floor, a route that does not read them, and JSON
@@ -135,6 +142,9 @@ func streamScenarios() []streamScenario {
 			}
 		default:
 			sc.requests = []host.Request{request("GET", c.path, "user-agent", "bench/1.0", "accept", "application/json")}
+		}
+		for i := range sc.requests {
+			sc.requests[i].TLS = c.tls
 		}
 		out = append(out, sc)
 	}
@@ -169,6 +179,16 @@ func (sc streamScenario) roundTrip(tb testing.TB, vm *host.VM, i int) {
 	if res.Err != nil || res.Status != sc.status || (res.Upstream != nil) != (sc.status < 300) {
 		tb.Fatalf("%s: stream %d: status %d (want %d), reached upstream %t, err %v", sc.name, i, res.Status, sc.status, res.Upstream != nil, res.Err)
 	}
+}
+
+// peerRoutes need the billing service alone, or a service of its namespace
+// with a user's token.
+func peerRoutes() string {
+	return fmt.Sprintf(`{"providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
+  "routes": [
+    {"name": "payments", "match": {"path": "/payments"}, "auth": "none", "peer": {"spiffe_ids": [%q]}},
+    {"name": "refunds", "match": {"path": "/refunds"}, "auth": {"providers": ["idp"]}, "peer": {"spiffe_prefixes": ["spiffe://cluster.local/ns/orders"]}}]}`,
+		idpIssuer, jwttest.JWKS(idpKeys()["ES256"]), billingService)
 }
 
 // validatedOrders validates an order body against a schema of the usual

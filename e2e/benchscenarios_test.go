@@ -75,6 +75,9 @@ type (
 		Headers host.Headers `json:"headers"`
 		Source  string       `json:"source"`
 		Body    []byte       `json:"body,omitempty"`
+		// PeerURISAN is the first URI SAN of the client's verified
+		// certificate on a mutual-TLS connection; "" for plaintext.
+		PeerURISAN string `json:"peer_uri_san,omitempty"`
 	}
 	v8Response struct {
 		Headers host.Headers `json:"headers"`
@@ -97,7 +100,11 @@ func writeV8Scenarios(t testing.TB, path string, streams []streamScenario, start
 		if err != nil {
 			t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 		}
-		return v8Request{Headers: h, Source: source, Body: r.Body}
+		v := v8Request{Headers: h, Source: source, Body: r.Body}
+		if r.TLS != nil && r.TLS.Peer != nil && len(r.TLS.Peer.URISANs) > 0 {
+			v.PeerURISAN = r.TLS.Peer.URISANs[0]
+		}
+		return v
 	}
 	resp := v8Response{Headers: append(host.Headers{{":status", fmt.Sprint(benchResponse.Status)}}, benchResponse.Headers...)}
 	f := v8File{NowNs: benchNow.UnixNano(), Modules: map[string]string{}, Streams: []v8Stream{}, Startup: []v8Startup{}}

@@ -98,8 +98,10 @@ class Process {
 }
 
 class Stream {
-  constructor(id, root, source) {
-    this.id = id; this.root = root; this.source = source;
+  // peerUriSan is the client certificate's first URI SAN on a mutual-TLS
+  // connection, undefined otherwise.
+  constructor(id, root, source, peerUriSan) {
+    this.id = id; this.root = root; this.source = source; this.peerUriSan = peerUriSan;
     this.reqHeaders = []; this.respHeaders = [];
     this.reqHeadersOpen = false; this.respHeadersOpen = false;
     this.reqBody = null; this.reqBodyOpen = false; this.respBody = null; this.respBodyOpen = false;
@@ -498,8 +500,12 @@ class VM {
         if (name === 'port') return leaf(i64(Number(s.source.split(':').pop())));
         return undefined;
       case 'connection':
-        if (name === 'mtls') return leaf(Buffer.from([0]));
+        // A mutual-TLS stream knows its client certificate's first URI SAN
+        // (uri_san_peer_certificate); the other certificate fields are not
+        // modelled here.
+        if (name === 'mtls') return leaf(Buffer.from([s.peerUriSan ? 1 : 0]));
         if (name === 'requested_server_name') return leaf('');
+        if (name === 'uri_san_peer_certificate') return leaf(s.peerUriSan || undefined);
         return undefined;
       case 'destination': case 'upstream': case 'xds':
         return undefined;
@@ -545,7 +551,7 @@ class VM {
   // (encoded through the filter's own response callbacks, as Envoy's
   // sendLocalReplyViaFilterChain does), then log, done and delete.
   roundTrip(req, response) {
-    const s = new Stream(this.nextID++, this.rootID, req.source);
+    const s = new Stream(this.nextID++, this.rootID, req.source, req.peerUriSan);
     this.streams.set(s.id, s);
     const result = { status: 0, upstream: false };
     try {
@@ -633,7 +639,7 @@ async function startVM(proc, bytes, config, logs) {
 }
 
 function decodeRequest(r) {
-  return { headers: r.headers, source: r.source, body: Buffer.from(r.body ?? '', 'base64') };
+  return { headers: r.headers, source: r.source, peerUriSan: r.peer_uri_san, body: Buffer.from(r.body ?? '', 'base64') };
 }
 
 function check(sc, i, res) {
