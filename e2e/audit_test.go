@@ -21,6 +21,7 @@ type auditRecord struct {
 	Path       string            `json:"path"`
 	Client     string            `json:"client"`
 	Principal  map[string]string `json:"principal"`
+	Peer       string            `json:"peer"`
 	Decision   string            `json:"decision"`
 	Reason     string            `json:"reason"`
 	Rule       string            `json:"rule"`

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apiguard/apiguard/e2e/host"
@@ -146,5 +147,33 @@ func TestTheLedgerTakesAServiceOrAUser(t *testing.T) {
 	expectProblem(t, read(mtls(billingService)), 429, "rate_limited")
 	if res := read(mtls("spiffe://cluster.local/ns/orders/sa/reports")); res.Status != 200 {
 		t.Errorf("another service of the namespace: status %d %s", res.Status, res.Body)
+	}
+}
+
+// TestTheAuditRecordNamesTheCallingService: the record of a service's
+// request carries its SPIFFE ID, next to the user it acts for, and nothing
+// else of its certificate.
+func TestTheAuditRecordNamesTheCallingService(t *testing.T) {
+	g := startGateway(t, strings.Replace(meshPolicy(), `"routes": [`, `"audit": {}, "routes": [`, 1), 1,
+		func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
+	g.env.ResetLogs()
+	g.send(from(mtls(billingService), request("POST", "/refunds", bearer(idpKeys()["ES256"].Token(idpClaims()))...)))
+	g.send(from(mtls(shippingService), request("POST", "/payments")))
+	for _, l := range g.env.Logs() {
+		if strings.Contains(l.Message, "O=mesh") || strings.Contains(l.Message, shippingService) {
+			t.Errorf("a log line holds the certificate's subject or a refused ID: %s", l.Message)
+		}
+	}
+	recs := records(t, g.env)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	if r := recs[0]; r.Peer != billingService || r.Principal["sub"] != "alice" || r.Decision != "allowed" {
+		t.Errorf("billing for alice: %+v", r)
+	}
+	// A service the route does not accept is no verified identity: the
+	// record names the reason, not the refused ID.
+	if r := recs[1]; r.Peer != "" || r.Decision != "denied" || r.Reason != "peer_identity" {
+		t.Errorf("shipping: %+v", r)
 	}
 }

@@ -154,6 +154,9 @@ func (p *Policy) Append(b []byte, s *stage.Stream, in *Input) []byte {
 		}
 		b = append(b, '}')
 	}
+	// The calling service, by the SPIFFE ID its route's peer requirement
+	// accepted: never its certificate.
+	b = field(b, "peer", s.Peer.String())
 	b = field(b, "decision", decision)
 	if reason != verdict.None {
 		b = field(b, "reason", reason.Code())
