@@ -241,6 +241,9 @@ func (e *Env) ResetLogs() {
 // Metric returns a metric's current value by name, and whether it was defined.
 func (e *Env) Metric(name string) (uint64, bool) { return e.metrics.get(name) }
 
+// MetricNames lists the names of every metric the plugin defined, sorted.
+func (e *Env) MetricNames() []string { return e.metrics.names() }
+
 // SharedData returns a copy of a shared-data value and its CAS, for tests.
 func (e *Env) SharedData(key string) ([]byte, uint32, bool) {
 	v, cas, ok := e.shared.get(e.cfg.VMID, key)

@@ -1,6 +1,9 @@
 package host
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // Metric types, as in the ABI.
 const (
@@ -131,4 +134,15 @@ func (m *metricStore) get(name string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+func (m *metricStore) names() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.byName))
+	for k := range m.byName {
+		out = append(out, k.name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

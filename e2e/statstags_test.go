@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
+)
+
+// tagSpecifier is one of envoy.yaml's stats_config.stats_tags.
+type tagSpecifier struct {
+	Name  string `yaml:"tag_name"`
+	Regex string `yaml:"regex"`
+	re    *regexp.Regexp
+}
+
+// extractTags applies Envoy's tag extraction (TagExtractorImplBase): each
+// specifier matches the full name; its first group is cut from the
+// tag-extracted name and its second is the tag's value.
+func extractTags(specs []tagSpecifier, name string) (string, map[string]string) {
+	tags := map[string]string{}
+	var cuts [][2]int
+	for _, s := range specs {
+		m := s.re.FindStringSubmatchIndex(name)
+		if m == nil {
+			continue
+		}
+		tags[s.Name] = name[m[4]:m[5]]
+		cuts = append(cuts, [2]int{m[2], m[3]})
+	}
+	slices.SortFunc(cuts, func(a, b [2]int) int { return b[0] - a[0] })
+	for _, c := range cuts {
+		name = name[:c[0]] + name[c[1]:]
+	}
+	return name, tags
+}
+
+// TestTheShippedStatsTagsLabelEveryMetric runs a scripted sequence through
+// a policy with every kind of metric, then applies the stats_tags that
+// envoy/envoy.yaml ships to every name the plugin defined (as Envoy prefixes
+// them, wasmcustom.): each becomes one of a few fixed names, with its route,
+// reason, provider or rule as tags, so Prometheus sees one series per label
+// value rather than one name per route and reason.
+func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
+	raw, err := os.ReadFile("../envoy/envoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bootstrap struct {
+		StatsConfig struct {
+			StatsTags []tagSpecifier `yaml:"stats_tags"`
+		} `yaml:"stats_config"`
+	}
+	if err := yaml.Unmarshal(raw, &bootstrap); err != nil {
+		t.Fatal(err)
+	}
+	specs := bootstrap.StatsConfig.StatsTags
+	if len(specs) == 0 {
+		t.Fatal("envoy.yaml ships no stats_tags")
+	}
+	for i := range specs {
+		specs[i].re = regexp.MustCompile(specs[i].Regex)
+	}
+
+	policy := fmt.Sprintf(`{
+  "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
+  "authz": {"roles_from": {"idp": ["/realm_access/roles"]}},
+  "routes": [
+    {"name": "orders", "match": {"path": "/tenants/{tenant}/orders"}, "auth": {"providers": ["idp"]},
+     "authz": {"allow": {"any_role": ["reader"], "claims": {"/tenant_id": "{tenant}"}}},
+     "rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 1, "per": "hour", "burst": 0}]}},
+    {"name": "reports", "match": {"path": "/tenants/{tenant}/reports"}, "auth": {"providers": ["idp"]},
+     "authz": {"dry_run": true, "allow": {"any_role": ["analyst"]}},
+     "rate_limit": {"rules": [{"name": "reports-shadow", "key": ["peer"], "rate": 1, "per": "hour", "shadow": true}]}}
+  ]
+}`, idpIssuer, jwttest.JWKS(idpKeys()["ES256"]))
+	g := startGateway(t, policy, 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
+	reader := tenantToken("acme", `["reader"]`)
+	for _, req := range []host.Request{
+		request("GET", "/tenants/acme/orders", reader...),
+		request("GET", "/tenants/acme/orders", reader...),
+		request("GET", "/tenants/globex/orders", reader...),
+		request("GET", "/tenants/acme/orders"),
+		request("GET", "/tenants/acme/reports", reader...),
+		request("GET", "/tenants/acme/reports", reader...),
+		request("GET", "/nowhere"),
+	} {
+		g.send(req)
+	}
+
+	want := map[string]map[string]string{
+		"apiguard.requests.allowed":                        {},
+		"apiguard.requests.denied.token_missing":           {"apiguard_reason": "token_missing"},
+		"apiguard.requests.denied.no_route":                {"apiguard_reason": "no_route"},
+		"apiguard.route.orders.allowed":                    {"apiguard_route": "orders"},
+		"apiguard.route.orders.denied":                     {"apiguard_route": "orders"},
+		"apiguard.authn.idp.verified":                      {"apiguard_provider": "idp"},
+		"apiguard.authn.idp.denied.token_missing":          {"apiguard_provider": "idp", "apiguard_reason": "token_missing"},
+		"apiguard.authz.orders.denied.forbidden":           {"apiguard_route": "orders", "apiguard_reason": "forbidden"},
+		"apiguard.authz.reports.dry_run.forbidden":         {"apiguard_route": "reports", "apiguard_reason": "forbidden"},
+		"apiguard.ratelimit.per-user.limited":              {"apiguard_rule": "per-user"},
+		"apiguard.ratelimit.reports-shadow.shadow_limited": {"apiguard_rule": "reports-shadow"},
+		"apiguard.ratelimit.per-user.allowed":              {"apiguard_rule": "per-user"},
+		"apiguard.ratelimit.global.per-tenant.errors":      {"apiguard_rule": "per-tenant"},
+		"apiguard.jwks.idp.fetched":                        {"apiguard_provider": "idp"},
+	}
+	names := g.env.MetricNames()
+	for name := range want {
+		if !slices.Contains(names, name) && !strings.Contains(name, ".global.") && !strings.HasPrefix(name, "apiguard.jwks.") {
+			t.Errorf("the sequence did not define %s; defined: %v", name, names)
+		}
+	}
+	// Every name the plugin defined, and the families this sequence does
+	// not reach (global rules, remote JWKS), as Envoy would see them.
+	for name := range want {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	families := map[string]bool{}
+	for _, name := range names {
+		if !strings.HasPrefix(name, "apiguard.") {
+			continue
+		}
+		extracted, tags := extractTags(specs, "wasmcustom."+name)
+		families[extracted] = true
+		if w, ok := want[name]; ok && fmt.Sprint(tags) != fmt.Sprint(w) {
+			t.Errorf("%s: tags %v, want %v", name, tags, w)
+		}
+		for _, v := range tags {
+			if strings.Contains(extracted, "."+v+".") || strings.HasSuffix(extracted, "."+v) {
+				t.Errorf("%s: the value %q stays in the extracted name %s", name, v, extracted)
+			}
+		}
+	}
+	var got []string
+	for f := range families {
+		got = append(got, f)
+	}
+	slices.Sort(got)
+	t.Logf("tag-extracted names: %v", got)
+	for _, f := range got {
+		for _, v := range []string{"orders", "reports", "idp", "per-user", "forbidden", "token_missing"} {
+			if strings.Contains(f, "."+v) {
+				t.Errorf("extracted name %s still names %s", f, v)
+			}
+		}
+	}
+}
