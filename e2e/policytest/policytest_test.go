@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -203,4 +204,39 @@ func FuzzParseSuite(f *testing.F) {
 			t.Error("a suite without cases was accepted")
 		}
 	})
+}
+
+// TestExamplePoliciesPassTheirTests runs every example policy under
+// envoy/examples with its test file: each compiles, and decides what its
+// cases say.
+func TestExamplePoliciesPassTheirTests(t *testing.T) {
+	policies, err := filepath.Glob("../../envoy/examples/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := read(t, "../../build/plugin.wasm")
+	n := 0
+	for _, p := range policies {
+		if strings.HasSuffix(p, ".test.json") {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			suite, err := ParseSuite(read(t, strings.TrimSuffix(p, ".json")+".test.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outcomes, err := Run(wasm, read(t, p), suite, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var table bytes.Buffer
+			if failed := Print(&table, outcomes); failed > 0 || len(outcomes) != len(suite.Cases) {
+				t.Errorf("%s:\n%s", p, table.String())
+			}
+		})
+	}
+	if n < 4 {
+		t.Errorf("%d example policies, want at least 4", n)
+	}
 }
