@@ -30,6 +30,26 @@ type auditRecord struct {
 	Claims     map[string]string `json:"claims"`
 }
 
+// observedPolicy is an orders API whose requests each kind of outcome can
+// be observed on: allowed, denied by authorization, rate-limited (one
+// request an hour per user), dry-run-denied and shadow-limited (reports);
+// extra is more top-level members, each followed by a comma.
+func observedPolicy(extra string) string {
+	return fmt.Sprintf(`{
+  "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
+  "authz": {"roles_from": {"idp": ["/realm_access/roles"]}},
+  %s
+  "routes": [
+    {"name": "orders", "match": {"path": "/tenants/{tenant}/orders"}, "auth": {"providers": ["idp"]},
+     "authz": {"allow": {"any_role": ["reader"], "claims": {"/tenant_id": "{tenant}"}}},
+     "rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 1, "per": "hour", "burst": 0}]}},
+    {"name": "reports", "match": {"path": "/tenants/{tenant}/reports"}, "auth": {"providers": ["idp"]},
+     "authz": {"dry_run": true, "allow": {"any_role": ["analyst"]}},
+     "rate_limit": {"rules": [{"name": "reports-shadow", "key": ["peer"], "rate": 1, "per": "hour", "shadow": true}]}}
+  ]
+}`, idpIssuer, jwttest.JWKS(idpKeys()["ES256"]), extra)
+}
+
 // records reads the audit records logged since the last call.
 func records(t *testing.T, env *host.Env) []auditRecord {
 	t.Helper()
@@ -55,19 +75,7 @@ func records(t *testing.T, env *host.Env) []auditRecord {
 // configured (redacted where asked); values a client chose cannot forge a
 // record.
 func TestTheAuditTrailTellsWhoDidWhatAndWhatWasDecided(t *testing.T) {
-	policy := fmt.Sprintf(`{
-  "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
-  "authz": {"roles_from": {"idp": ["/realm_access/roles"]}},
-  "audit": {"headers": ["user-agent", "x-api-key"], "redact": ["x-api-key"], "claims": ["/tenant_id"], "query": "names"},
-  "routes": [
-    {"name": "orders", "match": {"path": "/tenants/{tenant}/orders"}, "auth": {"providers": ["idp"]},
-     "authz": {"allow": {"any_role": ["reader"], "claims": {"/tenant_id": "{tenant}"}}},
-     "rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 1, "per": "hour", "burst": 0}]}},
-    {"name": "reports", "match": {"path": "/tenants/{tenant}/reports"}, "auth": {"providers": ["idp"]},
-     "authz": {"dry_run": true, "allow": {"any_role": ["analyst"]}},
-     "rate_limit": {"rules": [{"name": "reports-shadow", "key": ["peer"], "rate": 1, "per": "hour", "shadow": true}]}}
-  ]
-}`, idpIssuer, jwttest.JWKS(idpKeys()["ES256"]))
+	policy := observedPolicy(`"audit": {"headers": ["user-agent", "x-api-key"], "redact": ["x-api-key"], "claims": ["/tenant_id"], "query": "names"},`)
 	g := startGateway(t, policy, 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
 	g.env.ResetLogs()
 	reader := tenantToken("acme", `["reader"]`)

@@ -11,7 +11,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/apiguard/apiguard/e2e/host"
-	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // tagSpecifier is one of envoy.yaml's stats_config.stats_tags.
@@ -69,18 +68,7 @@ func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
 		specs[i].re = regexp.MustCompile(specs[i].Regex)
 	}
 
-	policy := fmt.Sprintf(`{
-  "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
-  "authz": {"roles_from": {"idp": ["/realm_access/roles"]}},
-  "routes": [
-    {"name": "orders", "match": {"path": "/tenants/{tenant}/orders"}, "auth": {"providers": ["idp"]},
-     "authz": {"allow": {"any_role": ["reader"], "claims": {"/tenant_id": "{tenant}"}}},
-     "rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 1, "per": "hour", "burst": 0}]}},
-    {"name": "reports", "match": {"path": "/tenants/{tenant}/reports"}, "auth": {"providers": ["idp"]},
-     "authz": {"dry_run": true, "allow": {"any_role": ["analyst"]}},
-     "rate_limit": {"rules": [{"name": "reports-shadow", "key": ["peer"], "rate": 1, "per": "hour", "shadow": true}]}}
-  ]
-}`, idpIssuer, jwttest.JWKS(idpKeys()["ES256"]))
+	policy := observedPolicy("")
 	g := startGateway(t, policy, 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
 	reader := tenantToken("acme", `["reader"]`)
 	for _, req := range []host.Request{
