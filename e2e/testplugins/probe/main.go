@@ -10,6 +10,7 @@ package main
 
 import (
 	"encoding/binary"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -159,6 +160,12 @@ func incrementShared(key string) uint64 {
 			n = binary.LittleEndian.Uint64(v)
 		}
 		n++
+		if cas == 0 {
+			// On an absent key Envoy creates it whatever the cas, so two
+			// first writers would both succeed: a version no entry has
+			// makes the second one's write mismatch instead.
+			cas = math.MaxUint32
+		}
 		if err := proxywasm.SetSharedData(key, binary.LittleEndian.AppendUint64(nil, n), cas); err == nil {
 			return n
 		}
