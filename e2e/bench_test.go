@@ -10,6 +10,7 @@ import (
 
 	"github.com/apiguard/apiguard/e2e/host"
 	"github.com/apiguard/apiguard/internal/testkit/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/ordertest"
 )
 
 // BenchmarkStream is the per-stream floor every stage is measured against: a
@@ -122,11 +123,11 @@ func streamScenarios() []streamScenario {
 		{name: "apiguard-jwt-cold-ES256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("ES256", 1024), status: 200},
 		// Bodies: the floor, a route that does not read them, and JSON
 		// validated against a schema, per KiB.
-		{name: "null-plugin-body-1KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: orderBody(1 << 10), status: 200},
-		{name: "null-plugin-body-64KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: orderBody(64 << 10), status: 200},
-		{name: "apiguard-body-unvalidated-1KiB", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", body: orderBody(1 << 10), status: 200},
-		{name: "apiguard-validate-json-1KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(1 << 10), status: 200},
-		{name: "apiguard-validate-json-64KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: orderBody(64 << 10), status: 200},
+		{name: "null-plugin-body-1KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: ordertest.Body(1 << 10), status: 200},
+		{name: "null-plugin-body-64KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: ordertest.Body(64 << 10), status: 200},
+		{name: "apiguard-body-unvalidated-1KiB", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", body: ordertest.Body(1 << 10), status: 200},
+		{name: "apiguard-validate-json-1KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: ordertest.Body(1 << 10), status: 200},
+		{name: "apiguard-validate-json-64KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: ordertest.Body(64 << 10), status: 200},
 	}
 	var out []streamScenario
 	for _, c := range cases {
@@ -191,30 +192,9 @@ func peerRoutes() string {
 		idpIssuer, jwttest.JWKS(idpKeys()["ES256"]), billingService)
 }
 
-// validatedOrders validates an order body against a schema of the usual
-// shape: typed members, bounds, patterns, an array of items.
-const validatedOrders = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none",
-  "validate": {"path": {"id": {"type": "integer"}}, "body": {"max_bytes": 1048576, "schema": {
-    "type": "object", "additionalProperties": false, "required": ["customer", "items"],
-    "properties": {
-      "customer": {"type": "string", "format": "email"},
-      "items": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["sku", "qty", "price"],
-        "properties": {"sku": {"type": "string", "pattern": "^[A-Z0-9-]{1,32}$"}, "qty": {"type": "integer", "minimum": 1, "maximum": 1000},
-          "price": {"type": "number", "minimum": 0}, "note": {"type": "string", "maxLength": 200}}}}}}}}}]}`
-
-// orderBody is an order of about n bytes that validatedOrders accepts.
-func orderBody(n int) []byte {
-	b := []byte(`{"customer": "buyer@example.com", "items": [`)
-	for i := 0; len(b) < n-80; i++ {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"sku": "SKU-`...)
-		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, `", "qty": 3, "price": 19.99, "note": "gift wrap"}`...)
-	}
-	return append(b, "]}"...)
-}
+// validatedOrders validates an order body against ordertest.Schema.
+var validatedOrders = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none",
+  "validate": {"path": {"id": {"type": "integer"}}, "body": {"max_bytes": 1048576, "schema": ` + ordertest.Schema + `}}}]}`
 
 // BenchmarkRateLimit is the limiter's cost per full stream, against the
 // null plugin's: one worker on one key (uncontended), and 2 and 4 workers

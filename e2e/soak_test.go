@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiguard/apiguard/e2e/host"
 	"github.com/apiguard/apiguard/internal/testkit/jwttest"
+	"github.com/apiguard/apiguard/internal/testkit/ordertest"
 )
 
 // soakStreams is how many streams TestSoak runs: a smoke run in `make test`,
@@ -40,7 +41,7 @@ func TestSoak(t *testing.T) {
 	cached := bearer(idpKeys()["RS256"].Token(idpClaims()))
 	expired := bearer(idpKeys()["ES256"].Token(jwttest.Claims(idpIssuer, "orders-api", jwtNow.Add(-time.Hour).Unix())))
 	es := idpKeys()["ES256"]
-	validBody, invalidBody := orderBody(256), []byte(`{"customer": "buyer@example.com", "items": [{"sku": "lower-case", "qty": 0}]}`)
+	validBody, invalidBody := ordertest.Body(256), []byte(`{"customer": "buyer@example.com", "items": [{"sku": "lower-case", "qty": 0}]}`)
 	body := func(method, path string, b []byte) host.Request {
 		r := request(method, path, "content-type", "application/json")
 		r.Body = b
