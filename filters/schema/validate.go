@@ -255,23 +255,12 @@ func (v *checker) object(n *node, depth int) {
 			v.path = append(v.path, segment{key: key, index: -1})
 			v.value(v.member(n, key), depth)
 			v.path = v.path[:len(v.path)-1]
-			if v.stop {
-				return
-			}
-			v.space()
-			if v.i < len(v.b) && v.b[v.i] == ',' {
-				v.i++
-				continue
-			}
-			if v.i < len(v.b) && v.b[v.i] == '}' {
-				v.i++
+			if v.stop || !v.listNext('}') {
 				break
 			}
-			v.fail(RuleSyntax)
-			return
 		}
 	}
-	if n == nil {
+	if n == nil || v.stop {
 		return
 	}
 	for _, name := range n.required {
@@ -291,6 +280,22 @@ func (v *checker) seen(base int, set map[string]bool, key []byte) bool {
 		if bytes.Equal(k, key) {
 			return true
 		}
+	}
+	return false
+}
+
+// listNext reads what follows a member or an element: a comma (more
+// follow), the list's closing bracket (it ends), or a syntax error.
+func (v *checker) listNext(closer byte) (more bool) {
+	v.space()
+	switch {
+	case v.i < len(v.b) && v.b[v.i] == ',':
+		v.i++
+		return true
+	case v.i < len(v.b) && v.b[v.i] == closer:
+		v.i++
+	default:
+		v.fail(RuleSyntax)
 	}
 	return false
 }
@@ -342,23 +347,12 @@ func (v *checker) array(n *node, depth int) {
 			v.value(items, depth)
 			v.path = v.path[:len(v.path)-1]
 			count++
-			if v.stop {
-				return
-			}
-			v.space()
-			if v.i < len(v.b) && v.b[v.i] == ',' {
-				v.i++
-				continue
-			}
-			if v.i < len(v.b) && v.b[v.i] == ']' {
-				v.i++
+			if v.stop || !v.listNext(']') {
 				break
 			}
-			v.fail(RuleSyntax)
-			return
 		}
 	}
-	if n != nil {
+	if n != nil && !v.stop {
 		if n.minItems >= 0 && count < n.minItems {
 			v.report("minItems", nil)
 		}
