@@ -17,12 +17,12 @@ import (
 // headers be read.
 func (h *httpContext) audit(a *audit.Policy) {
 	s := &h.stream
-	decision, reason, _ := audit.Decision(s)
+	o := audit.Decide(s)
 	if s.Denied == verdict.None {
 		// Denials set it when they answer (sendProblem).
-		state := decision
-		if reason != verdict.None {
-			state += ":" + reason.Code()
+		state := o.Decision
+		if o.Reason != verdict.None {
+			state += ":" + o.Reason.Code()
 		}
 		_ = proxywasm.SetProperty([]string{"apiguard_decision"}, []byte(state))
 	}
@@ -38,7 +38,7 @@ func (h *httpContext) audit(a *audit.Policy) {
 	if addr, err := proxywasm.GetProperty([]string{"source", "address"}); err == nil {
 		in.Client = string(addr)
 	}
-	line := a.Append(make([]byte, 0, 512), s, &in)
+	line := a.Append(make([]byte, 0, 512), s, &in, o)
 	switch a.Level {
 	case 0:
 		proxywasm.LogTrace(string(line))

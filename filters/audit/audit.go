@@ -108,33 +108,41 @@ type Input struct {
 	Header func(name string) string
 }
 
-// Decision is a stream's outcome as the record names it, its reason and
-// the rule that decided.
-func Decision(s *stage.Stream) (decision string, reason verdict.Reason, rule string) {
+// Outcome is a stream's outcome as the record names it ("allowed",
+// "denied", "dry_run_denied", "shadow_limited"), its reason and the rule
+// that decided.
+type Outcome struct {
+	Decision string
+	Reason   verdict.Reason
+	Rule     string
+}
+
+// Decide is the stream's outcome.
+func Decide(s *stage.Stream) Outcome {
 	if s.Denied != verdict.None {
 		for i := len(s.Outcomes) - 1; i >= 0; i-- {
 			if o := s.Outcomes[i]; o.Kind == stage.Enforced && o.Reason == s.Denied {
-				return "denied", s.Denied, o.Rule
+				return Outcome{"denied", s.Denied, o.Rule}
 			}
 		}
-		return "denied", s.Denied, ""
+		return Outcome{"denied", s.Denied, ""}
 	}
 	for _, o := range s.Outcomes {
 		if o.Kind == stage.DryRun {
-			return "dry_run_denied", o.Reason, o.Rule
+			return Outcome{"dry_run_denied", o.Reason, o.Rule}
 		}
 	}
 	for _, o := range s.Outcomes {
 		if o.Kind == stage.Shadow {
-			return "shadow_limited", o.Reason, o.Rule
+			return Outcome{"shadow_limited", o.Reason, o.Rule}
 		}
 	}
-	return "allowed", verdict.None, ""
+	return Outcome{Decision: "allowed"}
 }
 
-// Append writes the stream's record to b, without a newline.
-func (p *Policy) Append(b []byte, s *stage.Stream, in *Input) []byte {
-	decision, reason, rule := Decision(s)
+// Append writes the stream's record, of outcome o (Decide), to b, without
+// a newline.
+func (p *Policy) Append(b []byte, s *stage.Stream, in *Input, o Outcome) []byte {
 	b = append(b, `{"time":`...)
 	b = verdict.AppendJSONString(b, in.Start.UTC().Format(time.RFC3339Nano))
 	b = append(b, `,"duration_us":`...)
@@ -157,11 +165,11 @@ func (p *Policy) Append(b []byte, s *stage.Stream, in *Input) []byte {
 	// The calling service, by the SPIFFE ID its route's peer requirement
 	// accepted: never its certificate.
 	b = field(b, "peer", s.Peer.String())
-	b = field(b, "decision", decision)
-	if reason != verdict.None {
-		b = field(b, "reason", reason.Code())
+	b = field(b, "decision", o.Decision)
+	if o.Reason != verdict.None {
+		b = field(b, "reason", o.Reason.Code())
 	}
-	b = field(b, "rule", rule)
+	b = field(b, "rule", o.Rule)
 	if in.Status > 0 {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(in.Status), 10)

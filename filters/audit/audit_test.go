@@ -36,17 +36,17 @@ func TestDecisionPrefersTheVerdict(t *testing.T) {
 	s := &stage.Stream{}
 	s.Note(stage.Outcome{Kind: stage.Shadow, Reason: verdict.RateLimited, Rule: "rate_limit:a"})
 	s.Note(stage.Outcome{Kind: stage.DryRun, Reason: verdict.Forbidden, Rule: "authz:r"})
-	if d, r, rule := Decision(s); d != "dry_run_denied" || r != verdict.Forbidden || rule != "authz:r" {
-		t.Errorf("%s %s %s", d, r.Code(), rule)
+	if o := Decide(s); o.Decision != "dry_run_denied" || o.Reason != verdict.Forbidden || o.Rule != "authz:r" {
+		t.Errorf("%+v", o)
 	}
 	s.Note(stage.Outcome{Kind: stage.Enforced, Reason: verdict.RateLimited, Rule: "rate_limit:b"})
 	s.Denied = verdict.RateLimited
-	if d, r, rule := Decision(s); d != "denied" || r != verdict.RateLimited || rule != "rate_limit:b" {
-		t.Errorf("%s %s %s", d, r.Code(), rule)
+	if o := Decide(s); o.Decision != "denied" || o.Reason != verdict.RateLimited || o.Rule != "rate_limit:b" {
+		t.Errorf("%+v", o)
 	}
 	s.Denied = verdict.TokenMissing
-	if d, _, rule := Decision(s); d != "denied" || rule != "" {
-		t.Errorf("a denial no stage noted names rule %q (%s)", rule, d)
+	if o := Decide(s); o.Decision != "denied" || o.Rule != "" {
+		t.Errorf("a denial no stage noted names rule %q (%s)", o.Rule, o.Decision)
 	}
 }
 
