@@ -105,12 +105,15 @@ type Fields map[string]Field
 
 // Object reads v as an object whose keys must all be in fields.
 func (r *Reader) Object(path string, v gjson.Result, fields Fields) {
+	if trace != nil {
+		trace.object(path, fields)
+	}
 	if !v.IsObject() {
 		r.Errorf(path, "must be an object, got %s", Kind(v))
 		return
 	}
 	seen := map[string]bool{}
-	r.EachKey(path, v, func(p, key string, val gjson.Result) {
+	r.eachKey(path, v, func(p, key string, val gjson.Result) {
 		seen[key] = true
 		if f, known := fields[key]; known {
 			f.Read(p, val)
@@ -135,6 +138,9 @@ func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int
 	if !v.IsArray() {
 		r.Errorf(path, "must be an array, got %s", Kind(v))
 		return
+	}
+	if trace != nil {
+		trace.elements(path, v)
 	}
 	for i, el := range v.Array() {
 		each(path+"["+strconv.Itoa(i)+"]", i, el)
@@ -224,9 +230,17 @@ func (r *Reader) Count(path string, v gjson.Result, min, max int64) int64 {
 	return n
 }
 
-// EachKey calls each for every key of an object, in document order, refusing
+// EachKey calls each for every key of an object whose keys the user chooses
+// (names of providers, hosts, headers...), in document order, refusing
 // duplicates.
 func (r *Reader) EachKey(path string, v gjson.Result, each func(path, key string, v gjson.Result)) {
+	if trace != nil {
+		trace.keys(path, v)
+	}
+	r.eachKey(path, v, each)
+}
+
+func (r *Reader) eachKey(path string, v gjson.Result, each func(path, key string, v gjson.Result)) {
 	if !v.IsObject() {
 		r.Errorf(path, "must be an object, got %s", Kind(v))
 		return

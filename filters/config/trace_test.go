@@ -1,0 +1,157 @@
+package config
+
+import (
+	"reflect"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Placeholders of normalized field paths: every element of an array, and
+// every key the user chooses (a provider's name, a host pattern, a header).
+const (
+	Element = "[]"
+	AnyKey  = "<>"
+)
+
+// Recording is what the parser did while the trace was on.
+type Recording struct {
+	// Fields are the normalized paths of every field the parser knows in
+	// the objects it read (routes[].match.path), and of the entries of
+	// every map it walked (providers.<>), each with the Object or EachKey
+	// calls that name it. A value inside a structure that contains itself
+	// (a condition nested in a condition) counts as the outermost one.
+	Fields map[string][]Site
+	// Calls are the Object and EachKey calls reached.
+	Calls map[Site]bool
+	// Reads are the Read functions of the fields of every object read:
+	// which key, and where the function is defined.
+	Reads []Read
+	// Problems are paths the trace could not normalize: an object read at
+	// a path that no traced object, map or array led to.
+	Problems []string
+}
+
+// Site is a place in the source.
+type Site struct {
+	File string
+	Line int
+}
+
+// Read is one field's Read function.
+type Read struct {
+	Key string
+	At  Site
+}
+
+// Trace runs read (which calls the parser) with the trace on. It must not
+// run concurrently with any other reading of a configuration.
+func Trace(read func()) *Recording {
+	t := &tracer{
+		nodes: map[string]*node{},
+		rec:   &Recording{Fields: map[string][]Site{}, Calls: map[Site]bool{}},
+	}
+	trace = t
+	defer func() { trace = nil }()
+	read()
+	return t.rec
+}
+
+type tracer struct {
+	// nodes are the values met so far, by concrete path
+	// (routes[2].match), each created by its parent when the parent was
+	// read: the only place that knows which part of a path is one key.
+	nodes map[string]*node
+	rec   *Recording
+}
+
+type node struct {
+	norm   string
+	parent *node
+	// read is the Object or EachKey call that read this value, if one did.
+	read Site
+}
+
+var index = regexp.MustCompile(`\[[0-9]+\]`)
+
+// node returns the value at path. A path no traced parent led to is only
+// right for a top-level section, which the pipeline reads before the
+// document's frame; anything deeper could hide a key the user chose.
+func (t *tracer) node(path string) *node {
+	if n, ok := t.nodes[path]; ok {
+		return n
+	}
+	if strings.ContainsAny(path, ".[") {
+		t.rec.Problems = append(t.rec.Problems, path)
+	}
+	n := &node{norm: index.ReplaceAllString(path, Element)}
+	t.nodes[path] = n
+	return n
+}
+
+func (t *tracer) child(parent *node, path, norm string) {
+	if _, ok := t.nodes[path]; !ok {
+		t.nodes[path] = &node{norm: norm, parent: parent}
+	}
+}
+
+// read marks n as read by the call at site. A value inside a structure that
+// contains itself (a condition nested in a condition) takes the path of the
+// outermost value that call read: what the parser knows of it is known
+// there, and the set of paths stays finite.
+func read(n *node, site Site) {
+	n.read = site
+	for a := n.parent; a != nil; a = a.parent {
+		if a.read == site {
+			n.norm = a.norm
+		}
+	}
+}
+
+// caller is the call of the Reader method that called the tracer.
+func caller() Site {
+	_, file, line, _ := runtime.Caller(3)
+	return Site{file, line}
+}
+
+func (t *tracer) object(path string, fields Fields) {
+	n := t.node(path)
+	read(n, caller())
+	t.rec.Calls[n.read] = true
+	for key, f := range fields {
+		fn := runtime.FuncForPC(reflect.ValueOf(f.Read).Pointer())
+		file, line := fn.FileLine(fn.Entry())
+		t.rec.Reads = append(t.rec.Reads, Read{key, Site{file, line}})
+		field := Join(n.norm, key)
+		t.child(n, Join(path, key), field)
+		t.rec.Fields[field] = append(t.rec.Fields[field], n.read)
+	}
+}
+
+func (t *tracer) keys(path string, v gjson.Result) {
+	n := t.node(path)
+	read(n, caller())
+	t.rec.Calls[n.read] = true
+	entry := n.norm + "." + AnyKey
+	v.ForEach(func(k, _ gjson.Result) bool {
+		t.child(n, Join(path, k.String()), entry)
+		return true
+	})
+	t.rec.Fields[entry] = append(t.rec.Fields[entry], n.read)
+}
+
+// elements names the elements of an array. An array no traced parent led
+// to is inside a value the parser does not read field by field (a JSON
+// Schema): it holds no configuration fields.
+func (t *tracer) elements(path string, v gjson.Result) {
+	n, ok := t.nodes[path]
+	if !ok {
+		return
+	}
+	for i := range v.Array() {
+		t.child(n, path+"["+strconv.Itoa(i)+"]", n.norm+Element)
+	}
+}
