@@ -13,7 +13,7 @@ import (
 // Placeholders of normalized field paths: every element of an array, and
 // every key the user chooses (a provider's name, a host pattern, a header).
 const (
-	Element = "[]"
+	element = "[]"
 	AnyKey  = "<>"
 )
 
@@ -87,7 +87,7 @@ func (t *tracer) node(path string) *node {
 	if strings.ContainsAny(path, ".[") {
 		t.rec.Problems = append(t.rec.Problems, path)
 	}
-	n := &node{norm: index.ReplaceAllString(path, Element)}
+	n := &node{norm: index.ReplaceAllString(path, element)}
 	t.nodes[path] = n
 	return n
 }
@@ -111,11 +111,21 @@ func read(n *node, site Site) {
 	}
 }
 
-// caller is the call of the Reader method that called the tracer.
+// caller is where the parser was called from: the first frame outside this
+// package, however the Reader's methods call one another.
 func caller() Site {
-	_, file, line, _ := runtime.Caller(3)
-	return Site{file, line}
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, self) || !more {
+			return Site{f.File, f.Line}
+		}
+	}
 }
+
+// self prefixes the names of this package's functions and methods.
+var self = reflect.TypeFor[Reader]().PkgPath() + "."
 
 func (t *tracer) object(path string, fields Fields) {
 	n := t.node(path)
@@ -152,6 +162,6 @@ func (t *tracer) elements(path string, v gjson.Result) {
 		return
 	}
 	for i := range v.Array() {
-		t.child(n, path+"["+strconv.Itoa(i)+"]", n.norm+Element)
+		t.child(n, path+"["+strconv.Itoa(i)+"]", n.norm+element)
 	}
 }
