@@ -106,7 +106,7 @@ type Fields map[string]Field
 // Object reads v as an object whose keys must all be in fields.
 func (r *Reader) Object(path string, v gjson.Result, fields Fields) {
 	if trace != nil {
-		trace.object(path, fields)
+		traceObject(path, fields)
 	}
 	if !v.IsObject() {
 		r.Errorf(path, "must be an object, got %s", Kind(v))

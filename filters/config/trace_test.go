@@ -127,12 +127,12 @@ func caller() Site {
 // self prefixes the names of this package's functions and methods.
 var self = reflect.TypeFor[Reader]().PkgPath() + "."
 
-func (t *tracer) object(path string, fields Fields) {
+func (t *tracer) object(path string, keys []string, reads []func(string, gjson.Result)) {
 	n := t.node(path)
 	read(n, caller())
 	t.rec.Calls[n.read] = true
-	for key, f := range fields {
-		fn := runtime.FuncForPC(reflect.ValueOf(f.Read).Pointer())
+	for i, key := range keys {
+		fn := runtime.FuncForPC(reflect.ValueOf(reads[i]).Pointer())
 		file, line := fn.FileLine(fn.Entry())
 		t.rec.Reads = append(t.rec.Reads, Read{key, Site{file, line}})
 		field := Join(n.norm, key)
