@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/pipeline"
 )
@@ -57,9 +59,6 @@ func traceEverything(t *testing.T) *config.Recording {
 func TestReferenceNamesEveryField(t *testing.T) {
 	rec := traceEverything(t)
 	doc := readReference(t, reference)
-	if len(doc) == 0 {
-		t.Fatalf("%s names no field", reference)
-	}
 	for _, field := range slices.Sorted(maps.Keys(rec.Fields)) {
 		if _, ok := doc[field]; !ok {
 			file, line := relative(rec.Fields[field][0])
@@ -68,7 +67,48 @@ func TestReferenceNamesEveryField(t *testing.T) {
 	}
 	for _, field := range slices.Sorted(maps.Keys(doc)) {
 		if _, ok := rec.Fields[field]; !ok {
-			t.Errorf("CONFIG.md:%d names %s, which the parser does not know (or %s does not reach it)", doc[field], field, everything)
+			t.Errorf("CONFIG.md:%d names %s, which the parser does not know (or %s does not reach it)", doc[field].line, field, everything)
+		}
+	}
+}
+
+// TestEverythingShowsEveryRow keeps everything.json an example of every
+// field: each row of CONFIG.md is written in it somewhere, at the row's path
+// or at one an alias line carries the row to (a route's own section for the
+// top-level one).
+func TestEverythingShowsEveryRow(t *testing.T) {
+	rec := traceEverything(t)
+	doc := readReference(t, reference)
+	raw, err := os.ReadFile(everything)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]bool{}
+	var walk func(path string, v gjson.Result)
+	walk = func(path string, v gjson.Result) {
+		if v.IsArray() {
+			for i, el := range v.Array() {
+				walk(path+"["+strconv.Itoa(i)+"]", el)
+			}
+			return
+		}
+		// Only into what the parser read field by field: not into a JSON
+		// Schema or a JWKS.
+		v.ForEach(func(k, el gjson.Result) bool {
+			p := config.Join(path, k.String())
+			if n, ok := rec.Normalized[p]; ok {
+				if at, ok := doc[n]; ok {
+					shown[at.row] = true
+				}
+				walk(p, el)
+			}
+			return true
+		})
+	}
+	walk("", gjson.ParseBytes(raw))
+	for _, field := range slices.Sorted(maps.Keys(doc)) {
+		if at := doc[field]; at.row == field && !shown[field] {
+			t.Errorf("CONFIG.md:%d: %s is used nowhere in %s, which is meant to show every field", at.line, field, everything)
 		}
 	}
 }
@@ -275,11 +315,18 @@ var (
 	placeholder = regexp.MustCompile(`<[^>]*>`)
 )
 
+// named is where the reference names a field path: the line (a row's, or
+// the alias line that carries a row to another place) and the row.
+type named struct {
+	line int
+	row  string
+}
+
 // readReference returns the field paths the reference names, normalized as
 // the trace normalizes them (a key the user chooses, written <provider> or
-// <name>, is <>), each with the line that names it. A path covered by an
-// alias line is named there too.
-func readReference(t *testing.T, path string) map[string]int {
+// <name>, is <>): those its tables' rows name, and those its alias lines
+// carry them to.
+func readReference(t *testing.T, path string) map[string]named {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -287,7 +334,7 @@ func readReference(t *testing.T, path string) map[string]int {
 	}
 	defer f.Close()
 	norm := func(p string) string { return placeholder.ReplaceAllString(p, config.AnyKey) }
-	fields := map[string]int{}
+	fields := map[string]named{}
 	aliases := map[string][]string{}
 	aliasLine := map[string]int{}
 	sc := bufio.NewScanner(f)
@@ -296,9 +343,9 @@ func readReference(t *testing.T, path string) map[string]int {
 		if m := fieldRow.FindStringSubmatch(line); m != nil {
 			p := norm(m[1])
 			if prev, dup := fields[p]; dup {
-				t.Errorf("%s:%d: %s is already named at line %d", path, n, m[1], prev)
+				t.Errorf("%s:%d: %s is already named at line %d", path, n, m[1], prev.line)
 			}
-			fields[p] = n
+			fields[p] = named{n, p}
 			if cells := strings.Split(strings.Trim(line, "|"), " | "); len(cells) != 4 || slices.Contains(cells, "") {
 				t.Errorf("%s:%d: a field row has four cells, none empty: field, type, default, meaning", path, n)
 			}
@@ -314,11 +361,14 @@ func readReference(t *testing.T, path string) map[string]int {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	if len(fields) == 0 {
+		t.Fatalf("%s names no field", path)
+	}
 	// Aliases may chain (a rule's fields are a fallback's, whose global
 	// rule is also a route's): repeat until nothing is added.
 	for added := true; added; {
 		added = false
-		for p := range fields {
+		for p, at := range fields {
 			for from, tos := range aliases {
 				rest, ok := strings.CutPrefix(p, from)
 				if !ok || rest != "" && rest[0] != '.' && rest[0] != '[' {
@@ -326,7 +376,7 @@ func readReference(t *testing.T, path string) map[string]int {
 				}
 				for _, to := range tos {
 					if _, seen := fields[to+rest]; !seen {
-						fields[to+rest] = aliasLine[from]
+						fields[to+rest] = named{aliasLine[from], at.row}
 						added = true
 					}
 				}

@@ -33,6 +33,9 @@ type Recording struct {
 	// Problems are paths the trace could not normalize: an object read at
 	// a path that no traced object, map or array led to.
 	Problems []string
+	// Normalized maps the concrete path of every value the trace met
+	// (routes[1].match) to its normalized path (routes[].match).
+	Normalized map[string]string
 }
 
 // Site is a place in the source.
@@ -57,6 +60,10 @@ func Trace(read func()) *Recording {
 	trace = t
 	defer func() { trace = nil }()
 	read()
+	t.rec.Normalized = map[string]string{}
+	for path, n := range t.nodes {
+		t.rec.Normalized[path] = n.field
+	}
 	return t.rec
 }
 
@@ -69,8 +76,11 @@ type tracer struct {
 }
 
 type node struct {
-	norm   string
-	parent *node
+	// field is the value's normalized path as its parent names it;
+	// norm, the path its own fields are under: the same, unless the value
+	// is a structure nested in itself (below).
+	field, norm string
+	parent      *node
 	// read is the Object or EachKey call that read this value, if one did.
 	read Site
 }
@@ -87,21 +97,22 @@ func (t *tracer) node(path string) *node {
 	if strings.ContainsAny(path, ".[") {
 		t.rec.Problems = append(t.rec.Problems, path)
 	}
-	n := &node{norm: index.ReplaceAllString(path, element)}
+	norm := index.ReplaceAllString(path, element)
+	n := &node{field: norm, norm: norm}
 	t.nodes[path] = n
 	return n
 }
 
 func (t *tracer) child(parent *node, path, norm string) {
 	if _, ok := t.nodes[path]; !ok {
-		t.nodes[path] = &node{norm: norm, parent: parent}
+		t.nodes[path] = &node{field: norm, norm: norm, parent: parent}
 	}
 }
 
 // read marks n as read by the call at site. A value inside a structure that
-// contains itself (a condition nested in a condition) takes the path of the
-// outermost value that call read: what the parser knows of it is known
-// there, and the set of paths stays finite.
+// contains itself (a condition nested in a condition) has its fields under
+// the path of the outermost value that call read: what the parser knows of
+// them is known there, and the set of paths stays finite.
 func read(n *node, site Site) {
 	n.read = site
 	for a := n.parent; a != nil; a = a.parent {
