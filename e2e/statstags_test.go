@@ -90,7 +90,8 @@ func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
 		"apiguard.route.orders.allowed":                    {"apiguard_route": "orders"},
 		"apiguard.route.orders.denied":                     {"apiguard_route": "orders"},
 		"apiguard.authn.idp.verified":                      {"apiguard_provider": "idp"},
-		"apiguard.authn.idp.denied.token_missing":          {"apiguard_provider": "idp", "apiguard_reason": "token_missing"},
+		"apiguard.authn.idp.denied.token_expired":          {"apiguard_provider": "idp", "apiguard_reason": "token_expired"},
+		"apiguard.authn.idp.cache_hits":                    {"apiguard_provider": "idp"},
 		"apiguard.authz.orders.denied.forbidden":           {"apiguard_route": "orders", "apiguard_reason": "forbidden"},
 		"apiguard.authz.reports.dry_run.forbidden":         {"apiguard_route": "reports", "apiguard_reason": "forbidden"},
 		"apiguard.ratelimit.per-user.limited":              {"apiguard_rule": "per-user"},
@@ -98,15 +99,17 @@ func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
 		"apiguard.ratelimit.per-user.allowed":              {"apiguard_rule": "per-user"},
 		"apiguard.ratelimit.global.per-tenant.errors":      {"apiguard_rule": "per-tenant"},
 		"apiguard.jwks.idp.fetched":                        {"apiguard_provider": "idp"},
+		"apiguard.validate.failed.query":                   {"apiguard_kind": "query"},
 	}
 	names := g.env.MetricNames()
 	for name := range want {
-		if !slices.Contains(names, name) && !strings.Contains(name, ".global.") && !strings.HasPrefix(name, "apiguard.jwks.") {
+		if !slices.Contains(names, name) && !strings.Contains(name, ".global.") && !strings.HasPrefix(name, "apiguard.jwks.") && !strings.HasPrefix(name, "apiguard.validate.") {
 			t.Errorf("the sequence did not define %s; defined: %v", name, names)
 		}
 	}
-	// Every name the plugin defined, and the families this sequence does
-	// not reach (global rules, remote JWKS), as Envoy would see them.
+	// Every name the plugin defined, and the families this policy does
+	// not have (global rules, remote JWKS, validation), as Envoy would see
+	// them.
 	for name := range want {
 		if !slices.Contains(names, name) {
 			names = append(names, name)

@@ -8,11 +8,7 @@ import (
 )
 
 // host is stage.Host over proxy-wasm, one per worker.
-type host struct {
-	// counters are defined on first use; their names come from
-	// configuration, so the map stays bounded.
-	counters map[string]proxywasm.MetricCounter
-}
+type host struct{}
 
 func (host) Property(path ...string) ([]byte, error) {
 	v, err := proxywasm.GetProperty(path)
@@ -38,13 +34,8 @@ func (host) SetSharedData(key string, value []byte, cas uint32) error {
 	return err
 }
 
-func (h *host) Count(name string, n uint64) {
-	c, ok := h.counters[name]
-	if !ok {
-		c = proxywasm.DefineCounterMetric(name)
-		h.counters[name] = c
-	}
-	c.Increment(n)
-}
+func (host) DefineCounter(name string) uint32 { return uint32(proxywasm.DefineCounterMetric(name)) }
+
+func (host) Count(id uint32, n uint64) { proxywasm.MetricCounter(id).Increment(n) }
 
 func (host) Log(msg string) { proxywasm.LogInfo(msg) }

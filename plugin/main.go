@@ -70,9 +70,9 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	for _, w := range pl.Warnings() {
 		proxywasm.LogWarnf("apiguard: configuration warning: %s", w)
 	}
-	p.pipeline, p.state = pl, pl.NewWorker(&host{counters: map[string]proxywasm.MetricCounter{}})
+	p.pipeline, p.state = pl, pl.NewWorker(host{})
 	names := pl.Providers()
-	p.metrics = defineMetrics(names)
+	p.metrics = defineMetrics(names, pl.Routes())
 	p.startRemoteKeys(names)
 	proxywasm.LogInfo("apiguard: configuration loaded")
 	return types.OnPluginStartStatusOK
@@ -151,7 +151,7 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action
 		h.start = time.Now()
 	}
 	d := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
-	if h.routeStats = p.metrics.route(h.stream.Route); h.routeStats != nil {
+	if h.routeStats = p.metrics.route(h.stream.Matched); h.routeStats != nil {
 		// Filter state wasm.apiguard_route, for access logs.
 		_ = proxywasm.SetProperty([]string{"apiguard_route"}, []byte(h.stream.Route))
 	}
@@ -169,7 +169,7 @@ func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
 	if d.Denied() && s.Wait != nil && mayWait && p.waitForKeys(h, s.Wait.Provider, s.Wait.UnknownKey) {
 		return types.ActionPause
 	}
-	p.metrics.authenticated(s.Attempted, d)
+	p.metrics.authenticated(s.Attempted, s.CacheHit, d)
 	if d.Denied() {
 		return h.deny(d)
 	}

@@ -189,6 +189,8 @@ type Result struct {
 	// Attempted names the provider whose verification decided the result
 	// (success or denial), for per-provider metrics; "" if none ran.
 	Attempted string
+	// Cached: the token was verified before, and found in the cache.
+	Cached bool
 	// Wait, on a denial caused by a provider's missing keys or by a kid it
 	// does not know, names that provider: the glue may fetch its JWKS and
 	// retry. nil otherwise.
@@ -252,7 +254,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 	res.Decision = verdict.Deny(verdict.TokenIssuer, "iss does not match any accepted provider")
 	for _, pi := range candidates {
 		p := a.providers[pi]
-		tok, d := a.verify(p, pi, cred.token, in)
+		tok, cached, d := a.verify(p, pi, cred.token, in)
 		if d.Reason == verdict.TokenIssuer {
 			continue
 		}
@@ -264,7 +266,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 			}
 			return res
 		}
-		res.Decision, res.Principal = verdict.Decision{}, Principal{Provider: p.Name, Token: tok}
+		res.Decision, res.Principal, res.Cached = verdict.Decision{}, Principal{Provider: p.Name, Token: tok}, cached
 		if d := a.edits(p, tok, cred, in, &res); d.Denied() {
 			res.Decision, res.Principal = d, Principal{}
 		}
@@ -273,28 +275,30 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 	return res
 }
 
-func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (*jwt.Token, verdict.Decision) {
+// verify verifies raw with provider p (index pi), or finds it in the
+// cache (cached).
+func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (tok *jwt.Token, cached bool, d verdict.Decision) {
 	if in.Cache != nil {
 		if tok, ok := in.Cache.Get(p.verifier, raw, in.Now); ok {
-			return tok, verdict.Decision{}
+			return tok, true, verdict.Decision{}
 		}
 	}
-	tok, d := p.verifier.Check(raw, in.Now)
+	tok, d = p.verifier.Check(raw, in.Now)
 	if d.Denied() {
-		return nil, d
+		return nil, false, d
 	}
 	var keys *jwt.KeySet
 	if pi < len(in.Keys) {
 		keys = in.Keys[pi]
 	}
 	if d := p.verifier.Verify(tok, keys); d.Denied() {
-		return nil, d
+		return nil, false, d
 	}
 	p.claimHeaders(tok) // before Put, so the cache counts the headers too
 	if in.Cache != nil {
 		in.Cache.Put(p.verifier, tok)
 	}
-	return tok, verdict.Decision{}
+	return tok, false, verdict.Decision{}
 }
 
 // edits computes what a verified token changes in the request.

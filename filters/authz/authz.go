@@ -55,13 +55,14 @@ type Policy struct {
 	rule string
 }
 
-// outcome is what a route does for one denial reason: its counters, its
-// dry-run log line and edits, built once from configuration.
+// outcome is what a route does for one denial reason it can give: its
+// counter (denied, or dry_run on a dry-run route), its dry-run log line and
+// edits, built once from configuration.
 type outcome struct {
-	reason              verdict.Reason
-	deniedName, dryName string
-	logLine             string
-	dryEdits            stage.Edits
+	reason   verdict.Reason
+	counter  *stage.Counter
+	logLine  string
+	dryEdits stage.Edits
 }
 
 // PathParams are the path parameters the policy binds claims to; the
@@ -103,14 +104,24 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	}
 	prefix := "apiguard.authz." + rt.Name
 	q.rule = "authz:" + rt.Name
-	for _, r := range []verdict.Reason{verdict.Forbidden, verdict.InsufficientScope, verdict.MethodOverride, verdict.NoRoute, verdict.Internal} {
+	// Only the reasons the route can give have a counter: a route that is
+	// always denied gives one; the last is the fallback (outcome).
+	reasons := []verdict.Reason{verdict.Forbidden, verdict.InsufficientScope, verdict.MethodOverride, verdict.Internal}
+	if p.denyAll {
+		reasons = []verdict.Reason{p.forbidden}
+	}
+	q.outcomes = nil
+	for _, r := range reasons {
 		set := [][2]string{{DryRunHeader, r.Code()}}
+		kind := ".denied."
+		if p.dryRun && r != verdict.Internal {
+			kind = ".dry_run."
+		}
 		q.outcomes = append(q.outcomes, outcome{
-			reason:     r,
-			deniedName: prefix + ".denied." + r.Code(),
-			dryName:    prefix + ".dry_run." + r.Code(),
-			logLine:    "apiguard: authz dry run: route " + rt.Name + " would deny the request: " + r.Code(),
-			dryEdits:   stage.Edits{Remove: []string{DryRunHeader}, Set: set},
+			reason:   r,
+			counter:  stage.NewCounter(prefix + kind + r.Code()),
+			logLine:  "apiguard: authz dry run: route " + rt.Name + " would deny the request: " + r.Code(),
+			dryEdits: stage.Edits{Remove: []string{DryRunHeader}, Set: set},
 		})
 	}
 	q.passEdits = stage.Edits{Remove: []string{DryRunHeader}}
@@ -130,17 +141,25 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 		return d
 	}
 	o := p.outcome(d.Reason)
-	h := in.Worker().Host
+	w := in.Worker()
+	w.Count(o.counter, 1)
 	if !p.dryRun || d.Reason == verdict.Internal {
-		h.Count(o.deniedName, 1)
 		s.Note(stage.Outcome{Kind: stage.Enforced, Reason: d.Reason, Rule: p.rule})
 		return d
 	}
-	h.Count(o.dryName, 1)
 	s.Note(stage.Outcome{Kind: stage.DryRun, Reason: d.Reason, Rule: p.rule})
-	h.Log(o.logLine)
+	w.Host.Log(o.logLine)
 	s.Edits.Add(o.dryEdits)
 	return verdict.Decision{}
+}
+
+// Counters are the route's counters, one per reason it can give.
+func (p *Policy) Counters() []*stage.Counter {
+	out := make([]*stage.Counter, len(p.outcomes))
+	for i := range p.outcomes {
+		out[i] = p.outcomes[i].counter
+	}
+	return out
 }
 
 func (p *Policy) outcome(r verdict.Reason) *outcome {
@@ -149,7 +168,7 @@ func (p *Policy) outcome(r verdict.Reason) *outcome {
 			return &p.outcomes[i]
 		}
 	}
-	return &p.outcomes[len(p.outcomes)-1] // Internal
+	return &p.outcomes[len(p.outcomes)-1] // Internal, or an always-denied route's one reason
 }
 
 // decide is the route's decision on a request, whether enforced or not.

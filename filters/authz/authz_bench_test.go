@@ -3,7 +3,6 @@ package authz
 import (
 	"testing"
 
-	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/internal/testkit/hosttest"
 )
 
@@ -14,7 +13,7 @@ func BenchmarkDecide(b *testing.B) {
 	tok := verified(b, "sub", `"alice"`, "tenant_id", `"acme"`, "realm_access", `{"roles": ["offline_access", "uma_authorization", "reader"]}`, "scope", `"openid profile email"`)
 	s := request(b, ordersTemplate, "GET", "/tenants/acme/orders/42", tok)
 	h := headers{{":method", "GET"}, {":path", "/tenants/acme/orders/42"}, {"authorization", "Bearer x"}, {"user-agent", "bench"}}
-	w := &stage.Worker{Host: &hosttest.Host{}}
+	w := hosttest.Worker(&hosttest.Host{}, p)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -232,7 +232,7 @@ func TestDecisions(t *testing.T) {
 			p := compile(t, tc.policy, ordersTemplate)
 			s := request(t, ordersTemplate, method, path, tok)
 			host := &hosttest.Host{}
-			d := p.RequestHeaders(s, s.Begin(tc.headers, &stage.Worker{Host: host}))
+			d := p.RequestHeaders(s, s.Begin(tc.headers, hosttest.Worker(host, p)))
 			if d.Reason != tc.want {
 				t.Fatalf("%s, want %s", d.Reason.Code(), tc.want.Code())
 			}
@@ -269,7 +269,7 @@ func TestDryRunReportsWithoutEnforcing(t *testing.T) {
 			p := compile(t, tc.policy, ordersTemplate)
 			s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", verified(t, "roles", tc.roles))
 			host := &hosttest.Host{}
-			d := p.RequestHeaders(s, s.Begin(headers{{DryRunHeader, "none"}}, &stage.Worker{Host: host}))
+			d := p.RequestHeaders(s, s.Begin(headers{{DryRunHeader, "none"}}, hosttest.Worker(host, p)))
 			if d.Denied() {
 				t.Fatalf("denied %s in dry run", d.Reason.Code())
 			}
@@ -301,7 +301,7 @@ func TestDryRunReportsWithoutEnforcing(t *testing.T) {
 func TestInsufficientScopeChallenge(t *testing.T) {
 	p := compile(t, `{"allow": {"any": [{"any_role": ["admin"]}, {"scopes": ["orders:read", "orders:write"]}]}}`, ordersTemplate)
 	s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", verified(t, "scope", `"orders:read secret:scope"`))
-	d := p.RequestHeaders(s, s.Begin(headers{}, &stage.Worker{Host: &hosttest.Host{}}))
+	d := p.RequestHeaders(s, s.Begin(headers{}, hosttest.Worker(&hosttest.Host{}, p)))
 	want := [2]string{"www-authenticate", `Bearer realm="apiguard", error="insufficient_scope", scope="orders:read orders:write"`}
 	if d.Reason != verdict.InsufficientScope || len(d.Headers) != 1 || d.Headers[0] != want {
 		t.Errorf("%s %q, want %q", d.Reason.Code(), d.Headers, want)
@@ -319,7 +319,7 @@ func TestUnreadableHeadersFailClosed(t *testing.T) {
 	for _, policy := range []string{`{"allow": "authenticated"}`, `{"allow": "authenticated", "dry_run": true}`} {
 		p := compile(t, policy, ordersTemplate)
 		s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", verified(t))
-		if d := p.RequestHeaders(s, s.Begin(unreadable{}, &stage.Worker{Host: &hosttest.Host{}})); d.Reason != verdict.Internal {
+		if d := p.RequestHeaders(s, s.Begin(unreadable{}, hosttest.Worker(&hosttest.Host{}, p))); d.Reason != verdict.Internal {
 			t.Errorf("%s: %s, want internal", policy, d.Reason.Code())
 		}
 	}
@@ -372,7 +372,7 @@ func TestPeersCondition(t *testing.T) {
 			if tc.peer != "" {
 				s.Peer, _ = spiffe.Parse(tc.peer)
 			}
-			if d := bound.RequestHeaders(s, s.Begin(headers{}, &stage.Worker{Host: &hosttest.Host{}})); d.Reason != tc.want {
+			if d := bound.RequestHeaders(s, s.Begin(headers{}, hosttest.Worker(&hosttest.Host{}, bound))); d.Reason != tc.want {
 				t.Errorf("%s, want %s", d.Reason.Code(), tc.want.Code())
 			}
 		})

@@ -61,7 +61,7 @@ func FuzzPolicy(f *testing.F) {
 		if tok := fuzzToken(claims); tok != nil {
 			s.Principal.Provider, s.Principal.Token = "idp", tok
 		}
-		d = bound.RequestHeaders(s, s.Begin(headers{{"x-org", "acme"}}, &stage.Worker{Host: &hosttest.Host{}}))
+		d = bound.RequestHeaders(s, s.Begin(headers{{"x-org", "acme"}}, hosttest.Worker(&hosttest.Host{}, bound)))
 		switch d.Reason {
 		case verdict.None, verdict.Forbidden, verdict.InsufficientScope, verdict.MethodOverride, verdict.NoRoute:
 		default:

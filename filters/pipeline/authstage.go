@@ -32,7 +32,7 @@ func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Dec
 		req = st.ifPeer
 	}
 	res := st.a.Authenticate(req, authn.Input{Headers: headers, Query: query, Now: w.Now(), Keys: w.Keys, Cache: w.Cache})
-	s.Attempted = res.Attempted
+	s.Attempted, s.CacheHit = res.Attempted, res.Cached
 	if res.Denied() {
 		s.Wait = res.Wait
 		return res.Decision

@@ -150,6 +150,8 @@ type Pipeline struct {
 	readScheme bool
 	// preflights is set when a route answers CORS preflights.
 	preflights bool
+	// counters are the stages' counters, which every worker defines.
+	counters stage.Counters
 }
 
 type compiledRoute struct {
@@ -259,7 +261,13 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	for i := range p.routes {
+		for _, st := range p.routes[i].stages {
+			p.counters.Add(st)
+		}
+	}
 	for _, st := range cfg.Unmatched {
+		p.counters.Add(st)
 		if rs, ok := st.(stage.ResponseHeadersStage); ok {
 			p.unmatched = append(p.unmatched, rs)
 			p.readScheme = true
@@ -320,13 +328,25 @@ func (p *Pipeline) Providers() []string { return p.authn.Providers() }
 // remote JWKS the glue fetches.
 func (p *Pipeline) KeySource(i int) (*jwt.KeySet, *jwks.Remote) { return p.authn.KeySource(i) }
 
+// Routes lists the routes' names, in configuration order: a stream's
+// Stream.Matched counts in it from 1.
+func (p *Pipeline) Routes() []string {
+	out := make([]string, len(p.routes))
+	for i := range p.routes {
+		out[i] = p.routes[i].name
+	}
+	return out
+}
+
 // NewWorker returns a worker's state on host h: the inline key sets, a
-// verified-token cache, the wall clock.
+// verified-token cache, the wall clock, and the stages' counters, defined
+// on h.
 func (p *Pipeline) NewWorker(h stage.Host) *stage.Worker {
 	w := &stage.Worker{Keys: make([]*jwt.KeySet, len(p.authn.Providers())), Cache: jwt.NewCache(0, 0), Now: time.Now, Host: h}
 	for i := range w.Keys {
 		w.Keys[i], _ = p.authn.KeySource(i)
 	}
+	w.Define(p.counters.Names())
 	return w
 }
 
@@ -485,7 +505,7 @@ func (p *Pipeline) match(s *stage.Stream, h stage.Headers, method, path, authori
 // matched records route i in s.
 func (p *Pipeline) matched(s *stage.Stream, i int) {
 	rt := &p.routes[i]
-	s.Route, s.Stages, s.Responders = rt.name, rt.stages, rt.responders
+	s.Route, s.Matched, s.Stages, s.Responders = rt.name, i+1, rt.stages, rt.responders
 	if rt.public {
 		s.Edits.Remove = p.protected
 	}

@@ -142,8 +142,8 @@ type rule struct {
 	hops     int
 	// prefix names the rule's slots in shared data.
 	prefix string
-	// metric names.
-	allowed, limited, shadowLimited, casRetries, errors string
+	// counters: a shadow rule has shadowLimited, an enforced one limited.
+	allowed, limited, shadowLimited, casRetries, errors *stage.Counter
 	// audit names the rule in the audit record.
 	audit string
 }
@@ -229,7 +229,12 @@ func readRule(r *config.Reader, path string, v gjson.Result) *rule {
 	// and a table read with another size would mix keys.
 	ru.prefix = slotPrefix + ru.name + "." + strconv.FormatUint(ru.slots, 10) + "."
 	m := "apiguard.ratelimit." + ru.name + "."
-	ru.allowed, ru.limited, ru.shadowLimited, ru.casRetries, ru.errors = m+"allowed", m+"limited", m+"shadow_limited", m+"cas_retries", m+"errors"
+	ru.allowed, ru.casRetries, ru.errors = stage.NewCounter(m+"allowed"), stage.NewCounter(m+"cas_retries"), stage.NewCounter(m+"errors")
+	if ru.shadow {
+		ru.shadowLimited = stage.NewCounter(m + "shadow_limited")
+	} else {
+		ru.limited = stage.NewCounter(m + "limited")
+	}
 	ru.audit = "rate_limit:" + ru.name
 	return ru
 }

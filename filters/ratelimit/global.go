@@ -36,8 +36,8 @@ type globalRule struct {
 	// allow); fallback, if set, is the local rule applied to them then.
 	failOpen bool
 	fallback *rule
-	// metric names.
-	allowed, limited, errors string
+	// counters.
+	allowed, limited, errors *stage.Counter
 }
 
 // entrySource is where one descriptor entry's value comes from: a literal,
@@ -101,7 +101,7 @@ func readGlobalRule(r *config.Reader, path string, v gjson.Result) *globalRule {
 		return nil
 	}
 	m := "apiguard.ratelimit.global." + gr.name + "."
-	gr.allowed, gr.limited, gr.errors = m+"allowed", m+"limited", m+"errors"
+	gr.allowed, gr.limited, gr.errors = stage.NewCounter(m+"allowed"), stage.NewCounter(m+"limited"), stage.NewCounter(m+"errors")
 	return gr
 }
 
@@ -249,7 +249,8 @@ func (st *Stage) ask(s *stage.Stream, in *stage.Input, k *kept, i int) verdict.D
 func (st *Stage) OnCallResponse(s *stage.Stream, in *stage.Input, res stage.CallResult) verdict.Decision {
 	k := st.keep(s)
 	gr := st.global[k.global.next]
-	h := in.Worker().Host
+	w := in.Worker()
+	h := w.Host
 	var resp rls.Response
 	err := error(nil)
 	if res.Status == stage.CallOK {
@@ -257,7 +258,7 @@ func (st *Stage) OnCallResponse(s *stage.Stream, in *stage.Input, res stage.Call
 	}
 	switch {
 	case res.Status != stage.CallOK || err != nil || resp.Overall == rls.Unknown:
-		h.Count(gr.errors, 1)
+		w.Count(gr.errors, 1)
 		if !gr.failOpen {
 			refund(h, k.committed)
 			d := verdict.Deny(verdict.RateLimitUnavailable, "the global rate limit service did not answer")
@@ -271,11 +272,11 @@ func (st *Stage) OnCallResponse(s *stage.Stream, in *stage.Input, res stage.Call
 			}
 		}
 	case resp.Overall == rls.OverLimit:
-		h.Count(gr.limited, 1)
+		w.Count(gr.limited, 1)
 		refund(h, k.committed)
 		return st.overLimit(gr, resp)
 	default:
-		h.Count(gr.allowed, 1)
+		w.Count(gr.allowed, 1)
 		if it, ok := globalItem(gr, resp, rls.OK); ok {
 			k.items = append(k.items, it)
 		}

@@ -50,6 +50,30 @@ func newStage(s *settings) *Stage {
 	return st
 }
 
+// Counters are the counters of the route's rules, local and global (with
+// a global rule's fallback).
+func (st *Stage) Counters() []*stage.Counter {
+	var out []*stage.Counter
+	for _, ru := range append(append([]*rule(nil), st.early...), st.late...) {
+		out = ru.appendCounters(out)
+	}
+	for _, gr := range st.global {
+		out = append(out, gr.allowed, gr.limited, gr.errors)
+		if gr.fallback != nil {
+			out = gr.fallback.appendCounters(out)
+		}
+	}
+	return out
+}
+
+func (ru *rule) appendCounters(out []*stage.Counter) []*stage.Counter {
+	out = append(out, ru.allowed, ru.casRetries, ru.errors)
+	if ru.shadow {
+		return append(out, ru.shadowLimited)
+	}
+	return append(out, ru.limited)
+}
+
 // kept is what the request phases of a stream learnt, for the response's
 // headers and for a refund.
 type kept struct {
@@ -136,23 +160,23 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 	h := w.Host
 	seed, err := st.seeds.get(h)
 	if err != nil {
-		return failure(h, rules, false)
+		return failure(w, rules, false)
 	}
 	checks := make([]check, len(rules))
 	var kh keyHash
 	for i, ru := range rules {
 		if !st.prepare(&checks[i], s, in, ru, seed, &kh) {
-			return failure(h, rules, false)
+			return failure(w, rules, false)
 		}
 	}
 	now := w.Now().UnixNano()
-	defer countRetries(h, checks)
+	defer countRetries(w, checks)
 	for i := range checks {
 		if !checks[i].load(h, now) {
-			return failure(h, rules, false)
+			return failure(w, rules, false)
 		}
 	}
-	if d, refused := st.refusal(s, h, checks); refused {
+	if d, refused := st.refusal(s, w, checks); refused {
 		return d
 	}
 	for i := range checks {
@@ -170,16 +194,16 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			}
 			if !errors.Is(err, stage.ErrCASMismatch) || try == maxCASTries {
 				refund(h, checks[:i])
-				return failure(h, rules, errors.Is(err, stage.ErrCASMismatch))
+				return failure(w, rules, errors.Is(err, stage.ErrCASMismatch))
 			}
 			c.retries++
 			if !c.load(h, now) {
 				refund(h, checks[:i])
-				return failure(h, rules, false)
+				return failure(w, rules, false)
 			}
 			if !c.d.Allowed && !c.rule.shadow {
 				refund(h, checks[:i])
-				d, _ := st.refusal(s, h, checks[i:i+1])
+				d, _ := st.refusal(s, w, checks[i:i+1])
 				return d
 			}
 		}
@@ -188,9 +212,9 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 		c := &checks[i]
 		switch {
 		case c.d.Allowed:
-			h.Count(c.rule.allowed, 1)
+			w.Count(c.rule.allowed, 1)
 		default:
-			h.Count(c.rule.shadowLimited, 1)
+			w.Count(c.rule.shadowLimited, 1)
 			s.Note(stage.Outcome{Kind: stage.Shadow, Reason: verdict.RateLimited, Rule: c.rule.audit})
 			k.shadowed = append(k.shadowed, c.rule.name)
 			h.Log("apiguard: rate limit rule " + c.rule.name + " would refuse a request (shadow)")
@@ -205,17 +229,17 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 	return verdict.Decision{}
 }
 
-func countRetries(h stage.Host, checks []check) {
+func countRetries(w *stage.Worker, checks []check) {
 	for i := range checks {
 		if n := checks[i].retries; n > 0 {
-			h.Count(checks[i].rule.casRetries, n)
+			w.Count(checks[i].rule.casRetries, n)
 		}
 	}
 }
 
 // refusal counts and answers the enforced rules that refuse; false when
 // none does.
-func (st *Stage) refusal(s *stage.Stream, h stage.Host, checks []check) (verdict.Decision, bool) {
+func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, checks []check) (verdict.Decision, bool) {
 	var items []item
 	var wait time.Duration
 	for i := range checks {
@@ -223,7 +247,7 @@ func (st *Stage) refusal(s *stage.Stream, h stage.Host, checks []check) (verdict
 		if c.d.Allowed || c.rule.shadow {
 			continue
 		}
-		h.Count(c.rule.limited, 1)
+		w.Count(c.rule.limited, 1)
 		s.Note(stage.Outcome{Kind: stage.Enforced, Reason: verdict.RateLimited, Rule: c.rule.audit})
 		wait = max(wait, c.d.RetryAfter)
 		items = append(items, localItem(c, 0, c.d.RetryAfter))
@@ -240,10 +264,10 @@ func (st *Stage) refusal(s *stage.Stream, h stage.Host, checks []check) (verdict
 // failure answers a request the limiter could not decide: each rule's
 // on_error, the default denying. Lost CAS races (contention) refuse with
 // 429 and Retry-After 1; a failing host is an internal error.
-func failure(h stage.Host, rules []*rule, contended bool) verdict.Decision {
+func failure(w *stage.Worker, rules []*rule, contended bool) verdict.Decision {
 	deny := false
 	for _, ru := range rules {
-		h.Count(ru.errors, 1)
+		w.Count(ru.errors, 1)
 		deny = deny || !ru.failOpen
 	}
 	switch {

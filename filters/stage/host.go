@@ -22,10 +22,13 @@ type Host interface {
 	// whatever the version); ErrCASMismatch when another worker wrote it
 	// first. Shared data is never deleted: a stage bounds its key space.
 	SetSharedData(key string, value []byte, cas uint32) error
-	// Count adds n to the counter named name, defined on first use. Names
-	// come from configuration (a route's or a rule's name), never from
-	// request data, so their number stays bounded.
-	Count(name string, n uint64)
+	// DefineCounter defines the counter named name and returns its id for
+	// Count. A worker defines every counter once, when it starts
+	// (Worker.Define); names come from configuration, never from request
+	// data, so their number stays bounded.
+	DefineCounter(name string) uint32
+	// Count adds n to the counter DefineCounter returned id for.
+	Count(id uint32, n uint64)
 	// Log writes an info line; it must not contain secrets or claim values.
 	Log(msg string)
 }

@@ -128,6 +128,9 @@ type Worker struct {
 	Cache *jwt.Cache
 	Now   func() time.Time
 	Host  Host
+	// counters are the host's ids of the pipeline's counters, indexed by
+	// Counter id (Define).
+	counters []uint32
 }
 
 // Input is what a stage may read in a phase: the phase's headers, read from
@@ -168,6 +171,9 @@ func (in *Input) Worker() *Worker { return in.worker }
 type Stream struct {
 	// Route is the matched route's name; "" when none matched.
 	Route string
+	// Matched is the matched route's place in the configuration
+	// (pipeline.Routes), counting from 1; 0 when none matched.
+	Matched int
 	// Params are what the route's template captured.
 	Params route.Params
 	// Principal is the caller a verified token names; its Token is nil on
@@ -217,6 +223,9 @@ type Stream struct {
 	// Attempted names the provider whose verification decided, for
 	// metrics; "" when none ran.
 	Attempted string
+	// CacheHit: the provider that Attempted names found the token in the
+	// verified-token cache.
+	CacheHit bool
 	// The pipeline's bookkeeping: the matched route's stages and the next to
 	// run (a stream that waited resumes there).
 	Stages []Stage
@@ -287,9 +296,9 @@ func (s *Stream) ReadBody(st RequestBodyStage, n int64) {
 // most of a Stream's size, and copying them in wasm costs more than matching.
 func (s *Stream) Reset() {
 	s.Params.Reset()
-	s.Route, s.Principal, s.Peer, s.Method, s.Path, s.HasBody, s.Scheme, s.Preflight = "", authn.Principal{}, spiffe.ID{}, "", "", false, "", false
+	s.Route, s.Matched, s.Principal, s.Peer, s.Method, s.Path, s.HasBody, s.Scheme, s.Preflight = "", 0, authn.Principal{}, spiffe.ID{}, "", "", false, "", false
 	s.Answer, s.ReplaceBody = nil, nil
-	s.Edits, s.Response, s.Wait, s.Call, s.Attempted = Edits{}, Edits{}, nil, nil, ""
+	s.Edits, s.Response, s.Wait, s.Call, s.Attempted, s.CacheHit = Edits{}, Edits{}, nil, nil, "", false
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
 	s.Outcomes, s.Denied = s.Outcomes[:0], verdict.None

@@ -36,7 +36,15 @@ func (b *bodyRules) begin(s *stage.Stream, in *stage.Input, p *Policy) verdict.D
 }
 
 // RequestBody checks a JSON body's text and schema.
-func (p *Policy) RequestBody(_ *stage.Stream, body []byte, _ *stage.Input) verdict.Decision {
+func (p *Policy) RequestBody(_ *stage.Stream, body []byte, in *stage.Input) verdict.Decision {
+	d := p.checkBody(body)
+	if d.Denied() {
+		return p.failed.count(in.Worker(), d)
+	}
+	return d
+}
+
+func (p *Policy) checkBody(body []byte) verdict.Decision {
 	b := p.body
 	if len(body) == 0 {
 		if b.required {

@@ -24,6 +24,9 @@ type sections struct {
 	headers *headerRules
 	query   *queryRules
 	body    *bodyRules
+	// failed is shared by every route compiled from the same global
+	// sections.
+	failed *failures
 }
 
 // Defaults for the limits a section does not set.
@@ -41,7 +44,7 @@ const (
 // Global reads the document's top-level "validate": the sections every
 // route starts from.
 func Global(r *config.Reader, path string, v gjson.Result) any {
-	var g sections
+	g := sections{failed: newFailures()}
 	r.Object(path, v, g.fields(r))
 	return &g
 }
@@ -51,6 +54,8 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	p := &Policy{}
 	if g, ok := global.(*sections); ok && g != nil {
 		p.sections = *g
+	} else {
+		p.failed = newFailures()
 	}
 	if v.Exists() {
 		fields := p.sections.fields(r)

@@ -45,9 +45,9 @@ func FuzzRequest(f *testing.F) {
 	f.Add("q=%ff&n=1.0&n=2&z", "application/json; charset=utf-16", "a\x00b", `{"a": [1e400]}`)
 	f.Add("q=a+b%20c&&=&%", "text/plain", "", `[[[[[[`)
 	p := fuzzPolicy(f)
+	w := hosttest.Worker(&hosttest.Host{}, p)
 	f.Fuzz(func(t *testing.T, query, contentType, header, body string) {
 		s := stage.Stream{Path: "/x?" + query, HasBody: true}
-		w := &stage.Worker{Host: &hosttest.Host{}}
 		h := fuzzHeaders{{"content-type", contentType}, {"x-tenant", header}}
 		d := p.RequestHeaders(&s, s.Begin(h, w))
 		if !d.Denied() && len(s.BodyReaders) > 0 {

@@ -63,10 +63,63 @@ func (p *Policy) PathParams() []stage.ParamUse {
 // paramLimits bound a parameter's check: a parameter is a scalar.
 var paramLimits = schema.Limits{Depth: 1, Violations: 1}
 
+// failures count the requests validation refused by what broke a rule:
+// apiguard.validate.failed.<kind>. They are not per route: a route's
+// denials are counted by route already, and a kind per route would be a
+// series per route and kind. A body larger than its limit is refused before
+// this stage reads it, and counted by its reason, body_too_large.
+type failures struct {
+	header, path, query, body, mediaType *stage.Counter
+}
+
+func newFailures() *failures {
+	const m = "apiguard.validate.failed."
+	return &failures{header: stage.NewCounter(m + "header"), path: stage.NewCounter(m + "path"),
+		query: stage.NewCounter(m + "query"), body: stage.NewCounter(m + "body"), mediaType: stage.NewCounter(m + "media_type")}
+}
+
+// Counters are the failure counters, one per kind.
+func (p *Policy) Counters() []*stage.Counter {
+	f := p.failed
+	return []*stage.Counter{f.header, f.path, f.query, f.body, f.mediaType}
+}
+
+// count counts a denial d by its kind: where its first violation is, or
+// what its reason says. A host that failed is no validation failure.
+func (f *failures) count(w *stage.Worker, d verdict.Decision) verdict.Decision {
+	var c *stage.Counter
+	switch {
+	case d.Reason == verdict.HeadersTooLarge:
+		c = f.header
+	case d.Reason == verdict.UnsupportedMediaType:
+		c = f.mediaType
+	case d.Reason != verdict.RequestInvalid || len(d.Violations) == 0:
+		return d
+	case d.Violations[0].In == "header":
+		c = f.header
+	case d.Violations[0].In == "path":
+		c = f.path
+	case d.Violations[0].In == "query":
+		c = f.query
+	default:
+		c = f.body
+	}
+	w.Count(c, 1)
+	return d
+}
+
 // RequestHeaders checks the headers, the path parameters and the query,
 // and the body's declared media type, asking for the body phase when the
 // body is read or capped.
 func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
+	d := p.requestHeaders(s, in)
+	if d.Denied() {
+		return p.failed.count(in.Worker(), d)
+	}
+	return d
+}
+
+func (p *Policy) requestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
 	var vs []verdict.Violation
 	if d := p.checkHeaders(in, &vs); d.Denied() {
 		return d

@@ -23,7 +23,9 @@ type Host struct {
 	FailShared bool
 	shared     map[string]entry
 	counters   map[string]uint64
-	logs       []string
+	// ids are the names of DefineCounter's ids.
+	ids  []string
+	logs []string
 }
 
 type entry struct {
@@ -99,13 +101,25 @@ func (h *Host) SharedContains(s string) bool {
 	return false
 }
 
-func (h *Host) Count(name string, n uint64) {
+// DefineCounter gives every definition its own id, as Envoy does, each
+// naming the one counter of that name.
+func (h *Host) DefineCounter(name string) uint32 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.counters == nil {
 		h.counters = map[string]uint64{}
 	}
-	h.counters[name] += n
+	if _, ok := h.counters[name]; !ok {
+		h.counters[name] = 0
+	}
+	h.ids = append(h.ids, name)
+	return uint32(len(h.ids) - 1)
+}
+
+func (h *Host) Count(id uint32, n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.counters[h.ids[id]] += n
 }
 
 // Counter returns a counter's value.
@@ -113,6 +127,27 @@ func (h *Host) Counter(name string) uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.counters[name]
+}
+
+// Defined reports whether a counter of that name was defined.
+func (h *Host) Defined(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.counters[name]
+	return ok
+}
+
+// Worker is a worker on h for tests that run stages without the pipeline:
+// the stages' counters are numbered (they must be freshly compiled) and
+// defined on h, as pipeline.NewWorker does.
+func Worker(h *Host, stages ...stage.Stage) *stage.Worker {
+	var cs stage.Counters
+	for _, st := range stages {
+		cs.Add(st)
+	}
+	w := &stage.Worker{Host: h}
+	w.Define(cs.Names())
+	return w
 }
 
 func (h *Host) Log(msg string) {

@@ -1,0 +1,75 @@
+package stage
+
+// Counter is a counter a stage adds to, declared when the stage compiles
+// (NewCounter) and listed by it (Counting). Its name comes from
+// configuration (a route's or a rule's name, a fixed kind), never from
+// request data. The pipeline numbers every stage's counters once (Counters)
+// and each worker defines them all when it starts (Worker.Define): every
+// series exists, at zero, from the first scrape, so a rate over it sees the
+// first increment, and adding to one costs an index, not a lookup by name.
+type Counter struct {
+	name string
+	// id is the counter's place in Counters.Names, -1 until numbered.
+	id int
+}
+
+// NewCounter declares the counter named name.
+func NewCounter(name string) *Counter { return &Counter{name: name, id: -1} }
+
+// Name is the counter's name.
+func (c *Counter) Name() string { return c.name }
+
+// Counting is a Stage that adds to counters: Counters lists every one it
+// may add to, so that they are defined before the first request. A stage
+// that adds to a counter it does not list fails that stream closed (the
+// glue recovers the panic): tests that count through the pipeline find it.
+type Counting interface {
+	Stage
+	Counters() []*Counter
+}
+
+// Counters numbers the counters of compiled stages. Counters of one name
+// (a rule shared by routes, a kind every route's validation counts) are one
+// counter.
+type Counters struct {
+	names  []string
+	byName map[string]int
+}
+
+// Add numbers st's counters, if it counts.
+func (cs *Counters) Add(st Stage) {
+	c, ok := st.(Counting)
+	if !ok {
+		return
+	}
+	for _, ctr := range c.Counters() {
+		if ctr.id >= 0 {
+			continue
+		}
+		id, ok := cs.byName[ctr.name]
+		if !ok {
+			if cs.byName == nil {
+				cs.byName = map[string]int{}
+			}
+			id = len(cs.names)
+			cs.byName[ctr.name] = id
+			cs.names = append(cs.names, ctr.name)
+		}
+		ctr.id = id
+	}
+}
+
+// Names are the counters' names, in the order of their ids.
+func (cs *Counters) Names() []string { return cs.names }
+
+// Define defines names, the pipeline's counters (Counters.Names), on the
+// worker's host, once, when the worker starts.
+func (w *Worker) Define(names []string) {
+	w.counters = make([]uint32, len(names))
+	for i, name := range names {
+		w.counters[i] = w.Host.DefineCounter(name)
+	}
+}
+
+// Count adds n to c.
+func (w *Worker) Count(c *Counter, n uint64) { w.Host.Count(w.counters[c.id], n) }
