@@ -113,7 +113,7 @@ soak: build
 	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/ ./e2e/host/
 
 run: build
-	$(GO) run ./e2e/cmd/gateway -demo -config envoy/apiguard.json
+	$(GO) run ./e2e/cmd/gateway -demo -config envoy/apiguard.json -admin 127.0.0.1:9901
 
 # Lint a policy file: prints every config error with its JSON path, natively,
 # through the same pipeline.Load the plugin calls.

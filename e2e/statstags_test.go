@@ -3,43 +3,13 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/apiguard/apiguard/e2e/envoystats"
 	"github.com/apiguard/apiguard/e2e/host"
 )
-
-// tagSpecifier is one of envoy.yaml's stats_config.stats_tags.
-type tagSpecifier struct {
-	Name  string `yaml:"tag_name"`
-	Regex string `yaml:"regex"`
-	re    *regexp.Regexp
-}
-
-// extractTags applies Envoy's tag extraction (TagExtractorImplBase): each
-// specifier matches the full name; its first group is cut from the
-// tag-extracted name and its second is the tag's value.
-func extractTags(specs []tagSpecifier, name string) (string, map[string]string) {
-	tags := map[string]string{}
-	var cuts [][2]int
-	for _, s := range specs {
-		m := s.re.FindStringSubmatchIndex(name)
-		if m == nil {
-			continue
-		}
-		tags[s.Name] = name[m[4]:m[5]]
-		cuts = append(cuts, [2]int{m[2], m[3]})
-	}
-	slices.SortFunc(cuts, func(a, b [2]int) int { return b[0] - a[0] })
-	for _, c := range cuts {
-		name = name[:c[0]] + name[c[1]:]
-	}
-	return name, tags
-}
 
 // TestTheShippedStatsTagsLabelEveryMetric runs a scripted sequence through
 // a policy with every kind of metric, then applies the stats_tags that
@@ -52,20 +22,9 @@ func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bootstrap struct {
-		StatsConfig struct {
-			StatsTags []tagSpecifier `yaml:"stats_tags"`
-		} `yaml:"stats_config"`
-	}
-	if err := yaml.Unmarshal(raw, &bootstrap); err != nil {
+	tagger, err := envoystats.LoadTagger(raw)
+	if err != nil {
 		t.Fatal(err)
-	}
-	specs := bootstrap.StatsConfig.StatsTags
-	if len(specs) == 0 {
-		t.Fatal("envoy.yaml ships no stats_tags")
-	}
-	for i := range specs {
-		specs[i].re = regexp.MustCompile(specs[i].Regex)
 	}
 
 	policy := observedPolicy("")
@@ -120,7 +79,11 @@ func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
 		if !strings.HasPrefix(name, "apiguard.") {
 			continue
 		}
-		extracted, tags := extractTags(specs, "wasmcustom."+name)
+		extracted, list := tagger.Extract(envoystats.WasmNamespace + "." + name)
+		tags := map[string]string{}
+		for _, tag := range list {
+			tags[tag.Name] = tag.Value
+		}
 		families[extracted] = true
 		if w, ok := want[name]; ok && fmt.Sprint(tags) != fmt.Sprint(w) {
 			t.Errorf("%s: tags %v, want %v", name, tags, w)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/apiguard/apiguard/e2e/envoystats"
 )
 
 // Profile selects which Envoy's WASI the VMs get.
@@ -243,6 +245,11 @@ func (e *Env) Metric(name string) (uint64, bool) { return e.metrics.get(name) }
 
 // MetricNames lists the names of every metric the plugin defined, sorted.
 func (e *Env) MetricNames() []string { return e.metrics.names() }
+
+// Stats are the plugin's counters and gauges as Envoy's stats store holds
+// them, by their full names (in the wasmcustom namespace), for an admin
+// endpoint to render.
+func (e *Env) Stats() []envoystats.Stat { return e.metrics.stats() }
 
 // SharedData returns a copy of a shared-data value and its CAS, for tests.
 func (e *Env) SharedData(key string) ([]byte, uint32, bool) {

@@ -3,6 +3,8 @@ package host
 import (
 	"slices"
 	"sync"
+
+	"github.com/apiguard/apiguard/e2e/envoystats"
 )
 
 // Metric types, as in the ABI.
@@ -145,4 +147,25 @@ func (m *metricStore) names() []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// stats are the counters and gauges as Envoy's stats store holds them:
+// each under its full name, in the wasm extension's custom namespace
+// (Context::defineMetric prefixes envoystats.WasmNamespace). Histograms
+// keep only their last sample here, so they are left out.
+func (m *metricStore) stats() []envoystats.Stat {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]envoystats.Stat, 0, len(m.byName))
+	for k, st := range m.byName {
+		typ := envoystats.Counter
+		switch k.kind {
+		case metricGauge:
+			typ = envoystats.Gauge
+		case metricHistogram:
+			continue
+		}
+		out = append(out, envoystats.Stat{Name: envoystats.WasmNamespace + "." + k.name, Type: typ, Value: st.value})
+	}
+	return out
 }

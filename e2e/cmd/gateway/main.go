@@ -57,6 +57,9 @@ type flags struct {
 	// certificates (mutual TLS).
 	tlsCert, tlsKey, clientCA string
 	serve                     serveFlags
+	// admin is the admin listener's address ("" for none); statsConfig
+	// the Envoy bootstrap whose stats_tags it applies.
+	admin, statsConfig string
 }
 
 func main() {
@@ -74,6 +77,8 @@ func main() {
 	flag.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs -tls-key")
 	flag.StringVar(&f.tlsKey, "tls-key", "", "the -tls-cert's private key (PEM)")
 	flag.StringVar(&f.clientCA, "client-ca", "", "CA certificates (PEM) that verify client certificates: mutual TLS, a verified client's SPIFFE ID in connection.uri_san_peer_certificate; needs -tls-cert")
+	flag.StringVar(&f.admin, "admin", "", "serve Envoy's stats endpoints (/stats/prometheus, /stats) on this address, e.g. 127.0.0.1:9901")
+	flag.StringVar(&f.statsConfig, "stats-config", "envoy/envoy.yaml", "Envoy bootstrap whose stats_config.stats_tags turn metric names into labels on -admin, as Envoy does")
 	f.serve.register()
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: gateway -config FILE [-upstream URL | -demo | -test CASES] [flags]\n\n")
@@ -175,8 +180,15 @@ func run(ctx context.Context, f flags, out io.Writer, ready func(addr string)) e
 		printTryLines(out, ln.Addr().String(), demoToken)
 	}
 	reloadOnHangup(ctx, g, f.configPath, logger)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(ln) }()
+	if f.admin != "" {
+		stop, err := serveAdmin(g, f.admin, f.statsConfig, logger, errc)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
