@@ -9,7 +9,7 @@ GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') g
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
-.PHONY: all build test lint fuzz bench bench-table bench-v8 soak run check openapi oci clean stack redis
+.PHONY: all build test lint fuzz bench bench-table bench-v8 soak run check openapi oci clean stack redis prometheus
 
 all: build
 
@@ -61,6 +61,17 @@ redis:
 	    echo "make: no redis-server in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y redis-server); the global rate limit tests run the real Redis" >&2; exit 1; \
 	  fi; }
 
+# promtool checks and unit-tests envoy/monitoring/alerts.yaml: Prometheus from the distribution's packages, as Redis.
+prometheus:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing prometheus (apt-get) for promtool"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || \
+	      { echo "make: 'apt-get install prometheus' failed: the alert rule tests need promtool in PATH" >&2; exit 1; }; \
+	  else \
+	    echo "make: no promtool in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y prometheus); the alert rule tests run it" >&2; exit 1; \
+	  fi; }
+
 $(BUILD)/ratelimit:
 	@mkdir -p $(BUILD)/gobin
 	@echo "make: building envoyproxy/ratelimit $(RATELIMIT_VERSION) into $@"
@@ -69,15 +80,19 @@ $(BUILD)/ratelimit:
 	@mv $(BUILD)/gobin/service_cmd $@
 
 # Every test: unit tests and fuzz seed corpora natively, then the e2e suite against the built modules
-# (which includes a short soak) and the global rate limit's real stack.
-test: build lint stack
+# (which includes a short soak) and the global rate limit's real stack; then the alert rules and the dashboard
+# (envoy/monitoring, a module of its own so that its PromQL parser's dependencies stay out of the main module) with
+# promtool.
+test: build lint stack prometheus
 	$(GO) test -count=1 ./...
+	cd envoy/monitoring && $(GO) test -count=1 ./...
 
 # gofmt and go vet, as CI applies them.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*')); \
 	  if [ -n "$$out" ]; then echo "make: gofmt -l lists files to format:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet ./...
+	cd envoy/monitoring && $(GO) vet ./...
 
 fuzz:
 	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e/host ./e2e/gateway); do \

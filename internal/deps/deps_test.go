@@ -74,6 +74,10 @@ func TestDependencyRules(t *testing.T) {
 			},
 		},
 		{
+			name: "the Prometheus module stays in envoy/monitoring's own module, out of this one and of plugin.wasm", packages: "./...", deps: true,
+			forbidden: func(p string) bool { return strings.HasPrefix(p, "github.com/prometheus/") },
+		},
+		{
 			name: "plugin.wasm holds no generated protobuf types nor the protobuf runtime: filters/rls encodes by hand", packages: "./plugin", deps: true,
 			forbidden: func(p string) bool {
 				return strings.HasPrefix(p, "github.com/envoyproxy/") || strings.HasPrefix(p, "google.golang.org/grpc") ||
