@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -306,5 +307,58 @@ func TestAStageNamesOnlyCapturedParameters(t *testing.T) {
 		{"name": "b", "match": {"path": "/orders/{order}/items"}, "auth": "none", "order_id": {}}]}`))
 	if len(errs) != 1 || errs[0].Error() != "routes[1].order_id.param: the route's path template captures no parameter {id}" {
 		t.Errorf("errors %v", errs)
+	}
+}
+
+// TestEveryCounterIsDefinedOnceWhenAWorkerStarts: a worker defines the
+// counters of every stage before its first request, so each series exists
+// at zero from the first scrape, once per name even when routes share a
+// rule, and only those a route can count: an enforced rule has no
+// shadow_limited, a dry-run policy counts its denials as dry_run, an
+// always-denied route has one reason.
+func TestEveryCounterIsDefinedOnceWhenAWorkerStarts(t *testing.T) {
+	p, errs := Load([]byte(`{
+  "providers": {"idp": {"issuer": "https://idp.example.com/", "audiences": ["api"], "jwks": {"remote": {"cluster": "c", "authority": "a", "path": "/j"}}}},
+  "rate_limit": {"rules": [{"name": "per-peer", "key": ["peer"], "rate": 5, "per": "second"}],
+                 "global": [{"name": "per-tenant", "cluster": "rls", "domain": "d", "descriptors": [{"key": "k", "value": "v"}],
+                             "failure_mode": "allow", "fallback": {"name": "fallback", "key": ["peer"], "rate": 1, "per": "second"}}]},
+  "routes": [
+    {"name": "a", "match": {"path": "/a"}, "auth": {"providers": ["idp"]}, "authz": {"allow": "authenticated"}, "validate": {},
+     "rate_limit": {"rules": [{"name": "shadow", "key": ["peer"], "rate": 1, "per": "hour", "shadow": true}]}},
+    {"name": "b", "match": {"path": "/b"}, "auth": {"providers": ["idp"]}, "authz": {"dry_run": true, "allow": "authenticated"}},
+    {"name": "c", "match": {"path": "/c"}, "auth": "none", "authz": {"deny_all": true}}
+  ]}`))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	h := &hosttest.Host{}
+	p.NewWorker(h)
+	got := h.Definitions()
+	var want []string
+	for _, rule := range []string{"per-peer", "fallback"} {
+		for _, c := range []string{"allowed", "cas_retries", "errors", "limited"} {
+			want = append(want, "apiguard.ratelimit."+rule+"."+c)
+		}
+	}
+	for _, c := range []string{"allowed", "cas_retries", "errors", "shadow_limited"} {
+		want = append(want, "apiguard.ratelimit.shadow."+c)
+	}
+	for _, c := range []string{"allowed", "limited", "errors"} {
+		want = append(want, "apiguard.ratelimit.global.per-tenant."+c)
+	}
+	for _, kind := range []string{"header", "path", "query", "body", "media_type"} {
+		want = append(want, "apiguard.validate.failed."+kind)
+	}
+	for _, r := range []string{"forbidden", "insufficient_scope", "method_override", "internal"} {
+		want = append(want, "apiguard.authz.a.denied."+r)
+	}
+	for _, r := range []string{"forbidden", "insufficient_scope", "method_override"} {
+		want = append(want, "apiguard.authz.b.dry_run."+r)
+	}
+	want = append(want, "apiguard.authz.b.denied.internal", "apiguard.authz.c.denied.forbidden")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("defined\n%v\nwant\n%v", got, want)
 	}
 }

@@ -46,54 +46,57 @@ func TestValidation(t *testing.T) {
 		want    verdict.Reason
 		// violations as "in pointer rule", ";"-separated
 		wantViolations string
+		// kind is the failure counted (apiguard.validate.failed.<kind>);
+		// "" for none.
+		kind string
 	}{
 		{name: "valid order", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 2}`, hasBody: true},
 		{name: "json with a charset and parameters in another case", method: "PUT", path: "/tenants/acme/orders/7",
 			headers: headers{{"content-type", "Application/JSON; Charset=UTF-8"}}, body: `{"qty": 2}`, hasBody: true},
 		{name: "a +json type", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "application/merge-patch+json"}}, body: `{"qty": 2}`, hasBody: true},
 		{name: "GET without a body", method: "GET", path: "/tenants/acme/orders/7"},
-		{name: "path parameter not an integer", method: "GET", path: "/tenants/acme/orders/abc", want: verdict.RequestInvalid, wantViolations: "path /id type"},
-		{name: "path parameter 1.0", method: "GET", path: "/tenants/acme/orders/1.0", want: verdict.RequestInvalid, wantViolations: "path /id type"},
-		{name: "two bad path parameters", method: "GET", path: "/tenants/ACME/orders/0", want: verdict.RequestInvalid, wantViolations: "path /id minimum;path /tenant pattern"},
+		{name: "path parameter not an integer", method: "GET", path: "/tenants/acme/orders/abc", want: verdict.RequestInvalid, wantViolations: "path /id type", kind: "path"},
+		{name: "path parameter 1.0", method: "GET", path: "/tenants/acme/orders/1.0", want: verdict.RequestInvalid, wantViolations: "path /id type", kind: "path"},
+		{name: "two bad path parameters", method: "GET", path: "/tenants/ACME/orders/0", want: verdict.RequestInvalid, wantViolations: "path /id minimum;path /tenant pattern", kind: "path"},
 		{name: "mass assignment", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 2, "price": 0}`, hasBody: true,
-			want: verdict.RequestInvalid, wantViolations: "body /price additionalProperties"},
+			want: verdict.RequestInvalid, wantViolations: "body /price additionalProperties", kind: "body"},
 		{name: "above maximum", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 11}`, hasBody: true,
-			want: verdict.RequestInvalid, wantViolations: "body /qty maximum"},
+			want: verdict.RequestInvalid, wantViolations: "body /qty maximum", kind: "body"},
 		{name: "duplicate key", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 1, "qty": 9}`, hasBody: true,
-			want: verdict.RequestInvalid, wantViolations: "body /qty duplicate_key"},
+			want: verdict.RequestInvalid, wantViolations: "body /qty duplicate_key", kind: "body"},
 		{name: "case variant", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json}, body: `{"qty": 1, "QTY": 9}`, hasBody: true,
-			want: verdict.RequestInvalid, wantViolations: "body /QTY case_variant"},
-		{name: "a body without content-type", method: "PUT", path: "/tenants/acme/orders/7", body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
-		{name: "text/plain on a JSON route", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "text/plain"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
-		{name: "another charset", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "application/json; charset=utf-16"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
-		{name: "gzip on a JSON route", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json, {"content-encoding", "gzip"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType},
+			want: verdict.RequestInvalid, wantViolations: "body /QTY case_variant", kind: "body"},
+		{name: "a body without content-type", method: "PUT", path: "/tenants/acme/orders/7", body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType, kind: "media_type"},
+		{name: "text/plain on a JSON route", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "text/plain"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType, kind: "media_type"},
+		{name: "another charset", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "application/json; charset=utf-16"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType, kind: "media_type"},
+		{name: "gzip on a JSON route", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json, {"content-encoding", "gzip"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.UnsupportedMediaType, kind: "media_type"},
 		{name: "two content-types joined", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", "application/json,text/plain"}}, body: `{"qty": 2}`, hasBody: true,
-			want: verdict.RequestInvalid, wantViolations: "header /content-type duplicate"},
+			want: verdict.RequestInvalid, wantViolations: "header /content-type duplicate", kind: "header"},
 		{name: "two content-type lines", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json, json}, body: `{"qty": 2}`, hasBody: true,
-			want: verdict.RequestInvalid, wantViolations: "header /content-type duplicate"},
+			want: verdict.RequestInvalid, wantViolations: "header /content-type duplicate", kind: "header"},
 		{name: "a quoted comma is one value", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{{"content-type", `application/json; x="a,b"`}}, body: `{"qty": 2}`, hasBody: true},
 		{name: "declared too large", method: "PUT", path: "/tenants/acme/orders/7", headers: headers{json, {"content-length", "257"}}, body: `{"qty": 2}`, hasBody: true, want: verdict.BodyTooLarge},
 		{name: "forbidden header, from the global rules", method: "GET", path: "/tenants/acme/orders/7", headers: headers{{"x-debug", "1"}},
-			want: verdict.RequestInvalid, wantViolations: "header /x-debug forbidden"},
+			want: verdict.RequestInvalid, wantViolations: "header /x-debug forbidden", kind: "header"},
 		{name: "control character", method: "GET", path: "/tenants/acme/orders/7", headers: headers{{"x-note", "a\x01b"}},
-			want: verdict.RequestInvalid, wantViolations: "header /x-note control_character"},
-		{name: "too many headers", method: "GET", path: "/tenants/acme/orders/7", headers: manyHeaders(10), want: verdict.HeadersTooLarge},
-		{name: "a value too large", method: "GET", path: "/tenants/acme/orders/7", headers: headers{{"x-note", strings.Repeat("a", 65)}}, want: verdict.HeadersTooLarge},
+			want: verdict.RequestInvalid, wantViolations: "header /x-note control_character", kind: "header"},
+		{name: "too many headers", method: "GET", path: "/tenants/acme/orders/7", headers: manyHeaders(10), want: verdict.HeadersTooLarge, kind: "header"},
+		{name: "a value too large", method: "GET", path: "/tenants/acme/orders/7", headers: headers{{"x-note", strings.Repeat("a", 65)}}, want: verdict.HeadersTooLarge, kind: "header"},
 		{name: "valid search", method: "GET", path: "/search?q=shoes&limit=10&tag=a&tag=b", headers: headers{{"x-tenant", "t"}}},
-		{name: "a required header", method: "GET", path: "/search?q=shoes", want: verdict.RequestInvalid, wantViolations: "header /x-tenant required"},
-		{name: "a required parameter", method: "GET", path: "/search?limit=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q required"},
-		{name: "an unknown parameter", method: "GET", path: "/search?q=a&debug=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /debug unknown"},
-		{name: "a repeated parameter", method: "GET", path: "/search?q=a&q=b", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q repeated"},
-		{name: "a bad value, never echoed", method: "GET", path: "/search?q=a&limit=1000", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /limit maximum"},
+		{name: "a required header", method: "GET", path: "/search?q=shoes", want: verdict.RequestInvalid, wantViolations: "header /x-tenant required", kind: "header"},
+		{name: "a required parameter", method: "GET", path: "/search?limit=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q required", kind: "query"},
+		{name: "an unknown parameter", method: "GET", path: "/search?q=a&debug=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /debug unknown", kind: "query"},
+		{name: "a repeated parameter", method: "GET", path: "/search?q=a&q=b", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q repeated", kind: "query"},
+		{name: "a bad value, never echoed", method: "GET", path: "/search?q=a&limit=1000", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /limit maximum", kind: "query"},
 		{name: "a percent-encoded name", method: "GET", path: "/search?%71=a", headers: headers{{"x-tenant", "t"}}},
-		{name: "a parameter hidden behind a semicolon", method: "GET", path: "/search?q=a;debug=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /debug unknown"},
-		{name: "a malformed escape", method: "GET", path: "/search?q=%zz", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q encoding;query /q required"},
-		{name: "too many parameters", method: "GET", path: "/search?q=a&tag=a&tag=a&tag=a&tag=a", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query  max_params"},
+		{name: "a parameter hidden behind a semicolon", method: "GET", path: "/search?q=a;debug=1", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /debug unknown", kind: "query"},
+		{name: "a malformed escape", method: "GET", path: "/search?q=%zz", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query /q encoding;query /q required", kind: "query"},
+		{name: "too many parameters", method: "GET", path: "/search?q=a&tag=a&tag=a&tag=a&tag=a", headers: headers{{"x-tenant", "t"}}, want: verdict.RequestInvalid, wantViolations: "query  max_params", kind: "query"},
 		{name: "upload: text", method: "POST", path: "/upload", headers: headers{{"content-type", "text/plain"}}, body: "hello", hasBody: true},
 		{name: "upload: gzip allowed there", method: "POST", path: "/upload", headers: headers{{"content-type", "text/plain"}, {"content-encoding", "gzip"}}, body: "hello", hasBody: true},
-		{name: "upload: body required", method: "POST", path: "/upload", want: verdict.RequestInvalid, wantViolations: "body  required"},
+		{name: "upload: body required", method: "POST", path: "/upload", want: verdict.RequestInvalid, wantViolations: "body  required", kind: "body"},
 		{name: "a route without its own validation has the global rules", method: "POST", path: "/free", headers: headers{{"x-debug", "1"}, {"content-type", "a,b"}}, body: "x", hasBody: true,
-			want: verdict.RequestInvalid, wantViolations: "header /x-debug forbidden;header /content-type duplicate"},
+			want: verdict.RequestInvalid, wantViolations: "header /x-debug forbidden;header /content-type duplicate", kind: "header"},
 		{name: "without a body section, any body passes", method: "POST", path: "/free", headers: headers{{"content-type", "text/csv"}}, body: "x", hasBody: true},
 	}
 	for _, tc := range tests {
@@ -101,7 +104,8 @@ func TestValidation(t *testing.T) {
 			var s stage.Stream
 			s.HasBody = tc.hasBody
 			h := append(headers{{":method", tc.method}, {":path", tc.path}, {":authority", "api.example"}}, tc.headers...)
-			w := p.NewWorker(&hosttest.Host{})
+			host := &hosttest.Host{}
+			w := p.NewWorker(host)
 			d := p.RequestHeaders(&s, h, w)
 			if !d.Denied() && s.BodyLimit > 0 {
 				d = p.RequestBody(&s, []byte(tc.body), w)
@@ -112,6 +116,12 @@ func TestValidation(t *testing.T) {
 			}
 			if d.Reason != tc.want || strings.Join(got, ";") != tc.wantViolations {
 				t.Errorf("%s %q; want %s %q", d.Reason.Code(), strings.Join(got, ";"), tc.want.Code(), tc.wantViolations)
+			}
+			for _, kind := range []string{"header", "path", "query", "body", "media_type"} {
+				name := "apiguard.validate.failed." + kind
+				if n, want := host.Counter(name), uint64(map[bool]int{true: 1}[kind == tc.kind]); !host.Defined(name) || n != want {
+					t.Errorf("%s = %d (defined %t), want %d", name, n, host.Defined(name), want)
+				}
 			}
 		})
 	}

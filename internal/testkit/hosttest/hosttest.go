@@ -137,6 +137,14 @@ func (h *Host) Defined(name string) bool {
 	return ok
 }
 
+// Definitions are the names DefineCounter was called with, in order, one
+// per call.
+func (h *Host) Definitions() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.ids...)
+}
+
 // Worker is a worker on h for tests that run stages without the pipeline:
 // the stages' counters are numbered (they must be freshly compiled) and
 // defined on h, as pipeline.NewWorker does.
