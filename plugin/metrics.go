@@ -117,7 +117,8 @@ func (m *metrics) authenticated(provider string, cached bool, d verdict.Decision
 		switch {
 		case name != provider:
 		case d.Denied():
-			// 0 is no counter: a reason outside providerReasons.
+			// 0 is a reason outside providerReasons: Envoy's counter
+			// ids start at 4 (wasm.h kMetricIdIncrement).
 			if c := m.providerDenied[i][d.Reason]; c != 0 {
 				c.Increment(1)
 			}

@@ -16,9 +16,6 @@ type Counter struct {
 // NewCounter declares the counter named name.
 func NewCounter(name string) *Counter { return &Counter{name: name, id: -1} }
 
-// Name is the counter's name.
-func (c *Counter) Name() string { return c.name }
-
 // Counting is a Stage that adds to counters: Counters lists every one it
 // may add to, so that they are defined before the first request. A stage
 // that adds to a counter it does not list fails that stream closed (the
