@@ -129,7 +129,7 @@ scrape_configs:
 	}
 	// A scrape at zero first, then the refusals.
 	waitFor(t, "the first scrape", func() bool {
-		return len(query(`apiguard_authn_denied{apiguard_reason="keys_unavailable",apiguard_provider="idp"}`)) == 1
+		return len(query(`apiguard_authn_denied{reason="keys_unavailable",provider="idp"}`)) == 1
 	})
 	key, err := jose.NewKey("k1")
 	if err != nil {
@@ -152,14 +152,14 @@ scrape_configs:
 			t.Fatalf("with the JWKS unreachable: %d %s, want 401 keys_unavailable", resp.StatusCode, body)
 		}
 	}
-	expr := `sum by (apiguard_provider) (increase(apiguard_authn_denied{apiguard_reason="keys_unavailable"}[5m])) > 0`
+	expr := `sum by (provider) (increase(apiguard_authn_denied{reason="keys_unavailable"}[5m])) > 0`
 	waitFor(t, "the alert's expression to name the provider", func() bool {
 		r := query(expr)
-		return len(r) == 1 && r[0]["apiguard_provider"] == "idp"
+		return len(r) == 1 && r[0]["provider"] == "idp"
 	})
 	waitFor(t, "ApiguardIdPKeysUnavailable to fire", func() bool {
 		r := query(`ALERTS{alertname="ApiguardIdPKeysUnavailable",alertstate="firing"}`)
-		return len(r) == 1 && r[0]["apiguard_provider"] == "idp" && r[0]["severity"] == "critical"
+		return len(r) == 1 && r[0]["provider"] == "idp" && r[0]["severity"] == "critical"
 	})
 }
 

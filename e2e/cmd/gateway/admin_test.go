@@ -140,23 +140,23 @@ func TestAdminServesThePrometheusSeriesEnvoyWould(t *testing.T) {
 	}
 	got := parseProm(t, text)
 	want := map[string]uint64{
-		`apiguard_route_allowed{apiguard_route="health"}`:                                  2,
-		`apiguard_route_allowed{apiguard_route="order"}`:                                   2,
-		`apiguard_route_denied{apiguard_route="order"}`:                                    2,
-		`apiguard_route_allowed{apiguard_route="orders"}`:                                  0,
-		`apiguard_route_denied{apiguard_route="orders"}`:                                   0,
-		`apiguard_requests_denied{apiguard_reason="token_missing"}`:                        1,
-		`apiguard_requests_denied{apiguard_reason="token_signature"}`:                      1,
-		`apiguard_requests_denied{apiguard_reason="no_route"}`:                             1,
-		`apiguard_requests_denied{apiguard_reason="rate_limited"}`:                         1,
-		`apiguard_requests_denied{apiguard_reason="keys_unavailable"}`:                     0,
-		`apiguard_authn_verified{apiguard_provider="idp"}`:                                 2,
-		`apiguard_authn_cache_hits{apiguard_provider="idp"}`:                               1,
-		`apiguard_authn_denied{apiguard_reason="token_signature",apiguard_provider="idp"}`: 1,
-		`apiguard_authn_denied{apiguard_reason="token_expired",apiguard_provider="idp"}`:   0,
-		`apiguard_ratelimit_limited{apiguard_rule="per-peer"}`:                             1,
-		`apiguard_ratelimit_allowed{apiguard_rule="per-user"}`:                             2,
-		`apiguard_ratelimit_errors{apiguard_rule="per-peer"}`:                              0,
+		`apiguard_route_allowed{route="health"}`:                                  2,
+		`apiguard_route_allowed{route="order"}`:                                   2,
+		`apiguard_route_denied{route="order"}`:                                    2,
+		`apiguard_route_allowed{route="orders"}`:                                  0,
+		`apiguard_route_denied{route="orders"}`:                                   0,
+		`apiguard_requests_denied{reason="token_missing"}`:                        1,
+		`apiguard_requests_denied{reason="token_signature"}`:                      1,
+		`apiguard_requests_denied{reason="no_route"}`:                             1,
+		`apiguard_requests_denied{reason="rate_limited"}`:                         1,
+		`apiguard_requests_denied{reason="keys_unavailable"}`:                     0,
+		`apiguard_authn_verified{provider="idp"}`:                                 2,
+		`apiguard_authn_cache_hits{provider="idp"}`:                               1,
+		`apiguard_authn_denied{reason="token_signature",provider="idp"}`: 1,
+		`apiguard_authn_denied{reason="token_expired",provider="idp"}`:   0,
+		`apiguard_ratelimit_limited{rule="per-peer"}`:                             1,
+		`apiguard_ratelimit_allowed{rule="per-user"}`:                             2,
+		`apiguard_ratelimit_errors{rule="per-peer"}`:                              0,
 	}
 	for s, v := range want {
 		if g, ok := got[s]; !ok || g.value != v {
@@ -175,10 +175,10 @@ func TestAdminServesThePrometheusSeriesEnvoyWould(t *testing.T) {
 	if total := uint64(7 + docs); allowed+denied != total {
 		t.Errorf("allowed %d + denied %d, want the %d requests sent", allowed, denied, total)
 	}
-	if peer := got[`apiguard_ratelimit_allowed{apiguard_rule="per-peer"}`].value + 1; peer != uint64(docs+4) {
+	if peer := got[`apiguard_ratelimit_allowed{rule="per-peer"}`].value + 1; peer != uint64(docs+4) {
 		t.Errorf("per-peer allowed+limited %d, want %d", peer, docs+4)
 	}
-	if n := got[`apiguard_jwks_fetched{apiguard_provider="idp"}`].value; n == 0 {
+	if n := got[`apiguard_jwks_fetched{provider="idp"}`].value; n == 0 {
 		t.Errorf("apiguard_jwks_fetched = 0: the remote JWKS was fetched")
 	}
 	for s := range got {
