@@ -140,23 +140,23 @@ func TestAdminServesThePrometheusSeriesEnvoyWould(t *testing.T) {
 	}
 	got := parseProm(t, text)
 	want := map[string]uint64{
-		`apiguard_route_allowed{route="health"}`:                                  2,
-		`apiguard_route_allowed{route="order"}`:                                   2,
-		`apiguard_route_denied{route="order"}`:                                    2,
-		`apiguard_route_allowed{route="orders"}`:                                  0,
-		`apiguard_route_denied{route="orders"}`:                                   0,
-		`apiguard_requests_denied{reason="token_missing"}`:                        1,
-		`apiguard_requests_denied{reason="token_signature"}`:                      1,
-		`apiguard_requests_denied{reason="no_route"}`:                             1,
-		`apiguard_requests_denied{reason="rate_limited"}`:                         1,
-		`apiguard_requests_denied{reason="keys_unavailable"}`:                     0,
-		`apiguard_authn_verified{provider="idp"}`:                                 2,
-		`apiguard_authn_cache_hits{provider="idp"}`:                               1,
+		`apiguard_route_allowed{route="health"}`:                         2,
+		`apiguard_route_allowed{route="order"}`:                          2,
+		`apiguard_route_denied{route="order"}`:                           2,
+		`apiguard_route_allowed{route="orders"}`:                         0,
+		`apiguard_route_denied{route="orders"}`:                          0,
+		`apiguard_requests_denied{reason="token_missing"}`:               1,
+		`apiguard_requests_denied{reason="token_signature"}`:             1,
+		`apiguard_requests_denied{reason="no_route"}`:                    1,
+		`apiguard_requests_denied{reason="rate_limited"}`:                1,
+		`apiguard_requests_denied{reason="keys_unavailable"}`:            0,
+		`apiguard_authn_verified{provider="idp"}`:                        2,
+		`apiguard_authn_cache_hits{provider="idp"}`:                      1,
 		`apiguard_authn_denied{reason="token_signature",provider="idp"}`: 1,
 		`apiguard_authn_denied{reason="token_expired",provider="idp"}`:   0,
-		`apiguard_ratelimit_limited{rule="per-peer"}`:                             1,
-		`apiguard_ratelimit_allowed{rule="per-user"}`:                             2,
-		`apiguard_ratelimit_errors{rule="per-peer"}`:                              0,
+		`apiguard_ratelimit_limited{rule="per-peer"}`:                    1,
+		`apiguard_ratelimit_allowed{rule="per-user"}`:                    2,
+		`apiguard_ratelimit_errors{rule="per-peer"}`:                     0,
 	}
 	for s, v := range want {
 		if g, ok := got[s]; !ok || g.value != v {
