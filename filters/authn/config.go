@@ -2,7 +2,6 @@ package authn
 
 import (
 	"errors"
-	"regexp"
 	"strings"
 	"time"
 
@@ -13,15 +12,28 @@ import (
 	"github.com/apiguard/apiguard/filters/jwt"
 )
 
-// providerName keeps names usable in metric names and logs.
-var providerName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// isProviderName keeps names usable in metric names and logs: 1 to 64
+// letters, digits, - or _. Not a package-level regexp, whose compilation
+// would run in every VM's _initialize.
+func isProviderName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // ReadProviders reads the "providers" object: each key names a provider.
 // Compile checks what it read.
 func ReadProviders(r *config.Reader, path string, v gjson.Result) []ProviderConfig {
 	var out []ProviderConfig
 	r.EachKey(path, v, func(p, name string, v gjson.Result) {
-		if !providerName.MatchString(name) {
+		if !isProviderName(name) {
 			r.Errorf(p, "provider names are 1-64 letters, digits, - or _")
 		}
 		pc := ProviderConfig{Name: name, JWT: jwt.Config{ClockSkew: jwt.DefaultClockSkew}}

@@ -355,3 +355,39 @@ func TestClaimLooksUpLiteralNames(t *testing.T) {
 		}
 	}
 }
+
+// TestMediaTypeNames: a typ is one restricted-name (RFC 6838 section 4.2)
+// or two joined by a slash, each a letter or digit then up to 126 of
+// letters, digits and !#$&^_.+-.
+func TestMediaTypeNames(t *testing.T) {
+	long := strings.Repeat("a", 127)
+	tests := []struct {
+		name, typ string
+		want      bool
+	}{
+		{name: "subtype alone", typ: "at+jwt", want: true},
+		{name: "type and subtype", typ: "application/at+jwt", want: true},
+		{name: "every allowed punctuation", typ: "a!#$&^_.+-/b!#$&^_.+-", want: true},
+		{name: "one character", typ: "J", want: true},
+		{name: "127 characters on each side", typ: long + "/" + long, want: true},
+		{name: "empty", typ: ""},
+		{name: "128 characters", typ: long + "a"},
+		{name: "128-character type", typ: long + "a/jwt"},
+		{name: "empty type", typ: "/jwt"},
+		{name: "empty subtype", typ: "application/"},
+		{name: "two slashes", typ: "application/at/jwt"},
+		{name: "leading punctuation", typ: "+jwt"},
+		{name: "punctuation first in the subtype", typ: "application/.jwt"},
+		{name: "space", typ: "at jwt"},
+		{name: "parameter", typ: "jwt;charset=utf-8"},
+		{name: "non-ASCII letter", typ: "jwtä"},
+		{name: "trailing newline", typ: "jwt\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isMediaType(tc.typ); got != tc.want {
+				t.Errorf("isMediaType(%q) = %v, want %v", tc.typ, got, tc.want)
+			}
+		})
+	}
+}
