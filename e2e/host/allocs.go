@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"sync"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -20,13 +19,9 @@ const guestMalloc = "runtime.mallocgc"
 // entry points at the return address, with the first argument (size
 // uintptr, 8 bytes on GOARCH=wasm) after it.
 //
-// Code compiled with a listener differs from code without one, and wazero's
-// cache keys do not tell them apart: counting VMs share their own cache, and
-// one listener that finds the VM by its module instance.
-var (
-	allocCounting      allocCounter
-	allocCountingCache = sync.OnceValue(wazero.NewCompilationCache)
-)
+// One listener serves every counting VM and finds the VM by its module
+// instance.
+var allocCounting allocCounter
 
 type allocCounter struct{ vms sync.Map } // api.Module → *VM
 

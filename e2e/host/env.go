@@ -129,6 +129,10 @@ type Config struct {
 	// (VM.GuestAllocations) with a wazero function listener; it slows every
 	// allocation, so only measurements that need it set it.
 	CountGuestAllocations bool
+	// TraceFirstCalls records each module function's first run and the
+	// callback that made it (VM.FirstCalls): the code each start-up phase
+	// hands a lazily compiling engine. It slows every call.
+	TraceFirstCalls bool
 	// FailHostCalls names proxy_* host calls that answer InternalFailure
 	// without doing anything, to show the plugin fails closed when a host
 	// call fails (Envoy fails them on maps a stream no longer has, on a

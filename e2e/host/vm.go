@@ -109,8 +109,14 @@ type VM struct {
 	// guestAllocs and guestAllocBytes count the Go runtime's allocations
 	// (Config.CountGuestAllocations).
 	guestAllocs, guestAllocBytes uint64
-	startup                      Startup
-	stdout, stderr               []byte
+	// called and firstCalls record first runs (Config.TraceFirstCalls),
+	// under their own lock: the listener runs inside callbacks, which hold
+	// mu.
+	firstMu        sync.Mutex
+	called         map[uint32]bool
+	firstCalls     []FirstCall
+	startup        Startup
+	stdout, stderr []byte
 	// pendingCalls counts dispatched http calls whose goroutines have not ended.
 	pendingCalls sync.WaitGroup
 
@@ -185,9 +191,9 @@ func (e *Env) newVM(worker int) (*VM, error) {
 		roots: map[uint32]*rootContext{}, nextID: 1}
 	ctx := experimental.WithMemoryAllocator(context.Background(), experimental.MemoryAllocatorFunc(newReservedMemory))
 	runtimeC := e.runtimeC
-	if e.cfg.CountGuestAllocations {
-		ctx = experimental.WithFunctionListenerFactory(ctx, &allocCounting)
-		runtimeC = wazero.NewRuntimeConfig().WithCompilationCache(allocCountingCache()).WithCloseOnContextDone(false)
+	if listeners := e.listeners(); listeners != 0 {
+		ctx = experimental.WithFunctionListenerFactory(ctx, listeners.factory())
+		runtimeC = wazero.NewRuntimeConfig().WithCompilationCache(listeners.cache()).WithCloseOnContextDone(false)
 	}
 	start := time.Now()
 	vm.rt = wazero.NewRuntimeWithConfig(ctx, runtimeC)
@@ -210,6 +216,9 @@ func (e *Env) newVM(worker int) (*VM, error) {
 	vm.mod, vm.mem = mod, mod.Memory()
 	if e.cfg.CountGuestAllocations {
 		allocCounting.vms.Store(mod, vm)
+	}
+	if e.cfg.TraceFirstCalls {
+		firstCalling.vms.Store(mod, vm)
 	}
 	for i, name := range fnNames {
 		vm.fns[i] = mod.ExportedFunction(name)
@@ -320,6 +329,7 @@ func (vm *VM) Close() {
 	}
 	if vm.rt != nil {
 		allocCounting.vms.Delete(vm.mod)
+		firstCalling.vms.Delete(vm.mod)
 		vm.rt.Close(context.Background())
 		vm.rt = nil
 	}
