@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 SDK_MOD := github.com/tetratelabs/proxy-wasm-go-sdk
+PRETTY_MOD := github.com/tidwall/pretty
 BUILD := $(CURDIR)/build
 WASM_ENV := GOWORK=$(BUILD)/go.work GOOS=wasip1 GOARCH=wasm
 WASM_FLAGS := -buildmode=c-shared -trimpath
@@ -15,9 +16,10 @@ all: build
 
 build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm $(BUILD)/probe.wasm
 
-# The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md). `go mod download` first: on a fresh
-# machine the module cache is empty and `go list -m` would print no directory. Each step says what failed.
-$(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go
+# The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md), and a copy of tidwall/pretty that
+# decodes a string without encoding/json (plugin/_pretty/README.md). `go mod download` first: on a fresh machine the
+# module cache is empty and `go list -m` would print no directory. Each step says what failed.
+$(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go plugin/_pretty/unquote.go
 	@rm -rf $(BUILD)/sdk && mkdir -p $(BUILD)
 	@$(GO) mod download || { echo "make: 'go mod download' failed: is the Go module proxy ($$($(GO) env GOPROXY)) reachable?" >&2; exit 1; }
 	@src=$$($(GO) list -m -f '{{.Dir}}' $(SDK_MOD)) && test -n "$$src" && test -d "$$src" || \
@@ -27,8 +29,14 @@ $(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi
 	@rm $(BUILD)/sdk/proxywasm/internal/abi_hostcalls_mock.go $(BUILD)/sdk/proxywasm/internal/vmstate_test_export.go || \
 	  { echo "make: $(SDK_MOD) changed shape: the two !tinygo mock files to delete are missing (plugin/_abi/README.md)" >&2; exit 1; }
 	@cp plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go $(BUILD)/sdk/proxywasm/internal/
-	@v=$$($(GO) list -m -f '{{.Version}}' $(SDK_MOD)) && \
-	  printf 'go 1.25.0\n\nuse ..\n\nreplace $(SDK_MOD) %s => ./sdk\n' "$$v" > $(BUILD)/go.work
+	@rm -rf $(BUILD)/pretty && src=$$($(GO) list -m -f '{{.Dir}}' $(PRETTY_MOD)) && test -n "$$src" && \
+	  cp -r "$$src" $(BUILD)/pretty && chmod -R u+w $(BUILD)/pretty || { echo "make: cannot copy $(PRETTY_MOD) to $(BUILD)/pretty" >&2; exit 1; }
+	@grep -q '^			json.Unmarshal(s, &str)$$' $(BUILD)/pretty/pretty.go && grep -q '^	"encoding/json"$$' $(BUILD)/pretty/pretty.go || \
+	  { echo "make: $(PRETTY_MOD) changed shape: pretty.go no longer decodes a key with json.Unmarshal(s, &str) (plugin/_pretty/README.md)" >&2; exit 1; }
+	@sed -i -e '/^	"encoding\/json"$$/d' -e 's/^			json.Unmarshal(s, &str)$$/			str = unquote(s)/' $(BUILD)/pretty/pretty.go
+	@cp plugin/_pretty/unquote.go plugin/_pretty/unquote_test.go $(BUILD)/pretty/
+	@v=$$($(GO) list -m -f '{{.Version}}' $(SDK_MOD)) && p=$$($(GO) list -m -f '{{.Version}}' $(PRETTY_MOD)) && \
+	  printf 'go 1.25.0\n\nuse ..\n\nreplace $(SDK_MOD) %s => ./sdk\n\nreplace $(PRETTY_MOD) %s => ./pretty\n' "$$v" "$$p" > $(BUILD)/go.work
 	@touch $@
 
 $(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES)
@@ -94,6 +102,7 @@ $(BUILD)/ratelimit:
 test: build lint stack prometheus
 	$(GO) test -count=1 ./...
 	cd envoy/monitoring && $(GO) test -count=1 ./...
+	cd $(BUILD)/pretty && GOWORK=off $(GO) test -count=1 -run Unquote .
 
 # gofmt and go vet, as CI applies them.
 lint:
