@@ -1,9 +1,9 @@
 package authn
 
 import (
-	"net/url"
 	"strings"
 
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -138,10 +138,10 @@ func queryValues(query, name string) []string {
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
 		k, v, _ := strings.Cut(pair, "=")
-		if key, err := url.QueryUnescape(k); err != nil || key != name {
+		if key, ok := httpsyntax.Unescape(k, true); !ok || key != name {
 			continue
 		}
-		if val, err := url.QueryUnescape(v); err == nil {
+		if val, ok := httpsyntax.Unescape(v, true); ok {
 			out = append(out, val)
 		} else {
 			out = append(out, "")
@@ -155,7 +155,7 @@ func withoutQueryParam(query, name string) string {
 	var kept []string
 	for _, pair := range strings.Split(query, "&") {
 		k, _, _ := strings.Cut(pair, "=")
-		if key, err := url.QueryUnescape(k); err == nil && key == name {
+		if key, ok := httpsyntax.Unescape(k, true); ok && key == name {
 			continue
 		}
 		kept = append(kept, pair)

@@ -3,7 +3,6 @@ package schema
 import (
 	"bytes"
 	"math/big"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -691,8 +690,8 @@ func (v *checker) hex4() (rune, bool) {
 
 // FormatValid reports whether s is valid in format (email, uuid, date-time,
 // uri), as apiguard reads them: an addr-spec without display name or
-// comments; the 8-4-4-4-12 hex form; RFC 3339 with a time zone; an absolute
-// URI with a scheme.
+// comments; the 8-4-4-4-12 hex form; RFC 3339 with a time zone; an RFC 3986
+// URI, which has a scheme.
 func FormatValid(format, s string) bool {
 	switch format {
 	case "email":
@@ -720,8 +719,7 @@ func FormatValid(format, s string) bool {
 		_, err := time.Parse(time.RFC3339Nano, s)
 		return err == nil
 	case "uri":
-		u, err := url.Parse(s)
-		return err == nil && u.Scheme != "" && !strings.ContainsAny(s, " \t\r\n")
+		return isURI(s)
 	}
 	return false
 }
