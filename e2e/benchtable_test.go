@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/apiguard/apiguard/e2e/wasmsize"
 	"github.com/tetratelabs/wazero"
 )
 
@@ -83,8 +84,10 @@ func TestBenchmarkTable(t *testing.T) {
 		wz = append(wz, st)
 	}
 	var wzStartup []startupStats
+	code := map[string]map[string]*phaseCode{}
 	for _, su := range startupScenarios() {
 		wzStartup = append(wzStartup, startupWazero(t, su))
+		code[su.name] = startupCode(t, su)
 	}
 	var runs []v8Run
 	node, err := exec.LookPath("node")
@@ -97,6 +100,8 @@ func TestBenchmarkTable(t *testing.T) {
 	}
 	var b bytes.Buffer
 	writeTable(&b, scenarios, wz, wzStartup, runs, load1, loadAverage())
+	writeStartupCode(&b, code)
+	writeModuleSize(t, &b)
 	fmt.Print(b.String())
 	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
@@ -335,4 +340,51 @@ func fileSize(name string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// writeStartupCode is the code each start-up phase runs first
+// (startupCode): what V8 compiles before the first request, whatever the
+// machine's load.
+func writeStartupCode(w *bytes.Buffer, code map[string]map[string]*phaseCode) {
+	fmt.Fprintf(w, "\n### Code run for the first time, per phase (KB)\n\nThe bytes of the functions each phase runs for the first time (host.Config.TraceFirstCalls), which an engine that compiles lazily compiles then; the largest packages of `_initialize` and `proxy_on_configure`.\n\n")
+	fmt.Fprintf(w, "| scenario | _initialize | vm_start | configure | first request | _initialize: largest | configure: largest |\n|---|---:|---:|---:|---:|---|---|\n")
+	for _, su := range startupScenarios() {
+		c := code[su.name]
+		fmt.Fprintf(w, "| %s |", su.name)
+		for _, p := range codePhases {
+			fmt.Fprintf(w, " %.0f |", float64(c[p].Bytes)/1000)
+		}
+		fmt.Fprintf(w, " %s | %s |\n", c["_initialize"].largest(4), c["proxy_on_configure"].largest(4))
+	}
+}
+
+// writeModuleSize is plugin.wasm's make-up (make size): sections, then the
+// packages with the most code, next to the null plugin's.
+func writeModuleSize(t *testing.T, w *bytes.Buffer) {
+	plugin, err := wasmsize.Read(module(t, "plugin.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	null, err := wasmsize.Read(module(t, "nullplugin.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, "\n## Module size (bytes)\n\n`make size` prints the whole list; `go run ./e2e/cmd/wasmsize -diff OLD.wasm NEW.wasm` what a change adds.\n\n")
+	fmt.Fprintf(w, "| | plugin.wasm | nullplugin.wasm |\n|---|---:|---:|\n| module | %d | %d |\n", plugin.Size, null.Size)
+	for _, s := range []string{"code", "data", "custom:name"} {
+		fmt.Fprintf(w, "| %s section | %d | %d |\n", s, plugin.Section(s), null.Section(s))
+	}
+	fmt.Fprintf(w, "| of data: pclntab | %d | %d |\n\n", plugin.PCLNTab, null.PCLNTab)
+	nullCode := map[string]int{}
+	for _, p := range null.Packages() {
+		nullCode[p.Path] = p.Code
+	}
+	fmt.Fprintf(w, "| package (code) | plugin.wasm | nullplugin.wasm |\n|---|---:|---:|\n")
+	for _, p := range plugin.Packages()[:25] {
+		name := p.Path
+		if name == "" {
+			name = "(generated)"
+		}
+		fmt.Fprintf(w, "| %s | %d | %d |\n", name, p.Code, nullCode[p.Path])
+	}
 }

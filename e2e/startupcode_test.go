@@ -87,7 +87,8 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// largest lists a phase's n largest packages, "runtime 368 KB, ...".
+// largest lists a phase's n largest packages, "runtime 368 KB, ...", ours
+// without the module path.
 func (pc *phaseCode) largest(n int) string {
 	var pkgs []string
 	for p := range pc.Packages {
@@ -101,10 +102,11 @@ func (pc *phaseCode) largest(n int) string {
 	})
 	var parts []string
 	for _, p := range pkgs[:min(n, len(pkgs))] {
+		name := strings.TrimPrefix(p, "github.com/apiguard/apiguard/")
 		if p == "" {
-			p = "(generated)"
+			name = "(generated)"
 		}
-		parts = append(parts, fmt.Sprintf("%s %.0f KB", p, float64(pc.Packages[p])/1000))
+		parts = append(parts, fmt.Sprintf("%s %.0f KB", name, float64(pc.Packages[p])/1000))
 	}
 	return strings.Join(parts, ", ")
 }
