@@ -1,0 +1,40 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/apiguard/apiguard/e2e/wasmsize"
+)
+
+// moduleBudget is the most plugin.wasm may weigh, a little above its size
+// when set: a change that adds more fails here, and `make size` and
+// `go run ./e2e/cmd/wasmsize -diff OLD.wasm build/plugin.wasm` tell where
+// the bytes went. Raise it with the reason in the commit; the target is
+// under 6 MB (README, Module size).
+const moduleBudget = 8_200_000
+
+// unneeded are packages plugin.wasm has linked for nothing it needs, each
+// with what replaced it. A change that brings one back fails here.
+var unneeded = map[string]string{
+	"net/url":     "format uri is checked against RFC 3986 by hand (filters/schema/uri.go), query tokens decoded with httpsyntax.Unescape",
+	"net":         "it imports WASI functions Envoy does not provide (RATIONALE: JOSE library)",
+	"crypto/x509": "keys are mapped from JWK fields onto the standard library's key types (filters/jwt/keys.go)",
+}
+
+// TestPluginSizeStaysInBudget: plugin.wasm is within moduleBudget and
+// links none of the unneeded packages.
+func TestPluginSizeStaysInBudget(t *testing.T) {
+	m, err := wasmsize.Read(module(t, "plugin.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("plugin.wasm: %d bytes; code %d, data %d (pclntab %d), names %d", m.Size, m.Section("code"), m.Section("data"), m.PCLNTab, m.Section("custom:name"))
+	if m.Size > moduleBudget {
+		t.Errorf("plugin.wasm is %d bytes, over its budget of %d: `make size` lists its packages, `go run ./e2e/cmd/wasmsize -diff OLD.wasm build/plugin.wasm` what grew", m.Size, moduleBudget)
+	}
+	for _, p := range m.Packages() {
+		if why, ok := unneeded[p.Path]; ok {
+			t.Errorf("plugin.wasm links %s (%d functions, %d bytes of code), which it does not need: %s", p.Path, p.Funcs, p.Code, why)
+		}
+	}
+}
