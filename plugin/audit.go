@@ -24,7 +24,7 @@ func (h *httpContext) audit(a *audit.Policy) {
 		if o.Reason != verdict.None {
 			state += ":" + o.Reason.Code()
 		}
-		_ = proxywasm.SetProperty([]string{"apiguard_decision"}, []byte(state))
+		_ = setProperty("apiguard_decision", state)
 	}
 	if !a.Sampled(s.Denied != verdict.None, rand.Float64()) {
 		return

@@ -86,7 +86,7 @@ func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
 		h.id = id
 		return h
 	}
-	return &httpContext{plugin: p, id: id}
+	return &httpContext{plugin: p, id: id, request: headerMap{mapType: mapRequestHeaders}, response: headerMap{mapType: mapResponseHeaders}}
 }
 
 // httpContext is one stream.
@@ -120,9 +120,12 @@ type httpContext struct {
 	// start is when the request's headers arrived, for the audit record;
 	// zero when none is written.
 	start time.Time
+	// request and response are the phases' headers.
+	request, response headerMap
 }
 
-// requestHeaders reads the request's headers from the host for the pipeline.
+// requestHeaders reads the request's headers from the host, a call per
+// header, for the audit record, which reads a few in proxy_on_log.
 type requestHeaders struct{}
 
 func (requestHeaders) Get(name string) string {
@@ -130,18 +133,54 @@ func (requestHeaders) Get(name string) string {
 	return v
 }
 
-func (requestHeaders) All() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
+// The ABI's header map types the glue reads whole.
+const (
+	mapRequestHeaders  = 0
+	mapResponseHeaders = 2
+)
 
-// responseHeaders reads the response's headers from the host for the
-// pipeline.
-type responseHeaders struct{}
-
-func (responseHeaders) Get(name string) string {
-	v, _ := proxywasm.GetHttpResponseHeader(name)
-	return v
+// headerMap is a phase's headers as the pipeline reads them (stage.Headers):
+// all of them, read from the host in one call on first use, then looked up
+// in place. One proxy_get_header_map_pairs costs less than two
+// proxy_get_header_map_value, and every stream reads at least three
+// headers. The map does not change while a phase runs: the stages' edits
+// are applied once it ended.
+type headerMap struct {
+	mapType uint32
+	pairs   [][2]string
+	read    bool
+	err     error
 }
 
-func (responseHeaders) All() ([][2]string, error) { return proxywasm.GetHttpResponseHeaders() }
+func (m *headerMap) load() {
+	if !m.read {
+		m.pairs, m.err = headerPairs(m.mapType, m.pairs[:0])
+		m.read = true
+	}
+}
+
+// Get returns the first value of the header name, which is lower-case as
+// every key of Envoy's maps is; "" when absent.
+func (m *headerMap) Get(name string) string {
+	m.load()
+	for _, kv := range m.pairs {
+		if kv[0] == name {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+func (m *headerMap) All() ([][2]string, error) {
+	m.load()
+	return m.pairs, m.err
+}
+
+// reset forgets the headers read, keeping the slice for the next phase.
+func (m *headerMap) reset() {
+	clear(m.pairs)
+	m.pairs, m.read, m.err = m.pairs[:0], false, nil
+}
 
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	defer h.failClosedOnPanic()
@@ -150,10 +189,15 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action
 	if p.pipeline.Audit() != nil {
 		h.start = time.Now()
 	}
-	d := p.pipeline.RequestHeaders(&h.stream, requestHeaders{}, p.state)
+	h.request.reset()
+	if _, err := h.request.All(); err != nil {
+		proxywasm.LogErrorf("apiguard: cannot read the request headers: %v", err)
+		return h.deny(internalError)
+	}
+	d := p.pipeline.RequestHeaders(&h.stream, &h.request, p.state)
 	if h.routeStats = p.metrics.route(h.stream.Matched); h.routeStats != nil {
 		// Filter state wasm.apiguard_route, for access logs.
-		_ = proxywasm.SetProperty([]string{"apiguard_route"}, []byte(h.stream.Route))
+		_ = setProperty("apiguard_route", h.stream.Route)
 	}
 	return h.decide(d, true)
 }
@@ -313,7 +357,8 @@ func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Actio
 		return types.ActionContinue
 	}
 	defer h.failClosedOnPanic()
-	h.plugin.pipeline.ResponseHeaders(s, responseHeaders{}, h.plugin.state)
+	h.response.reset()
+	h.plugin.pipeline.ResponseHeaders(s, &h.response, h.plugin.state)
 	err := applyResponseEdits(&s.Response)
 	// apiguard's own reply is a problem document already; a response
 	// without a body has nothing to replace.
@@ -367,7 +412,7 @@ func applyResponseEdits(e *stage.Edits) error {
 // denial has already answered it.
 func (h *httpContext) resume() {
 	defer h.failClosedOnPanic()
-	h.resumed(h.plugin.pipeline.Resume(&h.stream, requestHeaders{}, h.plugin.state))
+	h.resumed(h.plugin.pipeline.Resume(&h.stream, &h.request, h.plugin.state))
 }
 
 // resumeCall resumes the stage that asked for the stream's call with its
@@ -377,7 +422,7 @@ func (h *httpContext) resumeCall(res stage.CallResult, paused bool) types.Action
 	if paused {
 		defer h.failClosedOnPanic()
 	}
-	d := h.plugin.pipeline.CallAnswered(&h.stream, requestHeaders{}, h.plugin.state, res)
+	d := h.plugin.pipeline.CallAnswered(&h.stream, &h.request, h.plugin.state, res)
 	if !paused {
 		return h.decide(d, true)
 	}
@@ -411,7 +456,7 @@ func (h *httpContext) resumed(d verdict.Decision) {
 func (h *httpContext) answer(a *stage.Answer) types.Action {
 	h.plugin.metrics.answered.Increment(1)
 	h.replied = true
-	if err := proxywasm.SendHttpResponse(uint32(a.Status), a.Headers, nil, -1); err != nil {
+	if err := sendLocalResponse(a.Status, a.Headers, nil, -1); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
 	}
 	return types.ActionPause
@@ -438,6 +483,8 @@ func (h *httpContext) OnHttpStreamDone() {
 	}
 	h.replied, h.replacing, h.reading, h.bodyEnded, h.buffered, h.bodySize, h.calling = false, false, false, false, false, 0, false
 	h.stream.Reset()
+	h.request.reset()
+	h.response.reset()
 	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {
 		p.free = append(p.free, h)

@@ -88,8 +88,8 @@ func TestProblemBodyIsValidJSONWithoutRequestData(t *testing.T) {
 	d := internalError
 	d.Detail = `quote " and \ backslash`
 	var body map[string]any
-	if err := json.Unmarshal(problemBody(d), &body); err != nil {
-		t.Fatalf("%s: %v", problemBody(d), err)
+	if err := json.Unmarshal(problemBody(nil, d), &body); err != nil {
+		t.Fatalf("%s: %v", problemBody(nil, d), err)
 	}
 	if body["status"] != float64(500) || body["detail"] != d.Detail || body["title"] == "" {
 		t.Errorf("body %v", body)
@@ -108,8 +108,8 @@ func TestProblemBodyListsViolationsAsJSON(t *testing.T) {
 	var body struct {
 		Errors []struct{ In, Pointer, Rule string }
 	}
-	if err := json.Unmarshal(problemBody(d), &body); err != nil {
-		t.Fatalf("%q: %v", problemBody(d), err)
+	if err := json.Unmarshal(problemBody(nil, d), &body); err != nil {
+		t.Fatalf("%q: %v", problemBody(nil, d), err)
 	}
 	if len(body.Errors) != len(pointers) {
 		t.Fatalf("errors %+v", body.Errors)

@@ -10,9 +10,9 @@ import (
 var internalError = verdict.Deny(verdict.Internal, "")
 
 // problemBody renders a denial's RFC 9457 problem document, with the
-// violations a validation found.
-func problemBody(d verdict.Decision) []byte {
-	b := verdict.AppendProblem(make([]byte, 0, 160), d.Reason.Code(), d.Reason.Title(), d.Reason.Status(), d.Detail)
+// violations a validation found, into b.
+func problemBody(b []byte, d verdict.Decision) []byte {
+	b = verdict.AppendReasonProblem(b, d.Reason, d.Detail)
 	if len(d.Violations) > 0 {
 		b = append(b, `,"errors":[`...)
 		for i, v := range d.Violations {
@@ -32,21 +32,31 @@ func problemBody(d verdict.Decision) []byte {
 	return append(b, '}')
 }
 
+// problemHeaders start every problem reply: nosniff on every one, whatever
+// the hardening policy, as a browser must never render one as anything but
+// JSON. reply and replyBody are the last reply's headers and body, reused:
+// the host copies them when the reply is sent.
+var (
+	problemHeaders = [][2]string{{"content-type", "application/problem+json"}, {"cache-control", "no-store"},
+		{"x-content-type-options", "nosniff"}}
+	reply     [][2]string
+	replyBody []byte
+)
+
 // sendProblem answers the stream with a local reply. Its problem type is also
 // recorded as filter state (wasm.apiguard_decision) for Envoy's access logs.
 func sendProblem(d verdict.Decision) {
-	headers := make([][2]string, 0, 4+len(d.Headers))
-	// nosniff on every problem, whatever the hardening policy: a browser
-	// must never render one as anything but JSON.
-	headers = append(headers, [2]string{"content-type", "application/problem+json"}, [2]string{"cache-control", "no-store"},
-		[2]string{"x-content-type-options", "nosniff"})
+	reply = append(reply[:0], problemHeaders...)
 	if c := challenge(d.Reason); c != "" {
-		headers = append(headers, [2]string{"www-authenticate", c})
+		reply = append(reply, [2]string{"www-authenticate", c})
 	}
-	headers = append(headers, d.Headers...)
-	_ = proxywasm.SetProperty([]string{"apiguard_decision"}, []byte(d.Reason.Code()))
+	reply = append(reply, d.Headers...)
+	_ = setProperty("apiguard_decision", d.Reason.Code())
 	status := d.Reason.Status()
-	if err := proxywasm.SendHttpResponse(uint32(status), headers, problemBody(d), grpcStatus(status)); err != nil {
+	replyBody = problemBody(replyBody[:0], d)
+	err := sendLocalResponse(status, reply, replyBody, grpcStatus(status))
+	clear(reply)
+	if err != nil {
 		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
 	}
 }

@@ -73,11 +73,17 @@ func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
 		okInit, okAlloc := allowedDuringInitialize[f.name], allowedDuringAllocate[f.name]
 		proxy := strings.HasPrefix(f.name, "proxy_")
 		fail := proxy && len(f.results) == 1 && slices.Contains(vm.env.cfg.FailHostCalls, f.name)
+		count := vm.callsByName[f.name]
+		if count == nil {
+			count = new(uint64)
+			vm.callsByName[f.name] = count
+		}
 		if f.name == "poll_oneoff" && vm.env.cfg.Profile == CppHostCurrent {
 			okAlloc = true
 		}
 		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
 			vm.allHostCalls++
+			*count++
 			switch vm.phase {
 			case phaseInitialize:
 				if !okInit {

@@ -3,6 +3,8 @@ package host
 import (
 	"context"
 	"encoding/binary"
+	"maps"
+	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
@@ -29,7 +31,7 @@ func (c *allocCounter) NewFunctionListener(def api.FunctionDefinition) experimen
 	if def.Name() != guestMalloc {
 		return nil
 	}
-	return experimental.FunctionListenerFunc(func(_ context.Context, mod api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	return experimental.FunctionListenerFunc(func(_ context.Context, mod api.Module, _ api.FunctionDefinition, _ []uint64, stack experimental.StackIterator) {
 		v, ok := c.vms.Load(mod)
 		im, isInternal := mod.(experimental.InternalModule)
 		if !ok || !isInternal || im.NumGlobal() == 0 {
@@ -40,8 +42,34 @@ func (c *allocCounter) NewFunctionListener(def api.FunctionDefinition) experimen
 			vm := v.(*VM)
 			vm.guestAllocs++
 			vm.guestAllocBytes += binary.LittleEndian.Uint64(b)
+			if vm.guestAllocSites == nil {
+				vm.guestAllocSites = map[string]uint64{}
+			}
+			vm.guestAllocSites[allocSite(stack)]++
 		}
 	})
+}
+
+// allocSite names the guest function an allocation was made for: the first
+// caller outside the runtime's allocation functions (runtime.newobject,
+// growslice, ...), which say only how.
+func allocSite(stack experimental.StackIterator) string {
+	for stack.Next() {
+		name := stack.Function().Definition().DebugName()
+		_, fn, _ := strings.Cut(name, ".") // the module's name first
+		if !strings.HasPrefix(fn, "runtime.") {
+			return fn
+		}
+	}
+	return "runtime"
+}
+
+// GuestAllocationSites counts the guest's allocations by allocSite; nil
+// unless Config.CountGuestAllocations is set.
+func (vm *VM) GuestAllocationSites() map[string]uint64 {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return maps.Clone(vm.guestAllocSites)
 }
 
 // GuestAllocations is how many objects and bytes the guest's Go runtime

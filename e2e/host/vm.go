@@ -106,17 +106,23 @@ type VM struct {
 	// allHostCalls counts every host call the module made (proxy_* and
 	// WASI).
 	allHostCalls uint64
+	// callsByName counts them by host function (a WASI function under
+	// either module name counts once).
+	callsByName map[string]*uint64
 	// guestAllocs and guestAllocBytes count the Go runtime's allocations
 	// (Config.CountGuestAllocations).
 	guestAllocs, guestAllocBytes uint64
 	// called and firstCalls record first runs (Config.TraceFirstCalls),
 	// under their own lock: the listener runs inside callbacks, which hold
 	// mu.
-	firstMu        sync.Mutex
-	called         map[uint32]bool
-	firstCalls     []FirstCall
-	startup        Startup
-	stdout, stderr []byte
+	firstMu    sync.Mutex
+	called     map[uint32]bool
+	firstCalls []FirstCall
+	// guestAllocSites counts the allocations by the guest function that
+	// allocated.
+	guestAllocSites map[string]uint64
+	startup         Startup
+	stdout, stderr  []byte
 	// pendingCalls counts dispatched http calls whose goroutines have not ended.
 	pendingCalls sync.WaitGroup
 
@@ -197,6 +203,7 @@ func (e *Env) newVM(worker int) (*VM, error) {
 	}
 	start := time.Now()
 	vm.rt = wazero.NewRuntimeWithConfig(ctx, runtimeC)
+	vm.callsByName = map[string]*uint64{}
 	if err := vm.instantiateHost(ctx); err != nil {
 		vm.rt.Close(ctx)
 		return nil, err
@@ -298,6 +305,20 @@ func (vm *VM) Startup() Startup {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()
 	return vm.startup
+}
+
+// HostCallsByName is how many times the module called each host function
+// so far, by name, zeros left out.
+func (vm *VM) HostCallsByName() map[string]uint64 {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	out := map[string]uint64{}
+	for name, n := range vm.callsByName {
+		if *n > 0 {
+			out[name] = *n
+		}
+	}
+	return out
 }
 
 // AllHostCalls is how many host functions (proxy_* and WASI) the module

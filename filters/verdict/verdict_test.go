@@ -62,3 +62,33 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestReasonProblemIsTheReasonsDocument: the rendered-once heads give every
+// reason the document AppendProblem writes from its code, title and status,
+// with and without a detail, on first use and after.
+func TestReasonProblemIsTheReasonsDocument(t *testing.T) {
+	for _, r := range append(All(), numReasons+3) {
+		for _, detail := range []string{"", `a "quoted" detail`} {
+			want := r
+			if r >= numReasons {
+				want = Internal
+			}
+			for range 2 {
+				got := append(AppendReasonProblem([]byte("x"), r, detail), '}')
+				if string(got[1:]) != string(Problem(want.Code(), want.Title(), want.Status(), detail)) {
+					t.Fatalf("reason %d, detail %q: %s", r, detail, got[1:])
+				}
+				var doc struct {
+					Type, Title, Detail string
+					Status              int
+				}
+				if err := json.Unmarshal(got[1:], &doc); err != nil {
+					t.Fatalf("reason %d: %v", r, err)
+				}
+				if doc.Type != ProblemTypePrefix+want.Code() || doc.Title != want.Title() || doc.Status != want.Status() || doc.Detail != detail {
+					t.Fatalf("reason %d, detail %q: decoded %+v", r, detail, doc)
+				}
+			}
+		}
+	}
+}

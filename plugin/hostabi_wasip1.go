@@ -1,0 +1,90 @@
+//go:build wasip1
+
+package main
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// Direct bindings for the host calls every stream makes, where the SDK's
+// wrappers cost what the ABI does not: each of its calls heap-allocates
+// the slots the host writes its answer to (they escape into the import),
+// SetProperty serializes its path, and SendHttpResponse serializes the
+// headers into a new buffer. Measured in wazero (README, "Numbers").
+// Everything else goes through the SDK.
+
+//go:wasmimport env proxy_get_header_map_pairs
+func proxyGetHeaderMapPairs(mapType uint32, retData *uint32, retSize *uint32) uint32
+
+//go:wasmimport env proxy_set_property
+func proxySetProperty(path *byte, pathSize uint32, value *byte, valueSize uint32) uint32
+
+//go:wasmimport env proxy_send_local_response
+func proxySendLocalResponse(statusCode uint32, details *byte, detailsSize uint32,
+	body *byte, bodySize uint32, headers *byte, headersSize uint32, grpcStatus int32) uint32
+
+// retData and retSize are where the host writes a returned buffer's address
+// and size: 32-bit integers, never pointers the garbage collector would
+// see written behind its back. A VM runs one call at a time.
+var retData, retSize uint32
+
+// headerPairs reads header map mapType in one host call and appends its
+// pairs to dst. The strings point into the buffer the host filled (memory
+// the module gave it through proxy_on_memory_allocate, which the pairs keep
+// alive): nothing is copied.
+func headerPairs(mapType uint32, dst [][2]string) ([][2]string, error) {
+	retData, retSize = 0, 0
+	if st := proxyGetHeaderMapPairs(mapType, &retData, &retSize); st != 0 {
+		return dst, statusError(st)
+	}
+	if retSize == 0 {
+		return dst, nil
+	}
+	return parsePairs(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(nil), uintptr(retData))), retSize), dst)
+}
+
+// setProperty sets a one-segment property (filter state wasm.<name>) to a
+// non-empty value; the host copies both.
+func setProperty(name, value string) error {
+	return statusError(proxySetProperty(unsafe.StringData(name), uint32(len(name)), unsafe.StringData(value), uint32(len(value))))
+}
+
+// replyHeaders is the serialized headers of the last local reply, reused:
+// the host copies them before the call returns.
+var replyHeaders []byte
+
+// sendLocalResponse answers the stream with a local reply; the host copies
+// the headers and the body before it returns.
+func sendLocalResponse(status int, headers [][2]string, body []byte, grpcStatus int32) error {
+	replyHeaders = appendPairs(replyHeaders[:0], headers)
+	var bodyPtr *byte
+	if len(body) > 0 {
+		bodyPtr = &body[0]
+	}
+	return statusError(proxySendLocalResponse(uint32(status), nil, 0, bodyPtr, uint32(len(body)),
+		&replyHeaders[0], uint32(len(replyHeaders)), grpcStatus))
+}
+
+// statusError is the SDK's error for a proxy-wasm status, nil for OK.
+func statusError(st uint32) error {
+	switch st {
+	case 0:
+		return nil
+	case 1:
+		return types.ErrorStatusNotFound
+	case 2:
+		return types.ErrorStatusBadArgument
+	case 7:
+		return types.ErrorStatusEmpty
+	case 8:
+		return types.ErrorStatusCasMismatch
+	case 10:
+		return types.ErrorInternalFailure
+	case 12:
+		return types.ErrorUnimplemented
+	}
+	return fmt.Errorf("unknown status %d returned by host", st)
+}
