@@ -52,4 +52,3 @@ func appendPairs(b []byte, headers [][2]string) []byte {
 	}
 	return b
 }
-
