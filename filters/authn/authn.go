@@ -8,6 +8,7 @@ package authn
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -307,7 +308,12 @@ func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input,
 	if h.Refused.Denied() {
 		return h.Refused
 	}
-	res.Set = append(res.Set, h.Set...)
+	if len(res.Set) == 0 {
+		// The token's own list, capped so that appending to it copies.
+		res.Set = slices.Clip(h.Set)
+	} else {
+		res.Set = append(res.Set, h.Set...)
+	}
 	if p.Forward {
 		return verdict.Decision{}
 	}

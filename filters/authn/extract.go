@@ -34,7 +34,10 @@ type found struct {
 // claimed[i] is set for each such headers[i] (allocated on first use), so
 // that strayValue can find the others.
 func extract(sources []Source, headers [][2]string, query string, claimed *[]bool) (found, bool, verdict.Decision) {
-	var out []found
+	// Room for the usual one credential and a duplicate, without an
+	// allocation per request.
+	var buf [2]found
+	out := buf[:0]
 	for _, src := range sources {
 		switch {
 		case src.Header != "":
@@ -125,7 +128,9 @@ func headerCredential(value, prefix string) (string, bool, verdict.Decision) {
 	if strings.Contains(tok, ",") {
 		return "", true, verdict.Deny(verdict.TokenDuplicate, "two credentials joined in one header value")
 	}
-	if strings.ContainsAny(tok, " \t") {
+	// Two byte searches: ContainsAny walks an 800-byte token a byte at a
+	// time in wasm, ten times slower.
+	if strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", true, verdict.Deny(verdict.TokenMalformed, "the credential does not follow its scheme's syntax")
 	}
 	return tok, true, verdict.Decision{}
