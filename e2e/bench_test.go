@@ -34,10 +34,12 @@ func BenchmarkStream(b *testing.B) {
 			vm := sc.start(b, nil)
 			b.ReportAllocs()
 			b.ResetTimer()
+			inPlugin := vm.CallbackTime()
 			for i := 0; i < b.N; i++ {
 				sc.roundTrip(b, vm, i)
 			}
 			b.StopTimer()
+			b.ReportMetric(float64((vm.CallbackTime()-inPlugin).Nanoseconds())/float64(b.N), "plugin-ns/op")
 			b.ReportMetric(float64(vm.MemorySize())/(1<<20), "linear-MiB")
 			perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 			n := len(sc.requests[0].Body)

@@ -186,7 +186,7 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.copyOut(v, u32(s[2]), u32(s[3])))
 		}},
 		{"proxy_set_property", i32s(4), oneI32, func(vm *VM, s []uint64) {
-			path, ok1 := vm.readString(u32(s[0]), u32(s[1]))
+			path, ok1 := vm.viewString(u32(s[0]), u32(s[1]))
 			val, ok2 := vm.read(u32(s[2]), u32(s[3]))
 			if !ok1 || !ok2 {
 				s[0] = uint64(statusInvalidMemory)
@@ -250,7 +250,7 @@ func proxyFunctions() []hostFunc {
 		unimplemented("proxy_dequeue_shared_queue", 3),
 		unimplemented("proxy_enqueue_shared_queue", 3),
 		{"proxy_get_header_map_value", i32s(5), oneI32, func(vm *VM, s []uint64) {
-			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			key, ok := vm.viewString(u32(s[1]), u32(s[2]))
 			switch {
 			case u32(s[0]) > maxHeaderMapType:
 				s[0] = uint64(statusBadArgument)
@@ -271,22 +271,24 @@ func proxyFunctions() []hostFunc {
 			s[0] = uint64(vm.editMap(u32(s[0]), ok1 && ok2, func(h *Headers, r mapRules) { r.set(h, key, val) }))
 		}},
 		{"proxy_remove_header_map_value", i32s(3), oneI32, func(vm *VM, s []uint64) {
-			key, ok := vm.readString(u32(s[1]), u32(s[2]))
+			key, ok := vm.viewString(u32(s[1]), u32(s[2]))
 			s[0] = uint64(vm.editMap(u32(s[0]), ok, func(h *Headers, r mapRules) { h.Del(r.key(key)) }))
 		}},
 		{"proxy_get_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
 			// Envoy Context::getHeaderMapPairs answers OK with an empty map
 			// where the map is unavailable, and cpp-host get_header_map_pairs
 			// returns an empty map as pointer 0, size 0 (copyToPointerSize("")).
-			var data []byte
 			if u32(s[0]) > maxHeaderMapType {
 				s[0] = uint64(statusBadArgument)
 				return
 			}
+			// Serialized into the VM's scratch buffer: the guest gets a
+			// copy in its own memory.
+			vm.scratch = vm.scratch[:0]
 			if h := vm.constHeaderMap(u32(s[0])); h != nil && len(*h) > 0 {
-				data = serializeHeaders(*h)
+				vm.scratch = appendHeaders(vm.scratch, *h)
 			}
-			s[0] = uint64(vm.copyOut(data, u32(s[1]), u32(s[2])))
+			s[0] = uint64(vm.copyOut(vm.scratch, u32(s[1]), u32(s[2])))
 		}},
 		{"proxy_set_header_map_pairs", i32s(3), oneI32, func(vm *VM, s []uint64) {
 			b, ok := vm.read(u32(s[1]), u32(s[2]))

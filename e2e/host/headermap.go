@@ -244,7 +244,7 @@ func (vm *VM) getHeaderValue(t uint32, key string, retPtr, retSize uint32) statu
 	if !found {
 		return statusNotFound
 	}
-	return vm.copyOut([]byte(v), retPtr, retSize)
+	return vm.copyOutString(v, retPtr, retSize)
 }
 
 // editMap applies edit to the mutable map t, once the guest's arguments were

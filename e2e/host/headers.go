@@ -2,6 +2,7 @@ package host
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 )
 
@@ -69,12 +70,15 @@ const (
 // serializeHeaders encodes pairs in the proxy-wasm map format: a u32 count,
 // then a (key length, value length) u32 pair per entry, then each key and value
 // followed by a NUL.
-func serializeHeaders(h Headers) []byte {
+func serializeHeaders(h Headers) []byte { return appendHeaders(nil, h) }
+
+// appendHeaders appends h serialized as serializeHeaders does.
+func appendHeaders(out []byte, h Headers) []byte {
 	size := 4 + 8*len(h)
 	for _, kv := range h {
 		size += len(kv[0]) + len(kv[1]) + 2
 	}
-	out := make([]byte, 0, size)
+	out = slices.Grow(out, size)
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(h)))
 	for _, kv := range h {
 		out = binary.LittleEndian.AppendUint32(out, uint32(len(kv[0])))

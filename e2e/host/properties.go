@@ -305,6 +305,11 @@ func (vm *VM) setProperty(path string, value []byte) status {
 	if st.filterState == nil {
 		st.filterState = map[string][]byte{}
 	}
-	st.filterState[path] = append([]byte(nil), value...)
+	// A key set again keeps its string and its value's array.
+	old, ok := st.filterState[path]
+	if !ok {
+		path = strings.Clone(path)
+	}
+	st.filterState[path] = append(old[:0], value...)
 	return statusOK
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -78,8 +79,11 @@ type VM struct {
 	mu         sync.Mutex
 	stack      [8]uint64
 	allocStack [1]uint64
-	phase      phase
-	failed     error
+	// scratch is reused to serialize what a host call copies into the
+	// guest, so that the call allocates nothing of its own.
+	scratch []byte
+	phase   phase
+	failed  error
 	// rootID is the current configuration's root context, the parent of new
 	// streams; roots holds it and older ones still draining.
 	rootID    uint32
@@ -134,6 +138,21 @@ type VM struct {
 	// host calls made during each callback.
 	running   int
 	hostCalls [numFns]int
+	// callDepth counts the callbacks running (one calls another only
+	// through a host call); inCallbacks is the wall time spent in the
+	// outermost ones.
+	callDepth   int
+	inCallbacks time.Duration
+}
+
+// CallbackTime is the wall time the VM spent in the module's callbacks so
+// far, including the host functions they called: the plugin's own cost,
+// without the host's modelling of Envoy around them (sanitizing requests,
+// building header maps, the upstream).
+func (vm *VM) CallbackTime() time.Duration {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.inCallbacks
 }
 
 // HostCalls is how many proxy_* host calls the plugin made during the named
@@ -377,7 +396,11 @@ func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
 	}
 	outer := vm.running
 	vm.running = fn
-	defer func() { vm.running = outer }()
+	if vm.callDepth++; vm.callDepth == 1 {
+		start := time.Now()
+		defer func() { vm.inCallbacks += time.Since(start) }()
+	}
+	defer func() { vm.running, vm.callDepth = outer, vm.callDepth-1 }()
 	stack := vm.stack[:]
 	copy(stack, args)
 	var err error
@@ -450,6 +473,17 @@ func (vm *VM) readString(ptr, size uint32) (string, bool) {
 	return string(b), ok
 }
 
+// viewString is the guest's bytes as a string without a copy, for a host
+// function that only compares it (a header name to look up or remove):
+// it must not outlive the call, as the guest may reuse the memory.
+func (vm *VM) viewString(ptr, size uint32) (string, bool) {
+	b, ok := vm.mem.Read(ptr, size)
+	if !ok || len(b) == 0 {
+		return "", ok
+	}
+	return unsafe.String(&b[0], len(b)), true
+}
+
 // copyOut allocates guest memory for data, copies it there and stores its
 // address and size at retPtr and retSize, as proxy-wasm-cpp-host's
 // copyToPointerSize does: empty data is pointer 0, size 0, without an
@@ -462,7 +496,25 @@ func (vm *VM) copyOut(data []byte, retPtr, retSize uint32) status {
 	if len(data) > 0 && !vm.mem.Write(ptr, data) {
 		return statusInvalidMemory
 	}
-	if !vm.mem.WriteUint32Le(retPtr, ptr) || !vm.mem.WriteUint32Le(retSize, uint32(len(data))) {
+	return vm.writeReturn(ptr, uint32(len(data)), retPtr, retSize)
+}
+
+// copyOutString is copyOut for a string, without converting it to bytes.
+func (vm *VM) copyOutString(data string, retPtr, retSize uint32) status {
+	var ptr uint32
+	if len(data) > 0 {
+		ptr = vm.guestAlloc(uint32(len(data)))
+	}
+	if len(data) > 0 && !vm.mem.WriteString(ptr, data) {
+		return statusInvalidMemory
+	}
+	return vm.writeReturn(ptr, uint32(len(data)), retPtr, retSize)
+}
+
+// writeReturn stores a returned buffer's address and size where the guest
+// asked.
+func (vm *VM) writeReturn(ptr, size, retPtr, retSize uint32) status {
+	if !vm.mem.WriteUint32Le(retPtr, ptr) || !vm.mem.WriteUint32Le(retSize, size) {
 		return statusInvalidMemory
 	}
 	return statusOK
