@@ -31,7 +31,7 @@ type streamStats struct {
 	// Plugin times are the stream's time in the module's callbacks (the
 	// wazero host only: VM.CallbackTime).
 	PluginNs, PluginP50, PluginP99 float64
-	LinearBytes uint32  `json:"linear_bytes"`
+	LinearBytes                    uint32 `json:"linear_bytes"`
 	// Allocation counts come from the wazero host only.
 	AllocBytes, Allocs float64
 }
