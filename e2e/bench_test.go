@@ -65,6 +65,9 @@ type streamScenario struct {
 	status               int
 	// resp is what the upstream answers; nil for benchResponse.
 	resp *host.Response
+	// prime is how many streams run first, untimed, each answered 200: a
+	// rate limit's budget they use up.
+	prime int
 }
 
 // response is what the upstream answers the scenario's streams.
@@ -104,18 +107,29 @@ func streamScenarios() []streamScenario {
 		status               int
 		resp                 *host.Response
 		// tls is the connection's session; nil for plaintext.
-		tls *host.TLS
+		tls   *host.TLS
+		prime int
 	}{
 		{name: "null-plugin", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", status: 200},
 		{name: "apiguard-pass-through", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", status: 200},
 		{name: "apiguard-1000-routes", module: "plugin.wasm", config: manyRoutes(1000), path: manyRoutesRequest(1000).Path, status: 200},
 		{name: "apiguard-no-route-404", module: "plugin.wasm", config: passThrough, path: "/api/v1/customers/42", status: 404},
+		// The other denials a flood of bad requests meets: no token, a
+		// verified token the route's authorization refuses, a client over
+		// its rate limit (one request an hour, the first spent by priming).
+		{name: "apiguard-no-token-401", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", status: 401},
+		{name: "apiguard-authz-403", module: "plugin.wasm", config: authzRoutes(10), path: "/tenants/globex/orders/7", tokens: []string{authzBenchToken()}, status: 403},
+		{name: "apiguard-rate-limited-429", module: "plugin.wasm", config: rateLimitedOnce, path: "/api/v1/orders/42", status: 429, prime: 1},
 		{name: "null-plugin-10-headers", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", status: 200, resp: tenHeaders},
 		{name: "apiguard-pass-through-10-headers", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", status: 200, resp: tenHeaders},
 		{name: "apiguard-hardened-10-headers", module: "plugin.wasm", config: hardened, path: "/api/v1/orders/42", status: 200, resp: tenHeaders},
 		{name: "apiguard-jwt-cached", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1), status: 200},
 		{name: "apiguard-jwt-cached-authz-10-routes", module: "plugin.wasm", config: authzRoutes(10), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}, status: 200},
 		{name: "apiguard-jwt-cached-authz-1000-routes", module: "plugin.wasm", config: authzRoutes(1000), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}, status: 200},
+		// Every stage a typical API route runs: a cached token, its
+		// authorization, a per-user local rate limit and the default
+		// (strict) hardening of the response.
+		{name: "apiguard-full-pipeline", module: "plugin.wasm", config: fullPipeline(), path: "/tenants/acme/orders/7", tokens: []string{authzBenchToken()}, status: 200},
 		// A service identity: the properties read and the SPIFFE ID parsed
 		// and matched, alone and with the user's cached token.
 		{name: "apiguard-peer", module: "plugin.wasm", config: peerRoutes(), path: "/payments", tls: mtls(billingService), status: 200},
@@ -123,6 +137,8 @@ func streamScenarios() []streamScenario {
 			tokens: []string{idpKeys()["ES256"].Token(idpClaims())}, status: 200},
 		{name: "apiguard-jwt-cold-RS256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("RS256", 1024), status: 200},
 		{name: "apiguard-jwt-cold-ES256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("ES256", 1024), status: 200},
+		{name: "apiguard-jwt-cold-EdDSA", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("EdDSA", 1024), status: 200},
+		{name: "apiguard-jwt-cold-HS256", module: "plugin.wasm", config: ordersPolicy(), path: "/orders/42", tokens: tokens("HS256", 1024), status: 200},
 		// Bodies: the floor, a route that does not read them, and JSON
 		// validated against a schema, per KiB.
 		{name: "null-plugin-body-1KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: ordertest.Body(1 << 10), status: 200},
@@ -133,7 +149,7 @@ func streamScenarios() []streamScenario {
 	}
 	var out []streamScenario
 	for _, c := range cases {
-		sc := streamScenario{name: c.name, module: c.module, config: c.config, status: c.status, resp: c.resp}
+		sc := streamScenario{name: c.name, module: c.module, config: c.config, status: c.status, resp: c.resp, prime: c.prime}
 		switch {
 		case c.body != nil:
 			req := request("PUT", c.path, "user-agent", "bench/1.0", "content-type", "application/json")
@@ -172,7 +188,23 @@ func (sc streamScenario) start(tb testing.TB, opt option) *host.VM {
 		env.WriteLogs(os.Stderr)
 		tb.Fatalf("%s: %v", sc.name, err)
 	}
+	for i := 0; i < sc.prime; i++ {
+		if res := vms[0].RoundTrip(sc.requests[0], upstream); res.Err != nil || res.Status != 200 {
+			tb.Fatalf("%s: priming stream %d: status %d, err %v", sc.name, i, res.Status, res.Err)
+		}
+	}
 	return vms[0]
+}
+
+// rateLimitedOnce lets each client one request an hour.
+const rateLimitedOnce = `{"rate_limit": {"rules": [{"name": "per-peer", "key": ["peer"], "rate": 1, "per": "hour"}]},
+  "routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none"}]}`
+
+// fullPipeline is authzRoutes(10) with a per-user rate limit that admits
+// every request, and the default hardening.
+func fullPipeline() string {
+	return strings.Replace(authzRoutes(10), `"routes": [`, `"rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 1000000000, "per": "second", "burst": 1000000000}]},
+		"routes": [`, 1)
 }
 
 // roundTrip runs stream i and fails unless it had the scenario's outcome.

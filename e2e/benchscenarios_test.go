@@ -62,6 +62,9 @@ type (
 		Requests []v8Request `json:"requests"`
 		Response v8Response  `json:"response"`
 		Status   int         `json:"status"`
+		// Prime is how many streams of the first request run first, each
+		// answered 200 (streamScenario.prime).
+		Prime int `json:"prime,omitempty"`
 	}
 	v8Startup struct {
 		Name     string     `json:"name"`
@@ -116,7 +119,7 @@ func writeV8Scenarios(t testing.TB, path string, streams []streamScenario, start
 		f.Modules[name] = abs
 	}
 	for _, sc := range streams {
-		s := v8Stream{Name: sc.name, Module: sc.module, Config: sc.config, Response: resp, Status: sc.status}
+		s := v8Stream{Name: sc.name, Module: sc.module, Config: sc.config, Response: resp, Status: sc.status, Prime: sc.prime}
 		for _, r := range sc.requests {
 			s.Requests = append(s.Requests, req(r))
 		}

@@ -663,6 +663,7 @@ async function runStreams(file, modules, opts) {
       await vm.instantiate(compiled.get(sc.module));
       vm.startRoot();
       vm.configure(sc.config);
+      for (let i = 0; i < (sc.prime ?? 0); i++) check({ name: `${sc.name} priming`, status: 200 }, i, vm.roundTrip(reqs[0], response));
       // Warm-up: V8's default tiering moves hot functions from Liftoff to
       // TurboFan as they run.
       const warm = Math.max(1, Math.min(2000, opts.streams >> 3)), warmUntil = performance.now() + opts.seconds * 100;
