@@ -11,7 +11,7 @@ import (
 type host struct{}
 
 func (host) Property(path ...string) ([]byte, error) {
-	v, err := proxywasm.GetProperty(path)
+	v, err := getProperty(path)
 	if err == types.ErrorStatusNotFound {
 		return nil, stage.ErrNotFound
 	}
@@ -19,7 +19,7 @@ func (host) Property(path ...string) ([]byte, error) {
 }
 
 func (host) SharedData(key string) ([]byte, uint32, error) {
-	v, cas, err := proxywasm.GetSharedData(key)
+	v, cas, err := getSharedData(key)
 	if err == types.ErrorStatusNotFound {
 		return nil, 0, stage.ErrNotFound
 	}

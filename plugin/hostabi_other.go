@@ -30,3 +30,7 @@ func setProperty(name, value string) error {
 func sendLocalResponse(status int, headers [][2]string, body []byte, grpcStatus int32) error {
 	return proxywasm.SendHttpResponse(uint32(status), headers, body, grpcStatus)
 }
+
+func getProperty(path []string) ([]byte, error) { return proxywasm.GetProperty(path) }
+
+func getSharedData(key string) ([]byte, uint32, error) { return proxywasm.GetSharedData(key) }

@@ -9,7 +9,8 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 )
 
-// Direct bindings for the host calls every stream makes, where the SDK's
+// Direct bindings for the host calls every stream (or every rate-limited
+// one) makes, where the SDK's
 // wrappers cost what the ABI does not: each of its calls heap-allocates
 // the slots the host writes its answer to (they escape into the import),
 // SetProperty serializes its path, and SendHttpResponse serializes the
@@ -26,10 +27,57 @@ func proxySetProperty(path *byte, pathSize uint32, value *byte, valueSize uint32
 func proxySendLocalResponse(statusCode uint32, details *byte, detailsSize uint32,
 	body *byte, bodySize uint32, headers *byte, headersSize uint32, grpcStatus int32) uint32
 
+//go:wasmimport env proxy_get_property
+func proxyGetProperty(path *byte, pathSize uint32, retData *uint32, retSize *uint32) uint32
+
+//go:wasmimport env proxy_get_shared_data
+func proxyGetSharedData(key *byte, keySize uint32, retData *uint32, retSize *uint32, retCas *uint32) uint32
+
 // retData and retSize are where the host writes a returned buffer's address
 // and size: 32-bit integers, never pointers the garbage collector would
 // see written behind its back. A VM runs one call at a time.
-var retData, retSize uint32
+var retData, retSize, retCas uint32
+
+// returned is the buffer the host returned in retData and retSize: memory
+// the module gave it through proxy_on_memory_allocate, which the slice
+// keeps alive.
+func returned() []byte {
+	if retSize == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(nil), uintptr(retData))), retSize)
+}
+
+// propertyPath is the last property path read, reused.
+var propertyPath []byte
+
+// getProperty reads a property by its path's segments.
+func getProperty(path []string) ([]byte, error) {
+	propertyPath = propertyPath[:0]
+	for i, seg := range path {
+		if i > 0 {
+			propertyPath = append(propertyPath, 0)
+		}
+		propertyPath = append(propertyPath, seg...)
+	}
+	if len(propertyPath) == 0 {
+		return nil, errEmptyPropertyPath
+	}
+	retData, retSize = 0, 0
+	if st := proxyGetProperty(&propertyPath[0], uint32(len(propertyPath)), &retData, &retSize); st != 0 {
+		return nil, statusError(st)
+	}
+	return returned(), nil
+}
+
+// getSharedData reads a shared-data key's value and version.
+func getSharedData(key string) ([]byte, uint32, error) {
+	retData, retSize, retCas = 0, 0, 0
+	if st := proxyGetSharedData(unsafe.StringData(key), uint32(len(key)), &retData, &retSize, &retCas); st != 0 {
+		return nil, 0, statusError(st)
+	}
+	return returned(), retCas, nil
+}
 
 // headerPairs reads header map mapType in one host call and appends its
 // pairs to dst. The strings point into the buffer the host filled (memory
@@ -43,7 +91,7 @@ func headerPairs(mapType uint32, dst [][2]string) ([][2]string, error) {
 	if retSize == 0 {
 		return dst, nil
 	}
-	return parsePairs(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(nil), uintptr(retData))), retSize), dst)
+	return parsePairs(returned(), dst)
 }
 
 // setProperty sets a one-segment property (filter state wasm.<name>) to a

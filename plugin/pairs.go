@@ -6,7 +6,10 @@ import (
 	"unsafe"
 )
 
-var errMalformedPairs = errors.New("the host returned a malformed header map")
+var (
+	errMalformedPairs    = errors.New("the host returned a malformed header map")
+	errEmptyPropertyPath = errors.New("a property path must not be empty")
+)
 
 // parsePairs decodes the proxy-wasm map format (a count, then each key's
 // and value's length, then the NUL-terminated keys and values) into
