@@ -101,8 +101,10 @@ func TestBenchmarkTable(t *testing.T) {
 			runs = append(runs, runV8(t, node, flags, file, "--streams", strconv.Itoa(streams), "--seconds", strconv.Itoa(int(budget.Seconds()))))
 		}
 	}
+	verify := bareVerify(t, node, budget)
 	var b bytes.Buffer
 	writeTable(&b, scenarios, wz, wzStartup, runs, load1, loadAverage())
+	writeVerifyTable(&b, wz, runs, verify)
 	writeStartupCode(&b, code)
 	writeModuleSize(t, &b)
 	fmt.Print(b.String())
@@ -193,6 +195,81 @@ func startupWazero(t *testing.T, su startupScenario) startupStats {
 	return startupStats{Name: su.name, LinearBytes: mem, Ms: map[string]float64{
 		"compile": ms(compile), "initialize": ms(p.Instantiate + p.Initialize), "vm_start": ms(p.VMStart),
 		"configure": ms(p.Configure), "first_request": ms(first)}}
+}
+
+// bareVerify measures a cold verification alone (filters/jwt
+// BenchmarkVerify: every check and the signature), compiled to wasm like
+// the plugin, in wazero (e2e/cmd/wasirun) and in V8 (e2e/v8/wasi.mjs with
+// each of the table's flags; skipped when node is ""): ns/op by engine
+// name, then algorithm.
+func bareVerify(t *testing.T, node string, budget time.Duration) map[string]map[string]float64 {
+	dir := t.TempDir()
+	wasm, runner := filepath.Join(dir, "jwt.wasm"), filepath.Join(dir, "wasirun")
+	build := exec.Command("go", "test", "-c", "-o", wasm, "../filters/jwt")
+	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the jwt benchmarks for wasm: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("go", "build", "-o", runner, "./cmd/wasirun").CombinedOutput(); err != nil {
+		t.Fatalf("building wasirun: %v\n%s", err, out)
+	}
+	args := []string{wasm, "-test.run", "^$", "-test.bench", "^BenchmarkVerify/cold-", "-test.benchtime", fmt.Sprintf("%ds", max(1, int(budget.Seconds())/10))}
+	runs := map[string][]string{"wazero": append([]string{runner}, args...)}
+	if node != "" {
+		script, err := filepath.Abs("v8/wasi.mjs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs["V8 TurboFan"] = append([]string{node, "--no-warnings", "--no-liftoff", script}, args...)
+		runs["V8 default"] = append([]string{node, "--no-warnings", script}, args...)
+	}
+	out := map[string]map[string]float64{}
+	for engine, argv := range runs {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = "../filters/jwt"
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, b)
+		}
+		out[engine] = map[string]float64{}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 4 && f[3] == "ns/op" && strings.HasPrefix(f[0], "BenchmarkVerify/cold-") {
+				alg := strings.TrimSuffix(strings.TrimPrefix(f[0], "BenchmarkVerify/cold-"), "-2")
+				if ns, err := strconv.ParseFloat(f[2], 64); err == nil {
+					out[engine][alg] = ns
+				}
+			}
+		}
+		t.Logf("bare verify in %s: %v", engine, out[engine])
+	}
+	return out
+}
+
+// writeVerifyTable compares each cold-verification stream with the bare
+// verification of the same algorithm in the same engine.
+func writeVerifyTable(w *bytes.Buffer, wz []streamStats, runs []v8Run, verify map[string]map[string]float64) {
+	fmt.Fprintf(w, "\n## Cold verification: whole stream vs bare verify\n\nThe bare verify is filters/jwt's BenchmarkVerify (every check of the token and its signature, same key types and sizes) compiled to wasm and run in the same engine: wazero through e2e/cmd/wasirun, V8 through e2e/v8/wasi.mjs. The stream is a whole cold-token stream of the table above (µs, mean).\n\n")
+	fmt.Fprintf(w, "| algorithm | engine | stream | bare verify | stream ÷ verify |\n|---|---|---:|---:|---:|\n")
+	engines := []struct {
+		name  string
+		stats []streamStats
+	}{{"wazero", wz}}
+	for _, r := range runs {
+		engines = append(engines, struct {
+			name  string
+			stats []streamStats
+		}{engineName(r), r.Streams})
+	}
+	for _, alg := range []string{"RS256", "ES256", "EdDSA", "HS256"} {
+		for _, e := range engines {
+			s, bare := find(e.stats, "apiguard-jwt-cold-"+alg), verify[e.name][alg]
+			if s == nil || bare == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f |\n", alg, e.name, us(s.NsPerStream), us(bare), s.NsPerStream/bare)
+		}
+	}
 }
 
 // runV8 runs the V8 host over the scenario file and reads its report.
