@@ -10,7 +10,7 @@ GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') g
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
-.PHONY: all build size test lint fuzz bench bench-table bench-v8 soak run check openapi oci clean stack redis prometheus
+.PHONY: all build size test lint fuzz bench bench-table bench-v8 profile perf soak run check openapi oci clean stack redis prometheus
 
 all: build
 
@@ -140,6 +140,26 @@ bench-v8: build
 	APIGUARD_BENCH_SCENARIOS=$(BUILD)/bench-scenarios.json $(GO) test -count=1 -run '^TestWriteBenchScenarios$$' ./e2e/
 	node --no-liftoff e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --seconds $(BENCH_SECONDS)
 	node e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --seconds $(BENCH_SECONDS)
+
+# Where a stream's time goes (TestProfileStream, e2e/profile_test.go): perf samples the e2e host while streams of the
+# BenchmarkStream scenarios PROFILE matches run; wazero built with its perfmap tag names each compiled wasm function
+# after the Go function it came from. A fresh compilation cache, as a cached module writes no perf map.
+PROFILE ?= ^apiguard-(pass-through|no-route-404|jwt-cached|full-pipeline)$$
+PROFILE_STREAMS ?= 50000
+profile: build perf
+	rm -rf $(BUILD)/profile-cache
+	XDG_CACHE_HOME=$(BUILD)/profile-cache APIGUARD_PROFILE='$(PROFILE)' APIGUARD_PROFILE_STREAMS=$(PROFILE_STREAMS) \
+	  $(GO) test -tags perfmap -count=1 -run '^TestProfileStream$$' -v ./e2e/
+
+perf:
+	@command -v perf >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing perf (apt-get install linux-perf)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null; } || \
+	      { echo "make: 'apt-get install linux-perf' failed: make profile needs perf in PATH" >&2; exit 1; }; \
+	  else \
+	    echo "make: no perf in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y linux-perf)" >&2; exit 1; \
+	  fi; }
 
 soak: build
 	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/ ./e2e/host/
