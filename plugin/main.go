@@ -5,7 +5,6 @@
 package main
 
 import (
-	"errors"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -220,7 +219,7 @@ func (h *httpContext) decide(d verdict.Decision, mayWait bool) types.Action {
 	if s.Answer != nil {
 		return h.answer(s.Answer)
 	}
-	if err := applyEdits(&s.Edits); err != nil {
+	if err := applyEdits(&s.Edits, &h.request); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot edit the request: %v", err)
 		return h.deny(internalError)
 	}
@@ -247,35 +246,6 @@ func (h *httpContext) decideBody(body []byte) types.Action {
 	}
 	p.metrics.allow(h.routeStats)
 	return types.ActionContinue
-}
-
-// applyEdits makes the pipeline's edits to the request headers. A failure
-// fails the stream closed: a spoofed claim header left in place, or a path
-// other than the one authorized, must never reach the upstream.
-func applyEdits(e *stage.Edits) error {
-	if err := editHeaders(e, proxywasm.RemoveHttpRequestHeader, proxywasm.ReplaceHttpRequestHeader); err != nil {
-		return err
-	}
-	if e.Path != "" {
-		return proxywasm.ReplaceHttpRequestHeader(":path", e.Path)
-	}
-	return nil
-}
-
-// editHeaders removes, then sets, the headers e names, through the host
-// calls of one header map; it stops at the first call that fails.
-func editHeaders(e *stage.Edits, remove func(string) error, replace func(string, string) error) error {
-	for _, name := range e.Remove {
-		if err := remove(name); err != nil {
-			return err
-		}
-	}
-	for _, kv := range e.Set {
-		if err := replace(kv[0], kv[1]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // OnHttpRequestBody holds the body of a request that is not decided yet, or
@@ -359,12 +329,12 @@ func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Actio
 	defer h.failClosedOnPanic()
 	h.response.reset()
 	h.plugin.pipeline.ResponseHeaders(s, &h.response, h.plugin.state)
-	err := applyResponseEdits(&s.Response)
+	err := applyResponseEdits(&s.Response, &h.response)
 	// apiguard's own reply is a problem document already; a response
 	// without a body has nothing to replace.
 	if err == nil && s.ReplaceBody != nil && !h.replied && !endOfStream {
 		h.replacing = true
-		err = editHeaders(&stage.Edits{Remove: []string{"content-length"}, Set: s.ReplaceBody.Headers},
+		err = editHeaders(&stage.Edits{Remove: []string{"content-length"}, Set: s.ReplaceBody.Headers}, nil,
 			proxywasm.RemoveHttpResponseHeader, proxywasm.ReplaceHttpResponseHeader)
 	}
 	if err != nil {
@@ -396,16 +366,6 @@ func (h *httpContext) OnHttpResponseBody(_ int, endOfStream bool) types.Action {
 		return types.ActionPause
 	}
 	return types.ActionContinue
-}
-
-// applyResponseEdits makes the response-headers phase's edits. A failure
-// fails the stream closed, as on the request: a response missing the
-// headers a stage hardens it with must not reach the client.
-func applyResponseEdits(e *stage.Edits) error {
-	if e.Path != "" {
-		return errors.New("a response has no :path")
-	}
-	return editHeaders(e, proxywasm.RemoveHttpResponseHeader, proxywasm.ReplaceHttpResponseHeader)
 }
 
 // resume finishes a stream that waited for keys: it continues it, or the
@@ -456,7 +416,10 @@ func (h *httpContext) resumed(d verdict.Decision) {
 func (h *httpContext) answer(a *stage.Answer) types.Action {
 	h.plugin.metrics.answered.Increment(1)
 	h.replied = true
-	if err := sendLocalResponse(a.Status, a.Headers, nil, -1); err != nil {
+	reply = h.preEdit(a.Status, append(reply[:0], a.Headers...))
+	err := sendLocalResponse(a.Status, reply, nil, -1)
+	clear(reply)
+	if err != nil {
 		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
 	}
 	return types.ActionPause
@@ -465,7 +428,7 @@ func (h *httpContext) answer(a *stage.Answer) types.Action {
 func (h *httpContext) deny(d verdict.Decision) types.Action {
 	h.plugin.metrics.denied(d.Reason, h.routeStats)
 	h.replied, h.stream.Denied = true, d.Reason
-	sendProblem(d)
+	h.sendProblem(d)
 	return types.ActionPause
 }
 

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/apiguard/apiguard/filters/stage"
+)
+
+// applyEdits makes the pipeline's edits to the request headers, m being
+// the map as the phase read it. A failure fails the stream closed: a
+// spoofed claim header left in place, or a path other than the one
+// authorized, must never reach the upstream.
+func applyEdits(e *stage.Edits, m *headerMap) error {
+	if err := editHeaders(e, m, proxywasm.RemoveHttpRequestHeader, proxywasm.ReplaceHttpRequestHeader); err != nil {
+		return err
+	}
+	if e.Path != "" {
+		return proxywasm.ReplaceHttpRequestHeader(":path", e.Path)
+	}
+	return nil
+}
+
+// minEditsToRead is how many response edits make reading the response's
+// headers first worth a host call: each edit the map makes pointless is a
+// host call saved (editHeaders).
+const minEditsToRead = 3
+
+// applyResponseEdits makes the response-headers phase's edits, m being the
+// response's map. A failure fails the stream closed, as on the request: a
+// response missing the headers a stage hardens it with must not reach the
+// client.
+func applyResponseEdits(e *stage.Edits, m *headerMap) error {
+	if e.Path != "" {
+		return errors.New("a response has no :path")
+	}
+	if len(e.Remove)+len(e.Set) >= minEditsToRead {
+		m.load()
+	}
+	return editHeaders(e, m, proxywasm.RemoveHttpResponseHeader, proxywasm.ReplaceHttpResponseHeader)
+}
+
+// editHeaders removes, then sets, the headers e names, through the host
+// calls of one header map; it stops at the first call that fails. Where m
+// holds the map as it is (read; nil or unread: unknown), a call that would
+// change nothing is not made: removing a header the map lacks, or setting
+// one the map has once with that value and that e does not remove. Most of
+// what hardening removes is absent from a response, and apiguard's own
+// replies carry every header their response phase sets (preEdit).
+func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replace func(string, string) error) error {
+	var current [][2]string
+	known := m != nil && m.read && m.err == nil
+	if known {
+		current = m.pairs
+	}
+	for _, name := range e.Remove {
+		if known && !slices.ContainsFunc(current, func(kv [2]string) bool { return kv[0] == name }) {
+			continue
+		}
+		if err := remove(name); err != nil {
+			return err
+		}
+	}
+	for _, kv := range e.Set {
+		if known && !slices.Contains(e.Remove, kv[0]) && hasOnly(current, kv) {
+			continue
+		}
+		if err := replace(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasOnly reports whether kv is the one entry of its name in headers.
+func hasOnly(headers [][2]string, kv [2]string) bool {
+	n := 0
+	for _, h := range headers {
+		if h[0] == kv[0] {
+			if h[1] != kv[1] {
+				return false
+			}
+			n++
+		}
+	}
+	return n == 1
+}
+
+// preEdit runs the response-headers phase on a local reply of apiguard's
+// own before it is sent (status, headers) and returns the headers with the
+// phase's edits made. The reply passes back through OnHttpResponseHeaders
+// as any response does, where the phase runs again, on what Envoy made of
+// the reply, and finds nothing left to change: its edits cost no host
+// call each.
+func (h *httpContext) preEdit(status int, headers [][2]string) [][2]string {
+	s := &h.stream
+	if len(s.Responders) == 0 {
+		return headers
+	}
+	m := &h.response
+	m.reset()
+	m.pairs = append(append(m.pairs, [2]string{":status", statusText(status)}), headers...)
+	m.read = true
+	h.plugin.pipeline.ResponseHeaders(s, m, h.plugin.state)
+	headers = editList(headers, &s.Response)
+	s.Response, s.ReplaceBody = stage.Edits{}, nil
+	m.reset()
+	return headers
+}
+
+// editList makes e's removals and sets on a header list, as the host makes
+// them on a map.
+func editList(list [][2]string, e *stage.Edits) [][2]string {
+	for _, name := range e.Remove {
+		list = slices.DeleteFunc(list, func(kv [2]string) bool { return kv[0] == name })
+	}
+	for _, kv := range e.Set {
+		list = append(slices.DeleteFunc(list, func(h [2]string) bool { return h[0] == kv[0] }), kv)
+	}
+	return list
+}
+
+// statusTexts are the statuses of local replies as text, made on first use.
+var statusTexts [600]string
+
+func statusText(status int) string {
+	if status < 0 || status >= len(statusTexts) {
+		return strconv.Itoa(status)
+	}
+	if statusTexts[status] == "" {
+		statusTexts[status] = strconv.Itoa(status)
+	}
+	return statusTexts[status]
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/apiguard/apiguard/filters/stage"
+)
+
+// TestEditHeadersSkipsWhatChangesNothing: with the map known, removing an
+// absent header and setting one it has once with that value make no host
+// call; anything else, and everything when the map is unknown, does.
+func TestEditHeadersSkipsWhatChangesNothing(t *testing.T) {
+	edits := stage.Edits{Remove: []string{"server", "x-auth-sub"},
+		Set: [][2]string{{"x-auth-sub", "alice"}, {"cache-control", "no-store"}, {"x-frame-options", "DENY"}}}
+	cases := []struct {
+		name string
+		// current is the map as read; nil: unread.
+		current [][2]string
+		want    []string
+	}{
+		{name: "unknown map", current: nil,
+			want: []string{"remove server", "remove x-auth-sub", "set x-auth-sub", "set cache-control", "set x-frame-options"}},
+		{name: "nothing there", current: [][2]string{{":status", "200"}},
+			want: []string{"set x-auth-sub", "set cache-control", "set x-frame-options"}},
+		{name: "a removed header is set again, even when equal", current: [][2]string{{":status", "200"}, {"x-auth-sub", "alice"}, {"cache-control", "no-store"}, {"x-frame-options", "DENY"}},
+			want: []string{"remove x-auth-sub", "set x-auth-sub"}},
+		{name: "already as set, nothing removed", current: [][2]string{{"cache-control", "no-store"}, {"x-frame-options", "DENY"}},
+			want: []string{"set x-auth-sub"}},
+		{name: "another value or a second line", current: [][2]string{{"server", "nginx"}, {"cache-control", "public"}, {"x-frame-options", "DENY"}, {"x-frame-options", "DENY"}},
+			want: []string{"remove server", "set x-auth-sub", "set cache-control", "set x-frame-options"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var m *headerMap
+			if tc.current != nil {
+				m = &headerMap{pairs: tc.current, read: true}
+			}
+			var calls []string
+			err := editHeaders(&edits, m,
+				func(name string) error { calls = append(calls, "remove "+name); return nil },
+				func(name, _ string) error { calls = append(calls, "set "+name); return nil })
+			if err != nil || !slices.Equal(calls, tc.want) {
+				t.Fatalf("calls %q, err %v; want %q", calls, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestEditListIsWhatTheHostMakes: a reply's header list edited in place
+// ends as the map the host would make of it.
+func TestEditListIsWhatTheHostMakes(t *testing.T) {
+	list := [][2]string{{"content-type", "application/problem+json"}, {"cache-control", "no-store"}, {"server", "x"}, {"cache-control", "private"}}
+	got := editList(list, &stage.Edits{Remove: []string{"server"}, Set: [][2]string{{"cache-control", "no-store"}, {"x-frame-options", "DENY"}}})
+	want := [][2]string{{"content-type", "application/problem+json"}, {"cache-control", "no-store"}, {"x-frame-options", "DENY"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
