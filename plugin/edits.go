@@ -57,7 +57,7 @@ func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replac
 		current = m.pairs
 	}
 	for _, name := range e.Remove {
-		if known && !slices.ContainsFunc(current, func(kv [2]string) bool { return kv[0] == name }) {
+		if known && !hasHeader(current, name) {
 			continue
 		}
 		if err := remove(name); err != nil {
@@ -73,6 +73,18 @@ func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replac
 		}
 	}
 	return nil
+}
+
+// hasHeader reports whether headers has an entry named name. Plain loops
+// here and below: a closure per comparison costs more in wasm than the
+// comparison.
+func hasHeader(headers [][2]string, name string) bool {
+	for i := range headers {
+		if headers[i][0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // hasOnly reports whether kv is the one entry of its name in headers.
@@ -115,12 +127,31 @@ func (h *httpContext) preEdit(status int, headers [][2]string) [][2]string {
 // them on a map.
 func editList(list [][2]string, e *stage.Edits) [][2]string {
 	for _, name := range e.Remove {
-		list = slices.DeleteFunc(list, func(kv [2]string) bool { return kv[0] == name })
+		if hasHeader(list, name) {
+			list = deleteHeader(list, name)
+		}
 	}
 	for _, kv := range e.Set {
-		list = append(slices.DeleteFunc(list, func(h [2]string) bool { return h[0] == kv[0] }), kv)
+		if hasHeader(list, kv[0]) {
+			list = deleteHeader(list, kv[0])
+		}
+		list = append(list, kv)
 	}
 	return list
+}
+
+// deleteHeader removes the entries named name from list, in place; a
+// caller checks first (hasHeader), as moving entries costs a write barrier
+// each while the collector runs.
+func deleteHeader(list [][2]string, name string) [][2]string {
+	out := list[:0]
+	for _, kv := range list {
+		if kv[0] != name {
+			out = append(out, kv)
+		}
+	}
+	clear(list[len(out):])
+	return out
 }
 
 // statusTexts are the statuses of local replies as text, made on first use.
