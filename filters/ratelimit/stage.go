@@ -433,14 +433,26 @@ func (st *Stage) appendHeaders(out [][2]string, items []item, wait time.Duration
 	if st.headers == headersNone || len(items) == 0 {
 		return out
 	}
-	var policy, state []byte
+	// One rule, the usual case, has its policy field made at compile time.
+	policy := items[0].policy
+	if len(items) > 1 {
+		var b []byte
+		for i, it := range items {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, it.policy...)
+		}
+		policy = string(b)
+	}
+	var state []byte
 	least := 0
 	for i, it := range items {
 		if i > 0 {
-			policy, state = append(policy, ", "...), append(state, ", "...)
+			state = append(state, ", "...)
 		}
-		policy = append(policy, it.policy...)
-		state = strconv.AppendQuote(state, it.name)
+		// A rule's name is a-z0-9_-: quoting it is adding the quotes.
+		state = append(append(append(state, '"'), it.name...), '"')
 		state = append(state, ";r="...)
 		state = strconv.AppendInt(state, it.remaining, 10)
 		state = append(state, ";t="...)
@@ -449,7 +461,7 @@ func (st *Stage) appendHeaders(out [][2]string, items []item, wait time.Duration
 			least = i
 		}
 	}
-	out = append(out, [2]string{"ratelimit-policy", string(policy)}, [2]string{"ratelimit", string(state)})
+	out = append(out, [2]string{"ratelimit-policy", policy}, [2]string{"ratelimit", string(state)})
 	if st.headers == headersDraftAndX {
 		it := items[least]
 		out = append(out,
