@@ -121,14 +121,14 @@ func isCertHeader(name string) bool {
 //
 // A plaintext connection has mtls false and no certificate properties.
 func (q *Requirement) verify(h stage.Host) (spiffe.ID, verdict.Decision) {
-	mtls, err := h.Property("connection", "mtls")
+	mtls, err := h.Property(connectionMTLS...)
 	switch {
 	case err != nil && !errors.Is(err, stage.ErrNotFound):
 		return spiffe.ID{}, verdict.Deny(verdict.Internal, "cannot read the connection's properties")
 	case len(mtls) != 1 || mtls[0] != 1:
 		return spiffe.ID{}, verdict.Deny(verdict.PeerIdentity, "the connection is not mutual TLS")
 	}
-	san, err := h.Property("connection", "uri_san_peer_certificate")
+	san, err := h.Property(peerURISAN...)
 	switch {
 	case errors.Is(err, stage.ErrNotFound):
 		return spiffe.ID{}, verdict.Deny(verdict.PeerIdentity, "the peer certificate has no URI SAN")
@@ -144,3 +144,10 @@ func (q *Requirement) verify(h stage.Host) (spiffe.ID, verdict.Decision) {
 	}
 	return id, verdict.Decision{}
 }
+
+// The properties' paths, made once: a variadic call through an interface
+// allocates its arguments each time.
+var (
+	connectionMTLS = []string{"connection", "mtls"}
+	peerURISAN     = []string{"connection", "uri_san_peer_certificate"}
+)

@@ -360,12 +360,16 @@ func clientAddress(in *stage.Input, kind partKind, hops int) ([17]byte, bool) {
 }
 
 func peer(in *stage.Input) ([17]byte, bool) {
-	addr, err := in.Worker().Host.Property("source", "address")
+	addr, err := in.Worker().Host.Property(sourceAddress...)
 	if err != nil {
 		return [17]byte{}, false
 	}
 	return peerKey(string(addr))
 }
+
+// sourceAddress is the peer address's property path, made once: a
+// variadic call through an interface allocates its arguments each time.
+var sourceAddress = []string{"source", "address"}
 
 // headerValues are every field line of a header; nil when the host cannot
 // read the headers (the part is then missing).
