@@ -143,13 +143,15 @@ bench-v8: build
 
 # Where a stream's time goes (TestProfileStream, e2e/profile_test.go): perf samples the e2e host while streams of the
 # BenchmarkStream scenarios PROFILE matches run; wazero built with its perfmap tag names each compiled wasm function
-# after the Go function it came from. A fresh compilation cache, as a cached module writes no perf map.
+# after the Go function it came from. A fresh compilation cache, as a cached module writes no perf map; a test binary
+# built with -c, as `go test` runs one without the symbols perf names the host's functions by.
 PROFILE ?= ^apiguard-(pass-through|no-route-404|jwt-cached|full-pipeline)$$
 PROFILE_STREAMS ?= 50000
 profile: build perf
 	rm -rf $(BUILD)/profile-cache
-	XDG_CACHE_HOME=$(BUILD)/profile-cache APIGUARD_PROFILE='$(PROFILE)' APIGUARD_PROFILE_STREAMS=$(PROFILE_STREAMS) \
-	  $(GO) test -tags perfmap -count=1 -run '^TestProfileStream$$' -v ./e2e/
+	$(GO) test -tags perfmap -c -o $(BUILD)/e2e-profile.test ./e2e/
+	cd e2e && XDG_CACHE_HOME=$(BUILD)/profile-cache APIGUARD_PROFILE='$(PROFILE)' APIGUARD_PROFILE_STREAMS=$(PROFILE_STREAMS) \
+	  $(BUILD)/e2e-profile.test -test.run '^TestProfileStream$$' -test.v
 
 perf:
 	@command -v perf >/dev/null || { \

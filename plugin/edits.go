@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"slices"
 	"strconv"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -65,7 +64,7 @@ func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replac
 		}
 	}
 	for _, kv := range e.Set {
-		if known && !slices.Contains(e.Remove, kv[0]) && hasOnly(current, kv) {
+		if known && hasOnly(current, kv) && !removes(e, kv[0]) {
 			continue
 		}
 		if err := replace(kv[0], kv[1]); err != nil {
@@ -81,6 +80,16 @@ func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replac
 func hasHeader(headers [][2]string, name string) bool {
 	for i := range headers {
 		if headers[i][0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// removes reports whether e removes the header name.
+func removes(e *stage.Edits, name string) bool {
+	for _, r := range e.Remove {
+		if r == name {
 			return true
 		}
 	}
