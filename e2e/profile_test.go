@@ -210,6 +210,55 @@ var (
 	guestMalloc = regexp.MustCompile(`^runtime\.(malloc|newobject|newarray|makeslice|growslice|rawstring|rawbyteslice|concatstring|slicebytetostring|nextFreeFast|_*mcache|_*mcentral|_*mspan_\.(nextFree|init)|memclr|deductAssistCredit|publicationBarrier|makemap|mapassign|newstack)`)
 )
 
+// part is what a function does for the stream, for the README's breakdown:
+// the host's side, the guest's header (de)serialization, its host-call
+// and callback glue, allocation, GC, the rest of its runtime, and each
+// stage by the packages that make it.
+func part(name string) string {
+	c := category(name)
+	_, fn, _ := strings.Cut(name, " ")
+	switch {
+	case c == "host functions (e2e/host)" || strings.HasPrefix(c, "wazero"):
+		return "host: host functions and the calls in and out of wasm"
+	case !strings.HasPrefix(c, "guest "):
+		return "host: its model of Envoy around the plugin, its Go runtime, the kernel"
+	case c == "guest runtime: allocation":
+		return "guest: allocation"
+	case c == "guest runtime: GC" || fn == "gcWriteBarrier":
+		return "guest: garbage collection"
+	}
+	for _, g := range guestParts {
+		for _, prefix := range g.prefixes {
+			if strings.HasPrefix(fn, prefix) {
+				return "guest: " + g.name
+			}
+		}
+	}
+	return "guest: runtime and standard library (maps, memequal, ...)"
+}
+
+// guestParts name the guest's functions by prefix, first match wins.
+var guestParts = []struct {
+	name     string
+	prefixes []string
+}{
+	{"headers (de)serialized", []string{"main.parsePairs", "main.appendPairs", "main.headerPairs", "main.__headerMap_",
+		"github.com_tetratelabs_proxy_wasm_go_sdk_proxywasm_internal.SerializeMap", "github.com_tetratelabs_proxy_wasm_go_sdk_proxywasm_internal.DeserializeMap"}},
+	{"header edits (checked and applied)", []string{"main.editHeaders", "main.editList", "main.deleteHeader", "main.hasHeader", "main.hasOnly", "main.removes",
+		"main.applyEdits", "main.applyResponseEdits", "main.__httpContext_.preEdit"}},
+	{"denial reply (problem body, headers)", []string{"main.problemBody", "main.__httpContext_.sendProblem", "main.sendLocalResponse", "main.challenge",
+		"github.com_apiguard_apiguard_filters_verdict"}},
+	{"SDK and glue: callbacks, contexts, host-call wrappers, metrics", []string{"main.", "github.com_tetratelabs_proxy_wasm_go_sdk"}},
+	{"stage: route (authority, path, match)", []string{"github.com_apiguard_apiguard_filters_route", "github.com_apiguard_apiguard_filters_pipeline", "github.com_apiguard_apiguard_filters_stage"}},
+	{"stage: authentication (token, cache, claim headers)", []string{"github.com_apiguard_apiguard_filters_authn", "github.com_apiguard_apiguard_filters_jwt",
+		"github.com_tidwall_gjson", "crypto", "math_big", "golang.org_x_crypto"}},
+	{"stage: authorization", []string{"github.com_apiguard_apiguard_filters_authz", "github.com_apiguard_apiguard_filters_claims"}},
+	{"stage: rate limit", []string{"github.com_apiguard_apiguard_filters_ratelimit", "github.com_dchest_siphash", "net_netip"}},
+	{"stage: hardening, CORS, peer, validation", []string{"github.com_apiguard_apiguard_filters_harden", "github.com_apiguard_apiguard_filters_cors",
+		"github.com_apiguard_apiguard_filters_peer", "github.com_apiguard_apiguard_filters_spiffe", "github.com_apiguard_apiguard_filters_validate",
+		"github.com_apiguard_apiguard_filters_schema"}},
+}
+
 // guestPackage is the Go package of a guest function name, with "_" for
 // "/" as wasm names spell it ("github.com_x_y.F" is github.com_x_y).
 func guestPackage(fn string) string {
@@ -244,6 +293,15 @@ func (p profile) report(name string) string {
 		}
 	}
 	fmt.Fprintf(&b, "  guest %.2f µs, host %.2f µs (host functions, wazero, the host's Go runtime and the test loop)\n", perStream(side["guest"]), perStream(side["host"]))
+	parts := map[string]int{}
+	for fn, n := range p.samples {
+		parts[part(fn)] += n
+	}
+	fmt.Fprintf(&b, "  by part of the stream:\n")
+	for _, c := range sortedByCount(parts) {
+		fmt.Fprintf(&b, "    %-60s %6.2f µs %5.1f%%\n", c, perStream(parts[c]), 100*float64(parts[c])/float64(p.total))
+	}
+	fmt.Fprintf(&b, "  by package:\n")
 	for _, c := range sortedByCount(cats) {
 		fmt.Fprintf(&b, "  %-48s %6.2f µs %5.1f%%\n", c, perStream(cats[c]), 100*float64(cats[c])/float64(p.total))
 	}

@@ -167,16 +167,19 @@ class VM {
 
   stream() { return this.streams.get(this.effective); }
 
-  // guard counts the call and enforces the phase restrictions.
+  // guard counts the call and enforces the phase restrictions. Its
+  // parameters are listed, not gathered (...args, apply): an array per host
+  // call would be this host's cost, counted as the plugin's. No proxy-wasm
+  // or WASI import takes more than 12.
   guard(name, fn) {
     const vm = this;
-    return function (...args) {
+    return function (a, b, c, d, e, f, g, h, i, j, k, l) {
       vm.hostCalls++;
       if (vm.phase !== NORMAL) {
         const ok = vm.phase === INITIALIZE ? allowedDuringInitialize.has(name) : allowedDuringAllocate.has(name);
         if (!ok) throw new Error(`restricted_callback: ${name} called during ${vm.phase === INITIALIZE ? '_initialize' : 'proxy_on_memory_allocate'}`);
       }
-      return fn.apply(vm, args);
+      return fn.call(vm, a, b, c, d, e, f, g, h, i, j, k, l);
     };
   }
 
@@ -514,11 +517,13 @@ class VM {
   }
 
   // call runs an exported callback; a missing one is a no-op returning 0.
-  call(name, ...args) {
+  // Listed parameters, as in guard: no callback takes more than five, and
+  // a missing one reaches the module as 0.
+  call(name, a, b, c, d, e) {
     const fn = this.x[name];
     if (!fn) return 0;
-    this.effective = args[0];
-    return fn(...args) >>> 0;
+    this.effective = a;
+    return fn(a, b, c, d, e) >>> 0;
   }
 
   // start is WasmBase::start and configure: the root context,
