@@ -20,12 +20,15 @@ func TestV8HostReplaysStreams(t *testing.T) {
 	}
 	var scenarios []streamScenario
 	for _, sc := range streamScenarios() {
-		if sc.name == "apiguard-jwt-cached" || sc.name == "apiguard-no-route-404" {
+		// A denial, a cached token, a rate limit's budget spent by
+		// priming, and every stage at once.
+		switch sc.name {
+		case "apiguard-jwt-cached", "apiguard-no-route-404", "apiguard-rate-limited-429", "apiguard-full-pipeline":
 			scenarios = append(scenarios, sc)
 		}
 	}
-	if len(scenarios) != 2 {
-		t.Fatalf("found %d of the 2 scenarios", len(scenarios))
+	if len(scenarios) != 4 {
+		t.Fatalf("found %d of the 4 scenarios", len(scenarios))
 	}
 	const streams = 200
 	file := t.TempDir() + "/scenarios.json"
