@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strconv"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
@@ -46,9 +45,9 @@ func applyResponseEdits(e *stage.Edits, m *headerMap) error {
 // calls of one header map; it stops at the first call that fails. Where m
 // holds the map as it is (read; nil or unread: unknown), a call that would
 // change nothing is not made: removing a header the map lacks, or setting
-// one the map has once with that value and that e does not remove. Most of
+// one the map has once with that value and that e does not remove: most of
 // what hardening removes is absent from a response, and apiguard's own
-// replies carry every header their response phase sets (preEdit).
+// replies already carry some of what it sets.
 func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replace func(string, string) error) error {
 	var current [][2]string
 	known := m != nil && m.read && m.err == nil
@@ -108,70 +107,4 @@ func hasOnly(headers [][2]string, kv [2]string) bool {
 		}
 	}
 	return n == 1
-}
-
-// preEdit runs the response-headers phase on a local reply of apiguard's
-// own before it is sent (status, headers) and returns the headers with the
-// phase's edits made. The reply passes back through OnHttpResponseHeaders
-// as any response does, where the phase runs again, on what Envoy made of
-// the reply, and finds nothing left to change: its edits cost no host
-// call each.
-func (h *httpContext) preEdit(status int, headers [][2]string) [][2]string {
-	s := &h.stream
-	if len(s.Responders) == 0 {
-		return headers
-	}
-	m := &h.response
-	m.reset()
-	m.pairs = append(append(m.pairs, [2]string{":status", statusText(status)}), headers...)
-	m.read = true
-	h.plugin.pipeline.ResponseHeaders(s, m, h.plugin.state)
-	headers = editList(headers, &s.Response)
-	s.Response, s.ReplaceBody = stage.Edits{}, nil
-	m.reset()
-	return headers
-}
-
-// editList makes e's removals and sets on a header list, as the host makes
-// them on a map.
-func editList(list [][2]string, e *stage.Edits) [][2]string {
-	for _, name := range e.Remove {
-		if hasHeader(list, name) {
-			list = deleteHeader(list, name)
-		}
-	}
-	for _, kv := range e.Set {
-		if hasHeader(list, kv[0]) {
-			list = deleteHeader(list, kv[0])
-		}
-		list = append(list, kv)
-	}
-	return list
-}
-
-// deleteHeader removes the entries named name from list, in place; a
-// caller checks first (hasHeader), as moving entries costs a write barrier
-// each while the collector runs.
-func deleteHeader(list [][2]string, name string) [][2]string {
-	out := list[:0]
-	for _, kv := range list {
-		if kv[0] != name {
-			out = append(out, kv)
-		}
-	}
-	clear(list[len(out):])
-	return out
-}
-
-// statusTexts are the statuses of local replies as text, made on first use.
-var statusTexts [600]string
-
-func statusText(status int) string {
-	if status < 0 || status >= len(statusTexts) {
-		return strconv.Itoa(status)
-	}
-	if statusTexts[status] == "" {
-		statusTexts[status] = strconv.Itoa(status)
-	}
-	return statusTexts[status]
 }

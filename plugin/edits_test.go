@@ -46,14 +46,3 @@ func TestEditHeadersSkipsWhatChangesNothing(t *testing.T) {
 		})
 	}
 }
-
-// TestEditListIsWhatTheHostMakes: a reply's header list edited in place
-// ends as the map the host would make of it.
-func TestEditListIsWhatTheHostMakes(t *testing.T) {
-	list := [][2]string{{"content-type", "application/problem+json"}, {"cache-control", "no-store"}, {"server", "x"}, {"cache-control", "private"}}
-	got := editList(list, &stage.Edits{Remove: []string{"server"}, Set: [][2]string{{"cache-control", "no-store"}, {"x-frame-options", "DENY"}}})
-	want := [][2]string{{"content-type", "application/problem+json"}, {"cache-control", "no-store"}, {"x-frame-options", "DENY"}}
-	if !slices.Equal(got, want) {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-}

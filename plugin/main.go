@@ -416,10 +416,7 @@ func (h *httpContext) resumed(d verdict.Decision) {
 func (h *httpContext) answer(a *stage.Answer) types.Action {
 	h.plugin.metrics.answered.Increment(1)
 	h.replied = true
-	reply = h.preEdit(a.Status, append(reply[:0], a.Headers...))
-	err := sendLocalResponse(a.Status, reply, nil, -1)
-	clear(reply)
-	if err != nil {
+	if err := sendLocalResponse(a.Status, a.Headers, nil, -1); err != nil {
 		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
 	}
 	return types.ActionPause
@@ -428,7 +425,7 @@ func (h *httpContext) answer(a *stage.Answer) types.Action {
 func (h *httpContext) deny(d verdict.Decision) types.Action {
 	h.plugin.metrics.denied(d.Reason, h.routeStats)
 	h.replied, h.stream.Denied = true, d.Reason
-	h.sendProblem(d)
+	sendProblem(d)
 	return types.ActionPause
 }
 

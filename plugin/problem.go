@@ -45,7 +45,7 @@ var (
 
 // sendProblem answers the stream with a local reply. Its problem type is also
 // recorded as filter state (wasm.apiguard_decision) for Envoy's access logs.
-func (h *httpContext) sendProblem(d verdict.Decision) {
+func sendProblem(d verdict.Decision) {
 	reply = append(reply[:0], problemHeaders...)
 	if c := challenge(d.Reason); c != "" {
 		reply = append(reply, [2]string{"www-authenticate", c})
@@ -53,7 +53,6 @@ func (h *httpContext) sendProblem(d verdict.Decision) {
 	reply = append(reply, d.Headers...)
 	_ = setProperty("apiguard_decision", d.Reason.Code())
 	status := d.Reason.Status()
-	reply = h.preEdit(status, reply)
 	replyBody = problemBody(replyBody[:0], d)
 	err := sendLocalResponse(status, reply, replyBody, grpcStatus(status))
 	clear(reply)
