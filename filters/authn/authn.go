@@ -173,7 +173,11 @@ type Input struct {
 	Headers [][2]string
 	// Query is the raw query string.
 	Query string
+	// Now is the time tokens are checked at; when it is zero, Clock is
+	// read, once, and only when there is a token to check: a request
+	// without one (a flood of them, refused) never reads the clock.
 	Now   time.Time
+	Clock func() time.Time
 	// Keys holds each provider's current key set, indexed like Providers;
 	// nil while a provider has none.
 	Keys []*jwt.KeySet
@@ -279,6 +283,9 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 // verify verifies raw with provider p (index pi), or finds it in the
 // cache (cached).
 func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (tok *jwt.Token, cached bool, d verdict.Decision) {
+	if in.Now.IsZero() && in.Clock != nil {
+		in.Now = in.Clock()
+	}
 	if in.Cache != nil {
 		if tok, ok := in.Cache.Get(p.verifier, raw, in.Now); ok {
 			return tok, true, verdict.Decision{}

@@ -202,3 +202,30 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// TestTheClockIsReadOnlyForATokenToCheck: a request without a token is
+// refused without reading the clock (in wasm, two host calls); one with a
+// token reads it once, for the cache and the checks.
+func TestTheClockIsReadOnlyForATokenToCheck(t *testing.T) {
+	a, keys := compile(t)
+	idpOnly, _ := a.Require("r", []string{"idp"}, false)
+	cases := []struct {
+		name      string
+		headers   [][2]string
+		wantReads int
+		wantDeny  bool
+	}{
+		{name: "no token", headers: [][2]string{{"accept", "*/*"}}, wantReads: 0, wantDeny: true},
+		{name: "a token", headers: [][2]string{{"authorization", "Bearer " + idpToken("sub", `"alice"`)}}, wantReads: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			reads := 0
+			clock := func() time.Time { reads++; return now }
+			res := a.Authenticate(idpOnly, Input{Headers: tc.headers, Clock: clock, Keys: keys, Cache: jwt.NewCache(0, 0)})
+			if res.Denied() != tc.wantDeny || reads != tc.wantReads {
+				t.Fatalf("denied %t (%v), clock read %d times; want denied %t, %d reads", res.Denied(), res.Decision, reads, tc.wantDeny, tc.wantReads)
+			}
+		})
+	}
+}
