@@ -213,7 +213,9 @@ func bareVerify(t *testing.T, node string, budget time.Duration) map[string]map[
 	if out, err := exec.Command("go", "build", "-o", runner, "./cmd/wasirun").CombinedOutput(); err != nil {
 		t.Fatalf("building wasirun: %v\n%s", err, out)
 	}
-	args := []string{wasm, "-test.run", "^$", "-test.bench", "^BenchmarkVerify/cold-", "-test.benchtime", fmt.Sprintf("%ds", max(1, int(budget.Seconds())/10))}
+	// Best of three: the slowest runs are the machine's other work.
+	args := []string{wasm, "-test.run", "^$", "-test.bench", "^BenchmarkVerify/cold-", "-test.count", "3",
+		"-test.benchtime", fmt.Sprintf("%ds", max(1, int(budget.Seconds())/20))}
 	runs := map[string][]string{"wazero": append([]string{runner}, args...)}
 	if node != "" {
 		script, err := filepath.Abs("v8/wasi.mjs")
@@ -236,7 +238,7 @@ func bareVerify(t *testing.T, node string, budget time.Duration) map[string]map[
 			f := strings.Fields(line)
 			if len(f) >= 4 && f[3] == "ns/op" && strings.HasPrefix(f[0], "BenchmarkVerify/cold-") {
 				alg := strings.TrimSuffix(strings.TrimPrefix(f[0], "BenchmarkVerify/cold-"), "-2")
-				if ns, err := strconv.ParseFloat(f[2], 64); err == nil {
+				if ns, err := strconv.ParseFloat(f[2], 64); err == nil && (out[engine][alg] == 0 || ns < out[engine][alg]) {
 					out[engine][alg] = ns
 				}
 			}
@@ -249,8 +251,8 @@ func bareVerify(t *testing.T, node string, budget time.Duration) map[string]map[
 // writeVerifyTable compares each cold-verification stream with the bare
 // verification of the same algorithm in the same engine.
 func writeVerifyTable(w *bytes.Buffer, wz []streamStats, runs []v8Run, verify map[string]map[string]float64) {
-	fmt.Fprintf(w, "\n## Cold verification: whole stream vs bare verify\n\nThe bare verify is filters/jwt's BenchmarkVerify (every check of the token and its signature, same key types and sizes) compiled to wasm and run in the same engine: wazero through e2e/cmd/wasirun, V8 through e2e/v8/wasi.mjs. The stream is a whole cold-token stream of the table above (µs, mean).\n\n")
-	fmt.Fprintf(w, "| algorithm | engine | stream | bare verify | stream ÷ verify |\n|---|---|---:|---:|---:|\n")
+	fmt.Fprintf(w, "\n## Cold verification: whole stream vs bare verify\n\nThe bare verify is filters/jwt's BenchmarkVerify (every check of the token and its signature, same key types and sizes) compiled to wasm and run in the same engine, best of three runs: wazero through e2e/cmd/wasirun, V8 through e2e/v8/wasi.mjs. The stream is a whole cold-token stream of the table above, and the cached one a whole stream whose token the cache holds (µs, p50): what a stream costs besides the verification, which bounds the ratio from below at 1 + cached ÷ verify.\n\n")
+	fmt.Fprintf(w, "| algorithm | engine | cold stream | bare verify | stream ÷ verify | cached-token stream | 1 + cached ÷ verify |\n|---|---|---:|---:|---:|---:|---:|\n")
 	engines := []struct {
 		name  string
 		stats []streamStats
@@ -263,11 +265,11 @@ func writeVerifyTable(w *bytes.Buffer, wz []streamStats, runs []v8Run, verify ma
 	}
 	for _, alg := range []string{"RS256", "ES256", "EdDSA", "HS256"} {
 		for _, e := range engines {
-			s, bare := find(e.stats, "apiguard-jwt-cold-"+alg), verify[e.name][alg]
-			if s == nil || bare == 0 {
+			s, cached, bare := find(e.stats, "apiguard-jwt-cold-"+alg), find(e.stats, "apiguard-jwt-cached"), verify[e.name][alg]
+			if s == nil || cached == nil || bare == 0 {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f |\n", alg, e.name, us(s.NsPerStream), us(bare), s.NsPerStream/bare)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %.2f | %s | %.2f |\n", alg, e.name, us(s.P50), us(bare), s.P50/bare, us(cached.P50), 1+cached.P50/bare)
 		}
 	}
 }
