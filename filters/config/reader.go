@@ -6,8 +6,6 @@
 package config
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -81,14 +79,8 @@ func (r *Reader) Parse(raw []byte) (gjson.Result, bool) {
 		r.Errorf("configuration", "empty; expected a JSON object")
 		return gjson.Result{}, false
 	}
-	var probe json.RawMessage
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			r.Errorf("configuration", "invalid JSON at byte %d: %v", syn.Offset, syn)
-		} else {
-			r.Errorf("configuration", "invalid JSON: %v", err)
-		}
+	if offset, msg := checkSyntax(raw); msg != "" {
+		r.Errorf("configuration", "invalid JSON at byte %d: %s", offset, msg)
 		return gjson.Result{}, false
 	}
 	return gjson.ParseBytes(raw), true

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// syntaxCases cover every way checkSyntax can refuse a document, and the
+// documents it must accept; each is also a seed of FuzzCheckSyntax.
+var syntaxCases = []struct {
+	name, data string
+	offset     int
+	msg        string
+}{
+	{name: "object", data: `{"routes": [{"a": 1.5e-3, "b": [true, false, null], "c": "\u00e9\n"}]}`},
+	{name: "top-level number", data: `  -0.5E+10 `},
+	{name: "top-level string", data: `"x"`},
+	{name: "invalid UTF-8 in a string", data: "\"\xff\xfe\""},
+	{name: "empty containers", data: `{"a": {}, "b": []}`},
+	{name: "only spaces", data: " \t\r\n", offset: 4, msg: "unexpected end of JSON input"},
+	{name: "trailing garbage", data: `{"routes": []} x`, offset: 16, msg: "invalid character 'x' after top-level value"},
+	{name: "two values", data: `1 2`, offset: 3, msg: "invalid character '2' after top-level value"},
+	{name: "unclosed object", data: `{"a": 1`, offset: 7, msg: "unexpected end of JSON input"},
+	{name: "unclosed array", data: `[1,`, offset: 3, msg: "unexpected end of JSON input"},
+	{name: "unclosed string", data: `{"a`, offset: 3, msg: "unexpected end of JSON input"},
+	{name: "value expected", data: `{"a": }`, offset: 7, msg: "invalid character '}' looking for beginning of value"},
+	{name: "trailing comma in array", data: `[1,]`, offset: 4, msg: "invalid character ']' looking for beginning of value"},
+	{name: "trailing comma in object", data: `{"a": 1,}`, offset: 9, msg: "invalid character '}' looking for beginning of object key string"},
+	{name: "unquoted key", data: `{a: 1}`, offset: 2, msg: "invalid character 'a' looking for beginning of object key string"},
+	{name: "missing colon", data: `{"a" 1}`, offset: 6, msg: "invalid character '1' after object key"},
+	{name: "missing comma in object", data: `{"a": 1 "b": 2}`, offset: 9, msg: "invalid character '\"' after object key:value pair"},
+	{name: "missing comma in array", data: `[1 2]`, offset: 4, msg: "invalid character '2' after array element"},
+	{name: "control character in string", data: "\"a\tb\"", offset: 3, msg: `invalid character '\t' in string literal`},
+	{name: "bad escape", data: `"\x"`, offset: 3, msg: "invalid character 'x' in string escape code"},
+	{name: "escape at end", data: `"\`, offset: 2, msg: "invalid character ' ' in string escape code"},
+	{name: "bad unicode escape", data: `"\u12g4"`, offset: 6, msg: `invalid character 'g' in \u hexadecimal character escape`},
+	{name: "leading zero", data: `[01]`, offset: 3, msg: "invalid character '1' after array element"},
+	{name: "lone minus", data: `-`, offset: 1, msg: "invalid character ' ' in numeric literal"},
+	{name: "minus letter", data: `[-a]`, offset: 3, msg: "invalid character 'a' in numeric literal"},
+	{name: "no digit after point", data: `1.e3`, offset: 3, msg: "invalid character 'e' after decimal point in numeric literal"},
+	{name: "no exponent digit", data: `[1e+]`, offset: 5, msg: "invalid character ']' in exponent of numeric literal"},
+	{name: "bad literal", data: `[tru]`, offset: 5, msg: "invalid character ']' in literal true (expecting 'e')"},
+	{name: "literal cut short", data: `fal`, offset: 3, msg: "invalid character ' ' in literal false (expecting 's')"},
+	{name: "quote in message", data: `'a'`, offset: 1, msg: `invalid character '\'' looking for beginning of value`},
+	{name: "high byte in message", data: "\xff", offset: 1, msg: "invalid character 'ÿ' looking for beginning of value"},
+	{name: "nested to the limit", data: strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)},
+	{name: "nested past the limit", data: strings.Repeat(`{"a":`, maxDepth) + "[", offset: 5*maxDepth + 1, msg: "invalid character '[' exceeded max depth"},
+}
+
+func TestCheckSyntax(t *testing.T) {
+	for _, tc := range syntaxCases {
+		t.Run(tc.name, func(t *testing.T) {
+			offset, msg := checkSyntax([]byte(tc.data))
+			if offset != tc.offset || msg != tc.msg {
+				t.Errorf("checkSyntax = %d %q, want %d %q", offset, msg, tc.offset, tc.msg)
+			}
+		})
+	}
+}
+
+// FuzzCheckSyntax holds checkSyntax to encoding/json's verdict, offset and
+// message on any input: the configuration errors operators saw before it
+// replaced json.Unmarshal.
+func FuzzCheckSyntax(f *testing.F) {
+	for _, tc := range syntaxCases {
+		f.Add([]byte(tc.data))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return // Parse refuses an empty document before checking it
+		}
+		offset, msg := checkSyntax(data)
+		var raw json.RawMessage
+		err := json.Unmarshal(data, &raw)
+		var syn *json.SyntaxError
+		switch {
+		case err == nil && msg != "":
+			t.Fatalf("encoding/json accepts %q, checkSyntax says %d %q", data, offset, msg)
+		case err == nil:
+		case !errors.As(err, &syn):
+			t.Fatalf("encoding/json: %v", err)
+		case int(syn.Offset) != offset || syn.Error() != msg:
+			t.Fatalf("%q: checkSyntax = %d %q, encoding/json %d %q", data, offset, msg, syn.Offset, syn.Error())
+		}
+	})
+}
+
+// BenchmarkCheckSyntax checks a 1,000-route policy, as configure does.
+func BenchmarkCheckSyntax(b *testing.B) {
+	routes := make([]string, 1000)
+	for i := range routes {
+		routes[i] = `{"name": "svc` + strconv.Itoa(i) + `", "match": {"path": "/svc` + strconv.Itoa(i) + `/items/{id}", "methods": ["GET"]}, "auth": "none"}`
+	}
+	data := []byte(`{"routes": [` + strings.Join(routes, ",\n") + `]}`)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, msg := checkSyntax(data); msg != "" {
+			b.Fatal(msg)
+		}
+	}
+}
