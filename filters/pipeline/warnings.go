@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,13 +29,20 @@ func (w Warning) String() string { return w.Path + ": " + w.Message }
 func (p *Pipeline) Warnings() []Warning { return p.warnings }
 
 func (p *Pipeline) findWarnings(cfg Config, settings map[string]Host) []Warning {
+	// Only a protected route has near misses to warn of, and only when
+	// something lets requests through without a token: a route that needs
+	// none, or a default that allows.
+	protected := func(i int) bool { return !cfg.Routes[i].Auth.Public && !cfg.Routes[i].Auth.Optional }
+	open := slices.Contains(p.defaultAllow, true)
+	for i := 0; i < len(cfg.Routes) && !open; i++ {
+		open = !protected(i)
+	}
+	if !open {
+		return nil
+	}
 	var out []Warning
 	hosts := p.table.Hosts()
-	for _, s := range p.table.Shadows() {
-		r := cfg.Routes[s.Route]
-		if r.Auth.Public || r.Auth.Optional {
-			continue
-		}
+	for _, s := range p.table.Shadows(protected) {
 		var served string
 		switch {
 		case s.By < 0 && p.defaultAllow[s.In]:

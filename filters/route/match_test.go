@@ -271,7 +271,7 @@ func FuzzShadows(f *testing.F) {
 			return
 		}
 		var p Params
-		for _, s := range table.Shadows() {
+		for _, s := range table.Shadows(nil) {
 			if s.Route == s.By || len(s.Methods) == 0 {
 				t.Fatalf("shadow %+v", s)
 			}

@@ -128,3 +128,21 @@ func BenchmarkMatchHosts(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkShadows is the near-miss search over 1,000 routes, which
+// configure runs when some route or default lets requests through without
+// a token (pipeline's warnings).
+func BenchmarkShadows(b *testing.B) {
+	specs := []Spec{{Name: "health", Path: "/healthz", Methods: []string{"GET"}}}
+	for i := len(specs); i < 1000; i++ {
+		specs = append(specs, Spec{Name: fmt.Sprint("r", i), Path: fmt.Sprintf("/tenants/{tenant}/things%d/{id}", i), Methods: []string{"GET", "PUT"}})
+	}
+	t, errs := Compile(specs)
+	if errs != nil {
+		b.Fatal(errs)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		t.Shadows(nil)
+	}
+}

@@ -3,8 +3,6 @@ package route
 import (
 	"slices"
 	"strings"
-
-	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // Variant is how a request differs from the form a route was written for.
@@ -57,36 +55,44 @@ type Shadow struct {
 // PATCH (RFC 5789).
 var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 
-// Shadows matches each route's variants against the routes of its host
-// groups and returns every one another route serves, by group, then in
-// route order. It is meant for compile time: each call does a few matches
-// per route segment and host.
-func (t *Table) Shadows() []Shadow {
+// Shadows matches the variants of each route that of accepts (nil: every
+// route) against the routes of its host groups and returns every one
+// another route serves, by group, then in route order. It is meant for
+// compile time: each route costs a walk of the table per variant path.
+func (t *Table) Shadows(of func(route int) bool) []Shadow {
 	var out []Shadow
+	var sc shadowScratch
 	for g := range t.groups {
 		for _, i := range t.groups[g].routes {
-			out = t.shadows(out, g, i)
+			if of == nil || of(i) {
+				out = t.shadows(out, &sc, g, i)
+			}
 		}
 	}
 	return out
 }
 
+// shadowScratch is what the probes of one Shadows call reuse.
+type shadowScratch struct {
+	params  Params
+	serving []servingTerminal
+}
+
 // shadows appends route i's near misses in host group g.
-func (t *Table) shadows(out []Shadow, g, i int) []Shadow {
-	var p Params
+func (t *Table) shadows(out []Shadow, sc *shadowScratch, g, i int) []Shadow {
 	c := t.routes[i]
 	trailing := c.slash == withSlash
-	path := c.example(trailing, -1, nil)
+	path := c.example(trailing, -1, "")
 	method := "GET"
 	if c.methods != nil {
 		method = c.methods[0]
 	}
 	if c.slash != eitherSlash {
-		out = t.probe(out, len(out), &p, g, i, TrailingSlash, []string{method}, c.example(!trailing, -1, nil))
+		out = t.probe(out, len(out), sc, g, i, TrailingSlash, c.example(!trailing, -1, ""), method)
 	}
 	if g != AnyHost {
 		from := len(out)
-		out = t.probe(out, from, &p, AnyHost, i, Port, []string{method}, path)
+		out = t.probe(out, from, sc, AnyHost, i, Port, path, method)
 		for k := from; k < len(out); k++ {
 			out[k].Host = g
 		}
@@ -94,63 +100,95 @@ func (t *Table) shadows(out []Shadow, g, i int) []Shadow {
 	// One segment at a time, upper- then lower-cased: a route that serves
 	// the variant must match the other segments as written.
 	caseFrom := len(out)
-	for k := range c.segs {
+	for k, seg := range c.segs {
+		if strings.HasPrefix(seg, "{") {
+			continue
+		}
 		for _, fold := range []func(string) string{strings.ToUpper, strings.ToLower} {
-			if v := c.example(trailing, k, fold); v != path {
-				out = t.probe(out, caseFrom, &p, g, i, Case, []string{method}, v)
+			if v := fold(seg); v != seg {
+				out = t.probe(out, caseFrom, sc, g, i, Case, c.example(trailing, k, v), method)
 			}
 		}
 	}
 	if c.methods != nil {
-		var others []string
-		for _, m := range probeMethods {
-			if !slices.Contains(c.methods, m) && (m != "HEAD" || !slices.Contains(c.methods, "GET")) {
-				others = append(others, m)
-			}
-		}
 		from := len(out)
-		out = t.probe(out, from, &p, g, i, Method, others, path)
+		out = t.probe(out, from, sc, g, i, Method, path, c.methods...)
 		if c.slash == eitherSlash && !c.glob && len(c.segs) > 0 {
-			out = t.probe(out, from, &p, g, i, Method, others, path+"/")
+			out = t.probe(out, from, sc, g, i, Method, path+"/", c.methods...)
 		}
 	}
 	return out
 }
 
-// probe appends a Shadow for each other route that serves some of methods on
-// path, unless one in out[from:] already names that route for another path.
-func (t *Table) probe(out []Shadow, from int, p *Params, g, route int, v Variant, methods []string, path string) []Shadow {
-	for _, m := range methods {
-		by, d := t.Match(g, m, path, p)
-		if d.Reason == verdict.MethodNotAllowed || by == route {
-			continue
+// probe appends a Shadow for each other route that serves path: for variant
+// Method, on the methods of probeMethods that listed (route's methods) does
+// not serve, else on listed[0]. A route already named in out[from:] for
+// another path is not named again. The table is walked once for all the
+// methods (Table.serving).
+func (t *Table) probe(out []Shadow, from int, sc *shadowScratch, g, route int, v Variant, path string, listed ...string) []Shadow {
+	sc.serving = t.serving(g, path, &sc.params, sc.serving[:0])
+	if v != Method {
+		return t.record(out, from, sc.serving, g, route, v, path, listed[0])
+	}
+	for _, m := range probeMethods {
+		if !slices.Contains(listed, m) && (m != "HEAD" || !slices.Contains(listed, "GET")) {
+			out = t.record(out, from, sc.serving, g, route, v, path, m)
 		}
-		k := from
-		for k < len(out) && out[k].By != by {
-			k++
+	}
+	return out
+}
+
+// record appends the Shadow of method m on path, which the terminals of
+// serving (in precedence order) serve, unless m is served by route itself
+// or refused with a 405.
+func (t *Table) record(out []Shadow, from int, serving []servingTerminal, g, route int, v Variant, path, m string) []Shadow {
+	by := -1
+	for _, st := range serving {
+		if r, ok := st.t.find(m, st.trailing); ok {
+			by = r
+			break
 		}
-		switch {
-		case k == len(out):
-			out = append(out, Shadow{Route: route, By: by, Host: g, In: g, Variant: v, Methods: []string{m}, Path: path})
-		case out[k].Path == path:
-			out[k].Methods = append(out[k].Methods, m)
-		}
+	}
+	if by == route || by < 0 && len(serving) > 0 {
+		return out
+	}
+	k := from
+	for k < len(out) && out[k].By != by {
+		k++
+	}
+	switch {
+	case k == len(out):
+		out = append(out, Shadow{Route: route, By: by, Host: g, In: g, Variant: v, Methods: []string{m}, Path: path})
+	case out[k].Path == path:
+		out[k].Methods = append(out[k].Methods, m)
 	}
 	return out
 }
 
 // example is a request path the route matches as written, but for literal
-// segment folded (-1: none), passed through fold. Each {param} is sent as
-// itself (no literal route segment can contain a brace), a glob as its prefix.
-func (c compiled) example(trailing bool, folded int, fold func(string) string) string {
+// segment folded (-1: none), replaced by with. Each {param} is sent as
+// itself (no literal route segment can contain a brace), a glob as its
+// prefix.
+func (c compiled) example(trailing bool, folded int, with string) string {
 	if len(c.segs) == 0 {
 		return "/"
 	}
+	n := 0
+	for _, s := range c.segs {
+		n += 1 + len(s)
+	}
+	if folded >= 0 {
+		n += len(with) - len(c.segs[folded])
+	}
+	if trailing {
+		n++
+	}
 	var b strings.Builder
+	b.Grow(n)
 	for k, s := range c.segs {
 		b.WriteByte('/')
-		if k == folded && !strings.HasPrefix(s, "{") {
-			s = fold(s)
+		if k == folded {
+			s = with
 		}
 		b.WriteString(s)
 	}

@@ -3,6 +3,8 @@ package route
 import (
 	"reflect"
 	"testing"
+
+	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 func TestShadowsFindNearMissesServedByAnotherRoute(t *testing.T) {
@@ -101,9 +103,74 @@ func TestShadowsFindNearMissesServedByAnotherRoute(t *testing.T) {
 			if errs != nil {
 				t.Fatal(errs)
 			}
-			if got := table.Shadows(); !reflect.DeepEqual(got, tc.want) {
+			if got := table.Shadows(nil); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Shadows =\n%+v\nwant\n%+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// FuzzServing holds the walk that collects every terminal serving a path
+// (which Shadows probes all methods with at once) to Match, method by
+// method: the first terminal with an entry for the method is Match's route,
+// and a path some terminal serves but none for the method is a 405.
+func FuzzServing(f *testing.F) {
+	f.Add("/a/{x}/c", "GET", false, "/a/b/**", "POST", "/{y}/b/c", "", "/a/b/c")
+	f.Add("/0", "GET", false, "/0/", "POST", "/**", "DELETE", "/0/")
+	f.Add("/keys/", "", true, "/{any}/", "GET", "/keys", "HEAD", "/keys")
+	f.Fuzz(func(t *testing.T, path1, method1 string, strict1 bool, path2, method2, path3, method3, request string) {
+		specs := []Spec{{Path: path1, StrictSlash: strict1}, {Path: path2}, {Path: path3}}
+		for i, m := range []string{method1, method2, method3} {
+			if m != "" {
+				specs[i].Methods = []string{m}
+			}
+		}
+		table, errs := Compile(specs)
+		if errs != nil {
+			return
+		}
+		var p Params
+		serving := table.serving(AnyHost, request, &p, nil)
+		for _, m := range append([]string{"get", method1, method2, method3}, probeMethods...) {
+			want, d := table.Match(AnyHost, m, request, &p)
+			got := -1
+			for _, st := range serving {
+				if r, ok := st.t.find(m, st.trailing); ok {
+					got = r
+					break
+				}
+			}
+			if got != want || got < 0 && (len(serving) > 0) != (d.Reason == verdict.MethodNotAllowed) {
+				t.Fatalf("%s %s: serving says route %d (%d terminals), Match %d (%v)", m, request, got, len(serving), want, d.Reason)
+			}
+		}
+	})
+}
+
+// TestShadowsOfSomeRoutes: Shadows(of) is Shadows(nil) without the routes
+// of refuses.
+func TestShadowsOfSomeRoutes(t *testing.T) {
+	table, errs := Compile([]Spec{
+		{Name: "admin", Path: "/admin", Methods: []string{"GET"}},
+		{Name: "docs", Path: "/Docs/{page}", Methods: []string{"GET"}},
+		{Name: "all", Path: "/**"},
+	})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	all := table.Shadows(nil)
+	for _, keep := range []int{0, 1, 2} {
+		var want []Shadow
+		for _, s := range all {
+			if s.Route == keep {
+				want = append(want, s)
+			}
+		}
+		if got := table.Shadows(func(i int) bool { return i == keep }); !reflect.DeepEqual(got, want) {
+			t.Errorf("Shadows of route %d =\n%+v\nwant\n%+v", keep, got, want)
+		}
+	}
+	if len(all) == 0 {
+		t.Fatal("the table has no near misses to filter")
 	}
 }

@@ -66,6 +66,32 @@ type search struct {
 	// allow is the most specific matching terminal's Allow, for a 405.
 	allow   string
 	matched bool
+	// serving, when set, makes the walk go on past every terminal that
+	// serves the path, collecting them (Table.serving).
+	serving *[]servingTerminal
+}
+
+// servingTerminal is a terminal that serves a path, and the path's slash
+// form there.
+type servingTerminal struct {
+	t        *terminal
+	trailing int
+}
+
+// serving appends to buf every terminal of host group g that serves a
+// normalized path, in the order Match tries them: the route Match finds for
+// a method is the first of them that has an entry serving it, and Match
+// answers 405 when none does. One walk thus answers for every method.
+func (t *Table) serving(g int, path string, params *Params, buf []servingTerminal) []servingTerminal {
+	params.Reset()
+	if !strings.HasPrefix(path, "/") {
+		return buf
+	}
+	params.memo.known, params.memo.looked = 0, 0
+	s := search{params: params, serving: &buf}
+	t.walk(t.groups[g].root, path[1:], false, 0, 0, &s)
+	params.Reset()
+	return buf
 }
 
 // Match finds the most specific route of host group g (see Host) for a
@@ -182,6 +208,10 @@ func (s *search) try(t *terminal, trailing int) (int, bool) {
 	}
 	if !s.matched {
 		s.matched, s.allow = true, t.allow[trailing]
+	}
+	if s.serving != nil {
+		*s.serving = append(*s.serving, servingTerminal{t, trailing})
+		return 0, false
 	}
 	return t.find(s.method, trailing)
 }
