@@ -46,6 +46,10 @@ type settings struct {
 	assumeHTTPS   bool
 	requireHTTPS  bool
 	replaceErrors bool
+	// inherited is the global settings compiled, once: the stage of every
+	// route without its own "response" field (a stage is immutable, so
+	// they share it), nil when they harden nothing.
+	inherited stage.Stage
 }
 
 // Global reads the top-level "response" field: the settings every route
@@ -56,6 +60,7 @@ func Global(r *config.Reader, path string, v gjson.Result) any {
 		s.read(r, path, v)
 		s.check(r, path)
 	}
+	s.inherited = s.compile()
 	return s
 }
 
@@ -65,12 +70,13 @@ func Global(r *config.Reader, path string, v gjson.Result) any {
 // through what the policy strips). It returns nil when the result hardens
 // nothing.
 func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.Stage {
+	if !v.Exists() {
+		return global.(*settings).inherited
+	}
 	s := *global.(*settings)
 	s.headers = maps.Clone(s.headers)
-	if v.Exists() {
-		s.read(r, path, v)
-		s.check(r, path)
-	}
+	s.read(r, path, v)
+	s.check(r, path)
 	return s.compile()
 }
 
