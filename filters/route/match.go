@@ -210,7 +210,6 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 		t.group(h)
 	}
 	var errs []config.Error
-	shapes := map[string][]int{}
 	for i, s := range specs {
 		prefix := "routes[" + strconv.Itoa(i) + "].match"
 		segs, names, err := parseTemplate(s.Path)
@@ -243,8 +242,12 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 		}
 		t.routes[i] = c
 		for k, g := range groups {
-			shape := strconv.Itoa(g) + shapeOf(c)
-			for _, j := range shapes[shape] {
+			// The routes of one shape in a group, the path without its
+			// parameters' names and trailing slash, end at the same
+			// terminal.
+			term := t.insert(t.groups[g].root, c)
+			for _, e := range term.entries {
+				j := e.route
 				if !overlap(methods, specs[j].Methods) || !c.slash.overlaps(t.routes[j].slash) {
 					continue
 				}
@@ -254,9 +257,8 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 					errs = append(errs, config.Errorf(prefix+".hosts["+strconv.Itoa(k)+"]", "same host %q and path shape as routes[%d] with overlapping methods", t.groups[g].pattern, j))
 				}
 			}
-			shapes[shape] = append(shapes[shape], i)
 			t.groups[g].routes = append(t.groups[g].routes, i)
-			t.insert(t.groups[g].root, c, entry{route: i, methods: methods, slash: c.slash})
+			term.entries = append(term.entries, entry{route: i, methods: methods, slash: c.slash})
 		}
 	}
 	if len(errs) > 0 {
@@ -344,24 +346,6 @@ func (t *Table) Host(host string) int {
 // later stages can check references like "{tenant}" at compile time.
 func (t *Table) ParamNames(i int) []string { return t.routes[i].params }
 
-// shapeOf is the path with parameter names erased and without its trailing
-// slash, so "/x" and "/x/" are one shape; a glob keeps its "/**".
-func shapeOf(c compiled) string {
-	var b strings.Builder
-	for _, s := range c.segs {
-		b.WriteByte('/')
-		if strings.HasPrefix(s, "{") {
-			b.WriteString("{}")
-		} else {
-			b.WriteString(s)
-		}
-	}
-	if c.glob {
-		b.WriteString("/**")
-	}
-	return b.String()
-}
-
 func overlap(a []string, b []string) bool {
 	if a == nil || len(b) == 0 {
 		return true
@@ -374,7 +358,9 @@ func overlap(a []string, b []string) bool {
 	return false
 }
 
-func (t *Table) insert(n *node, c compiled, e entry) {
+// insert adds the nodes of c's path below n and returns the terminal its
+// route ends at, for the caller to add its entry.
+func (t *Table) insert(n *node, c compiled) *terminal {
 	for _, s := range c.segs {
 		if strings.HasPrefix(s, "{") {
 			if n.param == nil {
@@ -392,13 +378,34 @@ func (t *Table) insert(n *node, c compiled, e entry) {
 			}
 			child = &node{}
 			n.literals = append(n.literals, literalChild{s, id, child})
+			n.index(len(n.literals) - 1)
 		}
 		n = child
 	}
 	if c.glob {
-		n.glob.entries = append(n.glob.entries, e)
-	} else {
-		n.exact.entries = append(n.exact.entries, e)
+		return &n.glob
+	}
+	return &n.exact
+}
+
+// index keeps the maps of a node with many literal children up to date
+// with its list once literal child i was added: they are built as the list
+// outgrows maxLiteralList, so that inserting many routes under one node
+// looks each segment up in a map, not in a list that grows with them.
+func (n *node) index(i int) {
+	switch {
+	case len(n.literals) <= maxLiteralList:
+	case n.literalMap == nil:
+		n.literalMap = make(map[string]*node, 2*len(n.literals))
+		n.idMap = make(map[int32]*node, 2*len(n.literals))
+		for _, c := range n.literals {
+			n.literalMap[c.segment] = c.child
+			n.idMap[c.id] = c.child
+		}
+	default:
+		c := n.literals[i]
+		n.literalMap[c.segment] = c.child
+		n.idMap[c.id] = c.child
 	}
 }
 
@@ -408,14 +415,6 @@ func (n *node) finish() {
 	for _, t := range []*terminal{&n.exact, &n.glob} {
 		for f := range t.allow {
 			t.has[f], t.allow[f] = allowHeader(t.entries, f)
-		}
-	}
-	if len(n.literals) > maxLiteralList {
-		n.literalMap = make(map[string]*node, len(n.literals))
-		n.idMap = make(map[int32]*node, len(n.literals))
-		for _, c := range n.literals {
-			n.literalMap[c.segment] = c.child
-			n.idMap[c.id] = c.child
 		}
 	}
 	for _, c := range n.literals {
