@@ -2,7 +2,6 @@ package route
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -264,8 +263,9 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	allows := map[string]string{}
 	for _, g := range t.groups {
-		g.root.finish()
+		g.root.finish(allows)
 	}
 	return t, nil
 }
@@ -411,24 +411,27 @@ func (n *node) index(i int) {
 
 // finish precomputes each terminal's Allow header and puts method-restricted
 // entries before an any-method one.
-func (n *node) finish() {
-	for _, t := range []*terminal{&n.exact, &n.glob} {
+func (n *node) finish(allows map[string]string) {
+	for _, t := range [2]*terminal{&n.exact, &n.glob} {
 		for f := range t.allow {
-			t.has[f], t.allow[f] = allowHeader(t.entries, f)
+			t.has[f], t.allow[f] = allowHeader(t.entries, f, allows)
 		}
 	}
 	for _, c := range n.literals {
-		c.child.finish()
+		c.child.finish(allows)
 	}
 	if n.param != nil {
-		n.param.finish()
+		n.param.finish(allows)
 	}
 }
 
-// allowHeader lists the methods of the entries serving slash form f.
-func allowHeader(entries []entry, f int) (bool, string) {
+// allowHeader lists the methods of the entries serving slash form f. The
+// lists repeat across a table's routes (most say GET, HEAD), so allows
+// keeps one string per distinct list.
+func allowHeader(entries []entry, f int, allows map[string]string) (bool, string) {
 	has := false
-	var ms []string
+	var buf [16]string
+	ms := buf[:0]
 	for _, e := range entries {
 		if !e.slash.serves(f) {
 			continue
@@ -442,6 +445,22 @@ func allowHeader(entries []entry, f int) (bool, string) {
 			ms = append(ms, "HEAD")
 		}
 	}
-	sort.Strings(ms)
-	return has, strings.Join(slices.Compact(ms), ", ")
+	if len(ms) == 0 {
+		return has, ""
+	}
+	slices.Sort(ms)
+	var line [128]byte
+	b := line[:0]
+	for i, m := range slices.Compact(ms) {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, m...)
+	}
+	if s, ok := allows[string(b)]; ok {
+		return true, s
+	}
+	s := string(b)
+	allows[s] = s
+	return true, s
 }

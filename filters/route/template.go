@@ -3,6 +3,7 @@ package route
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -89,15 +90,18 @@ func checkMethods(prefix string, methods []string) ([]string, []config.Error) {
 	}
 	var errs []config.Error
 	for j, m := range methods {
-		path := fmt.Sprintf("%s.methods[%d]", prefix, j)
+		var problem string
 		switch {
 		case !httpsyntax.IsToken(m):
-			errs = append(errs, config.Errorf(path, "%q is not an HTTP method", m))
+			problem = "%q is not an HTTP method"
 		case strings.ToUpper(m) != m:
-			errs = append(errs, config.Errorf(path, "%q must be upper-case (methods are case-sensitive)", m))
+			problem = "%q must be upper-case (methods are case-sensitive)"
 		case slices.Contains(methods[:j], m):
-			errs = append(errs, config.Errorf(path, "%q is listed twice", m))
+			problem = "%q is listed twice"
+		default:
+			continue
 		}
+		errs = append(errs, config.Errorf(prefix+".methods["+strconv.Itoa(j)+"]", problem, m))
 	}
 	return slices.Clone(methods), errs
 }
