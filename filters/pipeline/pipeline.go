@@ -208,9 +208,12 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 			early = append(early, r.Peer)
 			errs = append(errs, checkOrToken(path, r)...)
 		}
-		captured := r.Match.Params()
+		var captured []string
 		for _, st := range r.Stages {
 			if ps, ok := st.(stage.ParamStage); ok {
+				if captured == nil {
+					captured = r.Match.Params()
+				}
 				for _, u := range ps.PathParams() {
 					if !slices.Contains(captured, u.Name) {
 						errs = append(errs, config.Errorf(u.Path, "the route's path template captures no parameter {%s}", u.Name))
