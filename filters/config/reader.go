@@ -104,9 +104,8 @@ func (r *Reader) Object(path string, v gjson.Result, fields Fields) {
 		r.Errorf(path, "must be an object, got %s", Kind(v))
 		return
 	}
-	seen := map[string]bool{}
-	r.eachKey(path, v, func(p, key string, val gjson.Result) {
-		seen[key] = true
+	var seen keySet
+	r.eachKey(path, v, &seen, func(p, key string, val gjson.Result) {
 		if f, known := fields[key]; known {
 			f.Read(p, val)
 		} else {
@@ -115,7 +114,7 @@ func (r *Reader) Object(path string, v gjson.Result, fields Fields) {
 	})
 	var missing []string
 	for key, f := range fields {
-		if f.Required && !seen[key] {
+		if f.Required && !seen.has(key) {
 			missing = append(missing, key)
 		}
 	}
@@ -134,9 +133,21 @@ func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int
 	if trace != nil {
 		trace.elements(path, v)
 	}
-	for i, el := range v.Array() {
-		each(path+"["+strconv.Itoa(i)+"]", i, el)
-	}
+	i := 0
+	v.ForEach(func(_, el gjson.Result) bool {
+		each(Index(path, i), i, el)
+		i++
+		return true
+	})
+}
+
+// Index is the path of element i of the array at path.
+func Index(path string, i int) string {
+	b := make([]byte, 0, len(path)+8)
+	b = append(b, path...)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(i), 10)
+	return string(append(b, ']'))
 }
 
 func (r *Reader) Str(path string, v gjson.Result) (string, bool) {
@@ -229,23 +240,59 @@ func (r *Reader) EachKey(path string, v gjson.Result, each func(path, key string
 	if trace != nil {
 		trace.keys(path, v)
 	}
-	r.eachKey(path, v, each)
+	var seen keySet
+	r.eachKey(path, v, &seen, each)
 }
 
-func (r *Reader) eachKey(path string, v gjson.Result, each func(path, key string, v gjson.Result)) {
+func (r *Reader) eachKey(path string, v gjson.Result, seen *keySet, each func(path, key string, v gjson.Result)) {
 	if !v.IsObject() {
 		r.Errorf(path, "must be an object, got %s", Kind(v))
 		return
 	}
-	seen := map[string]bool{}
 	v.ForEach(func(k, val gjson.Result) bool {
 		key := k.String()
-		if seen[key] {
-			r.Errorf(Join(path, key), "duplicate key")
-		} else {
+		if seen.add(key) {
 			each(Join(path, key), key, val)
+		} else {
+			r.Errorf(Join(path, key), "duplicate key")
 		}
-		seen[key] = true
 		return true
 	})
+}
+
+// keySet holds the keys of one object read so far: a list scanned in
+// order while it is short, as most objects are, and a map past that. In
+// wasm a map lookup hashes the key without AES instructions, and configure
+// looks up every key of every route.
+type keySet struct {
+	short [16]string
+	n     int
+	long  map[string]struct{}
+}
+
+// add adds key, reporting false if it was there.
+func (s *keySet) add(key string) bool {
+	if s.has(key) {
+		return false
+	}
+	switch {
+	case s.n < len(s.short):
+		s.short[s.n] = key
+		s.n++
+	case s.long == nil:
+		s.long = map[string]struct{}{key: {}}
+	default:
+		s.long[key] = struct{}{}
+	}
+	return true
+}
+
+func (s *keySet) has(key string) bool {
+	for _, k := range s.short[:s.n] {
+		if k == key {
+			return true
+		}
+	}
+	_, ok := s.long[key]
+	return ok
 }
