@@ -46,7 +46,8 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 	maps.Copy(fields, config.Fields{
 		"providers": {Read: func(p string, v gjson.Result) { cfg.Providers = authn.ReadProviders(r, p, v) }},
 		"routes": {Required: true, Read: func(p string, v gjson.Result) {
-			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, readRoute(r, p, v, globals)) })
+			rr := newRouteReader(r, globals)
+			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, rr.read(p, v)) })
 		}},
 		"default": {Read: func(p string, v gjson.Result) { cfg.DefaultAllow = readDefault(r, p, v) }},
 		"audit":   {Read: func(p string, v gjson.Result) { cfg.Audit = audit.Read(r, p, v) }},
@@ -74,33 +75,55 @@ func readDefault(r *config.Reader, path string, v gjson.Result) bool {
 	return s == "allow"
 }
 
-func readRoute(r *config.Reader, path string, v gjson.Result, globals []any) Route {
-	var rt Route
-	fields := config.Fields{
-		"name":  {Required: true, Read: func(p string, v gjson.Result) { rt.Name, _ = r.Str(p, v) }},
-		"match": {Required: true, Read: func(p string, v gjson.Result) { rt.Match = route.ReadSpec(r, p, v) }},
+// routeReader reads the routes of one document. A route's fields are built
+// once for all of them, not once per route: each field is a closure and a
+// map entry to build, which for 1,000 routes cost more than reading them.
+type routeReader struct {
+	r       *config.Reader
+	globals []any
+	fields  config.Fields
+	// rt is the route being read; stages its optional stages, by index in
+	// Stages, own[i] set when it has stage i's field.
+	rt     Route
+	stages []stage.Stage
+	own    []bool
+	match  *route.SpecReader
+}
+
+func newRouteReader(r *config.Reader, globals []any) *routeReader {
+	rr := &routeReader{r: r, globals: globals, stages: make([]stage.Stage, len(Stages)), own: make([]bool, len(Stages)),
+		match: route.NewSpecReader(r)}
+	rr.fields = config.Fields{
+		"name":  {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Name, _ = r.Str(p, v) }},
+		"match": {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Match = rr.match.Read(p, v) }},
 		// Every route says how it is authenticated; "none" must be
 		// written out: a route is never public by omission.
-		"auth": {Required: true, Read: func(p string, v gjson.Result) { rt.Auth = authn.ReadRouteAuth(r, p, v) }},
-		"peer": {Read: func(p string, v gjson.Result) { rt.Peer = peer.Read(r, p, v) }},
+		"auth": {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Auth = authn.ReadRouteAuth(r, p, v) }},
+		"peer": {Read: func(p string, v gjson.Result) { rr.rt.Peer = peer.Read(r, p, v) }},
 	}
 	// Each optional stage reads its own field; they run in the order of
 	// Stages, whatever the order of the fields.
-	stages := make([]stage.Stage, len(Stages))
-	own := make([]bool, len(Stages))
 	for i, spec := range Stages {
-		fields[spec.Key] = config.Field{Read: func(p string, v gjson.Result) { stages[i], own[i] = spec.Compile(r, p, v, globals[i]), true }}
+		rr.fields[spec.Key] = config.Field{Read: func(p string, v gjson.Result) { rr.stages[i], rr.own[i] = spec.Compile(r, p, v, globals[i]), true }}
 	}
-	r.Object(path, v, fields)
+	return rr
+}
+
+// read reads the route at path.
+func (rr *routeReader) read(path string, v gjson.Result) Route {
+	rr.rt = Route{}
+	clear(rr.stages)
+	clear(rr.own)
+	rr.r.Object(path, v, rr.fields)
 	for i, spec := range Stages {
-		if !own[i] && globals[i] != nil {
-			stages[i] = spec.Compile(r, config.Join(path, spec.Key), gjson.Result{}, globals[i])
+		if !rr.own[i] && rr.globals[i] != nil {
+			rr.stages[i] = spec.Compile(rr.r, config.Join(path, spec.Key), gjson.Result{}, rr.globals[i])
 		}
 	}
-	for _, st := range stages {
+	for _, st := range rr.stages {
 		if st != nil {
-			rt.Stages = append(rt.Stages, st)
+			rr.rt.Stages = append(rr.rt.Stages, st)
 		}
 	}
-	return rt
+	return rr.rt
 }
