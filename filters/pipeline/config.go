@@ -29,12 +29,13 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 	// them.
 	globals := make([]any, len(Stages))
 	fields := config.Fields{}
+	top := topLevel(doc)
 	for i, spec := range Stages {
 		if spec.Global == nil {
 			continue
 		}
 		fields[spec.Key] = config.Field{Read: func(string, gjson.Result) {}}
-		if v := doc.Get(spec.Key); v.Exists() || spec.Always {
+		if v := top[i]; v.Exists() || spec.Always {
 			globals[i] = spec.Global(r, spec.Key, v)
 		}
 		if globals[i] != nil {
@@ -68,6 +69,25 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 		return nil, r.Errors()
 	}
 	return pl, nil
+}
+
+// topLevel finds the stages' top-level fields (by index in Stages) in one
+// pass over the document: gjson.Get would skip over the routes once per
+// stage. Of duplicate keys, which Load refuses, it keeps the first.
+func topLevel(doc gjson.Result) []gjson.Result {
+	top := make([]gjson.Result, len(Stages))
+	if !doc.IsObject() {
+		return top
+	}
+	doc.ForEach(func(k, v gjson.Result) bool {
+		for i, spec := range Stages {
+			if spec.Key == k.Str && !top[i].Exists() {
+				top[i] = v
+			}
+		}
+		return true
+	})
+	return top
 }
 
 func readDefault(r *config.Reader, path string, v gjson.Result) bool {

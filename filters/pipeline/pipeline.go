@@ -181,81 +181,17 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	firstByName := map[string]int{}
 	p := &Pipeline{routes: make([]compiledRoute, len(cfg.Routes))}
 	for i, r := range cfg.Routes {
-		path := "routes[" + strconv.Itoa(i) + "]"
 		switch prev, dup := firstByName[r.Name]; {
 		case r.Name == "":
-			errs = append(errs, config.Errorf(path+".name", "must not be empty"))
+			errs = append(errs, config.Errorf(routePath(i, ".name"), "must not be empty"))
 		case dup:
-			errs = append(errs, config.Errorf(path+".name", "%q duplicates routes[%d].name", r.Name, prev))
+			errs = append(errs, config.Errorf(routePath(i, ".name"), "%q duplicates routes[%d].name", r.Name, prev))
 		default:
 			firstByName[r.Name] = i
 		}
 		specs[i] = r.Match
 		specs[i].Name = r.Name
-		p.routes[i] = compiledRoute{name: r.Name, public: r.Auth.Public}
-		// The route's own stages replace what Compile returned; the
-		// caller's Config keeps those.
-		r.Stages = slices.Clone(r.Stages)
-		for j, st := range r.Stages {
-			if rs, ok := st.(stage.RouteStage); ok {
-				var stErrs []config.Error
-				r.Stages[j], stErrs = rs.ForRoute(stage.Route{Name: r.Name, Providers: r.Auth.Providers, Peer: r.Peer != nil})
-				errs = append(errs, stErrs...)
-			}
-		}
-		var early, last []stage.Stage
-		if r.Peer != nil {
-			early = append(early, r.Peer)
-			errs = append(errs, checkOrToken(path, r)...)
-		}
-		var captured []string
-		for _, st := range r.Stages {
-			if ps, ok := st.(stage.ParamStage); ok {
-				if captured == nil {
-					captured = r.Match.Params()
-				}
-				for _, u := range ps.PathParams() {
-					if !slices.Contains(captured, u.Name) {
-						errs = append(errs, config.Errorf(u.Path, "the route's path template captures no parameter {%s}", u.Name))
-					}
-				}
-			}
-			if rs, ok := st.(stage.ResponseHeadersStage); ok {
-				p.routes[i].responders = append(p.routes[i].responders, rs)
-			}
-			if es, ok := st.(stage.EarlyStage); ok {
-				early = append(early, beforeAuthentication{es})
-			}
-			if ps, ok := st.(stage.PreflightStage); ok && ps.AnswersPreflights() {
-				p.routes[i].preflight, p.preflights = true, true
-			}
-			if ls, ok := st.(stage.LastStage); ok {
-				last = append(last, afterOthers{ls})
-			}
-		}
-		p.routes[i].stages = slices.Concat(early, r.Stages, last)
-		p.readScheme = p.readScheme || p.routes[i].responders != nil
-		if r.Auth.Public {
-			continue
-		}
-		// Checked here too, so that a route naming an unknown provider is
-		// reported even when the providers themselves failed to compile.
-		unknown := false
-		for j, name := range r.Auth.Providers {
-			if !known[name] {
-				errs = append(errs, config.Errorf(path+".auth.providers["+strconv.Itoa(j)+"]", "unknown provider %q", name))
-				unknown = true
-			}
-		}
-		if a != nil && !unknown {
-			req, reqErrs := a.Require(path+".auth", r.Auth.Providers, r.Auth.Optional)
-			errs = append(errs, reqErrs...)
-			st := authStage{a: a, req: req}
-			if r.Peer != nil && r.Peer.OrToken() {
-				st.ifPeer, _ = a.Require(path+".auth", r.Auth.Providers, true)
-			}
-			p.routes[i].stages = slices.Concat(early, []stage.Stage{st}, r.Stages, last)
-		}
+		errs = p.compileRoute(errs, i, r, a, known)
 	}
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
 	errs = append(errs, hostErrs...)
@@ -283,8 +219,101 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		h, ok := settings[pattern]
 		p.defaultAllow = append(p.defaultAllow, h.DefaultAllow || !ok && cfg.DefaultAllow)
 	}
-	p.warnings = p.findWarnings(cfg, settings)
+	if p.mayWarn(cfg) {
+		p.warnings = p.findWarnings(cfg, settings)
+	}
 	return p, nil
+}
+
+// routePath is the JSON path of route i's field sub (".auth"; "" for the
+// route), built only for an error: most routes have none.
+func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + "]" + sub }
+
+// compileRoute compiles route i into p.routes[i]: its stages in the order
+// they run, and its responders, with its errors appended to errs.
+func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, a *authn.Authenticator, known map[string]bool) []config.Error {
+	cr := &p.routes[i]
+	*cr = compiledRoute{name: r.Name, public: r.Auth.Public}
+	// The route's own stages replace what Compile returned; the caller's
+	// Config keeps those.
+	own := slices.Clone(r.Stages)
+	for j, st := range own {
+		if rs, ok := st.(stage.RouteStage); ok {
+			var stErrs []config.Error
+			own[j], stErrs = rs.ForRoute(stage.Route{Name: r.Name, Providers: r.Auth.Providers, Peer: r.Peer != nil})
+			errs = append(errs, stErrs...)
+		}
+	}
+	var early, last []stage.Stage
+	if r.Peer != nil {
+		early = append(early, r.Peer)
+		errs = append(errs, checkOrToken(routePath(i, ""), r)...)
+	}
+	var captured []string
+	for _, st := range own {
+		if ps, ok := st.(stage.ParamStage); ok {
+			if captured == nil {
+				captured = r.Match.Params()
+			}
+			for _, u := range ps.PathParams() {
+				if !slices.Contains(captured, u.Name) {
+					errs = append(errs, config.Errorf(u.Path, "the route's path template captures no parameter {%s}", u.Name))
+				}
+			}
+		}
+		if rs, ok := st.(stage.ResponseHeadersStage); ok {
+			cr.responders = append(cr.responders, rs)
+		}
+		if es, ok := st.(stage.EarlyStage); ok {
+			early = append(early, beforeAuthentication{es})
+		}
+		if ps, ok := st.(stage.PreflightStage); ok && ps.AnswersPreflights() {
+			cr.preflight, p.preflights = true, true
+		}
+		if ls, ok := st.(stage.LastStage); ok {
+			last = append(last, afterOthers{ls})
+		}
+	}
+	p.readScheme = p.readScheme || cr.responders != nil
+	var auth []stage.Stage
+	if !r.Auth.Public {
+		var st stage.Stage
+		st, errs = authenticate(errs, i, r, a, known)
+		if st != nil {
+			auth = []stage.Stage{st}
+		}
+	}
+	if len(early)+len(auth)+len(last) == 0 {
+		cr.stages = own
+	} else {
+		cr.stages = slices.Concat(early, auth, own, last)
+	}
+	return errs
+}
+
+// authenticate is the authentication stage of route i, which requires a
+// token, nil when its providers are unknown or failed to compile.
+func authenticate(errs []config.Error, i int, r Route, a *authn.Authenticator, known map[string]bool) (stage.Stage, []config.Error) {
+	// Checked here too, so that a route naming an unknown provider is
+	// reported even when the providers themselves failed to compile.
+	unknown := false
+	for j, name := range r.Auth.Providers {
+		if !known[name] {
+			errs = append(errs, config.Errorf(routePath(i, ".auth.providers["+strconv.Itoa(j)+"]"), "unknown provider %q", name))
+			unknown = true
+		}
+	}
+	if a == nil || unknown {
+		return nil, errs
+	}
+	path := routePath(i, ".auth")
+	req, reqErrs := a.Require(path, r.Auth.Providers, r.Auth.Optional)
+	errs = append(errs, reqErrs...)
+	st := authStage{a: a, req: req}
+	if r.Peer != nil && r.Peer.OrToken() {
+		st.ifPeer, _ = a.Require(path, r.Auth.Providers, true)
+	}
+	return st, errs
 }
 
 // checkOrToken refuses or_token where no token could stand in for the peer.
@@ -302,6 +331,9 @@ func checkOrToken(path string, r Route) []config.Error {
 // hostSettings checks the per-host settings and returns their canonical
 // patterns, and the settings by canonical pattern.
 func hostSettings(hosts []Host) ([]string, map[string]Host, []config.Error) {
+	if len(hosts) == 0 {
+		return nil, nil, nil
+	}
 	var errs []config.Error
 	var patterns []string
 	settings := map[string]Host{}

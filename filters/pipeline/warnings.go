@@ -28,18 +28,25 @@ func (w Warning) String() string { return w.Path + ": " + w.Message }
 // anyone.
 func (p *Pipeline) Warnings() []Warning { return p.warnings }
 
+// mayWarn tells whether findWarnings can find anything: only a protected
+// route has near misses to warn of, and only when something lets requests
+// through without a token, a route that needs none or a default that
+// allows. Most policies have no warnings to look for, and configure then
+// does not run (nor, under V8 without Liftoff, compile) the search.
+func (p *Pipeline) mayWarn(cfg Config) bool {
+	open, protected := slices.Contains(p.defaultAllow, true), false
+	for _, r := range cfg.Routes {
+		if r.Auth.Public || r.Auth.Optional {
+			open = true
+		} else {
+			protected = true
+		}
+	}
+	return open && protected
+}
+
 func (p *Pipeline) findWarnings(cfg Config, settings map[string]Host) []Warning {
-	// Only a protected route has near misses to warn of, and only when
-	// something lets requests through without a token: a route that needs
-	// none, or a default that allows.
 	protected := func(i int) bool { return !cfg.Routes[i].Auth.Public && !cfg.Routes[i].Auth.Optional }
-	open := slices.Contains(p.defaultAllow, true)
-	for i := 0; i < len(cfg.Routes) && !open; i++ {
-		open = !protected(i)
-	}
-	if !open {
-		return nil
-	}
 	var out []Warning
 	hosts := p.table.Hosts()
 	for _, s := range p.table.Shadows(protected) {
