@@ -7,6 +7,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,11 +144,8 @@ func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int
 
 // Index is the path of element i of the array at path.
 func Index(path string, i int) string {
-	b := make([]byte, 0, len(path)+8)
-	b = append(b, path...)
-	b = append(b, '[')
-	b = strconv.AppendInt(b, int64(i), 10)
-	return string(append(b, ']'))
+	var digits [20]byte
+	return path + "[" + string(strconv.AppendInt(digits[:0], int64(i), 10)) + "]"
 }
 
 func (r *Reader) Str(path string, v gjson.Result) (string, bool) {
@@ -179,7 +177,9 @@ func (r *Reader) Enum(path string, v gjson.Result, allowed ...string) (string, b
 			return s, true
 		}
 	}
-	r.Errorf(path, "must be one of %q, got %q", allowed, s)
+	// A copy, so that allowed does not escape: callers' lists of literals
+	// stay on their stacks.
+	r.Errorf(path, "must be one of %q, got %q", slices.Clone(allowed), s)
 	return "", false
 }
 

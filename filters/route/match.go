@@ -270,10 +270,13 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	return t, nil
 }
 
+// anyHostOnly are the groups of a route without hosts; read only.
+var anyHostOnly = []int{AnyHost}
+
 // hostGroups parses a route's host patterns into the groups it joins.
 func (t *Table) hostGroups(prefix string, hosts []string) ([]int, []config.Error) {
 	if len(hosts) == 0 {
-		return []int{AnyHost}, nil
+		return anyHostOnly, nil
 	}
 	var groups []int
 	var errs []config.Error
@@ -414,7 +417,9 @@ func (n *node) index(i int) {
 func (n *node) finish(allows map[string]string) {
 	for _, t := range [2]*terminal{&n.exact, &n.glob} {
 		for f := range t.allow {
-			t.has[f], t.allow[f] = allowHeader(t.entries, f, allows)
+			if len(t.entries) > 0 {
+				t.has[f], t.allow[f] = allowHeader(t.entries, f, allows)
+			}
 		}
 	}
 	for _, c := range n.literals {
