@@ -161,9 +161,26 @@ func ReadRouteAuth(r *config.Reader, path string, v gjson.Result) RouteAuth {
 		r.Errorf(path, `must be "none" or an object with providers, got %s`, config.Kind(v))
 		return ra
 	}
-	r.Object(path, v, config.Fields{
-		"providers": {Required: true, Read: func(p string, v gjson.Result) { ra.Providers = r.Strings(p, v) }},
-		"optional":  {Read: func(p string, v gjson.Result) { ra.Optional = r.Bool(p, v) }},
-	})
-	return ra
+	rr := r.Memo(routeAuthReaderKey{}, func() any { return newRouteAuthReader(r) }).(*routeAuthReader)
+	rr.ra = ra
+	r.Object(path, v, rr.fields)
+	return rr.ra
+}
+
+type routeAuthReaderKey struct{}
+
+// routeAuthReader reads the "auth" objects of one document's routes, into
+// ra, with the same fields (config.Reader.Memo).
+type routeAuthReader struct {
+	fields config.Fields
+	ra     RouteAuth
+}
+
+func newRouteAuthReader(r *config.Reader) *routeAuthReader {
+	rr := &routeAuthReader{}
+	rr.fields = config.Fields{
+		"providers": {Required: true, Read: func(p string, v gjson.Result) { rr.ra.Providers = r.Strings(p, v) }},
+		"optional":  {Read: func(p string, v gjson.Result) { rr.ra.Optional = r.Bool(p, v) }},
+	}
+	return rr
 }

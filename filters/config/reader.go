@@ -42,7 +42,27 @@ func Under(prefix string, errs []Error) []Error {
 
 // Reader collects the errors of one reading pass.
 type Reader struct {
-	errs []Error
+	errs  []Error
+	memos []memo
+}
+
+type memo struct{ key, value any }
+
+// Memo returns what build returned the first time this reader was asked for
+// key (a value of a type of the caller's own): state that reading one
+// document needs again and again, such as the Fields of an object every
+// route has, built once instead of for every route. Each entry of a Fields
+// is a closure and a map entry to build; in wasm, building them cost more
+// than reading the object.
+func (r *Reader) Memo(key any, build func() any) any {
+	for _, m := range r.memos {
+		if m.key == key {
+			return m.value
+		}
+	}
+	v := build()
+	r.memos = append(r.memos, memo{key, v})
+	return v
 }
 
 // Errors are the errors found so far, in the order found.

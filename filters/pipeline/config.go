@@ -107,15 +107,13 @@ type routeReader struct {
 	rt     Route
 	stages []stage.Stage
 	own    []bool
-	match  *route.SpecReader
 }
 
 func newRouteReader(r *config.Reader, globals []any) *routeReader {
-	rr := &routeReader{r: r, globals: globals, stages: make([]stage.Stage, len(Stages)), own: make([]bool, len(Stages)),
-		match: route.NewSpecReader(r)}
+	rr := &routeReader{r: r, globals: globals, stages: make([]stage.Stage, len(Stages)), own: make([]bool, len(Stages))}
 	rr.fields = config.Fields{
 		"name":  {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Name, _ = r.Str(p, v) }},
-		"match": {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Match = rr.match.Read(p, v) }},
+		"match": {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Match = route.ReadSpec(r, p, v) }},
 		// Every route says how it is authenticated; "none" must be
 		// written out: a route is never public by omission.
 		"auth": {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Auth = authn.ReadRouteAuth(r, p, v) }},

@@ -6,17 +6,25 @@ import (
 	"github.com/apiguard/apiguard/filters/config"
 )
 
-// SpecReader reads routes' "match" objects; Compile checks what it read.
-// Its fields are built once for every route it reads.
-type SpecReader struct {
-	r      *config.Reader
+// ReadSpec reads a route's "match" object; Compile checks what it read.
+func ReadSpec(r *config.Reader, path string, v gjson.Result) Spec {
+	sr := r.Memo(specReaderKey{}, func() any { return newSpecReader(r) }).(*specReader)
+	sr.spec = Spec{}
+	r.Object(path, v, sr.fields)
+	return sr.spec
+}
+
+type specReaderKey struct{}
+
+// specReader reads the "match" objects of one document, into spec, with
+// the same fields (config.Reader.Memo).
+type specReader struct {
 	fields config.Fields
 	spec   Spec
 }
 
-// NewSpecReader returns a SpecReader that records errors in r.
-func NewSpecReader(r *config.Reader) *SpecReader {
-	sr := &SpecReader{r: r}
+func newSpecReader(r *config.Reader) *specReader {
+	sr := &specReader{}
 	sr.fields = config.Fields{
 		"path":         {Required: true, Read: func(p string, v gjson.Result) { sr.spec.Path, _ = r.Str(p, v) }},
 		"methods":      {Read: func(p string, v gjson.Result) { sr.spec.Methods = r.Strings(p, v) }},
@@ -28,11 +36,4 @@ func NewSpecReader(r *config.Reader) *SpecReader {
 		}},
 	}
 	return sr
-}
-
-// Read reads the "match" object at path.
-func (sr *SpecReader) Read(path string, v gjson.Result) Spec {
-	sr.spec = Spec{}
-	sr.r.Object(path, v, sr.fields)
-	return sr.spec
 }
