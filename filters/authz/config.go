@@ -100,7 +100,9 @@ func readRoleSource(r *config.Reader, path string, v gjson.Result) (roleSource, 
 	return src, ok && v.IsObject() && src.claim != nil
 }
 
-// parser reads one route's "authz" field.
+// parser reads the routes' "authz" fields of one document, one route at a
+// time. Its Fields are built once for all routes (config.Reader.Memo): a
+// policy's, a method's, a condition's at each depth, a claim test's.
 type parser struct {
 	r *config.Reader
 	// uses are the bindings the conditions make, checked against what the
@@ -110,11 +112,64 @@ type parser struct {
 	// a verified token, and of the first that needs roles; peerUse of the
 	// first that needs a verified peer identity.
 	tokenUse, roleUse, peerUse string
+	// pol, queries, headers and status are the route's field as read;
+	// has* tell which rules it has.
+	pol                                      *Policy
+	queries, headers                         []string
+	status                                   int64
+	hasAllow, hasDeny, hasMethods, hasStatus bool
+	// method is the "methods" entry being read.
+	method                     methodRules
+	policyFields, methodFields config.Fields
+	// conds are the readers of conditions by depth; tests are the claim
+	// tests being read.
+	conds       []*condReader
+	tests       []test
+	testsFields config.Fields
+}
+
+type parserKey struct{}
+
+// condReader reads the conditions at one depth, into parts.
+type condReader struct {
+	parts  []*cond
+	fields config.Fields
 }
 
 type use struct {
 	b    binding
 	path string
+}
+
+func newParser(r *config.Reader) *parser {
+	p := &parser{r: r}
+	p.policyFields = config.Fields{
+		"allow": {Read: func(p2 string, v gjson.Result) { p.hasAllow, p.pol.allow = true, p.cond(p2, v, 0) }},
+		"deny":  {Read: func(p2 string, v gjson.Result) { p.hasDeny, p.pol.deny = true, p.cond(p2, v, 0) }},
+		"methods": {Read: func(p2 string, v gjson.Result) {
+			p.hasMethods = true
+			r.EachKey(p2, v, func(p3, method string, v gjson.Result) {
+				if !isMethod(method) || method == "HEAD" {
+					r.Errorf(p3, "must be an upper-case HTTP method other than HEAD (HEAD is checked as GET)")
+				}
+				p.method = methodRules{method: method}
+				r.Object(p3, v, p.methodFields)
+				p.pol.methods = append(p.pol.methods, p.method)
+			})
+		}},
+		"query_params":          {Read: func(p2 string, v gjson.Result) { p.queries = readNames(r, p2, v, false) }},
+		"headers":               {Read: func(p2 string, v gjson.Result) { p.headers = readNames(r, p2, v, true) }},
+		"allow_method_override": {Read: func(p2 string, v gjson.Result) { p.pol.overrides = r.Bool(p2, v) }},
+		"dry_run":               {Read: func(p2 string, v gjson.Result) { p.pol.dryRun = r.Bool(p2, v) }},
+		"deny_all":              {Read: func(p2 string, v gjson.Result) { p.pol.denyAll = r.Bool(p2, v) }},
+		"status":                {Read: func(p2 string, v gjson.Result) { p.hasStatus, p.status = true, r.Count(p2, v, 403, 404) }},
+	}
+	p.methodFields = config.Fields{
+		"allow": {Required: true, Read: func(p4 string, v gjson.Result) { p.method.allow = p.cond(p4, v, 0) }},
+		"deny":  {Read: func(p4 string, v gjson.Result) { p.method.deny = p.cond(p4, v, 0) }},
+	}
+	p.testsFields = p.newTestsFields()
+	return p
 }
 
 // Compile reads a route's "authz" field; global is what ReadSettings
@@ -124,46 +179,27 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	if !v.Exists() {
 		return nil
 	}
-	p := &parser{r: r}
+	p := r.Memo(parserKey{}, func() any { return newParser(r) }).(*parser)
 	pol := &Policy{path: path, forbidden: verdict.Forbidden}
 	if st, ok := global.(*Settings); ok {
 		pol.settings = st
 		pol.dryRun = st.dryRun
 	}
-	var queries, headers []string
-	status := int64(0)
-	r.Object(path, v, config.Fields{
-		"allow": {Read: func(p2 string, v gjson.Result) { pol.allow = p.cond(p2, v, 0) }},
-		"deny":  {Read: func(p2 string, v gjson.Result) { pol.deny = p.cond(p2, v, 0) }},
-		"methods": {Read: func(p2 string, v gjson.Result) {
-			r.EachKey(p2, v, func(p3, method string, v gjson.Result) {
-				if !isMethod(method) || method == "HEAD" {
-					r.Errorf(p3, "must be an upper-case HTTP method other than HEAD (HEAD is checked as GET)")
-				}
-				m := methodRules{method: method}
-				r.Object(p3, v, config.Fields{
-					"allow": {Required: true, Read: func(p4 string, v gjson.Result) { m.allow = p.cond(p4, v, 0) }},
-					"deny":  {Read: func(p4 string, v gjson.Result) { m.deny = p.cond(p4, v, 0) }},
-				})
-				pol.methods = append(pol.methods, m)
-			})
-		}},
-		"query_params":          {Read: func(p2 string, v gjson.Result) { queries = readNames(r, p2, v, false) }},
-		"headers":               {Read: func(p2 string, v gjson.Result) { headers = readNames(r, p2, v, true) }},
-		"allow_method_override": {Read: func(p2 string, v gjson.Result) { pol.overrides = r.Bool(p2, v) }},
-		"dry_run":               {Read: func(p2 string, v gjson.Result) { pol.dryRun = r.Bool(p2, v) }},
-		"deny_all":              {Read: func(p2 string, v gjson.Result) { pol.denyAll = r.Bool(p2, v) }},
-		"status":                {Read: func(p2 string, v gjson.Result) { status = r.Count(p2, v, 403, 404) }},
-	})
+	p.uses, p.tokenUse, p.roleUse, p.peerUse = nil, "", "", ""
+	p.pol, p.queries, p.headers, p.status = pol, nil, nil, 0
+	p.hasAllow, p.hasDeny, p.hasMethods, p.hasStatus = false, false, false, false
+	r.Object(path, v, p.policyFields)
+	queries, headers, status := p.queries, p.headers, p.status
+	p.pol = nil
 	if !v.IsObject() {
 		return nil
 	}
 	switch {
-	case pol.denyAll && (v.Get("allow").Exists() || v.Get("deny").Exists() || v.Get("methods").Exists()):
+	case pol.denyAll && (p.hasAllow || p.hasDeny || p.hasMethods):
 		r.Errorf(path+".deny_all", "a route that is always denied has no allow, deny or methods rules")
-	case !pol.denyAll && v.Get("status").Exists():
+	case !pol.denyAll && p.hasStatus:
 		r.Errorf(path+".status", "only a route with deny_all has a status")
-	case !pol.denyAll && !v.Get("allow").Exists() && !v.Get("methods").Exists():
+	case !pol.denyAll && !p.hasAllow && !p.hasMethods:
 		r.Errorf(path, "needs allow, methods or deny_all: a policy that allows nothing must say so")
 	}
 	if status == 404 {
@@ -222,10 +258,36 @@ func (p *parser) cond(path string, v gjson.Result, depth int) *cond {
 		r.Errorf(path, "conditions nest at most %d deep", maxDepth)
 		return nil
 	}
-	var parts []*cond
+	empty := v.IsObject() && config.Empty(v)
+	cr := p.condAt(depth)
+	cr.parts = nil
+	r.Object(path, v, cr.fields)
+	parts := cr.parts
+	cr.parts = nil
+	if empty {
+		r.Errorf(path, `an empty condition names nothing to check; write "authenticated" to allow any verified caller`)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return &cond{kind: condAll, subs: parts}
+}
+
+// condAt is the reader of conditions at depth: a condition's subconditions
+// are read while its own reading is under way, one depth down.
+func (p *parser) condAt(depth int) *condReader {
+	for len(p.conds) <= depth {
+		p.conds = append(p.conds, p.newCondReader(len(p.conds)))
+	}
+	return p.conds[depth]
+}
+
+func (p *parser) newCondReader(depth int) *condReader {
+	r := p.r
+	cr := &condReader{}
 	add := func(c *cond) {
 		if c != nil {
-			parts = append(parts, c)
+			cr.parts = append(cr.parts, c)
 		}
 	}
 	list := func(kind condKind) func(string, gjson.Result) {
@@ -242,11 +304,7 @@ func (p *parser) cond(path string, v gjson.Result, depth int) *cond {
 			add(c)
 		}
 	}
-	keys := 0
-	if v.IsObject() {
-		v.ForEach(func(_, _ gjson.Result) bool { keys++; return true })
-	}
-	r.Object(path, v, config.Fields{
+	cr.fields = config.Fields{
 		"any_role":  {Read: func(p2 string, v gjson.Result) { add(p.names(p2, v, condAnyRole)) }},
 		"all_roles": {Read: func(p2 string, v gjson.Result) { add(p.names(p2, v, condAllRoles)) }},
 		"scopes":    {Read: func(p2 string, v gjson.Result) { add(p.names(p2, v, condScopes)) }},
@@ -256,12 +314,12 @@ func (p *parser) cond(path string, v gjson.Result, depth int) *cond {
 				if err != nil {
 					r.Errorf(p3, "%v", err)
 				}
-				tests := p.tests(p3, v)
+				tests := p.readTests(p3, v)
 				if err == nil && tests != nil {
 					add(&cond{kind: condClaim, claim: ptr, tests: tests})
 				}
 			})
-			if v.IsObject() && len(v.Map()) == 0 {
+			if v.IsObject() && config.Empty(v) {
 				r.Errorf(p2, "must not be empty")
 			}
 			p.needsToken(p2)
@@ -279,14 +337,8 @@ func (p *parser) cond(path string, v gjson.Result, depth int) *cond {
 				add(&cond{kind: condNot, subs: []*cond{sub}})
 			}
 		}},
-	})
-	if v.IsObject() && keys == 0 {
-		r.Errorf(path, `an empty condition names nothing to check; write "authenticated" to allow any verified caller`)
 	}
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	return &cond{kind: condAll, subs: parts}
+	return cr
 }
 
 // names reads the roles or scopes of an any_role, all_roles or scopes
@@ -328,11 +380,11 @@ func (p *parser) needsToken(path string) {
 	}
 }
 
-// tests reads what a claim must be: a string (equal to it, or bound to a
-// request value when written "{param}", "{query:name}" or
+// readTests reads what a claim must be: a string (equal to it, or bound to
+// a request value when written "{param}", "{query:name}" or
 // "{header:name}"), a number or boolean (equal to it), or an object of
 // tests that must all pass.
-func (p *parser) tests(path string, v gjson.Result) []test {
+func (p *parser) readTests(path string, v gjson.Result) []test {
 	r := p.r
 	switch v.Type {
 	case gjson.String:
@@ -353,14 +405,27 @@ func (p *parser) tests(path string, v gjson.Result) []test {
 	case gjson.True, gjson.False:
 		return []test{{op: opEqualsBool, num: boolNum(v.Bool())}}
 	}
-	var tests []test
+	p.tests = nil
+	r.Object(path, v, p.testsFields)
+	tests := p.tests
+	p.tests = nil
+	if v.IsObject() && config.Empty(v) {
+		r.Errorf(path, "must not be empty")
+	}
+	return tests
+}
+
+// newTestsFields are the fields of an object of claim tests, read into
+// p.tests.
+func (p *parser) newTestsFields() config.Fields {
+	r := p.r
 	number := func(op testOp) func(string, gjson.Result) {
 		return func(p2 string, v gjson.Result) {
 			if v.Type != gjson.Number {
 				r.Errorf(p2, "must be a number, got %s", config.Kind(v))
 				return
 			}
-			tests = append(tests, test{op: op, num: v.Num})
+			p.tests = append(p.tests, test{op: op, num: v.Num})
 		}
 	}
 	flag := func(op testOp) func(string, gjson.Result) {
@@ -369,25 +434,25 @@ func (p *parser) tests(path string, v gjson.Result) []test {
 				r.Errorf(p2, "must be true (omit it otherwise)")
 				return
 			}
-			tests = append(tests, test{op: op})
+			p.tests = append(p.tests, test{op: op})
 		}
 	}
-	r.Object(path, v, config.Fields{
+	return config.Fields{
 		"equals": {Read: func(p2 string, v gjson.Result) {
 			switch v.Type {
 			case gjson.String:
-				tests = append(tests, test{op: opEqualsString, str: v.Str})
+				p.tests = append(p.tests, test{op: opEqualsString, str: v.Str})
 			case gjson.Number:
-				tests = append(tests, test{op: opEqualsNumber, num: v.Num})
+				p.tests = append(p.tests, test{op: opEqualsNumber, num: v.Num})
 			case gjson.True, gjson.False:
-				tests = append(tests, test{op: opEqualsBool, num: boolNum(v.Bool())})
+				p.tests = append(p.tests, test{op: opEqualsBool, num: boolNum(v.Bool())})
 			default:
 				r.Errorf(p2, "must be a string, number or boolean, got %s", config.Kind(v))
 			}
 		}},
 		"one_of": {Read: func(p2 string, v gjson.Result) {
 			if strs := r.Strings(p2, v); len(strs) > 0 {
-				tests = append(tests, test{op: opOneOf, strs: strs})
+				p.tests = append(p.tests, test{op: opOneOf, strs: strs})
 			} else if v.IsArray() {
 				r.Errorf(p2, "must not be empty")
 			}
@@ -414,13 +479,9 @@ func (p *parser) tests(path string, v gjson.Result) []test {
 				r.Errorf(p2, "invalid regular expression (RE2 syntax): %v", err)
 				return
 			}
-			tests = append(tests, test{op: opMatches, re: re})
+			p.tests = append(p.tests, test{op: opMatches, re: re})
 		}},
-	})
-	if v.IsObject() && len(v.Map()) == 0 {
-		r.Errorf(path, "must not be empty")
 	}
-	return tests
 }
 
 // parseBinding reads what is between the braces of a binding.

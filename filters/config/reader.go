@@ -211,6 +211,20 @@ func Join(path, key string) string {
 	return path + "." + key
 }
 
+// Empty reports whether v is an object or an array without members, without
+// building them all as len(v.Map()) or len(v.Array()) would.
+func Empty(v gjson.Result) bool {
+	if !v.IsObject() && !v.IsArray() {
+		return false
+	}
+	empty := true
+	v.ForEach(func(_, _ gjson.Result) bool {
+		empty = false
+		return false
+	})
+	return empty
+}
+
 // Kind names what v is, for messages.
 func Kind(v gjson.Result) string {
 	switch {

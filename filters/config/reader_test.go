@@ -1,6 +1,10 @@
 package config
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
 
 type keyA struct{}
 type keyB struct{}
@@ -24,4 +28,26 @@ func TestMemoBuildsOncePerKeyAndReader(t *testing.T) {
 		t.Errorf("build ran %d times, want once per reader", builds)
 	}
 	_ = other
+}
+
+func TestEmpty(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		want bool
+	}{
+		{json: `{}`, want: true},
+		{json: `[]`, want: true},
+		{json: ` { } `, want: true},
+		{json: `{"a": 1}`, want: false},
+		{json: `[null]`, want: false},
+		{json: `""`, want: false},
+		{json: `0`, want: false},
+		{json: ``, want: false},
+	} {
+		t.Run(tc.json, func(t *testing.T) {
+			if got := Empty(gjson.Parse(tc.json)); got != tc.want {
+				t.Errorf("Empty(%s) = %v, want %v", tc.json, got, tc.want)
+			}
+		})
+	}
 }
