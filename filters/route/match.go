@@ -92,8 +92,9 @@ type node struct {
 	idMap      map[int32]*node // literalMap by interned number
 	param      *node
 	// exact are routes ending at this node; glob are routes ending in "/**"
-	// here, which also match everything below.
-	exact, glob terminal
+	// here, which also match everything below. nil when none do, as at most
+	// nodes: a node is then a third of its size.
+	exact, glob *terminal
 }
 
 type literalChild struct {
@@ -385,10 +386,14 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 		}
 		n = child
 	}
+	term := &n.exact
 	if c.glob {
-		return &n.glob
+		term = &n.glob
 	}
-	return &n.exact
+	if *term == nil {
+		*term = &terminal{}
+	}
+	return *term
 }
 
 // index keeps the maps of a node with many literal children up to date
@@ -415,11 +420,9 @@ func (n *node) index(i int) {
 // finish precomputes each terminal's Allow header and puts method-restricted
 // entries before an any-method one.
 func (n *node) finish(allows map[string]string) {
-	for _, t := range [2]*terminal{&n.exact, &n.glob} {
-		for f := range t.allow {
-			if len(t.entries) > 0 {
-				t.has[f], t.allow[f] = allowHeader(t.entries, f, allows)
-			}
+	for _, t := range [2]*terminal{n.exact, n.glob} {
+		for f := 0; t != nil && f < len(t.allow); f++ {
+			t.has[f], t.allow[f] = allowHeader(t.entries, f, allows)
 		}
 	}
 	for _, c := range n.literals {

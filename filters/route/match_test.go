@@ -345,7 +345,7 @@ func referenceMatch(t *Table, method, path string) (route int, matched bool) {
 		return -1, false
 	}
 	try := func(term *terminal, trailing int) (int, bool) {
-		if !term.has[trailing] {
+		if term == nil || !term.has[trailing] {
 			return 0, false
 		}
 		matched = true
@@ -358,10 +358,10 @@ func referenceMatch(t *Table, method, path string) (route int, matched bool) {
 			if !done {
 				trailing = 1
 			}
-			if i, ok := try(&n.exact, trailing); ok {
+			if i, ok := try(n.exact, trailing); ok {
 				return i, true
 			}
-			return try(&n.glob, trailing)
+			return try(n.glob, trailing)
 		}
 		seg, tail, more := strings.Cut(rest, "/")
 		if c := n.literal(seg); c != nil {
@@ -374,7 +374,7 @@ func referenceMatch(t *Table, method, path string) (route int, matched bool) {
 				return i, true
 			}
 		}
-		return try(&n.glob, 0)
+		return try(n.glob, 0)
 	}
 	if i, ok := walk(t.groups[AnyHost].root, path[1:], false, 0); ok {
 		return i, matched

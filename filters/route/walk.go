@@ -132,10 +132,10 @@ func (t *Table) walk(n *node, rest string, done bool, d, depth int, s *search) (
 		if !done {
 			trailing = 1
 		}
-		if i, ok := s.try(&n.exact, trailing); ok {
+		if i, ok := s.try(n.exact, trailing); ok {
 			return i, true
 		}
-		return s.try(&n.glob, trailing)
+		return s.try(n.glob, trailing)
 	}
 	// Inline rather than helpers: in wasm every call costs more than the
 	// memo's bookkeeping.
@@ -181,7 +181,7 @@ func (t *Table) walk(n *node, rest string, done bool, d, depth int, s *search) (
 		}
 		s.params.n = depth
 	}
-	return s.try(&n.glob, 0)
+	return s.try(n.glob, 0)
 }
 
 // literalAgain returns n's literal child equal to segment d, which an
@@ -203,7 +203,7 @@ func (t *Table) literalAgain(n *node, seg string, d int, m *segmentMemo) *node {
 // try looks in a terminal for the route serving the request; the first
 // terminal that serves its path decides the Allow of a 405.
 func (s *search) try(t *terminal, trailing int) (int, bool) {
-	if !t.has[trailing] {
+	if t == nil || !t.has[trailing] {
 		return 0, false
 	}
 	if !s.matched {
