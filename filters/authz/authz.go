@@ -49,21 +49,32 @@ type Policy struct {
 	// Set by ForRoute.
 	roles    []providerRoles
 	outcomes []outcome
-	// passEdits remove a client's DryRunHeader on a dry-run route.
-	passEdits stage.Edits
 	// rule names the route's policy in the audit record.
 	rule string
 }
 
 // outcome is what a route does for one denial reason it can give: its
-// counter (denied, or dry_run on a dry-run route), its dry-run log line and
-// edits, built once from configuration.
+// counter (denied, or dry_run on a dry-run route), and on a dry-run route
+// its log line and edits, built once from configuration.
 type outcome struct {
-	reason   verdict.Reason
-	counter  *stage.Counter
-	logLine  string
-	dryEdits stage.Edits
+	reason  verdict.Reason
+	counter *stage.Counter
+	dry     *dryOutcome
 }
+
+// dryOutcome is what a dry-run route does besides counting.
+type dryOutcome struct {
+	logLine string
+	edits   stage.Edits
+}
+
+// dryRunRemove removes a client's DryRunHeader; capacity capped, so that
+// a later stage's edits appended to it copy it. dryRunPass are the edits of
+// a request a dry-run route allows.
+var (
+	dryRunRemove = []string{DryRunHeader}
+	dryRunPass   = stage.Edits{Remove: dryRunRemove}
+)
 
 // PathParams are the path parameters the policy binds claims to; the
 // pipeline checks that the route's template captures each.
@@ -102,29 +113,51 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 		}
 		q.roles = append(q.roles, pr)
 	}
-	prefix := "apiguard.authz." + rt.Name
-	q.rule = "authz:" + rt.Name
 	// Only the reasons the route can give have a counter: a route that is
 	// always denied gives one; the last is the fallback (outcome).
 	reasons := []verdict.Reason{verdict.Forbidden, verdict.InsufficientScope, verdict.MethodOverride, verdict.Internal}
 	if p.denyAll {
 		reasons = []verdict.Reason{p.forbidden}
 	}
-	q.outcomes = nil
-	for _, r := range reasons {
-		set := [][2]string{{DryRunHeader, r.Code()}}
-		kind := ".denied."
+	// The rule and the counters' names share one allocation: 1,000 routes
+	// keep 5,000 of them. A dry-run route's log lines and edits are built
+	// only for it.
+	const rule, prefix = "authz:", "apiguard.authz."
+	kind := func(r verdict.Reason) string {
 		if p.dryRun && r != verdict.Internal {
-			kind = ".dry_run."
+			return ".dry_run."
 		}
-		q.outcomes = append(q.outcomes, outcome{
-			reason:   r,
-			counter:  stage.NewCounter(prefix + kind + r.Code()),
-			logLine:  "apiguard: authz dry run: route " + rt.Name + " would deny the request: " + r.Code(),
-			dryEdits: stage.Edits{Remove: []string{DryRunHeader}, Set: set},
-		})
+		return ".denied."
 	}
-	q.passEdits = stage.Edits{Remove: []string{DryRunHeader}}
+	size := len(rule) + len(rt.Name)
+	for _, r := range reasons {
+		size += len(prefix) + len(rt.Name) + len(kind(r)) + len(r.Code())
+	}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(rule)
+	b.WriteString(rt.Name)
+	names := b.Len()
+	for _, r := range reasons {
+		b.WriteString(prefix)
+		b.WriteString(rt.Name)
+		b.WriteString(kind(r))
+		b.WriteString(r.Code())
+	}
+	all := b.String()
+	q.rule, all = all[:names], all[names:]
+	q.outcomes = make([]outcome, len(reasons))
+	for i, r := range reasons {
+		n := len(prefix) + len(rt.Name) + len(kind(r)) + len(r.Code())
+		q.outcomes[i] = outcome{reason: r, counter: stage.NewCounter(all[:n])}
+		all = all[n:]
+		if p.dryRun {
+			q.outcomes[i].dry = &dryOutcome{
+				logLine: "apiguard: authz dry run: route " + rt.Name + " would deny the request: " + r.Code(),
+				edits:   stage.Edits{Remove: dryRunRemove, Set: [][2]string{{DryRunHeader, r.Code()}}},
+			}
+		}
+	}
 	return &q, errs
 }
 
@@ -136,7 +169,7 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 	d := p.decide(s, in)
 	if !d.Denied() {
 		if p.dryRun {
-			s.Edits.Add(p.passEdits)
+			s.Edits.Add(dryRunPass)
 		}
 		return d
 	}
@@ -148,8 +181,8 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 		return d
 	}
 	s.Note(stage.Outcome{Kind: stage.DryRun, Reason: d.Reason, Rule: p.rule})
-	w.Host.Log(o.logLine)
-	s.Edits.Add(o.dryEdits)
+	w.Host.Log(o.dry.logLine)
+	s.Edits.Add(o.dry.edits)
 	return verdict.Decision{}
 }
 
