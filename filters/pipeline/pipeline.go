@@ -150,8 +150,10 @@ type Pipeline struct {
 	readScheme bool
 	// preflights is set when a route answers CORS preflights.
 	preflights bool
-	// counters are the stages' counters, which every worker defines.
-	counters stage.Counters
+	// counters are the names of the stages' counters, which every worker
+	// defines: numbering them needs a map of every name, which is not kept
+	// (4,000 counters of 1,000 authz routes made it 0.2 MB).
+	counters []string
 }
 
 type compiledRoute struct {
@@ -200,19 +202,20 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	var counters stage.Counters
 	for i := range p.routes {
 		for _, st := range p.routes[i].stages {
-			p.counters.Add(st)
+			counters.Add(st)
 		}
 	}
 	for _, st := range cfg.Unmatched {
-		p.counters.Add(st)
+		counters.Add(st)
 		if rs, ok := st.(stage.ResponseHeadersStage); ok {
 			p.unmatched = append(p.unmatched, rs)
 			p.readScheme = true
 		}
 	}
-	p.table, p.authn, p.audit = table, a, cfg.Audit
+	p.table, p.authn, p.audit, p.counters = table, a, cfg.Audit, counters.Names()
 	protected := a.ProtectedHeaders()
 	p.protected = protected[:len(protected):len(protected)]
 	for _, pattern := range table.Hosts() {
@@ -381,7 +384,7 @@ func (p *Pipeline) NewWorker(h stage.Host) *stage.Worker {
 	for i := range w.Keys {
 		w.Keys[i], _ = p.authn.KeySource(i)
 	}
-	w.Define(p.counters.Names())
+	w.Define(p.counters)
 	return w
 }
 
