@@ -11,14 +11,15 @@ import (
 // `go run ./e2e/cmd/wasmsize -diff OLD.wasm build/plugin.wasm` tell where
 // the bytes went. Raise it with the reason in the commit; the target is
 // under 6 MB (README, Module size).
-const moduleBudget = 8_200_000
+const moduleBudget = 7_600_000
 
 // unneeded are packages plugin.wasm has linked for nothing it needs, each
 // with what replaced it. A change that brings one back fails here.
 var unneeded = map[string]string{
-	"net/url":     "format uri is checked against RFC 3986 by hand (filters/schema/uri.go), query tokens decoded with httpsyntax.Unescape",
-	"net":         "it imports WASI functions Envoy does not provide (RATIONALE: JOSE library)",
-	"crypto/x509": "keys are mapped from JWK fields onto the standard library's key types (filters/jwt/keys.go)",
+	"net/url":       "format uri is checked against RFC 3986 by hand (filters/schema/uri.go), query tokens decoded with httpsyntax.Unescape",
+	"encoding/json": "filters/config checks the configuration's syntax itself (checkSyntax), and the build patches tidwall/pretty (plugin/_pretty)",
+	"net":           "it imports WASI functions Envoy does not provide (RATIONALE: JOSE library)",
+	"crypto/x509":   "keys are mapped from JWK fields onto the standard library's key types (filters/jwt/keys.go)",
 }
 
 // TestPluginSizeStaysInBudget: plugin.wasm is within moduleBudget and
