@@ -108,3 +108,29 @@ func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestARouteNameWithDotsIsOneLabel: a dot in a route's name would move the
+// shipped regexes' split; the plugin counts the route under its name with
+// underscores instead, which the tags carry whole.
+func TestARouteNameWithDotsIsOneLabel(t *testing.T) {
+	raw, err := os.ReadFile("../envoy/envoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagger, err := envoystats.LoadTagger(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, `{"routes": [{"name": "orders.v1", "match": {"path": "/v1/orders"}, "auth": "none"}]}`, 1)
+	if got := g.send(request("GET", "/v1/orders")).Status; got != 200 {
+		t.Fatalf("status %d, want 200", got)
+	}
+	const name = "apiguard.route.orders_v1.allowed"
+	if !slices.Contains(g.env.MetricNames(), name) {
+		t.Fatalf("%s not defined; defined: %v", name, g.env.MetricNames())
+	}
+	extracted, tags := tagger.Extract(envoystats.WasmNamespace + "." + name)
+	if extracted != "wasmcustom.apiguard.route.allowed" || len(tags) != 1 || tags[0].Name != "route" || tags[0].Value != "orders_v1" {
+		t.Errorf("%s: extracted %s with tags %v, want wasmcustom.apiguard.route.allowed with route=orders_v1", name, extracted, tags)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
+	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -65,13 +66,15 @@ func defineMetrics(providers, routes []string) *metrics {
 	// The routes' names are built in one string: a thousand routes' two
 	// thousand strings cost more to allocate in wasm than to define.
 	const prefix, allowed, denied = "apiguard.route.", ".allowed", ".denied"
+	segments := make([]string, len(routes))
 	size := 0
-	for _, name := range routes {
-		size += 2*(len(prefix)+len(name)) + len(allowed) + len(denied)
+	for i, name := range routes {
+		segments[i] = stage.MetricSegment(name)
+		size += 2*(len(prefix)+len(segments[i])) + len(allowed) + len(denied)
 	}
 	var b strings.Builder
 	b.Grow(size)
-	for _, name := range routes {
+	for _, name := range segments {
 		b.WriteString(prefix)
 		b.WriteString(name)
 		b.WriteString(allowed)
@@ -80,7 +83,7 @@ func defineMetrics(providers, routes []string) *metrics {
 		b.WriteString(denied)
 	}
 	all := b.String()
-	for i, name := range routes {
+	for i, name := range segments {
 		a := all[:len(prefix)+len(name)+len(allowed)]
 		d := all[len(a) : len(a)+len(prefix)+len(name)+len(denied)]
 		all = all[len(a)+len(d):]

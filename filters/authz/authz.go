@@ -129,9 +129,10 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 		}
 		return ".denied."
 	}
+	segment := stage.MetricSegment(rt.Name)
 	size := len(rule) + len(rt.Name)
 	for _, r := range reasons {
-		size += len(prefix) + len(rt.Name) + len(kind(r)) + len(r.Code())
+		size += len(prefix) + len(segment) + len(kind(r)) + len(r.Code())
 	}
 	var b strings.Builder
 	b.Grow(size)
@@ -140,7 +141,7 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	names := b.Len()
 	for _, r := range reasons {
 		b.WriteString(prefix)
-		b.WriteString(rt.Name)
+		b.WriteString(segment)
 		b.WriteString(kind(r))
 		b.WriteString(r.Code())
 	}
@@ -148,7 +149,7 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	q.rule, all = all[:names], all[names:]
 	q.outcomes = make([]outcome, len(reasons))
 	for i, r := range reasons {
-		n := len(prefix) + len(rt.Name) + len(kind(r)) + len(r.Code())
+		n := len(prefix) + len(segment) + len(kind(r)) + len(r.Code())
 		q.outcomes[i] = outcome{reason: r, counter: stage.NewCounter(all[:n])}
 		all = all[n:]
 		if p.dryRun {

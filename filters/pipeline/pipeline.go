@@ -195,6 +195,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		specs[i].Name = r.Name
 		errs = p.compileRoute(errs, i, r, a, known)
 	}
+	errs = append(errs, sharedCounters(cfg.Routes, firstByName)...)
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
 	errs = append(errs, hostErrs...)
 	table, routeErrs := route.Compile(specs, patterns...)
@@ -230,6 +231,33 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 
 // routePath is the JSON path of route i's field sub (".auth"; "" for the
 // route), built only for an error: most routes have none.
+// sharedCounters refuses a route whose name, with its dots made underscores
+// for its counters (stage.MetricSegment), is another route's: the two would
+// count as one. Names without dots, nearly all, cost no lookup.
+func sharedCounters(routes []Route, firstByName map[string]int) []config.Error {
+	var errs []config.Error
+	var dotted map[string]int
+	for i, r := range routes {
+		seg := stage.MetricSegment(r.Name)
+		if seg == r.Name {
+			continue
+		}
+		if j, ok := firstByName[seg]; ok {
+			errs = append(errs, config.Errorf(routePath(i, ".name"), "%q counts in the metrics of routes[%d].name %q: dots in a route's name become underscores in metric names", r.Name, j, seg))
+			continue
+		}
+		if j, ok := dotted[seg]; ok {
+			errs = append(errs, config.Errorf(routePath(i, ".name"), "%q and routes[%d].name %q would share the metric name %q: dots in a route's name become underscores there", r.Name, j, routes[j].Name, seg))
+			continue
+		}
+		if dotted == nil {
+			dotted = map[string]int{}
+		}
+		dotted[seg] = i
+	}
+	return errs
+}
+
 func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + "]" + sub }
 
 // compileRoute compiles route i into p.routes[i]: its stages in the order

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/apiguard/apiguard/filters/authn"
@@ -65,6 +67,38 @@ func TestCompileNamesDuplicateAndEmptyRoutes(t *testing.T) {
 	for i, e := range errs {
 		if e.Error() != want[i] {
 			t.Errorf("error %d = %q, want %q", i, e, want[i])
+		}
+	}
+}
+
+// Dots in a route's name become underscores in its counters' names, where
+// stats_tags split on dots; names that would then count as one are refused.
+func TestRouteNamesThatWouldShareCounters(t *testing.T) {
+	public := authn.RouteAuth{Public: true}
+	tests := []struct {
+		names []string
+		want  []string
+	}{
+		{names: []string{"orders.v1", "orders.v2", "orders_v3"}},
+		{names: []string{"orders_v1", "orders.v1"},
+			want: []string{`routes[1].name: "orders.v1" counts in the metrics of routes[0].name "orders_v1": dots in a route's name become underscores in metric names`}},
+		{names: []string{"orders.v1", "orders_v1"},
+			want: []string{`routes[0].name: "orders.v1" counts in the metrics of routes[1].name "orders_v1": dots in a route's name become underscores in metric names`}},
+		{names: []string{"a.b_c", "a_b.c"},
+			want: []string{`routes[1].name: "a_b.c" and routes[0].name "a.b_c" would share the metric name "a_b_c": dots in a route's name become underscores there`}},
+	}
+	for _, tt := range tests {
+		var routes []Route
+		for i, n := range tt.names {
+			routes = append(routes, Route{Name: n, Match: route.Spec{Path: "/r" + strconv.Itoa(i)}, Auth: public})
+		}
+		_, errs := Compile(Config{Routes: routes})
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Error())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q: errors %q, want %q", tt.names, got, tt.want)
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package stage
 
+import "strings"
+
 // Counter is a counter a stage adds to, declared when the stage compiles
 // (NewCounter) and listed by it (Counting). Its name comes from
 // configuration (a route's or a rule's name, a fixed kind), never from
@@ -70,3 +72,9 @@ func (w *Worker) Define(names []string) {
 
 // Count adds n to c.
 func (w *Worker) Count(c *Counter, n uint64) { w.Host.Count(w.counters[c.id], n) }
+
+// MetricSegment is name as one part of a counter's name. Envoy's stats_tags
+// split names on dots, so a dot inside a route's name would move the split:
+// it becomes "_", and the pipeline refuses two routes whose names would then
+// share counters.
+func MetricSegment(name string) string { return strings.ReplaceAll(name, ".", "_") }
