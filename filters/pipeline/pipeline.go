@@ -229,8 +229,6 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	return p, nil
 }
 
-// routePath is the JSON path of route i's field sub (".auth"; "" for the
-// route), built only for an error: most routes have none.
 // sharedCounters refuses a route whose name, with its dots made underscores
 // for its counters (stage.MetricSegment), is another route's: the two would
 // count as one. Names without dots, nearly all, cost no lookup.
@@ -258,6 +256,8 @@ func sharedCounters(routes []Route, firstByName map[string]int) []config.Error {
 	return errs
 }
 
+// routePath is the JSON path of route i's field sub (".auth"; "" for the
+// route), built only for an error: most routes have none.
 func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + "]" + sub }
 
 // compileRoute compiles route i into p.routes[i]: its stages in the order
