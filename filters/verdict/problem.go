@@ -7,7 +7,8 @@ const ProblemTypePrefix = "urn:apiguard:problem:"
 
 // Problem renders an RFC 9457 problem document of type code. Every string
 // in it is a fixed text chosen by apiguard, never request or upstream data,
-// so no escaping beyond JSON's is needed and nothing is reflected. detail
+// so nothing is reflected; each is still written as JSON (AppendJSONString),
+// never with Go's quoting, so that any text makes a valid document. detail
 // is left out when empty.
 func Problem(code, title string, status int, detail string) []byte {
 	return append(AppendProblem(make([]byte, 0, 160), code, title, status, detail), '}')
