@@ -111,10 +111,13 @@ lint:
 	$(GO) vet ./...
 	cd envoy/monitoring && $(GO) vet ./...
 
-fuzz:
-	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e/host ./e2e/gateway); do \
+# Every Fuzz target for FUZZTIME each, FuzzStream (./e2e) through the built plugin.wasm included; FUZZ_PARALLEL
+# workers per target (the machine's cores by default).
+FUZZ_PARALLEL ?= $(shell nproc 2>/dev/null || echo 2)
+fuzz: build
+	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e ./e2e/host ./e2e/gateway); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL) $$pkg || exit 1; \
 	  done; \
 	done
 

@@ -62,6 +62,12 @@ func HMAC(kid, alg string, n int) *Key {
 	return &Key{Kid: kid, Alg: alg, secret: s}
 }
 
+// HMACSecret is an HMAC key with a given secret: a fuzzer's stored inputs
+// stay valid tokens from one run to the next only if the key does.
+func HMACSecret(kid, alg string, secret []byte) *Key {
+	return &Key{Kid: kid, Alg: alg, secret: append([]byte(nil), secret...)}
+}
+
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func pad(n *big.Int, size int) []byte {

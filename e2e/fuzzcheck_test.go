@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/apiguard/apiguard/filters/harden"
+	"github.com/apiguard/apiguard/filters/verdict"
+)
+
+// problemTypes are the problem types apiguard may answer with: each
+// denial reason's, and a replaced 5xx body's.
+var problemTypes = func() map[string]bool {
+	m := map[string]bool{verdict.ProblemTypePrefix + harden.UpstreamError: true}
+	for _, r := range verdict.All() {
+		m[verdict.ProblemTypePrefix+r.Code()] = true
+	}
+	return m
+}()
+
+// claimHeader is a header the policy writes from a verified token: the
+// provider whose token writes it and the claim ("" for the payload).
+type claimHeader struct {
+	issuer, claim string
+}
+
+// fuzzClaimHeaders are fuzzPolicy's claim_to_headers and payload_header.
+var fuzzClaimHeaders = map[string]claimHeader{
+	"x-auth-sub":    {fuzzIdPIssuer, "sub"},
+	"x-auth-tenant": {fuzzIdPIssuer, "tenant_id"},
+	"x-auth-roles":  {fuzzIdPIssuer, "roles"},
+	"x-jwt-payload": {fuzzIdPIssuer, ""},
+	"x-partner-sub": {fuzzPartnerIssuer, "sub"},
+}
+
+// checkStream returns the invariants a stream broke:
+//   - the VM did not trap, stall or reset the stream, and logged nothing
+//     at warning level or above (a recovered panic is logged critical);
+//   - the stream ended with the upstream's response, or a local reply;
+//   - every 4xx/5xx local reply of apiguard's (and every replaced 5xx
+//     body) is an application/problem+json document of valid UTF-8 JSON
+//     whose status is the reply's and whose type is a known one; none is
+//     500 internal, which is the plugin failing, never a verdict on the
+//     request;
+//   - no header value either side carries NUL, CR or LF;
+//   - the token never appears in a log line or in the response, unless
+//     the client (or the upstream) put it elsewhere too;
+//   - every claim header the upstream receives is the one the verified
+//     token's claim makes, once: never the client's.
+func checkStream(s fuzzStream, res *host.Result, logs []host.LogEntry) []string {
+	var v []string
+	bad := func(format string, args ...any) { v = append(v, fmt.Sprintf(format, args...)) }
+	if res.Err != nil {
+		bad("the stream failed: %v", res.Err)
+	}
+	for _, l := range logs {
+		if l.Level >= 3 {
+			bad("logged at %s: %q", l.Level, l.Message)
+		}
+	}
+	ours := res.LocalReply != nil && res.LocalReply.Details == ""
+	switch {
+	case res.LocalReply == nil && res.Upstream == nil:
+		bad("the stream ended with neither the upstream's response nor a local reply (status %d)", res.Status)
+	case res.LocalReply == nil && res.Status != s.resp.Status:
+		bad("the client got status %d, the upstream answered %d", res.Status, s.resp.Status)
+	case ours && res.LocalReply.Status >= 400:
+		v = append(v, checkProblem(res.LocalReply.Status, res.LocalReply.Body, headerValue(res.LocalReply.Headers, "content-type"))...)
+		if grpc := len(res.Headers.Values("grpc-status")) > 0; !grpc {
+			if res.Status != res.LocalReply.Status {
+				bad("the client got status %d for a %d reply", res.Status, res.LocalReply.Status)
+			}
+			if ct := headerValue(res.Headers, "content-type"); ct != "application/problem+json" {
+				bad("the client got content-type %q for a problem", ct)
+			}
+		}
+	case res.LocalReply == nil && s.resp.Status >= 500 && len(s.resp.Body) > 0:
+		// replace_error_bodies: a replaced 5xx is a problem document too.
+		v = append(v, checkProblem(res.Status, res.Body, headerValue(res.Headers, "content-type"))...)
+	}
+	for _, h := range []host.Headers{res.Headers, upstreamHeaders(res)} {
+		for _, kv := range h {
+			if strings.ContainsAny(kv[1], "\x00\r\n") {
+				bad("header %q carries NUL, CR or LF: %q", kv[0], kv[1])
+			}
+		}
+	}
+	v = append(v, checkTokenLeaks(s, res, logs)...)
+	v = append(v, checkClaimHeaders(s, res)...)
+	return v
+}
+
+func upstreamHeaders(res *host.Result) host.Headers {
+	if res.Upstream == nil {
+		return nil
+	}
+	return res.Upstream.Headers
+}
+
+func headerValue(h host.Headers, name string) string {
+	v, _ := h.Get(name)
+	return v
+}
+
+// checkProblem checks a problem document of status.
+func checkProblem(status int, body []byte, contentType string) []string {
+	var v []string
+	if contentType != "application/problem+json" {
+		v = append(v, fmt.Sprintf("a %d problem has content-type %q", status, contentType))
+	}
+	if !utf8.Valid(body) {
+		v = append(v, fmt.Sprintf("a %d problem is not valid UTF-8: %q", status, body))
+	}
+	var p struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return append(v, fmt.Sprintf("a %d problem is not JSON (%v): %q", status, err, body))
+	}
+	if p.Status != status || !problemTypes[p.Type] || p.Title == "" {
+		v = append(v, fmt.Sprintf("a %d reply's problem has type %q, title %q and status %d", status, p.Type, p.Title, p.Status))
+	}
+	if p.Type == verdict.ProblemTypePrefix+verdict.Internal.Code() {
+		v = append(v, fmt.Sprintf("apiguard answered 500 internal: the plugin failed on the request: %s", body))
+	}
+	return v
+}
+
+// minLeakLen is the shortest token whose presence in a log or a response
+// counts as a leak: a shorter one matches text by chance.
+const minLeakLen = 16
+
+// checkTokenLeaks looks for the token, and each of its dot-separated
+// parts, in the stream's log lines and the response the client got.
+func checkTokenLeaks(s fuzzStream, res *host.Result, logs []host.LogEntry) []string {
+	var secrets []string
+	for _, part := range append([]string{s.token}, strings.Split(s.token, ".")...) {
+		if len(part) >= minLeakLen && !s.showsElsewhere(part) {
+			secrets = append(secrets, part)
+		}
+	}
+	var v []string
+	for _, secret := range secrets {
+		for _, l := range logs {
+			if strings.Contains(l.Message, secret) {
+				v = append(v, fmt.Sprintf("a log line holds the token's %q: %q", secret, l.Message))
+			}
+		}
+		if res.LocalReply == nil && (bytes.Contains(s.resp.Body, []byte(secret)) || strings.Contains(fmt.Sprint(s.resp.Headers), secret)) {
+			continue
+		}
+		if bytes.Contains(res.Body, []byte(secret)) {
+			v = append(v, fmt.Sprintf("the response body holds the token's %q", secret))
+		}
+		for _, kv := range res.Headers {
+			if strings.Contains(kv[1], secret) {
+				v = append(v, fmt.Sprintf("response header %s holds the token's %q", kv[0], secret))
+			}
+		}
+	}
+	return v
+}
+
+// showsElsewhere reports whether text appears in the request outside the
+// token's own places: then the client sent it twice, and a log of, say,
+// its user-agent is no leak.
+func (s fuzzStream) showsElsewhere(text string) bool {
+	path := s.req.Path
+	if s.place == placeQuery || s.place == placeBearerAndQuery {
+		path = strings.Replace(path, "access_token="+s.token, "", 1)
+	}
+	if strings.Contains(path, text) || strings.Contains(s.req.Authority, text) || strings.Contains(s.req.Method, text) ||
+		bytes.Contains(s.req.Body, []byte(text)) {
+		return true
+	}
+	own := map[string]string{"authorization": "Bearer " + s.token, "cookie": "session=" + s.token, "x-partner-token": s.token}
+	for _, h := range []host.Headers{s.req.Headers, s.req.Trailers} {
+		for _, kv := range h {
+			if kv[1] != own[kv[0]] && strings.Contains(kv[1], text) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkClaimHeaders: a claim header the upstream receives holds, once, what
+// the verified token's claim renders to (claim_to_headers: numbers and
+// booleans as JSON, strings percent-encoded; payload_header: the payload,
+// base64url), and comes from a token of its provider.
+func checkClaimHeaders(s fuzzStream, res *host.Result) []string {
+	if res.Upstream == nil {
+		return nil
+	}
+	var v []string
+	payload, decoded := s.presentedPayload()
+	for name, ch := range fuzzClaimHeaders {
+		got := res.Upstream.Headers.Values(name)
+		if len(got) == 0 {
+			continue
+		}
+		if len(got) > 1 {
+			v = append(v, fmt.Sprintf("the upstream got %d %s headers: %q", len(got), name, got))
+			continue
+		}
+		if !decoded {
+			v = append(v, fmt.Sprintf("the upstream got %s: %q from a request without a readable token", name, got[0]))
+			continue
+		}
+		claims := gjson.ParseBytes(payload)
+		if iss := topLevel(claims, "iss"); iss.Str != ch.issuer {
+			v = append(v, fmt.Sprintf("the upstream got %s: %q from a token of issuer %q", name, got[0], iss.Raw))
+			continue
+		}
+		want, ok := renderClaim(payload, ch.claim)
+		switch {
+		case !ok:
+			v = append(v, fmt.Sprintf("the upstream got %s: %q, and the token has no claim %q to make it", name, got[0], ch.claim))
+		case got[0] != want:
+			v = append(v, fmt.Sprintf("the upstream got %s: %q, the token's claim makes %q", name, got[0], want))
+		}
+	}
+	return v
+}
+
+// presentedPayload is the payload of the token as the plugin read it.
+func (s fuzzStream) presentedPayload() ([]byte, bool) {
+	if s.payload != nil {
+		return s.payload, true
+	}
+	tok := s.token
+	if s.place == placeQuery || s.place == placeBearerAndQuery {
+		var err error
+		if tok, err = url.QueryUnescape(tok); err != nil {
+			return nil, false
+		}
+	}
+	parts := strings.Split(strings.Trim(tok, " \t"), ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	p, err := base64.RawURLEncoding.DecodeString(parts[1])
+	return p, err == nil
+}
+
+// topLevel is the top-level member name of claims, read literally ("a.b" is
+// a name, not a path), as claim_to_headers reads it.
+func topLevel(claims gjson.Result, name string) gjson.Result {
+	var v gjson.Result
+	claims.ForEach(func(k, val gjson.Result) bool {
+		if k.String() == name {
+			v = val
+			return false
+		}
+		return true
+	})
+	return v
+}
+
+// renderClaim is the header value the README promises for a claim ("" is
+// the payload header's).
+func renderClaim(payload []byte, claim string) (string, bool) {
+	if claim == "" {
+		return base64.RawURLEncoding.EncodeToString(payload), true
+	}
+	c := topLevel(gjson.ParseBytes(payload), claim)
+	if !c.Exists() {
+		return "", false
+	}
+	var b strings.Builder
+	scalar := func(x gjson.Result) {
+		if x.Type == gjson.String {
+			for i := 0; i < len(x.Str); i++ {
+				if ch := x.Str[i]; ch == ' ' || ch == '%' || ch == ',' || ch >= 0x80 {
+					fmt.Fprintf(&b, "%%%02X", ch)
+				} else {
+					b.WriteByte(ch)
+				}
+			}
+			return
+		}
+		b.WriteString(x.Raw)
+	}
+	if !c.IsArray() {
+		scalar(c)
+		return b.String(), true
+	}
+	for i, el := range c.Array() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		scalar(el)
+	}
+	return b.String(), true
+}

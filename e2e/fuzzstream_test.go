@@ -1,0 +1,440 @@
+package e2e
+
+import (
+	"crypto/elliptic"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/apiguard/apiguard/internal/testkit/jwttest"
+)
+
+// FuzzStream sends whole hostile streams through plugin.wasm in the e2e host,
+// one VM per fuzzing process, under a policy that turns every stage on, and
+// checks the invariants of checkStream on each: the VM never traps, every
+// stream ends with the upstream's response or apiguard's local reply, a
+// denial is a precise problem document, no token leaks, the claim headers
+// the upstream receives are the plugin's own, linear memory stays bounded.
+//
+// An input is a stream (see fuzzInput): the request's method, raw :path,
+// :authority, headers, a token and where it goes, body and trailers, then
+// the upstream's status, headers and body. Its seeds are in
+// testdata/fuzz/FuzzStream, one file per kind of stream, named for it;
+// `make test` runs them, `make fuzz` mutates them.
+func FuzzStream(f *testing.F) {
+	g := newFuzzGateway(f)
+	f.Cleanup(g.close)
+	f.Fuzz(func(t *testing.T, method, path, authority, headers string, tokenMode uint8, token string,
+		body []byte, trailers string, status uint16, respHeaders string, respBody []byte, chunking uint16, flags uint8) {
+		in := fuzzInput{method: method, path: path, authority: authority, headers: headers, tokenMode: tokenMode, token: token,
+			body: body, trailers: trailers, status: status, respHeaders: respHeaders, respBody: respBody, chunking: chunking, flags: flags}
+		for _, v := range g.run(in) {
+			t.Error(v)
+		}
+	})
+}
+
+// fuzzInput is one fuzzed stream, as the fuzzer's arguments hold it.
+//   - headers, trailers and respHeaders: lines "name: value" (split at the
+//     first ": "; a line without one is a name with an empty value, a line
+//     starting with ": " a header with an empty name). Envoy's codecs refuse
+//     NUL, CR and LF in header values and pseudo-headers the client repeats,
+//     so those never reach a filter and are dropped here; the :path keeps
+//     every byte.
+//   - tokenMode: its low nibble is the token's kind (tokenKind), its high
+//     nibble where it goes (tokenPlace).
+//   - chunking: the request body's chunk size in its low byte, the
+//     response body's in its high byte (0: one chunk).
+//   - status: the upstream's status, folded into 200-599 (Envoy handles
+//     1xx apart).
+//   - flags: bit 0 plain http instead of https; bits 4-7 k > 0 pad the last
+//     request header's value to 2^(k+6) bytes (Envoy's header limits are
+//     60 KiB).
+type fuzzInput struct {
+	method, path, authority, headers string
+	tokenMode                        uint8
+	token                            string
+	body                             []byte
+	trailers                         string
+	status                           uint16
+	respHeaders                      string
+	respBody                         []byte
+	chunking                         uint16
+	flags                            uint8
+}
+
+// The token kinds: what the token string of an input means.
+const (
+	tokenNone = iota
+	// tokenClaims: members added to the IdP's iss, aud and exp, signed with
+	// its HS256 key ("sub":"alice","tenant_id":"acme").
+	tokenClaims
+	// tokenPartnerClaims: the same for the partner (typ at+jwt).
+	tokenPartnerClaims
+	// tokenSigned: a JOSE header, a newline, and a payload, both raw, signed
+	// with the IdP's HS256 key whatever the header says (alg none, nested
+	// JSON, duplicate members).
+	tokenSigned
+	// tokenRaw: the credential as it is (truncated and mutated tokens; the
+	// HS256 key is fixed, so a stored one may be valid).
+	tokenRaw
+	// tokenES256Claims: tokenClaims signed with the IdP's ES256 key.
+	tokenES256Claims
+	numTokenKinds
+)
+
+// The places a token goes.
+const (
+	placeBearer = iota
+	placeQuery
+	placeCookie
+	placePartnerHeader
+	// placeBearerAndQuery: two credentials, an Authorization header and a
+	// query parameter.
+	placeBearerAndQuery
+	// placeTwoBearers: two Authorization headers.
+	placeTwoBearers
+	numPlaces
+)
+
+const (
+	fuzzIdPIssuer     = "https://idp.example.com/"
+	fuzzPartnerIssuer = "https://partner.example.net"
+	// fuzzMemoryLimit bounds the VM's linear memory over a fuzzing run: the
+	// largest body the policy reads is 64 KiB, Envoy's buffer 1 MiB, and a
+	// steady plugin stays near its start-up size (TestSoak).
+	fuzzMemoryLimit = 64 << 20
+)
+
+// fuzzNow is the fake clock's start; every stream advances it by
+// fuzzTimeStep, so rate limits refill and tokens of a stored input
+// (tokenRaw, exp a year later) stay valid through a long run.
+var fuzzNow = time.Unix(1_800_000_000, 0)
+
+const fuzzTimeStep = 50 * time.Millisecond
+
+// fuzzKeys are the providers' keys: HS256 with fixed secrets (derived from a
+// label, not credentials), ES256 generated per process.
+type fuzzKeys struct {
+	hs, partner, es *jwttest.Key
+}
+
+func newFuzzKeys() fuzzKeys {
+	secret := func(label string) []byte { s := sha256.Sum256([]byte(label)); return s[:] }
+	return fuzzKeys{
+		hs:      jwttest.HMACSecret("fuzz-hs", "HS256", secret("apiguard FuzzStream idp")),
+		partner: jwttest.HMACSecret("partner-hs", "HS256", secret("apiguard FuzzStream partner")),
+		es:      jwttest.EC("fuzz-es", elliptic.P256()),
+	}
+}
+
+// fuzzGateway is the fuzzing process's one VM, started again after a
+// failure (a trap leaves it failed, and the fuzzer's minimization reruns
+// inputs in the same process).
+type fuzzGateway struct {
+	tb     testing.TB
+	keys   fuzzKeys
+	policy string
+	env    *host.Env
+	vm     *host.VM
+	clock  *host.FakeClock
+	broken bool
+	// peakMemory is the largest linear memory seen.
+	peakMemory uint32
+}
+
+func newFuzzGateway(tb testing.TB) *fuzzGateway {
+	g := &fuzzGateway{tb: tb, keys: newFuzzKeys()}
+	g.policy = fuzzPolicy(g.keys)
+	g.start()
+	return g
+}
+
+// start loads the policy into a new VM under Envoy 1.33's WASI (where a
+// Go runtime that sleeps dies), as Envoy's worker would.
+func (g *fuzzGateway) start() {
+	g.close()
+	g.clock = host.NewFakeClock(fuzzNow)
+	env, err := host.NewEnv(host.Config{Module: module(g.tb, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: []byte(g.policy), Profile: host.Envoy133, Clock: g.clock})
+	if err != nil {
+		g.tb.Fatal(err)
+	}
+	g.env = env
+	if err := env.Canary(); err != nil {
+		env.WriteLogs(os.Stderr)
+		g.tb.Fatalf("the fuzz policy is refused: %v", err)
+	}
+	if g.vm, err = env.StartVM(); err != nil {
+		env.WriteLogs(os.Stderr)
+		g.tb.Fatalf("the fuzz policy is refused: %v", err)
+	}
+	env.ResetLogs()
+	g.broken = false
+}
+
+func (g *fuzzGateway) close() {
+	if g.env != nil {
+		g.env.Close()
+		g.env = nil
+	}
+}
+
+// run sends one stream and returns the invariants it broke.
+func (g *fuzzGateway) run(in fuzzInput) []string {
+	if g.broken {
+		g.start()
+	}
+	g.env.Advance(fuzzTimeStep)
+	s := g.stream(in)
+	res := g.vm.RoundTrip(s.req, func(*host.UpstreamRequest) *host.Response { return s.resp })
+	logs := g.env.Logs()
+	g.env.ResetLogs()
+	mem := g.vm.MemorySize()
+	g.peakMemory = max(g.peakMemory, mem)
+	violations := checkStream(s, res, logs)
+	if mem > fuzzMemoryLimit {
+		violations = append(violations, fmt.Sprintf("linear memory is %d MiB, over the %d MiB bound", mem>>20, fuzzMemoryLimit>>20))
+	}
+	if len(violations) > 0 {
+		// Whatever broke may have left state behind: the next input gets
+		// a fresh VM, so that each failure reproduces alone.
+		g.broken = true
+		var b strings.Builder
+		for _, l := range logs {
+			fmt.Fprintf(&b, "\n  %s: %q", l.Level, l.Message)
+		}
+		violations = append(violations, fmt.Sprintf("request %q %q, token %q; status %d; logs:%s", s.req.Method, s.req.Path, s.token, res.Status, b.String()))
+	}
+	return violations
+}
+
+// fuzzStream is an input decoded: the request, the upstream's response,
+// and what the checks need to know of the token.
+type fuzzStream struct {
+	req  host.Request
+	resp *host.Response
+	// token is the credential as sent ("" when none), place where.
+	token string
+	place int
+	// payload is the token's payload as signed (nil for a raw token).
+	payload []byte
+}
+
+func (g *fuzzGateway) stream(in fuzzInput) fuzzStream {
+	s := fuzzStream{place: int(in.tokenMode>>4) % numPlaces}
+	req := host.Request{Method: codecValue(in.method), Path: in.path, Authority: codecValue(in.authority), Scheme: "https",
+		Headers: fuzzHeaders(in.headers), Body: in.body, Trailers: fuzzHeaders(in.trailers), ChunkSize: int(in.chunking & 0xff)}
+	if in.flags&1 != 0 {
+		req.Scheme = "http"
+	}
+	if k := in.flags >> 4; k > 0 && len(req.Headers) > 0 {
+		last := &req.Headers[len(req.Headers)-1]
+		last[1] = padTo(last[1], 1<<(k+6))
+	}
+	s.token, s.payload = g.token(int(in.tokenMode&0x0f)%numTokenKinds, in.token)
+	if s.token != "" {
+		place(&req, s.place, s.token)
+	}
+	s.req = req
+	s.resp = &host.Response{Status: foldStatus(in.status), Headers: fuzzHeaders(in.respHeaders), Body: in.respBody,
+		ChunkSize: int(in.chunking >> 8)}
+	return s
+}
+
+// token builds the credential of a kind from the input's token string, and
+// the payload it signed.
+func (g *fuzzGateway) token(kind int, spec string) (string, []byte) {
+	exp := g.clock.Now().Add(time.Hour).Unix()
+	claims := func(iss, aud string) string {
+		p := fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d`, iss, aud, exp)
+		if spec != "" {
+			p += "," + spec
+		}
+		return p + "}"
+	}
+	switch kind {
+	case tokenClaims:
+		p := claims(fuzzIdPIssuer, "orders-api")
+		return g.keys.hs.Token(p), []byte(p)
+	case tokenPartnerClaims:
+		p := claims(fuzzPartnerIssuer, "partner-api")
+		return g.keys.partner.Sign("HS256", `{"alg":"HS256","typ":"at+jwt","kid":"partner-hs"}`, p), []byte(p)
+	case tokenSigned:
+		header, payload, ok := strings.Cut(spec, "\n")
+		if !ok {
+			header, payload = g.keys.hs.Header(), spec
+		}
+		return g.keys.hs.Sign("HS256", header, payload), []byte(payload)
+	case tokenRaw:
+		return spec, nil
+	case tokenES256Claims:
+		p := claims(fuzzIdPIssuer, "orders-api")
+		return g.keys.es.Token(p), []byte(p)
+	}
+	return "", nil
+}
+
+// place puts the token where the input says.
+func place(req *host.Request, where int, tok string) {
+	query := func() {
+		sep := "?"
+		if strings.Contains(req.Path, "?") {
+			sep = "&"
+		}
+		req.Path += sep + "access_token=" + tok
+	}
+	switch where {
+	case placeBearer:
+		req.Headers.Add("authorization", "Bearer "+tok)
+	case placeQuery:
+		query()
+	case placeCookie:
+		req.Headers.Add("cookie", "session="+tok)
+	case placePartnerHeader:
+		req.Headers.Add("x-partner-token", tok)
+	case placeBearerAndQuery:
+		req.Headers.Add("authorization", "Bearer "+tok)
+		query()
+	case placeTwoBearers:
+		req.Headers.Add("authorization", "Bearer "+tok)
+		req.Headers.Add("authorization", "Bearer "+tok)
+	}
+}
+
+// fuzzHeaders decodes an input's header lines (see fuzzInput).
+func fuzzHeaders(s string) host.Headers {
+	var h host.Headers
+	if s == "" {
+		return nil
+	}
+	for line := range strings.SplitSeq(s, "\n") {
+		name, value, _ := strings.Cut(line, ": ")
+		if strings.HasPrefix(name, ":") {
+			continue
+		}
+		h = append(h, [2]string{strings.ToLower(codecValue(name)), codecValue(value)})
+	}
+	return h
+}
+
+// codecValue drops what every Envoy codec refuses in a header value (HTTP/1
+// and HTTP/2 alike): NUL, CR and LF.
+func codecValue(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == 0 || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func foldStatus(s uint16) int {
+	if s >= 200 && s <= 599 {
+		return int(s)
+	}
+	return int(s)%400 + 200
+}
+
+func padTo(s string, n int) string {
+	if s == "" {
+		s = "a"
+	}
+	return strings.Repeat(s, n/len(s)+1)[:n]
+}
+
+// fuzzPolicy turns every stage on: JWT from two providers (inline keys,
+// three token sources, claim headers, the payload header), authorization
+// with roles, scopes, claims bound to the path, query and a header, per
+// method rules and method overrides, validation of headers, query, path
+// parameters and JSON bodies against a schema, local rate limits (by
+// client, by claim, a shadow rule by header), strict hardening with 5xx
+// bodies replaced, CORS with a wildcard origin, and an audit record of
+// every stream. The global rate limit is left out: it needs its service.
+func fuzzPolicy(k fuzzKeys) string {
+	return fmt.Sprintf(`{
+  "default": "deny",
+  "hosts": {"status.example.com": {"default": "allow"}},
+  "providers": {
+    "idp": {
+      "issuer": %q, "audiences": ["orders-api"],
+      "jwks": {"inline": %s},
+      "from": [{"header": "authorization", "prefix": "Bearer "}, {"query": "access_token"}, {"cookie": "session"}],
+      "claim_to_headers": {"sub": "x-auth-sub", "tenant_id": "x-auth-tenant", "roles": "x-auth-roles"},
+      "payload_header": "x-jwt-payload",
+      "max_token_bytes": 4096
+    },
+    "partner": {
+      "issuer": %q, "audiences": ["partner-api"],
+      "jwks": {"inline": %s},
+      "from": [{"header": "x-partner-token"}],
+      "typ": "at+jwt",
+      "claim_to_headers": {"sub": "x-partner-sub"}
+    }
+  },
+  "authz": {"roles_from": {"idp": ["/realm_access/roles", {"claim": "/scope", "space_delimited": true}], "partner": ["/roles"]}},
+  "validate": {
+    "headers": {"max_count": 64, "max_value_bytes": 4096, "max_total_bytes": 32768, "forbidden": ["x-debug"]},
+    "query": {"max_params": 32, "max_length": 2048, "params": {"trace": {"schema": {"type": "boolean"}}}},
+    "body": {"max_bytes": 65536, "content_types": ["application/json"], "max_depth": 32}
+  },
+  "response": {"security_headers": "strict", "keep_upstream": ["cache-control"], "remove": ["x-debug-trace"], "replace_error_bodies": true},
+  "cors": {"origins": ["https://app.example.com", "https://*.preview.example.com", "null"],
+           "methods": ["GET", "HEAD", "POST", "PUT", "DELETE"], "headers": ["authorization", "content-type", "x-request-id"],
+           "expose_headers": ["x-request-id"], "credentials": true, "max_age_s": 600},
+  "rate_limit": {"trusted_hops": 1, "headers": "draft_and_x", "rules": [
+    {"name": "per-client", "key": ["x_forwarded_for"], "fallback": ["peer"], "rate": 1000, "per": "second", "burst": 1000},
+    {"name": "per-user", "key": ["claim:/sub"], "rate": 20, "per": "second", "burst": 5,
+     "tiers": [{"claim": "/plan", "has": "gold", "rate": 100, "burst": 50}]},
+    {"name": "per-api-key", "key": ["header:x-api-key"], "rate": 10, "per": "second", "burst": 3, "shadow": true}]},
+  "audit": {"level": "info", "query": "names", "headers": ["user-agent", "x-api-key", "origin", "referer"],
+            "redact": ["x-api-key", "/email"], "claims": ["/tenant_id", "/email", "/realm_access/roles"]},
+  "routes": [
+    {"name": "health", "match": {"path": "/healthz", "methods": ["GET"]}, "auth": "none", "rate_limit": "none", "cors": "off"},
+    {"name": "tenant-orders", "match": {"path": "/tenants/{tenant}/orders/{id}", "methods": ["GET", "PUT", "DELETE"]},
+     "auth": {"providers": ["idp"]},
+     "validate": {
+       "path": {"tenant": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"}, "id": {"type": "integer", "minimum": 1}},
+       "query": {"unknown": "reject", "repeated": "reject",
+                 "params": {"fields": {"repeated": true, "schema": {"enum": ["id", "status", "total"]}},
+                            "org": {"schema": {"type": "string", "maxLength": 32}}}},
+       "body": {"max_bytes": 4096, "content_types": ["application/json"],
+                "schema": {"type": "object", "additionalProperties": false, "required": ["status"],
+                           "properties": {"status": {"enum": ["open", "paid", "cancelled"]},
+                                          "note": {"type": "string", "maxLength": 64},
+                                          "lines": {"type": "array", "maxItems": 8,
+                                                    "items": {"type": "object", "required": ["sku"],
+                                                              "properties": {"sku": {"type": "string", "pattern": "^[A-Z0-9-]+$"},
+                                                                             "qty": {"type": "integer", "minimum": 1, "maximum": 99}}}}}}}},
+     "authz": {
+       "allow": {"any": [
+         {"any_role": ["reader", "admin"], "not": {"claims": {"/plan": "trial"}},
+          "claims": {"/tenant_id": "{tenant}", "/email": {"matches": "@example\\.com$"}, "/banned": {"absent": true}}},
+         {"claims": {"/tenant_id": "{tenant}", "/org": "{query:org}", "/region": "{header:x-region}"}}]},
+       "deny": {"any": [{"claims": {"/suspended": true}}, {"claims": {"/risk/score": {"gte": 90}}}]},
+       "methods": {
+         "PUT": {"allow": {"scopes": ["orders:write"], "claims": {"/tenant_id": "{tenant}"}}},
+         "DELETE": {"allow": {"all": [{"all_roles": ["admin", "auditor"]}, {"claims": {"/acr": {"one_of": ["mfa", "hwk"]}}}, "authenticated"]},
+                    "deny": {"claims": {"/auth_level": {"lt": 2}}}}},
+       "query_params": ["org"], "headers": ["x-region"]},
+     "response": {"headers": {"cache-control": "private, max-age=60"}},
+     "rate_limit": {"headers": "draft", "rules": [{"name": "orders-per-user", "key": ["claim:/sub", "route"], "rate": 60, "per": "minute", "burst": 20}]},
+     "cors": {"origins": ["https://app.example.com"], "credentials": false}},
+    {"name": "uploads", "match": {"path": "/tenants/{tenant}/uploads", "methods": ["POST"]},
+     "auth": {"providers": ["idp"]},
+     "validate": {"body": {"max_bytes": 8192, "required": true, "content_types": ["application/octet-stream"], "encodings": ["gzip"]}},
+     "authz": {"allow": {"claims": {"/tenant_id": "{tenant}"}}}},
+    {"name": "legacy", "match": {"path": "/legacy/{id}", "methods": ["GET", "POST", "DELETE"]},
+     "auth": {"providers": ["idp"]},
+     "authz": {"allow": "authenticated", "methods": {"DELETE": {"allow": {"any_role": ["admin"]}}}, "allow_method_override": true}},
+    {"name": "catalogue", "match": {"path": "/catalogue/**", "methods": ["GET"]}, "auth": {"providers": ["idp"], "optional": true}},
+    {"name": "shipments", "match": {"path": "/shipments/{id}"}, "auth": {"providers": ["idp", "partner"]},
+     "authz": {"allow": {"any": [{"any_role": ["shipper"]}, {"claims": {"/sub": {"present": true}}}]}, "dry_run": true}},
+    {"name": "internal", "match": {"path": "/internal/**"}, "auth": "none", "authz": {"deny_all": true, "status": 404}}
+  ]
+}`, fuzzIdPIssuer, jwttest.JWKS(k.hs, k.es), fuzzPartnerIssuer, jwttest.JWKS(k.partner))
+}
