@@ -133,6 +133,11 @@ type Config struct {
 	// callback that made it (VM.FirstCalls): the code each start-up phase
 	// hands a lazily compiling engine. It slows every call.
 	TraceFirstCalls bool
+	// CountCalls counts each run of the module's own functions (package
+	// main and third-party packages, not the Go runtime's or the standard
+	// library's), VM.TakeCallCounts: the coverage a fuzzer of whole streams
+	// sees of the guest. It slows each of those calls.
+	CountCalls bool
 	// FailHostCalls names proxy_* host calls that answer InternalFailure
 	// without doing anything, to show the plugin fails closed when a host
 	// call fails (Envoy fails them on maps a stream no longer has, on a

@@ -69,6 +69,7 @@ type listenerSet uint8
 const (
 	listenAllocs listenerSet = 1 << iota
 	listenFirstCalls
+	listenCalls
 	numListenerSets = 1 << iota
 )
 
@@ -80,6 +81,9 @@ func (e *Env) listeners() listenerSet {
 	if e.cfg.TraceFirstCalls {
 		s |= listenFirstCalls
 	}
+	if e.cfg.CountCalls {
+		s |= listenCalls
+	}
 	return s
 }
 
@@ -90,6 +94,9 @@ func (s listenerSet) factory() experimental.FunctionListenerFactory {
 	}
 	if s&listenFirstCalls != 0 {
 		fs = append(fs, &firstCalling)
+	}
+	if s&listenCalls != 0 {
+		fs = append(fs, &callCounting)
 	}
 	return experimental.MultiFunctionListenerFactory(fs...)
 }

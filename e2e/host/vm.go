@@ -119,8 +119,11 @@ type VM struct {
 	// called and firstCalls record first runs (Config.TraceFirstCalls),
 	// under their own lock: the listener runs inside callbacks, which hold
 	// mu.
-	firstMu    sync.Mutex
-	called     map[uint32]bool
+	firstMu sync.Mutex
+	called  map[uint32]bool
+	// calls counts the runs of the module's own functions by rank
+	// (Config.CountCalls).
+	calls      []uint32
 	firstCalls []FirstCall
 	// guestAllocSites counts the allocations by the guest function that
 	// allocated.
@@ -246,6 +249,9 @@ func (e *Env) newVM(worker int) (*VM, error) {
 	if e.cfg.TraceFirstCalls {
 		firstCalling.vms.Store(mod, vm)
 	}
+	if e.cfg.CountCalls {
+		callCounting.vms.Store(mod, vm)
+	}
 	for i, name := range fnNames {
 		vm.fns[i] = mod.ExportedFunction(name)
 	}
@@ -370,6 +376,7 @@ func (vm *VM) Close() {
 	if vm.rt != nil {
 		allocCounting.vms.Delete(vm.mod)
 		firstCalling.vms.Delete(vm.mod)
+		callCounting.vms.Delete(vm.mod)
 		vm.rt.Close(context.Background())
 		vm.rt = nil
 	}
