@@ -136,7 +136,7 @@ func newFuzzKeys() fuzzKeys {
 // failure (a trap leaves it failed, and the fuzzer's minimization reruns
 // inputs in the same process).
 type fuzzGateway struct {
-	tb     testing.TB
+	module []byte
 	keys   fuzzKeys
 	policy string
 	env    *host.Env
@@ -148,33 +148,37 @@ type fuzzGateway struct {
 }
 
 func newFuzzGateway(tb testing.TB) *fuzzGateway {
-	g := &fuzzGateway{tb: tb, keys: newFuzzKeys()}
+	g := &fuzzGateway{module: module(tb, "plugin.wasm"), keys: newFuzzKeys()}
 	g.policy = fuzzPolicy(g.keys)
-	g.start()
+	if err := g.start(); err != nil {
+		tb.Fatal(err)
+	}
 	return g
 }
 
 // start loads the policy into a new VM under Envoy 1.33's WASI (where a
 // Go runtime that sleeps dies), as Envoy's worker would.
-func (g *fuzzGateway) start() {
+func (g *fuzzGateway) start() error {
 	g.close()
 	g.clock = host.NewFakeClock(fuzzNow)
-	env, err := host.NewEnv(host.Config{Module: module(g.tb, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
-		Configuration: []byte(g.policy), Profile: host.Envoy133, Clock: g.clock})
+	env, err := host.NewEnv(host.Config{Module: g.module, Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: []byte(g.policy), Profile: host.Envoy133, Clock: g.clock, CountCalls: true})
 	if err != nil {
-		g.tb.Fatal(err)
+		return err
 	}
 	g.env = env
 	if err := env.Canary(); err != nil {
 		env.WriteLogs(os.Stderr)
-		g.tb.Fatalf("the fuzz policy is refused: %v", err)
+		return fmt.Errorf("the fuzz policy is refused: %w", err)
 	}
 	if g.vm, err = env.StartVM(); err != nil {
 		env.WriteLogs(os.Stderr)
-		g.tb.Fatalf("the fuzz policy is refused: %v", err)
+		return fmt.Errorf("the fuzz policy is refused: %w", err)
 	}
 	env.ResetLogs()
+	g.vm.TakeCallCounts()
 	g.broken = false
+	return nil
 }
 
 func (g *fuzzGateway) close() {
@@ -187,13 +191,16 @@ func (g *fuzzGateway) close() {
 // run sends one stream and returns the invariants it broke.
 func (g *fuzzGateway) run(in fuzzInput) []string {
 	if g.broken {
-		g.start()
+		if err := g.start(); err != nil {
+			return []string{err.Error()}
+		}
 	}
 	g.env.Advance(fuzzTimeStep)
 	s := g.stream(in)
 	res := g.vm.RoundTrip(s.req, func(*host.UpstreamRequest) *host.Response { return s.resp })
 	logs := g.env.Logs()
 	g.env.ResetLogs()
+	guestCoverage(g.vm.TakeCallCounts())
 	mem := g.vm.MemorySize()
 	g.peakMemory = max(g.peakMemory, mem)
 	violations := checkStream(s, res, logs)
@@ -211,6 +218,22 @@ func (g *fuzzGateway) run(in fuzzInput) []string {
 		violations = append(violations, fmt.Sprintf("request %q %q, token %q; status %d; logs:%s", s.req.Method, s.req.Path, s.token, res.Status, b.String()))
 	}
 	return violations
+}
+
+// guestCoverage makes the guest's function calls coverage the fuzzer sees:
+// Go's instrumentation reaches only native code, so without it the fuzzer
+// would be blind to which of the plugin's paths an input took. Each of the
+// plugin's own functions has a counter, run as many times as the function
+// was (up to 128: the fuzzer keeps a counter's power of two), so a new
+// function, or a function run a new number of times, is a new path.
+//
+//go:generate go run gen_guestcover.go
+func guestCoverage(counts []uint32) {
+	for rank, n := range counts {
+		for range min(n, 128) {
+			guestEdge(rank % guestSlots)
+		}
+	}
 }
 
 // fuzzStream is an input decoded: the request, the upstream's response,
@@ -236,9 +259,8 @@ func (g *fuzzGateway) stream(in fuzzInput) fuzzStream {
 		last := &req.Headers[len(req.Headers)-1]
 		last[1] = padTo(last[1], 1<<(k+6))
 	}
-	s.token, s.payload = g.token(int(in.tokenMode&0x0f)%numTokenKinds, in.token)
-	if s.token != "" {
-		place(&req, s.place, s.token)
+	if tok, payload := g.token(int(in.tokenMode&0x0f)%numTokenKinds, in.token); tok != "" {
+		s.token, s.payload = place(&req, s.place, tok), payload
 	}
 	s.req = req
 	s.resp = &host.Response{Status: foldStatus(in.status), Headers: fuzzHeaders(in.respHeaders), Body: in.respBody,
@@ -279,8 +301,10 @@ func (g *fuzzGateway) token(kind int, spec string) (string, []byte) {
 	return "", nil
 }
 
-// place puts the token where the input says.
-func place(req *host.Request, where int, tok string) {
+// place puts the token where the input says: in a header as Envoy's codecs
+// deliver it (codecValue), in the query raw, as the whole :path is. It
+// returns the token as the plugin gets it (from the header, if there is one).
+func place(req *host.Request, where int, tok string) string {
 	query := func() {
 		sep := "?"
 		if strings.Contains(req.Path, "?") {
@@ -288,22 +312,27 @@ func place(req *host.Request, where int, tok string) {
 		}
 		req.Path += sep + "access_token=" + tok
 	}
+	header := codecValue(tok)
 	switch where {
 	case placeBearer:
-		req.Headers.Add("authorization", "Bearer "+tok)
+		req.Headers.Add("authorization", "Bearer "+header)
 	case placeQuery:
 		query()
 	case placeCookie:
-		req.Headers.Add("cookie", "session="+tok)
+		req.Headers.Add("cookie", "session="+header)
 	case placePartnerHeader:
-		req.Headers.Add("x-partner-token", tok)
+		req.Headers.Add("x-partner-token", header)
 	case placeBearerAndQuery:
-		req.Headers.Add("authorization", "Bearer "+tok)
+		req.Headers.Add("authorization", "Bearer "+header)
 		query()
 	case placeTwoBearers:
-		req.Headers.Add("authorization", "Bearer "+tok)
-		req.Headers.Add("authorization", "Bearer "+tok)
+		req.Headers.Add("authorization", "Bearer "+header)
+		req.Headers.Add("authorization", "Bearer "+header)
 	}
+	if where == placeQuery {
+		return tok
+	}
+	return header
 }
 
 // fuzzHeaders decodes an input's header lines (see fuzzInput).
