@@ -49,7 +49,8 @@ func bad(detail string) (Path, verdict.Decision) {
 // Normalize returns the canonical form of an HTTP :path (origin-form), or a
 // verdict.BadPath denial. In order:
 //   - the path must start with "/", be at most MaxPathLength bytes and carry no
-//     fragment; the query (after the first "?") is kept as is;
+//     fragment; the query (after the first "?") is kept as is, but a raw
+//     control character or "#" in it is refused as in the path;
 //   - ";params" are stripped from each raw segment ("/admin;x/users" is
 //     "/admin/users"); an encoded "%3B" is data, not a delimiter;
 //   - percent-escapes are decoded exactly once; an invalid escape, an encoded
@@ -66,6 +67,9 @@ func Normalize(raw string) (Path, verdict.Decision) {
 		return bad(detailNotOriginForm)
 	}
 	path, query := splitQuery(raw)
+	if detail := queryDetail(query); detail != "" {
+		return bad(detail)
+	}
 	if isCanonical(path) {
 		return Path{Decoded: path, Escaped: path, Query: query}, verdict.Decision{}
 	}
@@ -126,6 +130,23 @@ func isCanonical(p string) bool {
 }
 
 func isControl(c byte) bool { return c < 0x20 || c == 0x7f }
+
+// queryDetail refuses, in the query that goes upstream byte for byte, what
+// the path refuses raw: a control character (a NUL, CR or LF ends a string,
+// a header or a request line in the upstream's parser) or a fragment.
+// Envoy's codecs never deliver them; another host, or a filter before
+// apiguard that rewrites :path, might.
+func queryDetail(q string) string {
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case isControl(c):
+			return detailControl
+		case c == '#':
+			return detailFragment
+		}
+	}
+	return ""
+}
 
 // normalizeSlow decodes and resolves a path that is not canonical. It returns
 // the decoded path, or a denial detail.

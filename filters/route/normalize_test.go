@@ -57,6 +57,10 @@ func TestNormalize(t *testing.T) {
 		{name: "bad hex", raw: "/a%g1", wantDetail: detailBadEscape},
 		{name: "lone percent", raw: "/a%", wantDetail: detailBadEscape},
 		{name: "fragment", raw: "/a#b", wantDetail: detailFragment},
+		{name: "fragment after the query", raw: "/a?x=1#b", wantDetail: detailFragment},
+		{name: "raw NUL in the query", raw: "/?access_token=\x00", wantDetail: detailControl},
+		{name: "raw CR LF in the query", raw: "/a?x=1\r\nx-admin: 1", wantDetail: detailControl},
+		{name: "raw DEL in the query of a canonical path", raw: "/api?x=\x7f", wantDetail: detailControl},
 		{name: "empty", raw: "", wantDetail: detailNotOriginForm},
 		{name: "asterisk-form", raw: "*", wantDetail: detailNotOriginForm},
 		{name: "absolute-form", raw: "http://x/a", wantDetail: detailNotOriginForm},
@@ -121,6 +125,11 @@ func FuzzNormalize(f *testing.F) {
 			}
 			if c != '/' && !literal[c] {
 				t.Fatalf("Escaped %q has a raw %q", p.Escaped, c)
+			}
+		}
+		for i := 0; i < len(p.Query); i++ {
+			if isControl(p.Query[i]) || p.Query[i] == '#' {
+				t.Fatalf("Query %q forwards a raw %q", p.Query, p.Query[i])
 			}
 		}
 		forward := p.Escaped
