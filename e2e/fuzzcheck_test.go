@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -149,23 +150,24 @@ func checkTokenLeaks(s fuzzStream, res *host.Result, logs []host.LogEntry) []str
 			secrets = append(secrets, part)
 		}
 	}
+	leaks := func(text string) bool {
+		return slices.ContainsFunc(secrets, func(secret string) bool { return strings.Contains(text, secret) })
+	}
 	var v []string
-	for _, secret := range secrets {
-		for _, l := range logs {
-			if strings.Contains(l.Message, secret) {
-				v = append(v, fmt.Sprintf("a log line holds the token's %q: %q", secret, l.Message))
-			}
+	for _, l := range logs {
+		if leaks(l.Message) {
+			v = append(v, fmt.Sprintf("a log line holds the token: %q", l.Message))
 		}
-		if res.LocalReply == nil && (bytes.Contains(s.resp.Body, []byte(secret)) || strings.Contains(fmt.Sprint(s.resp.Headers), secret)) {
-			continue
-		}
-		if bytes.Contains(res.Body, []byte(secret)) {
-			v = append(v, fmt.Sprintf("the response body holds the token's %q", secret))
-		}
-		for _, kv := range res.Headers {
-			if strings.Contains(kv[1], secret) {
-				v = append(v, fmt.Sprintf("response header %s holds the token's %q", kv[0], secret))
-			}
+	}
+	if res.LocalReply == nil && (leaks(string(s.resp.Body)) || leaks(fmt.Sprint(s.resp.Headers))) {
+		return v // the upstream sent it
+	}
+	if leaks(string(res.Body)) {
+		v = append(v, "the response body holds the token")
+	}
+	for _, kv := range res.Headers {
+		if leaks(kv[1]) {
+			v = append(v, fmt.Sprintf("response header %s holds the token", kv[0]))
 		}
 	}
 	return v

@@ -383,7 +383,7 @@ func padTo(s string, n int) string {
 // parameters and JSON bodies against a schema, local rate limits (by
 // client, by claim, a shadow rule by header), strict hardening with 5xx
 // bodies replaced, CORS with a wildcard origin, and an audit record of
-// every stream. The global rate limit is left out: it needs its service.
+// every stream that keeps the query and a token header (redacted). The global rate limit is left out: it needs its service.
 func fuzzPolicy(k fuzzKeys) string {
 	return fmt.Sprintf(`{
   "default": "deny",
@@ -420,8 +420,8 @@ func fuzzPolicy(k fuzzKeys) string {
     {"name": "per-user", "key": ["claim:/sub"], "rate": 20, "per": "second", "burst": 5,
      "tiers": [{"claim": "/plan", "has": "gold", "rate": 100, "burst": 50}]},
     {"name": "per-api-key", "key": ["header:x-api-key"], "rate": 10, "per": "second", "burst": 3, "shadow": true}]},
-  "audit": {"level": "info", "query": "names", "headers": ["user-agent", "x-api-key", "origin", "referer"],
-            "redact": ["x-api-key", "/email"], "claims": ["/tenant_id", "/email", "/realm_access/roles"]},
+  "audit": {"level": "info", "query": "keep", "headers": ["user-agent", "x-api-key", "origin", "referer", "x-partner-token"],
+            "redact": ["x-api-key", "x-partner-token", "/email"], "claims": ["/tenant_id", "/email", "/realm_access/roles"]},
   "routes": [
     {"name": "health", "match": {"path": "/healthz", "methods": ["GET"]}, "auth": "none", "rate_limit": "none", "cors": "off"},
     {"name": "tenant-orders", "match": {"path": "/tenants/{tenant}/orders/{id}", "methods": ["GET", "PUT", "DELETE"]},

@@ -5,6 +5,7 @@
 package audit
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/apiguard/apiguard/filters/claims"
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -29,6 +31,9 @@ type Policy struct {
 	claims          []claimField
 	redact          map[string]bool
 	query           string
+	// tokenParams are the query parameters providers read tokens from:
+	// their values are dropped even when the query is kept.
+	tokenParams []string
 }
 
 type claimField struct {
@@ -85,6 +90,23 @@ func Read(r *config.Reader, path string, v gjson.Result) *Policy {
 		"query": {Read: func(p2 string, v gjson.Result) { p.query, _ = r.Enum(p2, v, "drop", "names", "keep") }},
 	})
 	return p
+}
+
+// ExcludeCredentials tells the policy where providers read tokens: headers
+// (header name to provider name) and query parameters. A token parameter's
+// value never reaches a record, even with "query": "keep"; a token header
+// among "headers" must also be in "redact", or it is an error at its path
+// under section ("audit").
+func (p *Policy) ExcludeCredentials(section string, headers map[string]string, params []string) []config.Error {
+	p.tokenParams = params
+	var errs []config.Error
+	for i, h := range p.headers {
+		if provider, ok := headers[h]; ok && !p.redact[h] {
+			errs = append(errs, config.Errorf(section+".headers["+strconv.Itoa(i)+"]",
+				"%q carries provider %s's tokens: list it in %s.redact too, or leave it out", h, provider, section))
+		}
+	}
+	return errs
 }
 
 // Sampled reports whether a request is recorded, x uniform in [0, 1).
@@ -228,12 +250,15 @@ func field(b []byte, name, value string) []byte {
 }
 
 // path is the request's path as recorded: its query dropped (it may carry
-// secrets, tokens included), kept as parameter names only, or kept.
+// secrets, tokens included), kept as parameter names only, or kept without
+// the values of token parameters.
 func (p *Policy) path(raw string) string {
 	path, query, found := strings.Cut(raw, "?")
 	switch {
-	case !found || p.query == "keep":
+	case !found:
 		return raw
+	case p.query == "keep":
+		return path + "?" + p.withoutTokens(query)
 	case p.query == "names":
 		var names []string
 		for pair := range strings.SplitSeq(query, "&") {
@@ -243,4 +268,22 @@ func (p *Policy) path(raw string) string {
 		return path + "?" + strings.Join(names, "&")
 	}
 	return path
+}
+
+// withoutTokens is a query with the values of the token parameters
+// dropped, each parameter read as the providers read it ("&"-separated,
+// its name form-decoded), so that whatever a provider took for a token is
+// what is hidden.
+func (p *Policy) withoutTokens(query string) string {
+	if len(p.tokenParams) == 0 {
+		return query
+	}
+	pairs := strings.Split(query, "&")
+	for i, pair := range pairs {
+		name, _, _ := strings.Cut(pair, "=")
+		if key, ok := httpsyntax.Unescape(name, true); ok && slices.Contains(p.tokenParams, key) {
+			pairs[i] = name + "="
+		}
+	}
+	return strings.Join(pairs, "&")
 }

@@ -32,6 +32,30 @@ func TestPathQueryModes(t *testing.T) {
 	}
 }
 
+// TestKeptQueryHoldsNoToken: "query": "keep" records the query without the
+// values of the parameters providers read tokens from, each name read as
+// the providers read it (form-decoded), every occurrence.
+func TestKeptQueryHoldsNoToken(t *testing.T) {
+	p, errs := read(t, `{"query": "keep"}`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if errs := p.ExcludeCredentials("audit", nil, []string{"access_token", "sig"}); errs != nil {
+		t.Fatal(errs)
+	}
+	for _, tc := range []struct{ name, raw, want string }{
+		{name: "token and another parameter", raw: "/o?access_token=eyJ.x.y&page=2", want: "/o?access_token=&page=2"},
+		{name: "encoded name", raw: "/o?access%5Ftoken=eyJ.x.y", want: "/o?access%5Ftoken="},
+		{name: "every occurrence", raw: "/o?sig=a&x=1&sig=b&access_token", want: "/o?sig=&x=1&sig=&access_token="},
+		{name: "a name that only contains it", raw: "/o?my_access_token=1&access_token2=2", want: "/o?my_access_token=1&access_token2=2"},
+		{name: "no query", raw: "/o", want: "/o"},
+	} {
+		if got := p.path(tc.raw); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestDecisionPrefersTheVerdict(t *testing.T) {
 	s := &stage.Stream{}
 	s.Note(stage.Outcome{Kind: stage.Shadow, Reason: verdict.RateLimited, Rule: "rate_limit:a"})

@@ -196,6 +196,10 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		errs = p.compileRoute(errs, i, r, a, known)
 	}
 	errs = append(errs, sharedCounters(cfg.Routes, firstByName)...)
+	if cfg.Audit != nil {
+		headers, params := credentialSources(cfg.Providers)
+		errs = append(errs, cfg.Audit.ExcludeCredentials("audit", headers, params)...)
+	}
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
 	errs = append(errs, hostErrs...)
 	table, routeErrs := route.Compile(specs, patterns...)
@@ -345,6 +349,29 @@ func authenticate(errs []config.Error, i int, r Route, a *authn.Authenticator, k
 		st.ifPeer, _ = a.Require(path, r.Auth.Providers, true)
 	}
 	return st, errs
+}
+
+// credentialSources are the headers (by name, to the provider reading them)
+// and query parameters providers read tokens from, for the audit record to
+// leave out.
+func credentialSources(providers []authn.ProviderConfig) (map[string]string, []string) {
+	headers := map[string]string{}
+	var params []string
+	for _, pc := range providers {
+		sources := pc.Sources
+		if len(sources) == 0 {
+			sources = authn.DefaultSources
+		}
+		for _, src := range sources {
+			switch {
+			case src.Header != "":
+				headers[src.Header] = pc.Name
+			case src.Query != "" && !slices.Contains(params, src.Query):
+				params = append(params, src.Query)
+			}
+		}
+	}
+	return headers, params
 }
 
 // checkOrToken refuses or_token where no token could stand in for the peer.
