@@ -2,41 +2,38 @@ package host
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// callCounting is the function listener of Config.CountCalls: it counts
-// each run of the module's own functions, and finds the VM by its module
-// instance, like allocCounting.
-var callCounting = callCounter{rank: map[uint32]int{}}
-
+// callCounter is the function listener of Config.CountCalls, one per Env:
+// it counts each run of the functions whose names start with one of its
+// prefixes, and finds the VM by its module instance, like allocCounting.
 type callCounter struct {
-	vms sync.Map // api.Module → *VM
+	prefixes []string
+	vms      sync.Map // api.Module → *VM
 	// rank numbers the counted functions by function index, in the order
-	// wazero asks for their listeners (index order): the same module
-	// gets the same ranks in every process.
+	// wazero asks for their listeners (index order): one module gets the
+	// same ranks in every process.
 	mu   sync.Mutex
 	rank map[uint32]int
 }
 
-// ownFunction reports whether a function of a Go module's name section is
-// the module's own code rather than the Go runtime's or the standard
-// library's: package main, or a package whose path starts with a domain
-// ("github.com/apiguard/apiguard/filters/route.Normalize").
-func ownFunction(name string) bool {
-	if strings.HasPrefix(name, "main.") {
-		return true
+func newCallCounter(prefixes []string) *callCounter {
+	if len(prefixes) == 0 {
+		return nil
 	}
-	first, _, ok := strings.Cut(name, "/")
-	return ok && strings.Contains(first, ".")
+	return &callCounter{prefixes: prefixes, rank: map[uint32]int{}}
 }
 
 func (c *callCounter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
-	if def.GoFunction() != nil || !ownFunction(def.Name()) {
+	name := def.Name()
+	if def.GoFunction() != nil || !slices.ContainsFunc(c.prefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
 		return nil
 	}
 	c.mu.Lock()
@@ -59,11 +56,21 @@ func (c *callCounter) NewFunctionListener(def api.FunctionDefinition) experiment
 	})
 }
 
-// TakeCallCounts returns how many times each of the module's own functions
-// ran since the last call (Config.CountCalls), indexed by the function's
-// rank among them (the same in every process for one module), and resets
-// the counts. A fuzzer feeds them to its coverage: the guest's branches are
-// invisible to Go's instrumentation.
+// countingCaches hold the code compiled with call counting, by listener
+// set and prefixes: which functions have a listener changes the code.
+var countingCaches sync.Map // string → func() wazero.CompilationCache
+
+func (c *callCounter) cache(s listenerSet) wazero.CompilationCache {
+	key := string(rune(s)) + strings.Join(c.prefixes, "\x00")
+	f, _ := countingCaches.LoadOrStore(key, sync.OnceValue(wazero.NewCompilationCache))
+	return f.(func() wazero.CompilationCache)()
+}
+
+// TakeCallCounts returns how many times each counted function ran since
+// the last call (Config.CountCalls), indexed by the function's rank among
+// them (the same in every process for one module), and resets the counts.
+// A fuzzer feeds them to its coverage: the guest's branches are invisible
+// to Go's instrumentation.
 func (vm *VM) TakeCallCounts() []uint32 {
 	vm.mu.Lock()
 	defer vm.mu.Unlock()

@@ -133,11 +133,13 @@ type Config struct {
 	// callback that made it (VM.FirstCalls): the code each start-up phase
 	// hands a lazily compiling engine. It slows every call.
 	TraceFirstCalls bool
-	// CountCalls counts each run of the module's own functions (package
-	// main and third-party packages, not the Go runtime's or the standard
-	// library's), VM.TakeCallCounts: the coverage a fuzzer of whole streams
-	// sees of the guest. It slows each of those calls.
-	CountCalls bool
+	// CountCalls counts each run of the module functions whose names start
+	// with one of these prefixes (VM.TakeCallCounts): the coverage a fuzzer
+	// of whole streams sees of the guest. Names are the name section's,
+	// where a Go module writes every character but letters, digits, "_"
+	// and "." as "_" ("github.com_apiguard_apiguard_filters_route.Normalize",
+	// "main.init"). It slows each of those calls.
+	CountCalls []string
 	// FailHostCalls names proxy_* host calls that answer InternalFailure
 	// without doing anything, to show the plugin fails closed when a host
 	// call fails (Envoy fails them on maps a stream no longer has, on a
@@ -158,6 +160,8 @@ type Env struct {
 
 	// requestRules is how Envoy's request header maps store added headers.
 	requestRules mapRules
+	// calls counts calls (Config.CountCalls); nil when not asked.
+	calls *callCounter
 
 	mu   sync.Mutex
 	vms  []*VM
@@ -205,6 +209,7 @@ func NewEnv(cfg Config) (*Env, error) {
 		config:   cfg.Configuration,
 	}
 	e.requestRules = requestRules(cfg.InlineRequestHeaders)
+	e.calls = newCallCounter(cfg.CountCalls)
 	e.http = newHTTPCaller(cfg.Clusters, cfg.HTTPCallTimeout)
 	rt := wazero.NewRuntimeWithConfig(context.Background(), e.runtimeC)
 	defer rt.Close(context.Background())

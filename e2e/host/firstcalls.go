@@ -69,7 +69,6 @@ type listenerSet uint8
 const (
 	listenAllocs listenerSet = 1 << iota
 	listenFirstCalls
-	listenCalls
 	numListenerSets = 1 << iota
 )
 
@@ -81,9 +80,6 @@ func (e *Env) listeners() listenerSet {
 	if e.cfg.TraceFirstCalls {
 		s |= listenFirstCalls
 	}
-	if e.cfg.CountCalls {
-		s |= listenCalls
-	}
 	return s
 }
 
@@ -94,9 +90,6 @@ func (s listenerSet) factory() experimental.FunctionListenerFactory {
 	}
 	if s&listenFirstCalls != 0 {
 		fs = append(fs, &firstCalling)
-	}
-	if s&listenCalls != 0 {
-		fs = append(fs, &callCounting)
 	}
 	return experimental.MultiFunctionListenerFactory(fs...)
 }

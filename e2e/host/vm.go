@@ -121,7 +121,7 @@ type VM struct {
 	// mu.
 	firstMu sync.Mutex
 	called  map[uint32]bool
-	// calls counts the runs of the module's own functions by rank
+	// calls counts the runs of the counted functions by rank
 	// (Config.CountCalls).
 	calls      []uint32
 	firstCalls []FirstCall
@@ -219,9 +219,13 @@ func (e *Env) newVM(worker int) (*VM, error) {
 		roots: map[uint32]*rootContext{}, nextID: 1}
 	ctx := experimental.WithMemoryAllocator(context.Background(), experimental.MemoryAllocatorFunc(newReservedMemory))
 	runtimeC := e.runtimeC
-	if listeners := e.listeners(); listeners != 0 {
-		ctx = experimental.WithFunctionListenerFactory(ctx, listeners.factory())
-		runtimeC = wazero.NewRuntimeConfig().WithCompilationCache(listeners.cache()).WithCloseOnContextDone(false)
+	if listeners := e.listeners(); listeners != 0 || e.calls != nil {
+		factory, cache := listeners.factory(), listeners.cache()
+		if e.calls != nil {
+			factory, cache = experimental.MultiFunctionListenerFactory(factory, e.calls), e.calls.cache(listeners)
+		}
+		ctx = experimental.WithFunctionListenerFactory(ctx, factory)
+		runtimeC = wazero.NewRuntimeConfig().WithCompilationCache(cache).WithCloseOnContextDone(false)
 	}
 	start := time.Now()
 	vm.rt = wazero.NewRuntimeWithConfig(ctx, runtimeC)
@@ -249,8 +253,8 @@ func (e *Env) newVM(worker int) (*VM, error) {
 	if e.cfg.TraceFirstCalls {
 		firstCalling.vms.Store(mod, vm)
 	}
-	if e.cfg.CountCalls {
-		callCounting.vms.Store(mod, vm)
+	if e.calls != nil {
+		e.calls.vms.Store(mod, vm)
 	}
 	for i, name := range fnNames {
 		vm.fns[i] = mod.ExportedFunction(name)
@@ -376,7 +380,9 @@ func (vm *VM) Close() {
 	if vm.rt != nil {
 		allocCounting.vms.Delete(vm.mod)
 		firstCalling.vms.Delete(vm.mod)
-		callCounting.vms.Delete(vm.mod)
+		if vm.env.calls != nil {
+			vm.env.calls.vms.Delete(vm.mod)
+		}
 		vm.rt.Close(context.Background())
 		vm.rt = nil
 	}
