@@ -94,8 +94,41 @@ func checkStream(s fuzzStream, res *host.Result, logs []host.LogEntry) []string 
 			}
 		}
 	}
+	v = append(v, checkAuditRecords(res, logs)...)
 	v = append(v, checkTokenLeaks(s, res, logs)...)
 	v = append(v, checkClaimHeaders(s, res)...)
+	return v
+}
+
+// checkAuditRecords: every stream the plugin saw leaves one audit record
+// (fuzzPolicy records them all), a request Envoy refused before the filter
+// none; each is one line of valid UTF-8 holding one JSON object, with no
+// raw CR, LF, U+2028 or U+2029 to split it in a log viewer.
+func checkAuditRecords(res *host.Result, logs []host.LogEntry) []string {
+	var v []string
+	records := 0
+	for _, l := range logs {
+		if !strings.HasPrefix(l.Message, `{"time":`) {
+			continue
+		}
+		records++
+		var record map[string]any
+		switch {
+		case !utf8.ValidString(l.Message):
+			v = append(v, fmt.Sprintf("an audit record is not valid UTF-8: %q", l.Message))
+		case strings.ContainsAny(l.Message, "\r\n\u2028\u2029"):
+			v = append(v, fmt.Sprintf("an audit record holds a line break: %q", l.Message))
+		case json.Unmarshal([]byte(l.Message), &record) != nil:
+			v = append(v, fmt.Sprintf("an audit record is not a JSON object: %q", l.Message))
+		}
+	}
+	want := 1
+	if res.LocalReply != nil && res.LocalReply.Details == "http1.headers_too_large" {
+		want = 0
+	}
+	if records != want {
+		v = append(v, fmt.Sprintf("%d audit records, want %d", records, want))
+	}
 	return v
 }
 
