@@ -144,6 +144,13 @@ func headerValue(h host.Headers, name string) string {
 	return v
 }
 
+// The bounds of a problem's errors: filters/schema's report limits, which
+// every violation a problem lists must keep, body or not.
+const (
+	maxProblemErrors  = 8
+	maxProblemPointer = 256
+)
+
 // checkProblem checks a problem document of status.
 func checkProblem(status int, body []byte, contentType string) []string {
 	var v []string
@@ -157,12 +164,26 @@ func checkProblem(status int, body []byte, contentType string) []string {
 		Type   string `json:"type"`
 		Title  string `json:"title"`
 		Status int    `json:"status"`
+		Errors []struct {
+			Pointer string `json:"pointer"`
+		} `json:"errors"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
 		return append(v, fmt.Sprintf("a %d problem is not JSON (%v): %q", status, err, body))
 	}
 	if p.Status != status || !problemTypes[p.Type] || p.Title == "" {
 		v = append(v, fmt.Sprintf("a %d reply's problem has type %q, title %q and status %d", status, p.Type, p.Title, p.Status))
+	}
+	// A problem stays small: it says where a request broke a rule, in at
+	// most 8 places, each a pointer of at most 256 bytes (the names in it
+	// are the client's).
+	if len(p.Errors) > maxProblemErrors {
+		v = append(v, fmt.Sprintf("a %d problem lists %d errors", status, len(p.Errors)))
+	}
+	for _, e := range p.Errors {
+		if n := utf8.RuneCountInString(e.Pointer); n > maxProblemPointer {
+			v = append(v, fmt.Sprintf("a %d problem has a %d-character pointer: %.64q...", status, n, e.Pointer))
+		}
 	}
 	if p.Type == verdict.ProblemTypePrefix+verdict.Internal.Code() {
 		v = append(v, fmt.Sprintf("apiguard answered 500 internal: the plugin failed on the request: %s", body))

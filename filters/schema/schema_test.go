@@ -125,7 +125,7 @@ func TestHostileShapesCostBoundedWork(t *testing.T) {
 		t.Errorf("100k wrong items: %d violations, want %d", len(v), DefaultLimits.Violations)
 	}
 	long := "{\"" + strings.Repeat("a", 10000) + "\": 1}"
-	if v := compile(t, `{"additionalProperties": false}`).Check([]byte(long), DefaultLimits); len(v) != 1 || len(v[0].Pointer) > maxPointer {
+	if v := compile(t, `{"additionalProperties": false}`).Check([]byte(long), DefaultLimits); len(v) != 1 || len(v[0].Pointer) > MaxPointer {
 		t.Errorf("a long member name: %v", v)
 	}
 }
@@ -181,7 +181,7 @@ func FuzzCheck(f *testing.F) {
 	s := compile(f, orderSchema)
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		for _, v := range s.Check(doc, DefaultLimits) {
-			if len(v.Pointer) > maxPointer || v.Rule == "" {
+			if len(v.Pointer) > MaxPointer || v.Rule == "" {
 				t.Fatalf("violation %+v", v)
 			}
 		}

@@ -45,9 +45,10 @@ type Limits struct {
 // client what to fix without a report as large as its request.
 var DefaultLimits = Limits{Depth: 64, Violations: 8}
 
-// maxPointer caps a reported pointer's length: member names come from the
-// client, and a report must stay small.
-const maxPointer = 256
+// MaxPointer caps a reported pointer's length, in bytes: member names come
+// from the client, and a report must stay small. Parameter and header
+// names are cut to it too (filters/validate).
+const MaxPointer = 256
 
 // Check validates doc, one JSON value, against s (nil: any value, apiguard's
 // JSON rules only) and returns the violations, none when valid. Its cost is
@@ -114,7 +115,7 @@ func (v *checker) pointer(member []byte) string {
 	var b strings.Builder
 	add := func(s []byte) {
 		b.WriteByte('/')
-		for i := 0; i < len(s) && b.Len() < maxPointer; i++ {
+		for i := 0; i < len(s) && b.Len() < MaxPointer; i++ {
 			switch s[i] {
 			case '~':
 				b.WriteString("~0")
@@ -126,7 +127,7 @@ func (v *checker) pointer(member []byte) string {
 		}
 	}
 	for _, s := range v.path {
-		if b.Len() >= maxPointer {
+		if b.Len() >= MaxPointer {
 			break
 		}
 		if s.index >= 0 {
@@ -136,12 +137,12 @@ func (v *checker) pointer(member []byte) string {
 			add(s.key)
 		}
 	}
-	if member != nil && b.Len() < maxPointer {
+	if member != nil && b.Len() < MaxPointer {
 		add(member)
 	}
 	out := b.String()
-	if len(out) > maxPointer {
-		out = strings.ToValidUTF8(out[:maxPointer], "")
+	if len(out) > MaxPointer {
+		out = strings.ToValidUTF8(out[:MaxPointer], "")
 	}
 	return out
 }

@@ -152,12 +152,26 @@ func invalid(vs []verdict.Violation) verdict.Decision {
 	return verdict.Decision{Reason: verdict.RequestInvalid, Violations: vs}
 }
 
-// pointer is name as a one-token JSON pointer.
+// pointer is name as a one-token JSON pointer, of at most
+// schema.MaxPointer bytes.
 func pointer(name string) string {
-	if !strings.ContainsAny(name, "~/") {
-		return "/" + name
+	p := "/" + name
+	if strings.ContainsAny(name, "~/") {
+		p = "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
 	}
-	return "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
+	if len(p) <= schema.MaxPointer {
+		return p
+	}
+	// The name is the client's: cut it as a body's member names are, at a
+	// character's start and not inside an escape.
+	n := schema.MaxPointer
+	for n > 1 && !utf8.RuneStart(p[n]) {
+		n--
+	}
+	if p[n-1] == '~' {
+		n--
+	}
+	return p[:n]
 }
 
 // singleValued are the headers a request may carry once: two of them let
