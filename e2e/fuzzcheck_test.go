@@ -14,6 +14,7 @@ import (
 
 	"github.com/apiguard/apiguard/e2e/host"
 	"github.com/apiguard/apiguard/filters/harden"
+	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
@@ -75,6 +76,13 @@ func checkStream(s fuzzStream, res *host.Result, logs []host.LogEntry) []string 
 		bad("the client got status %d, the upstream answered %d", res.Status, s.resp.Status)
 	case ours && res.LocalReply.Status >= 400:
 		v = append(v, checkProblem(res.LocalReply.Status, res.LocalReply.Body, headerValue(res.LocalReply.Headers, "content-type"))...)
+		// The headers each status promises: Allow (RFC 9110 section
+		// 15.5.6), WWW-Authenticate (RFC 6750 section 3), Retry-After.
+		for status, name := range map[int]string{405: "allow", 401: "www-authenticate", 429: "retry-after"} {
+			if res.LocalReply.Status == status && headerValue(res.LocalReply.Headers, name) == "" {
+				bad("a %d reply without %s", status, name)
+			}
+		}
 		if grpc := len(res.Headers.Values("grpc-status")) > 0; !grpc {
 			if res.Status != res.LocalReply.Status {
 				bad("the client got status %d for a %d reply", res.Status, res.LocalReply.Status)
@@ -94,9 +102,59 @@ func checkStream(s fuzzStream, res *host.Result, logs []host.LogEntry) []string 
 			}
 		}
 	}
+	v = append(v, checkHardened(res)...)
+	v = append(v, checkUpstreamRequest(s, res)...)
 	v = append(v, checkAuditRecords(res, logs)...)
 	v = append(v, checkTokenLeaks(s, res, logs)...)
 	v = append(v, checkClaimHeaders(s, res)...)
+	return v
+}
+
+// checkHardened: every response that passed through the plugin, the
+// upstream's or a local reply, is hardened (fuzzPolicy's strict preset on
+// every route and on unmatched streams): nosniff once, the leaky headers
+// gone. Envoy's own replies before the filter never pass through it.
+func checkHardened(res *host.Result) []string {
+	if res.LocalReply != nil && res.LocalReply.Details == "http1.headers_too_large" {
+		return nil
+	}
+	var v []string
+	if got := res.Headers.Values("x-content-type-options"); len(got) != 1 || got[0] != "nosniff" {
+		v = append(v, fmt.Sprintf("a %d response has x-content-type-options %q", res.Status, got))
+	}
+	for _, leaky := range []string{"server", "x-powered-by", "x-debug-trace"} {
+		if got := res.Headers.Values(leaky); len(got) > 0 {
+			v = append(v, fmt.Sprintf("a %d response keeps %s: %q", res.Status, leaky, got))
+		}
+	}
+	return v
+}
+
+// checkUpstreamRequest: what reaches the upstream is what was authorized:
+// its :path normal (normalizing it again changes nothing, a raw control
+// character never passes), and no verified token left where it came from
+// (forward is false).
+func checkUpstreamRequest(s fuzzStream, res *host.Result) []string {
+	if res.Upstream == nil {
+		return nil
+	}
+	var v []string
+	path := headerValue(res.Upstream.Headers, ":path")
+	n, d := route.Normalize(path)
+	switch forward := n.Escaped + "?" + n.Query; {
+	case d.Denied():
+		v = append(v, fmt.Sprintf("the upstream got a :path apiguard refuses (%s): %q", d.Detail, path))
+	case path != n.Escaped && path != forward:
+		v = append(v, fmt.Sprintf("the upstream got a :path that is not normal: %q (normal: %q)", path, forward))
+	}
+	verified := len(res.Upstream.Headers.Values("x-jwt-payload")) > 0 || len(res.Upstream.Headers.Values("x-partner-sub")) > 0
+	if verified && len(s.token) >= minLeakLen && !s.showsElsewhere(s.token) {
+		for _, kv := range res.Upstream.Headers {
+			if kv[0] != "x-jwt-payload" && strings.Contains(kv[1], s.token) {
+				v = append(v, fmt.Sprintf("the verified token reached the upstream in %s", kv[0]))
+			}
+		}
+	}
 	return v
 }
 
