@@ -11,9 +11,12 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// callCounter is the function listener of Config.CountCalls, one per Env:
-// it counts each run of the functions whose names start with one of its
-// prefixes, and finds the VM by its module instance, like allocCounting.
+// callCounter is the function listener of Config.CountCalls, one per list
+// of prefixes and process, like allocCounting: wazero's compilation cache
+// keeps the listeners a module was first compiled with, so every Env
+// counting the same functions shares them. It counts each run of the
+// functions whose names start with one of its prefixes, and finds the VM
+// by its module instance.
 type callCounter struct {
 	prefixes []string
 	vms      sync.Map // api.Module → *VM
@@ -22,13 +25,23 @@ type callCounter struct {
 	// same ranks in every process.
 	mu   sync.Mutex
 	rank map[uint32]int
+	// caches hold the code compiled with this counter, by the other
+	// listeners it is compiled with.
+	caches [numListenerSets]func() wazero.CompilationCache
 }
 
-func newCallCounter(prefixes []string) *callCounter {
+var callCounters sync.Map // the prefixes joined by NUL → *callCounter
+
+func callCounterFor(prefixes []string) *callCounter {
 	if len(prefixes) == 0 {
 		return nil
 	}
-	return &callCounter{prefixes: prefixes, rank: map[uint32]int{}}
+	c := &callCounter{prefixes: prefixes, rank: map[uint32]int{}}
+	for i := range c.caches {
+		c.caches[i] = sync.OnceValue(wazero.NewCompilationCache)
+	}
+	v, _ := callCounters.LoadOrStore(strings.Join(prefixes, "\x00"), c)
+	return v.(*callCounter)
 }
 
 func (c *callCounter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
@@ -56,15 +69,7 @@ func (c *callCounter) NewFunctionListener(def api.FunctionDefinition) experiment
 	})
 }
 
-// countingCaches hold the code compiled with call counting, by listener
-// set and prefixes: which functions have a listener changes the code.
-var countingCaches sync.Map // string → func() wazero.CompilationCache
-
-func (c *callCounter) cache(s listenerSet) wazero.CompilationCache {
-	key := string(rune(s)) + strings.Join(c.prefixes, "\x00")
-	f, _ := countingCaches.LoadOrStore(key, sync.OnceValue(wazero.NewCompilationCache))
-	return f.(func() wazero.CompilationCache)()
-}
+func (c *callCounter) cache(s listenerSet) wazero.CompilationCache { return c.caches[s]() }
 
 // TakeCallCounts returns how many times each counted function ran since
 // the last call (Config.CountCalls), indexed by the function's rank among

@@ -7,7 +7,8 @@ import (
 
 // TestCallCountsSeeWhatAStreamRan: with CountCalls, a stream's counts are
 // the same each time it runs, a stream that takes another path in the
-// probe counts differently, and taking the counts resets them. Only the
+// probe counts differently, taking the counts resets them, and a second
+// Env counts as the first. Only the
 // functions of the prefixes count: the probe's own (main.) but not the Go
 // runtime's. Without the option nothing is counted.
 func TestCallCountsSeeWhatAStreamRan(t *testing.T) {
@@ -33,6 +34,13 @@ func TestCallCountsSeeWhatAStreamRan(t *testing.T) {
 	}
 	if after := vm.TakeCallCounts(); slices.ContainsFunc(after, func(n uint32) bool { return n > 0 }) {
 		t.Errorf("counts not reset: %v", after)
+	}
+	// Another Env counting the same functions reuses the compiled code,
+	// whose listeners wazero's cache keeps: it counts all the same.
+	_, again := startProbe(t, Config{CountCalls: []string{"main."}}, 1)
+	again[0].RoundTrip(probe("count"), okUpstream)
+	if calls := again[0].TakeCallCounts(); !slices.ContainsFunc(calls, func(n uint32) bool { return n > 0 }) {
+		t.Errorf("a second Env counting main. counted nothing: %v", calls)
 	}
 	counted := len(env.calls.rank)
 	_, runtime := startProbe(t, Config{CountCalls: []string{"main.", "runtime."}}, 1)

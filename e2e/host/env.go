@@ -209,7 +209,7 @@ func NewEnv(cfg Config) (*Env, error) {
 		config:   cfg.Configuration,
 	}
 	e.requestRules = requestRules(cfg.InlineRequestHeaders)
-	e.calls = newCallCounter(cfg.CountCalls)
+	e.calls = callCounterFor(cfg.CountCalls)
 	e.http = newHTTPCaller(cfg.Clusters, cfg.HTTPCallTimeout)
 	rt := wazero.NewRuntimeWithConfig(context.Background(), e.runtimeC)
 	defer rt.Close(context.Background())
