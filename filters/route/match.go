@@ -433,6 +433,13 @@ func (n *node) finish(allows map[string]string) {
 	}
 }
 
+// anyMethodAllow is the Allow header of a route that lists no methods: it
+// serves every method but TRACE, CONNECT and those with a lower-case
+// letter, a set no header can list, so it names the registered ones it
+// serves (RFC 9110 section 9 and PATCH, RFC 5789). An empty Allow would say
+// the resource allows no method at all (RFC 9110 section 10.2.1).
+const anyMethodAllow = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+
 // allowHeader lists the methods of the entries serving slash form f. The
 // lists repeat across a table's routes (most say GET, HEAD), so allows
 // keeps one string per distinct list.
@@ -446,7 +453,7 @@ func allowHeader(entries []entry, f int, allows map[string]string) (bool, string
 		}
 		has = true
 		if e.methods == nil {
-			return true, ""
+			return true, anyMethodAllow
 		}
 		ms = append(ms, e.methods...)
 		if slices.Contains(e.methods, "GET") {
