@@ -345,6 +345,8 @@ func place(req *host.Request, where int, tok string) string {
 		req.Headers.Add("authorization", "Bearer "+header)
 	}
 	if where == placeQuery {
+		// An "&" ends the parameter: what follows is another one.
+		tok, _, _ = strings.Cut(tok, "&")
 		return tok
 	}
 	return header
