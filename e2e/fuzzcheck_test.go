@@ -110,6 +110,22 @@ func checkStream(s fuzzStream, res *host.Result, logs []host.LogEntry) []string 
 	return v
 }
 
+// checkReset: a stream the client ended early fails no callback, logs no
+// warning, leaves its one audit record and no token in the logs.
+func checkReset(s fuzzStream, res *host.Result, logs []host.LogEntry) []string {
+	var v []string
+	if res.Err != nil {
+		v = append(v, fmt.Sprintf("the stream failed: %v", res.Err))
+	}
+	for _, l := range logs {
+		if l.Level >= 3 {
+			v = append(v, fmt.Sprintf("logged at %s: %q", l.Level, l.Message))
+		}
+	}
+	v = append(v, checkAuditRecords(res, logs)...)
+	return append(v, checkTokenLeaks(s, res, logs)...)
+}
+
 // checkHardened: every response that passed through the plugin, the
 // upstream's or a local reply, is hardened (fuzzPolicy's strict preset on
 // every route and on unmatched streams): nosniff once, the leaky headers

@@ -51,9 +51,10 @@ func FuzzStream(f *testing.F) {
 //     response body's in its high byte (0: one chunk).
 //   - status: the upstream's status, folded into 200-599 (Envoy handles
 //     1xx apart).
-//   - flags: bit 0 plain http instead of https; bits 4-7 k > 0 pad the last
-//     request header's value to 2^(k+6) bytes (Envoy's header limits are
-//     60 KiB).
+//   - flags: bit 0 plain http instead of https; bit 1 the client goes away
+//     after its request headers and first body chunk; bits 4-7 k > 0 pad
+//     the last request header's value to 2^(k+6) bytes (Envoy's header
+//     limits are 60 KiB).
 type fuzzInput struct {
 	method, path, authority, headers string
 	tokenMode                        uint8
@@ -207,13 +208,23 @@ func (g *fuzzGateway) run(in fuzzInput) []string {
 	}
 	g.env.Advance(fuzzTimeStep)
 	s := g.stream(in)
-	res := g.vm.RoundTrip(s.req, func(*host.UpstreamRequest) *host.Response { return s.resp })
+	var res *host.Result
+	if in.flags&2 != 0 {
+		res = g.resetEarly(s)
+	} else {
+		res = g.vm.RoundTrip(s.req, func(*host.UpstreamRequest) *host.Response { return s.resp })
+	}
 	logs := g.env.Logs()
 	g.env.ResetLogs()
 	guestCoverage(g.vm.TakeCallCounts())
 	mem := g.vm.MemorySize()
 	g.peakMemory = max(g.peakMemory, mem)
-	violations := checkStream(s, res, logs)
+	var violations []string
+	if in.flags&2 != 0 {
+		violations = checkReset(s, res, logs)
+	} else {
+		violations = checkStream(s, res, logs)
+	}
 	if mem > fuzzMemoryLimit {
 		violations = append(violations, fmt.Sprintf("linear memory is %d MiB, over the %d MiB bound", mem>>20, fuzzMemoryLimit>>20))
 	}
@@ -228,6 +239,35 @@ func (g *fuzzGateway) run(in fuzzInput) []string {
 		violations = append(violations, fmt.Sprintf("request %q %q, token %q; status %d; logs:%s", s.req.Method, s.req.Path, s.token, res.Status, b.String()))
 	}
 	return violations
+}
+
+// resetEarly plays a client that goes away once its request headers, and
+// the first chunk of its body, reached the plugin: Envoy then calls only
+// on_log, on_done and on_delete (Stream.Reset). Its Result holds the error
+// of the first callback that failed, if any.
+func (g *fuzzGateway) resetEarly(s fuzzStream) *host.Result {
+	h, source, err := g.env.FilterRequestHeaders(s.req)
+	if err != nil {
+		// Envoy refused the request before the filter: nothing to reset.
+		return g.vm.RoundTrip(s.req, func(*host.UpstreamRequest) *host.Response { return s.resp })
+	}
+	st, err := g.vm.NewStream(host.StreamInfo{SourceAddress: source})
+	if err != nil {
+		return &host.Result{Err: err}
+	}
+	hasBody := len(s.req.Body) > 0
+	act, err := st.RequestHeaders(h, !hasBody && len(s.req.Trailers) == 0)
+	if err == nil && act == host.Continue && hasBody {
+		n := len(s.req.Body)
+		if s.req.ChunkSize > 0 {
+			n = min(n, s.req.ChunkSize)
+		}
+		_, _, err = st.RequestBody(s.req.Body[:n], false)
+	}
+	if rerr := st.Reset(); err == nil {
+		err = rerr
+	}
+	return &host.Result{Err: err, LocalReply: st.Reply()}
 }
 
 // guestPackages are the plugin's own code, as the name section spells it
