@@ -306,8 +306,8 @@ func checkTokenLeaks(s fuzzStream, res *host.Result, logs []host.LogEntry) []str
 // its user-agent is no leak.
 func (s fuzzStream) showsElsewhere(text string) bool {
 	path := s.req.Path
-	if s.place == placeQuery || s.place == placeBearerAndQuery {
-		path = strings.Replace(path, "access_token="+s.token, "access_token=", 1)
+	if s.inQuery != "" {
+		path = strings.Replace(path, "access_token="+s.inQuery, "access_token=", 1)
 	}
 	if strings.Contains(path, text) || strings.Contains(s.req.Authority, text) || strings.Contains(s.req.Method, text) ||
 		bytes.Contains(s.req.Body, []byte(text)) {

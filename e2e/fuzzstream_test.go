@@ -296,9 +296,10 @@ func guestCoverage(counts []uint32) {
 type fuzzStream struct {
 	req  host.Request
 	resp *host.Response
-	// token is the credential as sent ("" when none), place where.
-	token string
-	place int
+	// token is the credential as sent ("" when none), place where;
+	// inQuery is the access_token parameter's value, when there is one.
+	token, inQuery string
+	place          int
 	// payload is the token's payload as signed (nil for a raw token).
 	payload []byte
 }
@@ -315,7 +316,8 @@ func (g *fuzzGateway) stream(in fuzzInput) fuzzStream {
 		last[1] = padTo(last[1], 1<<(k+6))
 	}
 	if tok, payload := g.token(int(in.tokenMode&0x0f)%numTokenKinds, in.token); tok != "" {
-		s.token, s.payload = place(&req, s.place, tok), payload
+		s.token, s.inQuery = place(&req, s.place, tok)
+		s.payload = payload
 	}
 	s.req = req
 	s.resp = &host.Response{Status: foldStatus(in.status), Headers: fuzzHeaders(in.respHeaders), Body: in.respBody,
@@ -358,14 +360,17 @@ func (g *fuzzGateway) token(kind int, spec string) (string, []byte) {
 
 // place puts the token where the input says: in a header as Envoy's codecs
 // deliver it (codecValue), in the query raw, as the whole :path is. It
-// returns the token as the plugin gets it (from the header, if there is one).
-func place(req *host.Request, where int, tok string) string {
+// returns the token as the plugin gets it (from the header, if there is
+// one), and the query parameter's value ("" if not in the query), which an
+// "&" in the token ends: what follows is another parameter.
+func place(req *host.Request, where int, tok string) (token, inQuery string) {
 	query := func() {
 		sep := "?"
 		if strings.Contains(req.Path, "?") {
 			sep = "&"
 		}
 		req.Path += sep + "access_token=" + tok
+		inQuery, _, _ = strings.Cut(tok, "&")
 	}
 	header := codecValue(tok)
 	switch where {
@@ -373,6 +378,7 @@ func place(req *host.Request, where int, tok string) string {
 		req.Headers.Add("authorization", "Bearer "+header)
 	case placeQuery:
 		query()
+		return inQuery, inQuery
 	case placeCookie:
 		req.Headers.Add("cookie", "session="+header)
 	case placePartnerHeader:
@@ -384,12 +390,7 @@ func place(req *host.Request, where int, tok string) string {
 		req.Headers.Add("authorization", "Bearer "+header)
 		req.Headers.Add("authorization", "Bearer "+header)
 	}
-	if where == placeQuery {
-		// An "&" ends the parameter: what follows is another one.
-		tok, _, _ = strings.Cut(tok, "&")
-		return tok
-	}
-	return header
+	return header, inQuery
 }
 
 // fuzzHeaders decodes an input's header lines (see fuzzInput).
