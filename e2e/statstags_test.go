@@ -18,14 +18,7 @@ import (
 // reason, provider or rule as tags, so Prometheus sees one series per label
 // value rather than one name per route and reason.
 func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
-	raw, err := os.ReadFile("../envoy/envoy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tagger, err := envoystats.LoadTagger(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tagger := shippedTagger(t)
 
 	policy := observedPolicy("")
 	g := startGateway(t, policy, 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
@@ -113,14 +106,7 @@ func TestTheShippedStatsTagsLabelEveryMetric(t *testing.T) {
 // shipped regexes' split; the plugin counts the route under its name with
 // underscores instead, which the tags carry whole.
 func TestARouteNameWithDotsIsOneLabel(t *testing.T) {
-	raw, err := os.ReadFile("../envoy/envoy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tagger, err := envoystats.LoadTagger(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tagger := shippedTagger(t)
 	g := startGateway(t, `{"routes": [{"name": "orders.v1", "match": {"path": "/v1/orders"}, "auth": "none"}]}`, 1)
 	if got := g.send(request("GET", "/v1/orders")).Status; got != 200 {
 		t.Fatalf("status %d, want 200", got)
@@ -133,4 +119,19 @@ func TestARouteNameWithDotsIsOneLabel(t *testing.T) {
 	if extracted != "wasmcustom.apiguard.route.allowed" || len(tags) != 1 || tags[0].Name != "route" || tags[0].Value != "orders_v1" {
 		t.Errorf("%s: extracted %s with tags %v, want wasmcustom.apiguard.route.allowed with route=orders_v1", name, extracted, tags)
 	}
+}
+
+// shippedTagger is the tag extraction of the stats_tags envoy/envoy.yaml
+// ships.
+func shippedTagger(t *testing.T) *envoystats.Tagger {
+	t.Helper()
+	raw, err := os.ReadFile("../envoy/envoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagger, err := envoystats.LoadTagger(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tagger
 }
