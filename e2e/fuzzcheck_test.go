@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"testing"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -432,4 +433,56 @@ func renderClaim(payload []byte, claim string) (string, bool) {
 		scalar(el)
 	}
 	return b.String(), true
+}
+
+// TestCheckStreamFlagsEachBrokenInvariant: the checks FuzzStream relies on
+// fail on what they must, so that a silent fuzzer means a sound plugin and
+// not a blind oracle.
+func TestCheckStreamFlagsEachBrokenInvariant(t *testing.T) {
+	const token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
+	s := fuzzStream{req: host.Request{Method: "GET", Path: "/healthz"}, resp: &host.Response{Status: 200}, token: token, place: placeBearer}
+	s.req.Headers.Add("authorization", "Bearer "+token)
+	upstream := func(h ...string) *host.Result {
+		up := &host.UpstreamRequest{Headers: host.Headers{{":path", "/healthz"}}}
+		for i := 0; i+1 < len(h); i += 2 {
+			up.Headers.Add(h[i], h[i+1])
+		}
+		return &host.Result{Status: 200, Headers: host.Headers{{":status", "200"}, {"x-content-type-options", "nosniff"}}, Upstream: up}
+	}
+	problem := func(body string) *host.Result {
+		r := &host.LocalReply{Status: 401, Headers: host.Headers{{"content-type", "application/problem+json"}, {"www-authenticate", "Bearer"}}, Body: []byte(body)}
+		return &host.Result{Status: 401, Headers: host.Headers{{":status", "401"}, {"content-type", "application/problem+json"}, {"x-content-type-options", "nosniff"}},
+			Body: r.Body, LocalReply: r}
+	}
+	record := host.LogEntry{Level: 2, Message: `{"time":"2027-01-15T08:00:00Z","decision":"allowed"}`}
+	tests := []struct {
+		name string
+		res  *host.Result
+		logs []host.LogEntry
+		want string // a violation starting with it; "" for none
+	}{
+		{name: "a sound stream", res: upstream(), logs: []host.LogEntry{record}},
+		{name: "a trap", res: &host.Result{Status: 503, Err: host.ErrVMFailed}, logs: []host.LogEntry{record}, want: "the stream failed"},
+		{name: "proc_exit, as a Go panic ends", res: upstream(), logs: []host.LogEntry{record, {Level: 4, Message: "wasi: proc_exit is not supported"}}, want: "logged at error"},
+		{name: "Go's quoting in a problem", res: problem(`{"type":"urn:apiguard:problem:token_missing","title":"\x41","status":401}`),
+			logs: []host.LogEntry{record}, want: "a 401 problem is not JSON"},
+		{name: "an unknown problem type", res: problem(`{"type":"about:blank","title":"t","status":401}`), logs: []host.LogEntry{record}, want: "a 401 reply's problem has type"},
+		{name: "a client's claim header passed through", res: upstream("x-auth-sub", "root"), logs: []host.LogEntry{record}, want: "the upstream got x-auth-sub"},
+		{name: "the token in a log line", res: upstream(), logs: []host.LogEntry{record, {Level: 2, Message: "apiguard: bearer " + token}}, want: "a log line holds the token"},
+		{name: "no audit record", res: upstream(), want: "0 audit records"},
+		{name: "a record split by a line separator", res: upstream(), logs: []host.LogEntry{{Level: 2, Message: "{\"time\":\"\u2028\"}"}}, want: "an audit record holds a line break"},
+		{name: "an unnormalized path upstream", res: func() *host.Result { r := upstream(); r.Upstream.Headers[0][1] = "/a/../healthz"; return r }(),
+			logs: []host.LogEntry{record}, want: "the upstream got a :path that is not normal"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := checkStream(s, tc.res, tc.logs)
+			switch {
+			case tc.want == "" && len(v) > 0:
+				t.Errorf("violations %q", v)
+			case tc.want != "" && !slices.ContainsFunc(v, func(x string) bool { return strings.HasPrefix(x, tc.want) }):
+				t.Errorf("violations %q, want one starting %q", v, tc.want)
+			}
+		})
+	}
 }
