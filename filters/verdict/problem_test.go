@@ -6,10 +6,11 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzAppendProblem: whatever text reaches the problem writer (a detail
+// FuzzAppendProblem: whatever text reaches the problem writers (a detail
 // that one day quotes something, a title with a non-ASCII letter), the
 // document is valid UTF-8 JSON whose members decode to that text, each
-// invalid UTF-8 byte replaced. strconv's Go quoting is not JSON: it writes
+// invalid UTF-8 byte replaced: AppendProblem's, and AppendReasonProblem's
+// for any reason. strconv's Go quoting is not JSON: it writes
 // \x, \a, \v and \U escapes that no JSON parser reads.
 func FuzzAppendProblem(f *testing.F) {
 	for _, tc := range []struct{ code, title, detail string }{
@@ -37,6 +38,14 @@ func FuzzAppendProblem(f *testing.F) {
 		if p.Type != string([]rune(ProblemTypePrefix+code)) || p.Title != string([]rune(title)) ||
 			p.Detail != string([]rune(detail)) || p.Status != status {
 			t.Fatalf("%q decodes to %+v", b, p)
+		}
+		// The rendered-once heads of AppendReasonProblem take any detail
+		// (and any reason, an unknown one as internal) the same way.
+		r := Reason(uint8(status))
+		b = append(AppendReasonProblem(nil, r, detail), '}')
+		p.Detail, p.Status = "", 0
+		if !utf8.Valid(b) || json.Unmarshal(b, &p) != nil || p.Detail != string([]rune(detail)) || p.Status != r.Status() {
+			t.Fatalf("reason %d: %q", r, b)
 		}
 	})
 }
