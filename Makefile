@@ -14,7 +14,7 @@ SOAK_STREAMS ?= 1000000
 
 all: build
 
-build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm $(BUILD)/probe.wasm
+build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm $(BUILD)/replayplugin.wasm $(BUILD)/probe.wasm
 
 # The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md), and a copy of tidwall/pretty that
 # decodes a string without encoding/json (plugin/_pretty/README.md). `go mod download` first: on a fresh machine the
@@ -43,9 +43,14 @@ $(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES)
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./plugin
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
-# The benchmark floor and the host's own test module, built the same way.
+# The benchmark floors (the null plugin; a replay of a stream's host calls) and the host's own test module, built the
+# same way.
 $(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/nullplugin
+	@$(GO) run ./e2e/cmd/wasmcheck $@
+
+$(BUILD)/replayplugin.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/replayplugin/*.go e2e/replay/*.go)
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/replayplugin
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 $(BUILD)/probe.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/testplugins/probe/*.go)

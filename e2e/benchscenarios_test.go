@@ -109,9 +109,11 @@ func writeV8Scenarios(t testing.TB, path string, streams []streamScenario, start
 		}
 		return v
 	}
-	resp := v8Response{Headers: append(host.Headers{{":status", fmt.Sprint(benchResponse.Status)}}, benchResponse.Headers...)}
+	resp := func(r *host.Response) v8Response {
+		return v8Response{Headers: append(host.Headers{{":status", fmt.Sprint(r.Status)}}, r.Headers...)}
+	}
 	f := v8File{NowNs: benchNow.UnixNano(), Modules: map[string]string{}, Streams: []v8Stream{}, Startup: []v8Startup{}}
-	for _, name := range []string{"plugin.wasm", "nullplugin.wasm"} {
+	for _, name := range []string{"plugin.wasm", "nullplugin.wasm", "replayplugin.wasm"} {
 		abs, err := filepath.Abs("../build/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -119,7 +121,7 @@ func writeV8Scenarios(t testing.TB, path string, streams []streamScenario, start
 		f.Modules[name] = abs
 	}
 	for _, sc := range streams {
-		s := v8Stream{Name: sc.name, Module: sc.module, Config: sc.config, Response: resp, Status: sc.status, Prime: sc.prime}
+		s := v8Stream{Name: sc.name, Module: sc.module, Config: sc.config, Response: resp(sc.response()), Status: sc.status, Prime: sc.prime}
 		for _, r := range sc.requests {
 			s.Requests = append(s.Requests, req(r))
 		}
@@ -127,7 +129,7 @@ func writeV8Scenarios(t testing.TB, path string, streams []streamScenario, start
 	}
 	for _, su := range startups {
 		f.Startup = append(f.Startup, v8Startup{Name: su.name, Module: su.module, Config: su.config,
-			Request: req(su.request), Response: resp, Status: su.status})
+			Request: req(su.request), Response: resp(benchResponse), Status: su.status})
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
@@ -144,5 +146,6 @@ func TestWriteBenchScenarios(t *testing.T) {
 	if path == "" {
 		t.Skip("writes the V8 host's scenario file when APIGUARD_BENCH_SCENARIOS names it (make bench-v8)")
 	}
-	writeV8Scenarios(t, path, streamScenarios(), startupScenarios())
+	scenarios := streamScenarios()
+	writeV8Scenarios(t, path, append(scenarios, floorScenarios(t, scenarios)...), startupScenarios())
 }

@@ -86,6 +86,13 @@ func TestBenchmarkTable(t *testing.T) {
 		t.Logf("wazero %s: %.0f ns/stream over %d streams", sc.name, st.NsPerStream, st.Streams)
 		wz = append(wz, st)
 	}
+	floors := floorScenarios(t, scenarios)
+	var wzFloors []streamStats
+	for _, sc := range floors {
+		st := measureWazero(t, sc, streams, budget)
+		t.Logf("wazero %s: %.0f ns/stream over %d streams", sc.name, st.NsPerStream, st.Streams)
+		wzFloors = append(wzFloors, st)
+	}
 	var wzStartup []startupStats
 	code := map[string]map[string]*phaseCode{}
 	for _, su := range startupScenarios() {
@@ -96,7 +103,7 @@ func TestBenchmarkTable(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err == nil {
 		file := filepath.Join(t.TempDir(), "scenarios.json")
-		writeV8Scenarios(t, file, scenarios, startupScenarios())
+		writeV8Scenarios(t, file, append(slices.Clone(scenarios), floors...), startupScenarios())
 		for _, flags := range [][]string{{"--no-liftoff"}, nil} {
 			runs = append(runs, runV8(t, node, flags, file, "--streams", strconv.Itoa(streams), "--seconds", strconv.Itoa(int(budget.Seconds()))))
 		}
@@ -104,6 +111,7 @@ func TestBenchmarkTable(t *testing.T) {
 	verify := bareVerify(t, node, budget)
 	var b bytes.Buffer
 	writeTable(&b, scenarios, wz, wzStartup, runs, load1, loadAverage())
+	writeFloorTable(&b, scenarios, wz, wzFloors, runs)
 	writeVerifyTable(&b, wz, runs, verify)
 	writeStartupCode(&b, code)
 	writeModuleSize(t, &b)
@@ -246,6 +254,61 @@ func bareVerify(t *testing.T, node string, budget time.Duration) map[string]map[
 		t.Logf("bare verify in %s: %v", engine, out[engine])
 	}
 	return out
+}
+
+// floorScenarios are the host-call floors (floorScenario) of scenarios'
+// apiguard streams.
+func floorScenarios(t testing.TB, scenarios []streamScenario) []streamScenario {
+	var out []streamScenario
+	for _, sc := range scenarios {
+		if sc.module == "plugin.wasm" {
+			floor, _, _ := floorScenario(t, sc)
+			out = append(out, floor)
+		}
+	}
+	return out
+}
+
+// writeFloorTable splits each apiguard stream's cost above the null plugin
+// into the host calls it makes (its replay's cost above the null plugin)
+// and its own work (the rest), p50 in each engine.
+func writeFloorTable(w *bytes.Buffer, scenarios []streamScenario, wz, wzFloors []streamStats, runs []v8Run) {
+	fmt.Fprintf(w, "\n## The host calls' floor\n\nEach apiguard stream recorded by the e2e host (host.VM.Record) and replayed by e2e/replayplugin, a module built like the others that makes the same host calls in the same callbacks with the same arguments, and nothing else (TestReplayMakesTheHostCallsOfTheStream checks the calls and the outcome are the same). p50 of a whole stream in µs; host calls alone × null is the least a stream making those calls costs in that engine, whatever the code around them; apiguard's own is its p50 minus the replay's: the routing, the checks and the decisions.\n\n")
+	engines := []struct {
+		name  string
+		stats []streamStats
+	}{{"wazero", append(slices.Clone(wz), wzFloors...)}}
+	for _, r := range runs {
+		engines = append(engines, struct {
+			name  string
+			stats []streamStats
+		}{engineName(r), r.Streams})
+	}
+	fmt.Fprintf(w, "| scenario | proxy calls |")
+	for _, e := range engines {
+		fmt.Fprintf(w, " %s: null | host calls alone | × null | apiguard | × null | apiguard's own |", e.name)
+	}
+	fmt.Fprintf(w, "\n|---|---:|")
+	for range engines {
+		fmt.Fprintf(w, "---:|---:|---:|---:|---:|---:|")
+	}
+	fmt.Fprintln(w)
+	for i, sc := range scenarios {
+		if sc.module != "plugin.wasm" {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %.1f |", sc.name, wz[i].HostCalls)
+		null := scenarios[nullFor(scenarios, sc)].name
+		for _, e := range engines {
+			s, f, n := find(e.stats, sc.name), find(e.stats, sc.name+"-host-calls"), find(e.stats, null)
+			if s == nil || f == nil || n == nil {
+				fmt.Fprintf(w, " – | – | – | – | – | – |")
+				continue
+			}
+			fmt.Fprintf(w, " %s | %s | %.2f | %s | %.2f | %s |", us(n.P50), us(f.P50), f.P50/n.P50, us(s.P50), s.P50/n.P50, us(s.P50-f.P50))
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // writeVerifyTable compares each cold-verification stream with the bare

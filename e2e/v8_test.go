@@ -12,7 +12,8 @@ import (
 // instrument behind the V8 columns of BENCHMARKS.md) from drifting away from
 // the wazero host: an allowed and a denied scenario replayed under Node must
 // get the status each stream gets here (the script checks it and fails), with
-// as many host calls per stream.
+// as many host calls per stream; and so must their host-call floors
+// (e2e/replayplugin).
 func TestV8HostReplaysStreams(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -30,6 +31,7 @@ func TestV8HostReplaysStreams(t *testing.T) {
 	if len(scenarios) != 4 {
 		t.Fatalf("found %d of the 4 scenarios", len(scenarios))
 	}
+	scenarios = append(scenarios, floorScenarios(t, scenarios)...)
 	const streams = 200
 	file := t.TempDir() + "/scenarios.json"
 	writeV8Scenarios(t, file, scenarios, nil)

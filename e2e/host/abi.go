@@ -101,6 +101,9 @@ func (vm *VM) export(ctx context.Context, module string, fns []hostFunc) error {
 				stack[0] = uint64(statusInternalFailure)
 				return
 			}
+			if vm.recording != nil {
+				vm.recording.hostCall(vm, f.name, stack)
+			}
 			f.fn(vm, stack)
 		}), f.params, f.results).Export(f.name)
 	}

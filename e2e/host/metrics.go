@@ -37,7 +37,11 @@ type metricKey struct {
 
 // stat is one Envoy stat. A histogram keeps its last sample: tests read
 // counters and gauges.
-type stat struct{ value uint64 }
+type stat struct {
+	value uint64
+	kind  uint32
+	name  string
+}
 
 func newMetricStore() *metricStore {
 	return &metricStore{byName: map[metricKey]*stat{}}
@@ -60,7 +64,7 @@ func (v *vmMetrics) define(m *metricStore, kind uint32, name string) (uint32, st
 	k := metricKey{kind, name}
 	st, ok := m.byName[k]
 	if !ok {
-		st = &stat{}
+		st = &stat{kind: kind, name: name}
 		m.byName[k] = st
 	}
 	if v.ids == nil {

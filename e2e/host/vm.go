@@ -107,6 +107,9 @@ type VM struct {
 	// pollOneoffCalls counts WASI poll_oneoff calls: under Envoy 1.33 each one
 	// makes the Go runtime throw.
 	pollOneoffCalls int
+	// recording records the host calls of a stream (Record); nil when
+	// none is.
+	recording *recording
 	// allHostCalls counts every host call the module made (proxy_* and
 	// WASI).
 	allHostCalls uint64
@@ -416,6 +419,9 @@ func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
 	defer func() { vm.running, vm.callDepth = outer, vm.callDepth-1 }()
 	stack := vm.stack[:]
 	copy(stack, args)
+	if r := vm.recording; r != nil && fn != fnMalloc {
+		r.enter()
+	}
 	var err error
 	if vm.env.cfg.MeasureGuestCPU {
 		err = vm.measured(func() error { return f.CallWithStack(context.Background(), stack) })
@@ -425,6 +431,9 @@ func (vm *VM) call(fn int, args ...uint64) (uint64, error) {
 	if err != nil {
 		vm.fail(fmt.Errorf("%s: %w", fnNames[fn], err))
 		return 0, vm.failed
+	}
+	if r := vm.recording; r != nil && fn != fnMalloc {
+		r.callback(fnNames[fn], uint32(stack[0]))
 	}
 	vm.afterCallback()
 	return stack[0], nil
