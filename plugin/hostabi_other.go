@@ -3,6 +3,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 )
@@ -34,3 +36,5 @@ func sendLocalResponse(status int, headers [][2]string, body []byte, grpcStatus 
 func getProperty(path []string) ([]byte, error) { return proxywasm.GetProperty(path) }
 
 func getSharedData(key string) ([]byte, uint32, error) { return proxywasm.GetSharedData(key) }
+
+func wallClock() time.Time { return time.Now() }

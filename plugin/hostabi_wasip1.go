@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 	"unsafe"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -32,6 +33,23 @@ func proxyGetProperty(path *byte, pathSize uint32, retData *uint32, retSize *uin
 
 //go:wasmimport env proxy_get_shared_data
 func proxyGetSharedData(key *byte, keySize uint32, retData *uint32, retSize *uint32, retCas *uint32) uint32
+
+//go:wasmimport wasi_snapshot_preview1 clock_time_get
+func clockTimeGet(clockID uint32, precision uint64, ret *uint64) uint32
+
+// wallNs is where the host writes the clock's reading.
+var wallNs uint64
+
+// wallClock is the host's real-time clock, read in one host call:
+// time.Now reads the monotonic clock too, in a second one, and no stage
+// needs it (token expiry and rate limits compare wall times, which workers
+// share).
+func wallClock() time.Time {
+	if clockTimeGet(0, 1, &wallNs) != 0 {
+		return time.Now()
+	}
+	return time.Unix(0, int64(wallNs))
+}
 
 // retData and retSize are where the host writes a returned buffer's address
 // and size: 32-bit integers, never pointers the garbage collector would

@@ -70,6 +70,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogWarnf("apiguard: configuration warning: %s", w)
 	}
 	p.pipeline, p.state = pl, pl.NewWorker(host{})
+	p.state.Now = wallClock
 	names := pl.Providers()
 	p.metrics = defineMetrics(names, pl.Routes())
 	p.startRemoteKeys(names)
