@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
@@ -107,4 +108,57 @@ func hasOnly(headers [][2]string, kv [2]string) bool {
 		}
 	}
 	return n == 1
+}
+
+// editPairs makes e's edits to headers, a reply's own list, as the host's
+// calls would make them to its map: each removed name's entries go, then
+// each set replaces every entry of its name with one at the end (Envoy's
+// setCopy).
+func editPairs(headers [][2]string, e *stage.Edits) [][2]string {
+	for _, name := range e.Remove {
+		headers = without(headers, name)
+	}
+	for _, kv := range e.Set {
+		headers = append(without(headers, kv[0]), kv)
+	}
+	return headers
+}
+
+// without removes the entries named name from headers, in place.
+func without(headers [][2]string, name string) [][2]string {
+	n := 0
+	for _, kv := range headers {
+		if kv[0] != name {
+			headers[n] = kv
+			n++
+		}
+	}
+	clear(headers[n:])
+	return headers[:n]
+}
+
+// statusCode is a status as the :status header carries it, without an
+// allocation for the statuses apiguard answers with.
+func statusCode(status int) string {
+	switch status {
+	case 204:
+		return "204"
+	case 400:
+		return "400"
+	case 401:
+		return "401"
+	case 403:
+		return "403"
+	case 404:
+		return "404"
+	case 405:
+		return "405"
+	case 429:
+		return "429"
+	case 500:
+		return "500"
+	case 503:
+		return "503"
+	}
+	return strconv.Itoa(status)
 }

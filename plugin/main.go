@@ -102,9 +102,10 @@ type httpContext struct {
 	// its answer from a call of an earlier stream that used this context.
 	calling bool
 	callSeq uint64
-	// replied is set once apiguard sent its local reply, which then passes
-	// through OnHttpResponseHeaders like an upstream's response.
-	replied bool
+	// replied is set once apiguard sent its local reply; responded once
+	// the response phase ran, on the upstream's response or on that reply
+	// (respond).
+	replied, responded bool
 	// reading: the headers
 	// phase allowed a stream whose stages asked for the body phase, which
 	// decides it once the body arrived. bodySize is what arrived so far,
@@ -319,15 +320,16 @@ func (h *httpContext) endBody() types.Action {
 }
 
 // OnHttpResponseHeaders runs the response-headers phase, only on streams
-// with a stage that asks for it. It runs once per response: on apiguard's
-// own local reply it is the one pass that reply makes through the filter,
-// as it is for Envoy's own (503 upstream unreachable, 504 timeout).
+// with a stage that asks for it, once per response: on the upstream's, and
+// on Envoy's own (503 upstream unreachable, 504 timeout). apiguard's own
+// local reply had the phase run before it was sent (respond).
 func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Action {
 	s := &h.stream
-	if len(s.Responders) == 0 {
+	if len(s.Responders) == 0 || h.responded {
 		return types.ActionContinue
 	}
 	defer h.failClosedOnPanic()
+	h.responded = true
 	h.response.reset()
 	h.plugin.pipeline.ResponseHeaders(s, &h.response, h.plugin.state)
 	err := applyResponseEdits(&s.Response, &h.response)
@@ -417,7 +419,11 @@ func (h *httpContext) resumed(d verdict.Decision) {
 func (h *httpContext) answer(a *stage.Answer) types.Action {
 	h.plugin.metrics.answered.Increment(1)
 	h.replied = true
-	if err := sendLocalResponse(a.Status, a.Headers, nil, -1); err != nil {
+	// a.Headers belong to the compiled policy: edited in a copy.
+	reply = h.respond(a.Status, append(reply[:0], a.Headers...))
+	err := sendLocalResponse(a.Status, reply, nil, -1)
+	clear(reply)
+	if err != nil {
 		proxywasm.LogErrorf("apiguard: cannot send local reply: %v", err)
 	}
 	return types.ActionPause
@@ -426,8 +432,34 @@ func (h *httpContext) answer(a *stage.Answer) types.Action {
 func (h *httpContext) deny(d verdict.Decision) types.Action {
 	h.plugin.metrics.denied(d.Reason, h.routeStats)
 	h.replied, h.stream.Denied = true, d.Reason
-	sendProblem(d)
+	h.sendProblem(d)
 	return types.ActionPause
+}
+
+// respond runs the response phase on apiguard's own reply, status and
+// headers, before it is sent, and returns the headers with the stages'
+// edits made: they go out with the reply in the one host call that sends
+// it, and its pass back through OnHttpResponseHeaders has nothing left to
+// do (Envoy encodes a local reply through the filter that sent it; were it
+// not to, the reply would be hardened all the same). A panic in a stage
+// sends the reply as it is: it is already a refusal or a preflight's answer.
+func (h *httpContext) respond(status int, headers [][2]string) (out [][2]string) {
+	s := &h.stream
+	if len(s.Responders) == 0 || h.responded {
+		return headers
+	}
+	h.responded = true
+	defer func() {
+		if r := recover(); r != nil {
+			proxywasm.LogCriticalf("apiguard: internal error in the response phase of a local reply: %v", r)
+			out = headers
+		}
+	}()
+	h.response.reset()
+	h.response.pairs = append(append(h.response.pairs, [2]string{":status", statusCode(status)}), headers...)
+	h.response.read = true
+	h.plugin.pipeline.ResponseHeaders(s, &h.response, h.plugin.state)
+	return editPairs(headers, &s.Response)
 }
 
 // OnHttpStreamDone runs from proxy_on_log, the stream's last use of the
@@ -442,7 +474,7 @@ func (h *httpContext) OnHttpStreamDone() {
 		h.audit(a)
 		h.start = time.Time{}
 	}
-	h.replied, h.replacing, h.reading, h.bodyEnded, h.buffered, h.bodySize, h.calling = false, false, false, false, false, 0, false
+	h.replied, h.responded, h.replacing, h.reading, h.bodyEnded, h.buffered, h.bodySize, h.calling = false, false, false, false, false, false, 0, false
 	h.stream.Reset()
 	h.request.reset()
 	h.response.reset()

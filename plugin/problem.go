@@ -43,9 +43,10 @@ var (
 	replyBody []byte
 )
 
-// sendProblem answers the stream with a local reply. Its problem type is also
-// recorded as filter state (wasm.apiguard_decision) for Envoy's access logs.
-func sendProblem(d verdict.Decision) {
+// sendProblem answers the stream with a local reply, its response phase
+// run (respond). Its problem type is also recorded as filter state
+// (wasm.apiguard_decision) for Envoy's access logs.
+func (h *httpContext) sendProblem(d verdict.Decision) {
 	reply = append(reply[:0], problemHeaders...)
 	if c := challenge(d.Reason); c != "" {
 		reply = append(reply, [2]string{"www-authenticate", c})
@@ -53,6 +54,7 @@ func sendProblem(d verdict.Decision) {
 	reply = append(reply, d.Headers...)
 	_ = setProperty("apiguard_decision", d.Reason.Code())
 	status := d.Reason.Status()
+	reply = h.respond(status, reply)
 	replyBody = problemBody(replyBody[:0], d)
 	err := sendLocalResponse(status, reply, replyBody, grpcStatus(status))
 	clear(reply)
