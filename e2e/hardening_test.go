@@ -47,8 +47,8 @@ func hardenedPolicy() string {
 }`, idpIssuer, jwttest.JWKS(idpKeys()["ES256"]))
 }
 
-func startHardenedAPI(t testing.TB) *apiGateway {
-	return startGateway(t, hardenedPolicy(), 1, func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) })
+func startHardenedAPI(t testing.TB, opts ...option) *apiGateway {
+	return startGateway(t, hardenedPolicy(), 1, append([]option{func(c *host.Config) { c.Clock = host.NewFakeClock(jwtNow) }}, opts...)...)
 }
 
 // misbehavingUpstream answers by path the way real upstreams misbehave:
@@ -113,9 +113,17 @@ func expectNoDuplicates(t *testing.T, h host.Headers) {
 
 // TestEveryResponseIsHardened: the upstream's responses and every local
 // denial of apiguard carry the strict headers once, without the headers
-// that name the upstream's software.
+// that name the upstream's software; a denial also where Envoy would not
+// pass a local reply back through the filter that sent it.
 func TestEveryResponseIsHardened(t *testing.T) {
-	g := startHardenedAPI(t)
+	for _, skips := range []bool{false, true} {
+		t.Run(fmt.Sprintf("local reply skips the filter %t", skips), func(t *testing.T) {
+			everyResponseIsHardened(t, startHardenedAPI(t, func(c *host.Config) { c.LocalReplySkipsFilter = skips }))
+		})
+	}
+}
+
+func everyResponseIsHardened(t *testing.T, g *apiGateway) {
 	tok := idpKeys()["ES256"].Token(idpClaims())
 	tests := []struct {
 		name   string
