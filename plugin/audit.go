@@ -15,8 +15,17 @@ import (
 // decision as filter state for Envoy's access log. It runs from
 // proxy_on_log, where Envoy still lets the request's and the response's
 // headers be read.
+//
+// A panic here loses the record and nothing else: the response has gone,
+// so there is no stream left to fail closed, and a trap would fail every
+// stream on this worker.
 func (h *httpContext) audit(a *audit.Policy) {
 	s := &h.stream
+	defer func() {
+		if r := recover(); r != nil {
+			proxywasm.LogErrorf("apiguard: internal error writing the audit record of a stream on route %q: %v", s.Route, r)
+		}
+	}()
 	o := audit.Decide(s)
 	if s.Denied == verdict.None {
 		// Denials set it when they answer (sendProblem).
