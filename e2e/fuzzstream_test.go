@@ -362,7 +362,9 @@ func (g *fuzzGateway) token(kind int, spec string) (string, []byte) {
 // deliver it (codecValue), in the query raw, as the whole :path is. It
 // returns the token as the plugin gets it (from the header, if there is
 // one), and the query parameter's value ("" if not in the query), which an
-// "&" in the token ends: what follows is another parameter.
+// "&" in the token ends: what follows is another parameter. A ";" does not
+// (httpsyntax.QueryPairs); the plugin refuses a token it would end for an
+// upstream that splits on it too.
 func place(req *host.Request, where int, tok string) (token, inQuery string) {
 	query := func() {
 		sep := "?"

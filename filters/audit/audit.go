@@ -261,7 +261,7 @@ func (p *Policy) path(raw string) string {
 		return path + "?" + p.withoutTokens(query)
 	case p.query == "names":
 		var names []string
-		for pair := range strings.SplitSeq(query, "&") {
+		for pair := range httpsyntax.QueryPairs(query) {
 			name, _, _ := strings.Cut(pair, "=")
 			names = append(names, name+"=")
 		}
@@ -271,19 +271,42 @@ func (p *Policy) path(raw string) string {
 }
 
 // withoutTokens is a query with the values of the token parameters
-// dropped, each parameter read as the providers read it ("&"-separated,
-// its name form-decoded), so that whatever a provider took for a token is
-// what is hidden.
+// dropped, each parameter read as the providers read it
+// (httpsyntax.QueryPairs, its name form-decoded), so that whatever a
+// provider took for a token is what is hidden; and, inside the pairs, as
+// an upstream that splits on ";" too reads it (httpsyntax.SemicolonSplit),
+// so that no token hides behind one: the providers refuse such a request,
+// and its record is written all the same.
 func (p *Policy) withoutTokens(query string) string {
 	if len(p.tokenParams) == 0 {
 		return query
 	}
-	pairs := strings.Split(query, "&")
-	for i, pair := range pairs {
-		name, _, _ := strings.Cut(pair, "=")
-		if key, ok := httpsyntax.Unescape(name, true); ok && slices.Contains(p.tokenParams, key) {
-			pairs[i] = name + "="
+	var pairs []string
+	for pair := range httpsyntax.QueryPairs(query) {
+		if split, ok := httpsyntax.SemicolonSplit(pair); ok && !p.isToken(pair) {
+			var pieces []string
+			for piece := range httpsyntax.QueryPairs(split) {
+				pieces = append(pieces, p.blank(piece))
+			}
+			pair = strings.Join(pieces, ";")
 		}
+		pairs = append(pairs, p.blank(pair))
 	}
 	return strings.Join(pairs, "&")
+}
+
+// isToken reports whether a raw pair is a token parameter's.
+func (p *Policy) isToken(pair string) bool {
+	name, _, _ := strings.Cut(pair, "=")
+	key, ok := httpsyntax.Unescape(name, true)
+	return ok && slices.Contains(p.tokenParams, key)
+}
+
+// blank is a raw pair without its value if it is a token parameter's.
+func (p *Policy) blank(pair string) string {
+	if p.isToken(pair) {
+		name, _, _ := strings.Cut(pair, "=")
+		return name + "="
+	}
+	return pair
 }

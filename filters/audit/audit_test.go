@@ -34,7 +34,8 @@ func TestPathQueryModes(t *testing.T) {
 
 // TestKeptQueryHoldsNoToken: "query": "keep" records the query without the
 // values of the parameters providers read tokens from, each name read as
-// the providers read it (form-decoded), every occurrence.
+// the providers read it (form-decoded), every occurrence, and none hidden
+// behind a ";" from them.
 func TestKeptQueryHoldsNoToken(t *testing.T) {
 	p, errs := read(t, `{"query": "keep"}`)
 	if errs != nil {
@@ -49,6 +50,8 @@ func TestKeptQueryHoldsNoToken(t *testing.T) {
 		{name: "every occurrence", raw: "/o?sig=a&x=1&sig=b&access_token", want: "/o?sig=&x=1&sig=&access_token="},
 		{name: "a name that only contains it", raw: "/o?my_access_token=1&access_token2=2", want: "/o?my_access_token=1&access_token2=2"},
 		{name: "no query", raw: "/o", want: "/o"},
+		{name: "behind a semicolon", raw: "/o?x=1;access_token=eyJ.x.y;y=2&page=2", want: "/o?x=1;access_token=;y=2&page=2"},
+		{name: "a semicolon inside the token", raw: "/o?access_token=eyJ.x.y;sig=1", want: "/o?access_token="},
 	} {
 		if got := p.path(tc.raw); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

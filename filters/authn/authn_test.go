@@ -3,10 +3,12 @@ package authn
 import (
 	"crypto/elliptic"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/verdict"
 	"github.com/apiguard/apiguard/internal/testkit/jwttest"
@@ -87,6 +89,11 @@ func TestAuthenticate(t *testing.T) {
 		{name: "token twice in the query", req: both, query: "access_token=a&access_token=b", wantReason: verdict.TokenDuplicate},
 		{name: "any-of: second provider by issuer", req: both, headers: [][2]string{{"authorization", "Bearer " + partnerToken()}}, wantProvider: "partner"},
 		{name: "query token, forwarded", req: both, query: "a=1&access_token=" + partnerToken() + "&b=2", wantProvider: "partner"},
+		{name: "a semicolon elsewhere in the query is data", req: both, query: "fields=a;b&access_token=" + partnerToken(), wantProvider: "partner"},
+		{name: "a token behind a semicolon, next to one", req: both, query: "a=1;access_token=x&access_token=" + partnerToken(),
+			wantReason: verdict.TokenDuplicate},
+		{name: "a token behind a semicolon, alone", req: both, query: "a=1;access_token=" + partnerToken(), wantReason: verdict.TokenDuplicate},
+		{name: "a semicolon inside the token parameter", req: both, query: "access_token=" + partnerToken() + ";a=1", wantReason: verdict.TokenDuplicate},
 		{name: "cookie token", req: both, headers: [][2]string{{"cookie", "theme=dark; session=" + partnerToken()}}, wantProvider: "partner"},
 		{name: "issuer of no accepted provider", req: idpOnly, headers: [][2]string{{"authorization", "Bearer " + partnerToken()}}, wantReason: verdict.TokenIssuer},
 	}
@@ -193,12 +200,18 @@ func FuzzExtract(f *testing.F) {
 	f.Add("Bearer\tx", "", "")
 	f.Add("Bearer X,Bearer Y", "", "")
 	f.Add("bearer  x", "", "session=a; session=b")
+	f.Add("", "a=1;access_token=x&access_token=y", "")
 	f.Fuzz(func(t *testing.T, auth, query, cookie string) {
 		sources := []Source{{Header: "authorization", Prefix: "Bearer "}, {Query: "access_token"}, {Cookie: "session"}}
 		var claimed []bool
 		got, ok, d := extract(sources, [][2]string{{"authorization", auth}, {"cookie", cookie}}, query, &claimed)
 		if ok && (d.Denied() || got.token == "") {
 			t.Fatalf("found %+v with %+v", got, d)
+		}
+		// A token taken from the query is the one an upstream that splits
+		// it on ";" too reads.
+		if split, _ := httpsyntax.SemicolonSplit(query); ok && got.source.Query != "" && !slices.Equal(queryValues(split, "access_token"), []string{got.token}) {
+			t.Fatalf("took %q from %q, which another reading makes %q", got.token, query, queryValues(split, "access_token"))
 		}
 	})
 }

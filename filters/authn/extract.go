@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/apiguard/apiguard/filters/httpsyntax"
@@ -28,11 +29,14 @@ type found struct {
 
 // extract finds every credential the sources name. Finding more than one, or
 // the same header or parameter twice, is a TokenDuplicate denial: apiguard
-// never picks "the first valid one". In a header that a source reads, every
-// value that starts with the source's scheme is a credential even if it is
-// malformed (then the request is refused, never let through as "no token");
-// claimed[i] is set for each such headers[i] (allocated on first use), so
-// that strayValue can find the others.
+// never picks "the first valid one". So is a token parameter that an
+// upstream splitting the query on ";" too would read differently
+// (httpsyntax.SemicolonSplit): it would see a token apiguard did not. In a
+// header that a source reads, every value that starts with the source's
+// scheme is a credential even if it is malformed (then the request is
+// refused, never let through as "no token"); claimed[i] is set for each
+// such headers[i] (allocated on first use), so that strayValue can find
+// the others.
 func extract(sources []Source, headers [][2]string, query string, claimed *[]bool) (found, bool, verdict.Decision) {
 	// Room for the usual one credential and a duplicate, without an
 	// allocation per request.
@@ -58,7 +62,11 @@ func extract(sources []Source, headers [][2]string, query string, claimed *[]boo
 				}
 			}
 		case src.Query != "":
-			for _, v := range queryValues(query, src.Query) {
+			values := queryValues(query, src.Query)
+			if split, ok := httpsyntax.SemicolonSplit(query); ok && !slices.Equal(values, queryValues(split, src.Query)) {
+				return found{}, false, verdict.Deny(verdict.TokenDuplicate, "a token parameter that upstreams splitting on \";\" read differently")
+			}
+			for _, v := range values {
 				out = append(out, found{v, src})
 			}
 		case src.Cookie != "":
@@ -139,26 +147,24 @@ func headerCredential(value, prefix string) (string, bool, verdict.Decision) {
 // queryValues returns every value of name in a raw query, decoded.
 func queryValues(query, name string) []string {
 	var out []string
-	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		k, v, _ := strings.Cut(pair, "=")
+	httpsyntax.EachQueryPair(query, func(k, v string) bool {
 		if key, ok := httpsyntax.Unescape(k, true); !ok || key != name {
-			continue
+			return true
 		}
 		if val, ok := httpsyntax.Unescape(v, true); ok {
 			out = append(out, val)
 		} else {
 			out = append(out, "")
 		}
-	}
+		return true
+	})
 	return out
 }
 
 // withoutQueryParam removes every occurrence of name from a raw query.
 func withoutQueryParam(query, name string) string {
 	var kept []string
-	for _, pair := range strings.Split(query, "&") {
+	for pair := range httpsyntax.QueryPairs(query) {
 		k, _, _ := strings.Cut(pair, "=")
 		if key, ok := httpsyntax.Unescape(k, true); ok && key == name {
 			continue

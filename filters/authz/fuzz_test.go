@@ -89,14 +89,14 @@ func fuzzToken(claim string) *jwt.Token {
 }
 
 // FuzzQueryParam: a value found once is the one Go's form decoder reads,
-// wherever the two can agree (no ";" and no "+").
+// wherever the two can agree (no "+"; Go refuses a ";").
 func FuzzQueryParam(f *testing.F) {
 	for _, q := range []string{"org=acme", "%6Frg=%61cme&x=1", "org=a&org=b", "org=a;org=b", "org=a+b", "org=%2541", "org", "org=%zz", "=&&org="} {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
 		v, found := queryParam(q, "org")
-		if found != queryOne || strings.ContainsAny(q, ";+") {
+		if found != queryOne || strings.IndexByte(q, '+') >= 0 {
 			return
 		}
 		std, err := url.ParseQuery(q)

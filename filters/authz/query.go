@@ -19,10 +19,21 @@ const (
 )
 
 // queryParam finds the one value of the parameter named name. Names are
-// compared percent-decoded, so "%5Fmethod" is "_method". Both "&" and ";"
-// separate parameters: some frameworks split on either, and a parameter
-// hidden behind one of them must still count as a repetition.
+// compared percent-decoded, so "%5Fmethod" is "_method". "&" separates
+// parameters (httpsyntax.QueryPairs); a query that an upstream splitting on
+// ";" too reads otherwise ("org=a&x=1;org=b", "org=a;b") is ambiguous, so
+// that no upstream acts on a value the decision did not see.
 func queryParam(query, name string) (string, queryLookup) {
+	value, found := lookupQuery(query, name)
+	if split, ok := httpsyntax.SemicolonSplit(query); ok && found != queryAmbiguous {
+		if v, f := lookupQuery(split, name); f != found || v != value {
+			return "", queryAmbiguous
+		}
+	}
+	return value, found
+}
+
+func lookupQuery(query, name string) (string, queryLookup) {
 	var value string
 	found := queryAbsent
 	httpsyntax.EachQueryPair(query, func(k, raw string) bool {

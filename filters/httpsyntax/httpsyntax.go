@@ -5,7 +5,10 @@
 // request differently.
 package httpsyntax
 
-import "strings"
+import (
+	"iter"
+	"strings"
+)
 
 // IsTokenChar reports a tchar: a visible ASCII character other than a
 // delimiter.
@@ -75,18 +78,18 @@ func Unescape(s string, plusIsSpace bool) (string, bool) {
 	return string(b), true
 }
 
+// QueryPairs yields the raw pairs of a query, empty ones included, as
+// sent: "&" separates them and ";" is data. That is how Envoy reads a query
+// (Http::Utility::QueryParamsMulti), and so do the WHATWG URL standard
+// (URLSearchParams) and Python since 3.9.2; Go since 1.17 drops a pair
+// holding a ";". Every stage reads a query with this rule, so that a
+// parameter the plugin checks is the one Envoy and the upstream read.
+func QueryPairs(query string) iter.Seq[string] { return strings.SplitSeq(query, "&") }
+
 // EachQueryPair calls each with the raw name and value of every non-empty
-// pair of a query, in order, until it returns false. Both "&" and ";"
-// separate pairs: frameworks split on either, and a parameter hidden behind
-// a ";" must still be seen.
+// pair of a query (QueryPairs), in order, until it returns false.
 func EachQueryPair(query string, each func(name, value string) bool) {
-	for query != "" {
-		pair := query
-		if i := strings.IndexAny(query, "&;"); i >= 0 {
-			pair, query = query[:i], query[i+1:]
-		} else {
-			query = ""
-		}
+	for pair := range QueryPairs(query) {
 		if pair == "" {
 			continue
 		}
@@ -95,4 +98,17 @@ func EachQueryPair(query string, each func(name, value string) bool) {
 			return
 		}
 	}
+}
+
+// SemicolonSplit is query as an upstream that splits pairs on ";" as well
+// as "&" reads it (Rack 2's Request#GET, Perl's CGI.pm, Go before 1.17,
+// Python before 3.9.2), for EachQueryPair to read; ok is false when query
+// has no ";", and both read it alike. A stage that takes one parameter's
+// value (a token, a value bound to a claim) refuses a query the two read
+// differently: such an upstream would act on one the plugin never saw.
+func SemicolonSplit(query string) (split string, ok bool) {
+	if strings.IndexByte(query, ';') < 0 {
+		return query, false
+	}
+	return strings.ReplaceAll(query, ";", "&"), true
 }

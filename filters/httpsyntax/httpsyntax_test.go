@@ -30,14 +30,47 @@ func TestUnescape(t *testing.T) {
 	}
 }
 
+// TestEachQueryPair: "&" alone separates pairs, as Envoy and the upstreams
+// that follow the WHATWG URL standard read them; a ";" is data, and only
+// SemicolonSplit reads the query as the upstreams that split on it do.
 func TestEachQueryPair(t *testing.T) {
-	var got []string
-	EachQueryPair("a=1&&b;c=3=4&=x&d", func(name, value string) bool {
-		got = append(got, name+"|"+value)
-		return name != "="
+	tests := []struct {
+		name, query string
+		want        string // "name|value" pairs, ","-separated
+		wantSplit   string // read after SemicolonSplit; "" when it changes nothing
+	}{
+		{name: "pairs, an empty one skipped", query: "a=1&&=x&d", want: "a|1,|x,d|"},
+		{name: "the first = splits", query: "c=3=4", want: "c|3=4"},
+		{name: "a semicolon is data", query: "a=1;b=2&c", want: "a|1;b=2,c|", wantSplit: "a|1,b|2,c|"},
+		{name: "a semicolon in a name", query: "x;org=b", want: "x;org|b", wantSplit: "x|,org|b"},
+		{name: "a trailing semicolon", query: "a=1;", want: "a|1;", wantSplit: "a|1"},
+	}
+	read := func(query string) string {
+		var got []string
+		EachQueryPair(query, func(name, value string) bool {
+			got = append(got, name+"|"+value)
+			return true
+		})
+		return strings.Join(got, ",")
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := read(tc.query); got != tc.want {
+				t.Errorf("pairs %q, want %q", got, tc.want)
+			}
+			split, ok := SemicolonSplit(tc.query)
+			if ok != (tc.wantSplit != "") || ok && read(split) != tc.wantSplit {
+				t.Errorf("split %q (%v) reads %q, want %q", split, ok, read(split), tc.wantSplit)
+			}
+		})
+	}
+	var seen []string
+	EachQueryPair("a&b&c", func(name, _ string) bool {
+		seen = append(seen, name)
+		return name != "b"
 	})
-	if want := "a|1,b|,c|3=4,|x,d|"; strings.Join(got, ",") != want {
-		t.Errorf("pairs %q, want %q", strings.Join(got, ","), want)
+	if strings.Join(seen, ",") != "a,b" {
+		t.Errorf("read %q after each returned false", seen)
 	}
 }
 

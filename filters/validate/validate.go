@@ -317,7 +317,7 @@ func (q *queryRules) index(name string) int {
 }
 
 // eachParam calls each for every name=value pair of a query
-// (httpsyntax.EachQueryPair: "&" and ";" separate them), decoded as
+// (httpsyntax.EachQueryPair: "&" separates them), decoded as
 // application/x-www-form-urlencoded ('+' is a space), with good false for
 // one whose escapes, UTF-8 or characters are invalid; it stops when each
 // returns false, and reports whether it went through.
