@@ -76,6 +76,14 @@ type httpsOnly struct{ *Policy }
 
 // BeforeAuthentication refuses a request that did not come over https.
 func (h httpsOnly) BeforeAuthentication(s *stage.Stream, _ *stage.Input) verdict.Decision {
+	return h.Unmatched(s)
+}
+
+// Unmatched refuses a request no route matched that did not come over
+// https: with the global require_https, the API is https-only whatever the
+// path, so an unknown one gets the same 403 and a known one is not told
+// apart from it over plain http.
+func (httpsOnly) Unmatched(s *stage.Stream) verdict.Decision {
 	if s.Scheme != "https" {
 		return verdict.Deny(verdict.HTTPSRequired, "")
 	}

@@ -118,6 +118,12 @@ func TestRequireHTTPS(t *testing.T) {
 	if _, early := compile(t, "", "").(stage.EarlyStage); early {
 		t.Error("without require_https the stage runs before authentication for nothing")
 	}
+	if _, ok := st.(stage.UnmatchedStage); !ok {
+		t.Errorf("%T does not decide the streams no route matched", st)
+	}
+	if _, unmatched := compile(t, "", "").(stage.UnmatchedStage); unmatched {
+		t.Error("without require_https the stage decides the streams no route matched for nothing")
+	}
 }
 
 // TestUpstreamErrorBodies: a 5xx is replaced by a generic problem of the

@@ -104,3 +104,51 @@ func TestStreamsNoRouteMatchedAreHardened(t *testing.T) {
 		})
 	}
 }
+
+// TestRequireHTTPSHoldsWhereNoRouteMatches: the global require_https makes
+// the API https-only whatever the path, as Envoy's require_tls does a
+// virtual host before it matches a route. A plain-http request no route
+// matches gets 403 https_required, not the 404 or 405 that would tell
+// known paths from unknown ones over plain http, nor the "default":
+// "allow" that would send it upstream. A route's own setting decides its
+// requests; a route's require_https alone leaves unknown paths a 404.
+func TestRequireHTTPSHoldsWhereNoRouteMatches(t *testing.T) {
+	const routes = `"routes": [
+		{"name": "a", "match": {"path": "/a", "methods": ["GET"]}, "auth": "none"},
+		{"name": "health", "match": {"path": "/healthz"}, "auth": "none", "response": {"require_https": false}},
+		{"name": "pay", "match": {"path": "/pay"}, "auth": "none", "response": {"require_https": true}}]`
+	load := func(extra string) *Pipeline {
+		p, errs := Load([]byte(`{` + routes + extra + `}`))
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		return p
+	}
+	global, open, perRoute := load(`, "response": {"require_https": true}`), load(`, "response": {"require_https": true}, "default": "allow"`), load(``)
+	tests := []struct {
+		name, method, path, scheme string
+		p                          *Pipeline
+		want                       verdict.Reason
+	}{
+		{name: "plain http, no route", p: global, method: "GET", path: "/nope", scheme: "http", want: verdict.HTTPSRequired},
+		{name: "https, no route", p: global, method: "GET", path: "/nope", scheme: "https", want: verdict.NoRoute},
+		{name: "plain http, a method the route does not serve", p: global, method: "POST", path: "/a", scheme: "http", want: verdict.HTTPSRequired},
+		{name: "https, a method the route does not serve", p: global, method: "POST", path: "/a", scheme: "https", want: verdict.MethodNotAllowed},
+		{name: "plain http, a route", p: global, method: "GET", path: "/a", scheme: "http", want: verdict.HTTPSRequired},
+		{name: "plain http, a route that allows it", p: global, method: "GET", path: "/healthz", scheme: "http"},
+		{name: "plain http, no route, default allow", p: open, method: "GET", path: "/nope", scheme: "http", want: verdict.HTTPSRequired},
+		{name: "https, no route, default allow", p: open, method: "GET", path: "/nope", scheme: "https"},
+		{name: "plain http, a path that cannot be normalized", p: global, method: "GET", path: "/%2e%2e%2f", scheme: "http", want: verdict.BadPath},
+		{name: "route setting only: plain http, that route", p: perRoute, method: "GET", path: "/pay", scheme: "http", want: verdict.HTTPSRequired},
+		{name: "route setting only: plain http, no route", p: perRoute, method: "GET", path: "/nope", scheme: "http", want: verdict.NoRoute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s stage.Stream
+			h := headers{{":method", tc.method}, {":path", tc.path}, {":authority", "a.example"}, {":scheme", tc.scheme}}
+			if d := tc.p.RequestHeaders(&s, h, tc.p.NewWorker(&hosttest.Host{})); d.Reason != tc.want {
+				t.Errorf("reason %s, want %s", d.Reason.Code(), tc.want.Code())
+			}
+		})
+	}
+}

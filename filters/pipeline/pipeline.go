@@ -6,7 +6,9 @@
 //
 //  1. :authority canonicalized (400 when malformed) and :path normalized
 //     (400 for what must not reach an upstream);
-//  2. the route matched (404 or 405, or the host's default);
+//  2. the route matched; a stream none matched is first decided by the
+//     global settings' stage.UnmatchedStages (require_https), then gets a
+//     404 or 405, or the host's default;
 //  3. headers apiguard writes from claims removed, on every route;
 //  4. the calling service's identity (mutual TLS, a SPIFFE ID), on routes
 //     with "peer" (filters/peer), so that every later stage may read it;
@@ -143,8 +145,10 @@ type Pipeline struct {
 	protected []string
 	warnings  []Warning
 	audit     *audit.Policy
-	// unmatched are the responders of the streams no route matched.
-	unmatched []stage.ResponseHeadersStage
+	// unmatched are the responders of the streams no route matched, and
+	// unmatchedChecks what decides them before their 404, 405 or default.
+	unmatched       []stage.ResponseHeadersStage
+	unmatchedChecks []stage.UnmatchedStage
 	// readScheme is set when a stage takes part in the response phase,
 	// which may depend on the request's scheme (Stream.Scheme).
 	readScheme bool
@@ -217,6 +221,10 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		counters.Add(st)
 		if rs, ok := st.(stage.ResponseHeadersStage); ok {
 			p.unmatched = append(p.unmatched, rs)
+			p.readScheme = true
+		}
+		if us, ok := st.(stage.UnmatchedStage); ok {
+			p.unmatchedChecks = append(p.unmatchedChecks, us)
 			p.readScheme = true
 		}
 	}
@@ -585,6 +593,11 @@ func (p *Pipeline) match(s *stage.Stream, h stage.Headers, method, path, authori
 	}
 	i, d := p.table.Match(g, method, norm.Decoded, &s.Params)
 	if i < 0 {
+		for _, st := range p.unmatchedChecks {
+			if d := st.Unmatched(s); d.Denied() {
+				return d
+			}
+		}
 		if d.Reason == verdict.NoRoute && p.defaultAllow[g] {
 			s.Edits.Remove = p.protected
 			return verdict.Decision{}

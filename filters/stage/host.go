@@ -49,6 +49,17 @@ type EarlyStage interface {
 	BeforeAuthentication(s *Stream, in *Input) verdict.Decision
 }
 
+// UnmatchedStage is a Stage with a check that holds for the whole API, not
+// one route: compiled from the global settings alone (Spec.Compile's last
+// call), it also decides the streams no route matched, before the 404 or
+// 405 they get or the "default": "allow" that lets them through, as Envoy
+// checks a virtual host's require_tls before it matches a route. A matched
+// route runs its own stage, which may have overridden the setting.
+type UnmatchedStage interface {
+	Stage
+	Unmatched(s *Stream) verdict.Decision
+}
+
 // PreflightStage is an EarlyStage that answers CORS preflights. A route
 // with one matches a preflight (OPTIONS with Origin and
 // Access-Control-Request-Method) as the request it announces, so the
