@@ -219,7 +219,7 @@ func (st *Stage) AfterOthers(s *stage.Stream, in *stage.Input) verdict.Decision 
 func (st *Stage) keep(s *stage.Stream) *kept {
 	k, _ := s.Kept(st).(*kept)
 	if k == nil {
-		k = &kept{}
+		k = newKept(s)
 		s.Keep(st, k)
 	}
 	return k

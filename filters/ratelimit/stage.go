@@ -3,9 +3,11 @@ package ratelimit
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
@@ -75,12 +77,48 @@ func (ru *rule) appendCounters(out []*stage.Counter) []*stage.Counter {
 }
 
 // kept is what the request phases of a stream learnt, for the response's
-// headers and for a refund.
+// headers and for a refund, and the buffers its phases reuse: a stream
+// takes an ended stream's kept back (newKept), so that a request, admitted
+// or refused, allocates little.
 type kept struct {
 	items     []item
 	committed []check
 	shadowed  []string
 	global    globalKept
+	// checks are a phase's checks, hash the buffer their keys are hashed
+	// in (it refers to itself: on a goroutine's stack it would escape);
+	// refused and refusal the items and headers of a refusal; response the
+	// response's headers.
+	checks            []check
+	hash              keyHash
+	refused           []item
+	refusal, response [][2]string
+}
+
+// newKept is a kept for the stream s, an ended stream's reset when s has
+// one (stage.Spare).
+func newKept(s *stage.Stream) *kept {
+	k, ok := stage.Spare[*kept](s)
+	if !ok {
+		return &kept{}
+	}
+	clear(k.items)
+	clear(k.committed)
+	clear(k.shadowed)
+	clear(k.refused)
+	clear(k.refusal)
+	clear(k.response)
+	*k = kept{items: k.items[:0], committed: k.committed[:0], shadowed: k.shadowed[:0], checks: k.checks,
+		refused: k.refused[:0], refusal: k.refusal[:0], response: k.response[:0]}
+	return k
+}
+
+// phaseChecks are n zeroed checks for a phase, in k's buffer: what a phase
+// keeps of them afterwards it copies (committed).
+func (k *kept) phaseChecks(n int) []check {
+	k.checks = slices.Grow(k.checks[:0], n)[:n]
+	clear(k.checks)
+	return k.checks
 }
 
 // item is one enforced rule's state after the request, for the RateLimit
@@ -101,7 +139,7 @@ func (st *Stage) BeforeAuthentication(s *stage.Stream, in *stage.Input) verdict.
 	if len(st.early) == 0 {
 		return verdict.Decision{}
 	}
-	k := &kept{}
+	k := newKept(s)
 	s.Keep(st, k)
 	return st.run(s, in, st.early, k)
 }
@@ -127,11 +165,12 @@ func (st *Stage) ResponseHeaders(s *stage.Stream, _ *stage.Input) {
 	if k == nil {
 		return
 	}
-	var set [][2]string
+	set := k.response[:0]
 	if len(k.shadowed) > 0 {
 		set = append(set, [2]string{"x-apiguard-ratelimit-shadow", strings.Join(k.shadowed, ", ")})
 	}
 	set = st.appendHeaders(set, k.items, 0)
+	k.response = set
 	if len(set) > 0 {
 		s.Response.Add(stage.Edits{Set: set})
 	}
@@ -162,10 +201,9 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 	if err != nil {
 		return failure(w, rules, false)
 	}
-	checks := make([]check, len(rules))
-	var kh keyHash
+	checks := k.phaseChecks(len(rules))
 	for i, ru := range rules {
-		if !st.prepare(&checks[i], s, in, ru, seed, &kh) {
+		if !st.prepare(&checks[i], s, in, ru, seed, &k.hash) {
 			return failure(w, rules, false)
 		}
 	}
@@ -176,7 +214,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			return failure(w, rules, false)
 		}
 	}
-	if d, refused := st.refusal(s, w, checks); refused {
+	if d, refused := st.refusal(s, w, k, checks); refused {
 		return d
 	}
 	for i := range checks {
@@ -203,7 +241,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			}
 			if !c.d.Allowed && !c.rule.shadow {
 				refund(h, checks[:i])
-				d, _ := st.refusal(s, w, checks[i:i+1])
+				d, _ := st.refusal(s, w, k, checks[i:i+1])
 				return d
 			}
 		}
@@ -237,10 +275,10 @@ func countRetries(w *stage.Worker, checks []check) {
 	}
 }
 
-// refusal counts and answers the enforced rules that refuse; false when
-// none does.
-func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, checks []check) (verdict.Decision, bool) {
-	var items []item
+// refusal counts and answers the enforced rules that refuse, in k's
+// buffers; false when none does.
+func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []check) (verdict.Decision, bool) {
+	items := k.refused[:0]
 	var wait time.Duration
 	for i := range checks {
 		c := &checks[i]
@@ -252,12 +290,14 @@ func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, checks []check) (verd
 		wait = max(wait, c.d.RetryAfter)
 		items = append(items, localItem(c, 0, c.d.RetryAfter))
 	}
-	if items == nil {
+	k.refused = items
+	if len(items) == 0 {
 		return verdict.Decision{}, false
 	}
 	d := verdict.Deny(verdict.RateLimited, "rate limit exceeded")
-	d.Headers = [][2]string{{"retry-after", strconv.FormatInt(ceilSeconds(wait), 10)}}
+	d.Headers = append(k.refusal[:0], [2]string{"retry-after", strconv.FormatInt(ceilSeconds(wait), 10)})
 	d.Headers = st.appendHeaders(d.Headers, items, wait)
+	k.refusal = d.Headers
 	return d, true
 }
 
@@ -364,7 +404,8 @@ func peer(in *stage.Input) ([17]byte, bool) {
 	if err != nil {
 		return [17]byte{}, false
 	}
-	return peerKey(string(addr))
+	// The address is read in place: peerKey keeps nothing of it.
+	return peerKey(unsafe.String(unsafe.SliceData(addr), len(addr)))
 }
 
 // sourceAddress is the peer address's property path, made once: a

@@ -100,3 +100,25 @@ type kept struct {
 	stage Stage
 	value any
 }
+
+// maxSpare bounds the values a Stream keeps from its earlier streams.
+const maxSpare = 4
+
+// Spare returns a value a stage kept (Keep) in an earlier stream of s, of
+// type T, and forgets it; false when there is none. The glue reuses a
+// Stream for the streams of one context, one after the other, so a stage
+// whose state per stream is large can take an ended stream's back and
+// reset it rather than allocate anew, which costs more in wasm than the
+// stage's decision.
+func Spare[T any](s *Stream) (T, bool) {
+	for i, v := range s.spare {
+		if t, ok := v.(T); ok {
+			last := len(s.spare) - 1
+			s.spare[i], s.spare[last] = s.spare[last], nil
+			s.spare = s.spare[:last]
+			return t, true
+		}
+	}
+	var zero T
+	return zero, false
+}

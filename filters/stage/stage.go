@@ -249,6 +249,9 @@ type Stream struct {
 	Denied verdict.Reason
 	in     Input
 	kept   []kept
+	// spare are values stages kept in the stream's earlier streams
+	// (Spare), at most maxSpare.
+	spare []any
 }
 
 // OutcomeKind says whether a stage's denial was enforced.
@@ -302,6 +305,11 @@ func (s *Stream) Reset() {
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
 	s.Outcomes, s.Denied = s.Outcomes[:0], verdict.None
+	for _, k := range s.kept {
+		if len(s.spare) < maxSpare {
+			s.spare = append(s.spare, k.value)
+		}
+	}
 	clear(s.kept)
 	s.kept = s.kept[:0]
 }
