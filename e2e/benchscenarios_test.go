@@ -147,5 +147,5 @@ func TestWriteBenchScenarios(t *testing.T) {
 		t.Skip("writes the V8 host's scenario file when APIGUARD_BENCH_SCENARIOS names it (make bench-v8)")
 	}
 	scenarios := streamScenarios()
-	writeV8Scenarios(t, path, append(scenarios, floorScenarios(t, scenarios)...), startupScenarios())
+	writeV8Scenarios(t, path, withFloors(scenarios, floorScenarios(t, scenarios)), startupScenarios())
 }

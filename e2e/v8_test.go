@@ -31,7 +31,7 @@ func TestV8HostReplaysStreams(t *testing.T) {
 	if len(scenarios) != 4 {
 		t.Fatalf("found %d of the 4 scenarios", len(scenarios))
 	}
-	scenarios = append(scenarios, floorScenarios(t, scenarios)...)
+	scenarios = withFloors(scenarios, floorScenarios(t, scenarios))
 	const streams = 200
 	file := t.TempDir() + "/scenarios.json"
 	writeV8Scenarios(t, file, scenarios, nil)
