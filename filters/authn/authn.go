@@ -52,6 +52,20 @@ type Authenticator struct {
 type provider struct {
 	ProviderConfig
 	verifier *jwt.Verifier
+	// removals are, for each of Sources, the one header a verified token's
+	// removal edits, capped so that appending to one copies it: a request
+	// allocates no list for it.
+	removals [][]string
+}
+
+// removal is the capped removal list of the header source name.
+func (p *provider) removal(name string) []string {
+	for i, src := range p.Sources {
+		if src.Header == name {
+			return p.removals[i]
+		}
+	}
+	return []string{name}
 }
 
 // reservedHeaders can never receive claims: they would change routing,
@@ -93,7 +107,11 @@ func Compile(cfgs []ProviderConfig) (*Authenticator, []config.Error) {
 			protected[cfg.PayloadHeader] = true
 		}
 		a.index[cfg.Name] = len(a.providers)
-		a.providers = append(a.providers, &provider{ProviderConfig: cfg, verifier: v})
+		removals := make([][]string, len(cfg.Sources))
+		for i, src := range cfg.Sources {
+			removals[i] = []string{src.Header}
+		}
+		a.providers = append(a.providers, &provider{ProviderConfig: cfg, verifier: v, removals: removals})
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -229,7 +247,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 	var res Result
 	var cred found
 	var candidates []int
-	var claimed []bool
+	var claimed claims
 	for _, pi := range r.providers {
 		f, ok, d := extract(a.providers[pi].Sources, in.Headers, in.Query, &claimed)
 		if d.Denied() {
@@ -252,7 +270,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 		}
 		return res
 	}
-	if a.strayValue(r, in.Headers, claimed) {
+	if a.strayValue(r, in.Headers, &claimed) {
 		res.Decision = verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
 		return res
 	}
@@ -325,6 +343,8 @@ func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input,
 		return verdict.Decision{}
 	}
 	switch src := cred.source; {
+	case src.Header != "" && len(res.Remove) == 0:
+		res.Remove = p.removal(src.Header)
 	case src.Header != "":
 		res.Remove = append(res.Remove, src.Header)
 	case src.Query != "":

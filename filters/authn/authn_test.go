@@ -203,7 +203,7 @@ func FuzzExtract(f *testing.F) {
 	f.Add("", "a=1;access_token=x&access_token=y", "")
 	f.Fuzz(func(t *testing.T, auth, query, cookie string) {
 		sources := []Source{{Header: "authorization", Prefix: "Bearer "}, {Query: "access_token"}, {Cookie: "session"}}
-		var claimed []bool
+		var claimed claims
 		got, ok, d := extract(sources, [][2]string{{"authorization", auth}, {"cookie", cookie}}, query, &claimed)
 		if ok && (d.Denied() || got.token == "") {
 			t.Fatalf("found %+v with %+v", got, d)
@@ -240,5 +240,22 @@ func TestTheClockIsReadOnlyForATokenToCheck(t *testing.T) {
 				t.Fatalf("denied %t (%v), clock read %d times; want denied %t, %d reads", res.Denied(), res.Decision, reads, tc.wantDeny, tc.wantReads)
 			}
 		})
+	}
+}
+
+// TestClaimsMarkHeadersPastTheFirst64: a credential header far down a long
+// request is marked like one near the top, so a stray value beside it is
+// still found.
+func TestClaimsMarkHeadersPastTheFirst64(t *testing.T) {
+	for _, marked := range [][]int{{0}, {63}, {64}, {65, 130}, {3, 64, 99}} {
+		var c claims
+		for _, i := range marked {
+			c.set(i)
+		}
+		for i := 0; i < 140; i++ {
+			if want := slices.Contains(marked, i); c.has(i) != want {
+				t.Errorf("marked %v: has(%d) = %v", marked, i, !want)
+			}
+		}
 	}
 }

@@ -34,10 +34,9 @@ type found struct {
 // (httpsyntax.SemicolonSplit): it would see a token apiguard did not. In a
 // header that a source reads, every value that starts with the source's
 // scheme is a credential even if it is malformed (then the request is
-// refused, never let through as "no token"); claimed[i] is set for each
-// such headers[i] (allocated on first use), so that strayValue can find
-// the others.
-func extract(sources []Source, headers [][2]string, query string, claimed *[]bool) (found, bool, verdict.Decision) {
+// refused, never let through as "no token"); claimed marks each such
+// headers[i], so that strayValue can find the others.
+func extract(sources []Source, headers [][2]string, query string, claimed *claims) (found, bool, verdict.Decision) {
 	// Room for the usual one credential and a duplicate, without an
 	// allocation per request.
 	var buf [2]found
@@ -55,10 +54,7 @@ func extract(sources []Source, headers [][2]string, query string, claimed *[]boo
 				}
 				if ok {
 					out = append(out, found{tok, src})
-					if *claimed == nil {
-						*claimed = make([]bool, len(headers))
-					}
-					(*claimed)[i] = true
+					claimed.set(i)
 				}
 			}
 		case src.Query != "":
@@ -94,9 +90,9 @@ func extract(sources []Source, headers [][2]string, query string, claimed *[]boo
 // providers reads holds a value no source took as a credential (say Basic
 // next to Bearer). Next to a credential that is a second one: the upstream
 // could read it instead of the verified token.
-func (a *Authenticator) strayValue(r *Requirement, headers [][2]string, claimed []bool) bool {
+func (a *Authenticator) strayValue(r *Requirement, headers [][2]string, claimed *claims) bool {
 	for i, kv := range headers {
-		if i < len(claimed) && claimed[i] {
+		if claimed.has(i) {
 			continue
 		}
 		for _, pi := range r.providers {
@@ -197,4 +193,30 @@ func withoutCookie(header, name string) string {
 		kept = append(kept, p)
 	}
 	return strings.Join(kept, "; ")
+}
+
+// claims marks the request's headers a source took a credential from, by
+// place: a bit each for the first 64, which is every request in practice
+// and costs no allocation, a slice beyond.
+type claims struct {
+	low  uint64
+	high []bool
+}
+
+func (c *claims) set(i int) {
+	if i < 64 {
+		c.low |= 1 << i
+		return
+	}
+	for len(c.high) <= i-64 {
+		c.high = append(c.high, false)
+	}
+	c.high[i-64] = true
+}
+
+func (c *claims) has(i int) bool {
+	if i < 64 {
+		return c.low&(1<<i) != 0
+	}
+	return i-64 < len(c.high) && c.high[i-64]
 }
