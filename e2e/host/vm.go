@@ -242,6 +242,8 @@ func (e *Env) newVM(worker int) (*VM, error) {
 		vm.rt.Close(ctx)
 		return nil, fmt.Errorf("compile module: %w", err)
 	}
+	vm.startup.Load = time.Since(start)
+	start = time.Now()
 	// Start functions are not run by wazero: _initialize runs below under
 	// Envoy's restrictions.
 	mod, err := vm.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("plugin").WithStartFunctions())
@@ -322,8 +324,13 @@ func (vm *VM) startRoot(config []byte) (*rootContext, error) {
 
 // Startup is how long a VM's start-up phases took.
 type Startup struct {
-	// Instantiate is the runtime, the host modules, the (cached) compiled
-	// code and the module's instantiation.
+	// Load is the runtime, the host modules and the module compiled from
+	// the cache: wazero decodes and validates it again for each VM, which
+	// Envoy does once per plugin, on its main thread, and clones for each
+	// worker.
+	Load time.Duration
+	// Instantiate is the module's instantiation: its memory, data and
+	// exports.
 	Instantiate time.Duration
 	// Initialize is _initialize: the Go runtime and package inits.
 	Initialize time.Duration
