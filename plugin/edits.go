@@ -124,10 +124,22 @@ func editPairs(headers [][2]string, e *stage.Edits) [][2]string {
 	return headers
 }
 
-// without removes the entries named name from headers, in place.
+// without removes the entries named name from headers, in place; most of
+// what hardening sets is absent from a reply, and a list without the name
+// is left unwritten (each write of a string pair costs write barriers).
 func without(headers [][2]string, name string) [][2]string {
-	n := 0
-	for _, kv := range headers {
+	first := -1
+	for i := range headers {
+		if headers[i][0] == name {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return headers
+	}
+	n := first
+	for _, kv := range headers[first+1:] {
 		if kv[0] != name {
 			headers[n] = kv
 			n++

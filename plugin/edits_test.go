@@ -46,3 +46,31 @@ func TestEditHeadersSkipsWhatChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestEditPairsMakesTheHostsEdits: a reply's list edited in the guest ends
+// as the host's map would after the same removals and replace calls: each
+// removed name gone, each set name once, at the end, in the order set.
+func TestEditPairsMakesTheHostsEdits(t *testing.T) {
+	edits := stage.Edits{Remove: []string{"server"}, Set: [][2]string{{"x-content-type-options", "nosniff"}, {"cache-control", "no-store"}}}
+	cases := []struct {
+		name       string
+		reply, out [][2]string
+	}{
+		{name: "none of them there",
+			reply: [][2]string{{"content-type", "application/problem+json"}},
+			out:   [][2]string{{"content-type", "application/problem+json"}, {"x-content-type-options", "nosniff"}, {"cache-control", "no-store"}}},
+		{name: "set ones there, moved to the end once",
+			reply: [][2]string{{"cache-control", "private"}, {"content-type", "a"}, {"cache-control", "no-cache"}, {"x-content-type-options", "nosniff"}},
+			out:   [][2]string{{"content-type", "a"}, {"x-content-type-options", "nosniff"}, {"cache-control", "no-store"}}},
+		{name: "removed ones gone, every line",
+			reply: [][2]string{{"server", "a"}, {"retry-after", "1"}, {"server", "b"}},
+			out:   [][2]string{{"retry-after", "1"}, {"x-content-type-options", "nosniff"}, {"cache-control", "no-store"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := editPairs(slices.Clone(tc.reply), &edits); !slices.Equal(got, tc.out) {
+				t.Fatalf("edited %q, want %q", got, tc.out)
+			}
+		})
+	}
+}
