@@ -150,7 +150,7 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	q.outcomes = make([]outcome, len(reasons))
 	for i, r := range reasons {
 		n := len(prefix) + len(segment) + len(kind(r)) + len(r.Code())
-		q.outcomes[i] = outcome{reason: r, counter: stage.NewCounter(all[:n])}
+		q.outcomes[i] = outcome{reason: r, counter: stage.NewRouteCounter(all[:n])}
 		all = all[n:]
 		if p.dryRun {
 			q.outcomes[i].dry = &dryOutcome{

@@ -13,10 +13,20 @@ type Counter struct {
 	name string
 	// id is the counter's place in Counters.Names, -1 until numbered.
 	id int
+	// route is set on a counter of one route (NewRouteCounter).
+	route bool
 }
 
 // NewCounter declares the counter named name.
 func NewCounter(name string) *Counter { return &Counter{name: name, id: -1} }
+
+// NewRouteCounter declares a counter of one route, whose name holds the
+// route's MetricSegment after a prefix of the stage's own: the pipeline
+// refuses two routes that share a segment, so no other counter has the
+// name, and numbering it needs no lookup (Counters.Add). A stage counting
+// 4 reasons on each of 1,000 routes would otherwise hash 4,000 names into
+// a map, without AES instructions in wasm.
+func NewRouteCounter(name string) *Counter { return &Counter{name: name, id: -1, route: true} }
 
 // Counting is a Stage that adds to counters: Counters lists every one it
 // may add to, so that they are defined before the first request. A stage
@@ -31,7 +41,8 @@ type Counting interface {
 // (a rule shared by routes, a kind every route's validation counts) are one
 // counter.
 type Counters struct {
-	names  []string
+	names []string
+	// byName numbers the counters NewCounter declared.
 	byName map[string]int
 }
 
@@ -43,6 +54,11 @@ func (cs *Counters) Add(st Stage) {
 	}
 	for _, ctr := range c.Counters() {
 		if ctr.id >= 0 {
+			continue
+		}
+		if ctr.route {
+			ctr.id = len(cs.names)
+			cs.names = append(cs.names, ctr.name)
 			continue
 		}
 		id, ok := cs.byName[ctr.name]
