@@ -41,10 +41,12 @@ type Policy struct {
 	// verdict.NoRoute to hide the route).
 	denyAll   bool
 	forbidden verdict.Reason
-	// params are the bindings to path parameters (PathParams).
+	// params are the bindings to path parameters (PathParams), each at
+	// its path below path.
 	params []use
-	// tokenUse, roleUse and peerUse are the paths of the first conditions
-	// needing a token, roles and a peer identity, checked by ForRoute.
+	// tokenUse, roleUse and peerUse are the paths, below path, of the
+	// first conditions needing a token, roles and a peer identity, checked
+	// by ForRoute; "" for none (a condition is never the field itself).
 	tokenUse, roleUse, peerUse string
 	// Set by ForRoute.
 	roles    []providerRoles
@@ -81,7 +83,7 @@ var (
 func (p *Policy) PathParams() []stage.ParamUse {
 	var uses []stage.ParamUse
 	for _, u := range p.params {
-		uses = append(uses, stage.ParamUse{Name: u.b.name, Path: u.path})
+		uses = append(uses, stage.ParamUse{Name: u.b.name, Path: p.path + u.path})
 	}
 	return uses
 }
@@ -92,10 +94,10 @@ func (p *Policy) PathParams() []stage.ParamUse {
 func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	var errs []config.Error
 	if p.tokenUse != "" && len(rt.Providers) == 0 {
-		errs = append(errs, config.Errorf(p.tokenUse, "needs a verified token, but the route has no authentication"))
+		errs = append(errs, config.Errorf(p.path+p.tokenUse, "needs a verified token, but the route has no authentication"))
 	}
 	if p.peerUse != "" && !rt.Peer {
-		errs = append(errs, config.Errorf(p.peerUse, `needs a verified peer identity, but the route has no "peer" requirement`))
+		errs = append(errs, config.Errorf(p.path+p.peerUse, `needs a verified peer identity, but the route has no "peer" requirement`))
 	}
 	q := *p
 	q.roles = nil
@@ -109,7 +111,7 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 			}
 		}
 		if p.roleUse != "" && pr.sources == nil {
-			errs = append(errs, config.Errorf(p.roleUse, "provider %q has no roles: list its role claims in authz.roles_from.%s", name, name))
+			errs = append(errs, config.Errorf(p.path+p.roleUse, "provider %q has no roles: list its role claims in authz.roles_from.%s", name, name))
 		}
 		q.roles = append(q.roles, pr)
 	}

@@ -1,9 +1,11 @@
 package authz_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/pipeline"
 )
 
@@ -63,24 +65,43 @@ func TestBadConfigurationIsRefused(t *testing.T) {
 		{name: "bad header name", route: `{"headers": ["X-Org"], "allow": "authenticated"}`, wantPath: "routes[0].authz.headers[0]", wantMsg: "lower-case"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			template, auth := tc.template, tc.auth
-			if template == "" {
-				template = "/tenants/{tenant}/orders/{id}"
-			}
-			if auth == "" {
-				auth = `{"providers": ["idp"]}`
-			}
-			global := ""
-			if tc.global != "" {
-				global = `"authz": ` + tc.global + `,`
+		template, auth := tc.template, tc.auth
+		if template == "" {
+			template = "/tenants/{tenant}/orders/{id}"
+		}
+		if auth == "" {
+			auth = `{"providers": ["idp"]}`
+		}
+		global := ""
+		if tc.global != "" {
+			global = `"authz": ` + tc.global + `,`
+		}
+		load := func(routes int) []config.Error {
+			var rs []string
+			for i := range routes {
+				rs = append(rs, fmt.Sprintf(`{"name": "orders%d", "match": {"path": "/v%d%s"}, "auth": %s, "authz": %s}`, i, i, template, auth, tc.route))
 			}
 			doc := `{` + global + `"providers": {"idp": {"issuer": "i", "audiences": ["a"],
 				"jwks": {"inline": {"keys": [{"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "alg": "HS256"}]}}}},
-				"routes": [{"name": "orders", "match": {"path": "` + template + `"}, "auth": ` + auth + `, "authz": ` + tc.route + `}]}`
+				"routes": [` + strings.Join(rs, ",") + `]}`
 			_, errs := pipeline.Load([]byte(doc))
-			if len(errs) != 1 || errs[0].Path != tc.wantPath || !strings.Contains(errs[0].Message, tc.wantMsg) {
+			return errs
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			if errs := load(1); len(errs) != 1 || errs[0].Path != tc.wantPath || !strings.Contains(errs[0].Message, tc.wantMsg) {
 				t.Errorf("errors %v, want one at %s containing %q", errs, tc.wantPath, tc.wantMsg)
+			}
+		})
+		// Routes written alike share their compiled rules; each still
+		// reports its own mistakes.
+		second, ok := strings.CutPrefix(tc.wantPath, "routes[0]")
+		if !ok {
+			continue
+		}
+		t.Run(tc.name+", on two routes alike", func(t *testing.T) {
+			errs := load(2)
+			if len(errs) != 2 || errs[0].Path != tc.wantPath || errs[1].Path != "routes[1]"+second || !strings.Contains(errs[1].Message, tc.wantMsg) {
+				t.Errorf("errors %v, want one at %s and one at routes[1]%s, containing %q", errs, tc.wantPath, second, tc.wantMsg)
 			}
 		})
 	}
