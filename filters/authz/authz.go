@@ -60,7 +60,7 @@ type Policy struct {
 // its log line and edits, built once from configuration.
 type outcome struct {
 	reason  verdict.Reason
-	counter *stage.Counter
+	counter stage.Counter
 	dry     *dryOutcome
 }
 
@@ -178,7 +178,7 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 	}
 	o := p.outcome(d.Reason)
 	w := in.Worker()
-	w.Count(o.counter, 1)
+	w.Count(&o.counter, 1)
 	if !p.dryRun || d.Reason == verdict.Internal {
 		s.Note(stage.Outcome{Kind: stage.Enforced, Reason: d.Reason, Rule: p.rule})
 		return d
@@ -193,7 +193,7 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 func (p *Policy) Counters() []*stage.Counter {
 	out := make([]*stage.Counter, len(p.outcomes))
 	for i := range p.outcomes {
-		out[i] = p.outcomes[i].counter
+		out[i] = &p.outcomes[i].counter
 	}
 	return out
 }
