@@ -84,7 +84,7 @@ func isIdent(s string) bool {
 	return true
 }
 
-func checkMethods(prefix string, methods []string) ([]string, []config.Error) {
+func checkMethods(field matchPath, methods []string) ([]string, []config.Error) {
 	if len(methods) == 0 {
 		return nil, nil
 	}
@@ -101,7 +101,7 @@ func checkMethods(prefix string, methods []string) ([]string, []config.Error) {
 		default:
 			continue
 		}
-		errs = append(errs, config.Errorf(prefix+".methods["+strconv.Itoa(j)+"]", problem, m))
+		errs = append(errs, config.Errorf(field.at(".methods["+strconv.Itoa(j)+"]"), problem, m))
 	}
 	return slices.Clone(methods), errs
 }
