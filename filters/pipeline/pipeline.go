@@ -184,6 +184,14 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		known[pc.Name] = true
 	}
 	specs := make([]route.Spec, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		specs[i] = r.Match
+		specs[i].Name = r.Name
+	}
+	// The table first, its errors reported after the routes': each route's
+	// stages are checked against the path parameters it parsed.
+	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
+	table, routeErrs := route.Compile(specs, patterns...)
 	firstByName := map[string]int{}
 	p := &Pipeline{routes: make([]compiledRoute, len(cfg.Routes))}
 	for i, r := range cfg.Routes {
@@ -195,18 +203,14 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		default:
 			firstByName[r.Name] = i
 		}
-		specs[i] = r.Match
-		specs[i].Name = r.Name
-		errs = p.compileRoute(errs, i, r, a, known)
+		errs = p.compileRoute(errs, i, r, table, a, known)
 	}
 	errs = append(errs, sharedCounters(cfg.Routes, firstByName)...)
 	if cfg.Audit != nil {
 		headers, params := credentialSources(cfg.Providers)
 		errs = append(errs, cfg.Audit.ExcludeCredentials("audit", headers, params)...)
 	}
-	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
 	errs = append(errs, hostErrs...)
-	table, routeErrs := route.Compile(specs, patterns...)
 	errs = append(errs, routeErrs...)
 	if len(errs) > 0 {
 		return nil, errs
@@ -273,13 +277,16 @@ func sharedCounters(routes []Route, firstByName map[string]int) []config.Error {
 func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + "]" + sub }
 
 // compileRoute compiles route i into p.routes[i]: its stages in the order
-// they run, and its responders, with its errors appended to errs.
-func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, a *authn.Authenticator, known map[string]bool) []config.Error {
+// they run, and its responders, with its errors appended to errs. table is
+// nil when the routes' table has errors.
+func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *route.Table, a *authn.Authenticator, known map[string]bool) []config.Error {
 	cr := &p.routes[i]
 	*cr = compiledRoute{name: r.Name, public: r.Auth.Public}
-	// The route's own stages replace what Compile returned; the caller's
-	// Config keeps those.
-	own := slices.Clone(r.Stages)
+	// The route's own stages replace what Compile returned (the caller's
+	// Config keeps those), on the stack: the route's list is built at the
+	// end, in one allocation.
+	var buf [8]stage.Stage
+	own := append(buf[:0], r.Stages...)
 	for j, st := range own {
 		if rs, ok := st.(stage.RouteStage); ok {
 			var stErrs []config.Error
@@ -293,9 +300,12 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, a *authn.Au
 		errs = append(errs, checkOrToken(routePath(i, ""), r)...)
 	}
 	var captured []string
+	if table != nil {
+		captured = table.ParamNames(i)
+	}
 	for _, st := range own {
 		if ps, ok := st.(stage.ParamStage); ok {
-			if captured == nil {
+			if table == nil && captured == nil {
 				captured = r.Match.Params()
 			}
 			for _, u := range ps.PathParams() {
@@ -326,11 +336,7 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, a *authn.Au
 			auth = []stage.Stage{st}
 		}
 	}
-	if len(early)+len(auth)+len(last) == 0 {
-		cr.stages = own
-	} else {
-		cr.stages = slices.Concat(early, auth, own, last)
-	}
+	cr.stages = slices.Concat(early, auth, own, last)
 	return errs
 }
 
