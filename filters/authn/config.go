@@ -163,7 +163,7 @@ func ReadRouteAuth(r *config.Reader, path string, v gjson.Result) RouteAuth {
 	}
 	rr := r.Memo(routeAuthReaderKey{}, func() any { return newRouteAuthReader(r) }).(*routeAuthReader)
 	rr.ra = ra
-	r.Object(path, v, rr.fields)
+	r.ObjectOf(path, v, rr.fields)
 	return rr.ra
 }
 
@@ -172,15 +172,15 @@ type routeAuthReaderKey struct{}
 // routeAuthReader reads the "auth" objects of one document's routes, into
 // ra, with the same fields (config.Reader.Memo).
 type routeAuthReader struct {
-	fields config.Fields
+	fields *config.FieldSet
 	ra     RouteAuth
 }
 
 func newRouteAuthReader(r *config.Reader) *routeAuthReader {
 	rr := &routeAuthReader{}
-	rr.fields = config.Fields{
+	rr.fields = config.NewFieldSet(config.Fields{
 		"providers": {Required: true, Read: func(p string, v gjson.Result) { rr.ra.Providers = r.Strings(p, v) }},
 		"optional":  {Read: func(p string, v gjson.Result) { rr.ra.Optional = r.Bool(p, v) }},
-	}
+	})
 	return rr
 }

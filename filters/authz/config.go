@@ -120,12 +120,12 @@ type parser struct {
 	hasAllow, hasDeny, hasMethods, hasStatus bool
 	// method is the "methods" entry being read.
 	method                     methodRules
-	policyFields, methodFields config.Fields
+	policyFields, methodFields *config.FieldSet
 	// conds are the readers of conditions by depth; tests are the claim
 	// tests being read.
 	conds       []*condReader
 	tests       []test
-	testsFields config.Fields
+	testsFields *config.FieldSet
 	// compiled are the policies compiled without an error, by their
 	// field's JSON text: routes with the same rules, common in a policy
 	// generated from an OpenAPI document, share them instead of reading
@@ -140,7 +140,7 @@ type parserKey struct{}
 // condReader reads the conditions at one depth, into parts.
 type condReader struct {
 	parts  []*cond
-	fields config.Fields
+	fields *config.FieldSet
 }
 
 type use struct {
@@ -150,7 +150,7 @@ type use struct {
 
 func newParser(r *config.Reader) *parser {
 	p := &parser{r: r}
-	p.policyFields = config.Fields{
+	p.policyFields = config.NewFieldSet(config.Fields{
 		"allow": {Read: func(p2 string, v gjson.Result) { p.hasAllow, p.pol.allow = true, p.cond(p2, v, 0) }},
 		"deny":  {Read: func(p2 string, v gjson.Result) { p.hasDeny, p.pol.deny = true, p.cond(p2, v, 0) }},
 		"methods": {Read: func(p2 string, v gjson.Result) {
@@ -160,7 +160,7 @@ func newParser(r *config.Reader) *parser {
 					r.Errorf(p3, "must be an upper-case HTTP method other than HEAD (HEAD is checked as GET)")
 				}
 				p.method = methodRules{method: method}
-				r.Object(p3, v, p.methodFields)
+				r.ObjectOf(p3, v, p.methodFields)
 				p.pol.methods = append(p.pol.methods, p.method)
 			})
 		}},
@@ -170,12 +170,12 @@ func newParser(r *config.Reader) *parser {
 		"dry_run":               {Read: func(p2 string, v gjson.Result) { p.pol.dryRun = r.Bool(p2, v) }},
 		"deny_all":              {Read: func(p2 string, v gjson.Result) { p.pol.denyAll = r.Bool(p2, v) }},
 		"status":                {Read: func(p2 string, v gjson.Result) { p.hasStatus, p.status = true, r.Count(p2, v, 403, 404) }},
-	}
-	p.methodFields = config.Fields{
+	})
+	p.methodFields = config.NewFieldSet(config.Fields{
 		"allow": {Required: true, Read: func(p4 string, v gjson.Result) { p.method.allow = p.cond(p4, v, 0) }},
 		"deny":  {Read: func(p4 string, v gjson.Result) { p.method.deny = p.cond(p4, v, 0) }},
-	}
-	p.testsFields = p.newTestsFields()
+	})
+	p.testsFields = config.NewFieldSet(p.newTestsFields())
 	return p
 }
 
@@ -203,7 +203,7 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	p.uses, p.tokenUse, p.roleUse, p.peerUse = nil, "", "", ""
 	p.pol, p.queries, p.headers, p.status = pol, nil, nil, 0
 	p.hasAllow, p.hasDeny, p.hasMethods, p.hasStatus = false, false, false, false
-	r.Object(path, v, p.policyFields)
+	r.ObjectOf(path, v, p.policyFields)
 	queries, headers, status := p.queries, p.headers, p.status
 	p.pol = nil
 	if !v.IsObject() {
@@ -286,7 +286,7 @@ func (p *parser) cond(path string, v gjson.Result, depth int) *cond {
 	empty := v.IsObject() && config.Empty(v)
 	cr := p.condAt(depth)
 	cr.parts = nil
-	r.Object(path, v, cr.fields)
+	r.ObjectOf(path, v, cr.fields)
 	parts := cr.parts
 	cr.parts = nil
 	if empty {
@@ -329,7 +329,7 @@ func (p *parser) newCondReader(depth int) *condReader {
 			add(c)
 		}
 	}
-	cr.fields = config.Fields{
+	cr.fields = config.NewFieldSet(config.Fields{
 		"any_role":  {Read: func(p2 string, v gjson.Result) { add(p.names(p2, v, condAnyRole)) }},
 		"all_roles": {Read: func(p2 string, v gjson.Result) { add(p.names(p2, v, condAllRoles)) }},
 		"scopes":    {Read: func(p2 string, v gjson.Result) { add(p.names(p2, v, condScopes)) }},
@@ -362,7 +362,7 @@ func (p *parser) newCondReader(depth int) *condReader {
 				add(&cond{kind: condNot, subs: []*cond{sub}})
 			}
 		}},
-	}
+	})
 	return cr
 }
 
@@ -431,7 +431,7 @@ func (p *parser) readTests(path string, v gjson.Result) []test {
 		return []test{{op: opEqualsBool, num: boolNum(v.Bool())}}
 	}
 	p.tests = nil
-	r.Object(path, v, p.testsFields)
+	r.ObjectOf(path, v, p.testsFields)
 	tests := p.tests
 	p.tests = nil
 	if v.IsObject() && config.Empty(v) {

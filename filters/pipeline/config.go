@@ -107,7 +107,7 @@ func readDefault(r *config.Reader, path string, v gjson.Result) bool {
 type routeReader struct {
 	r       *config.Reader
 	globals []any
-	fields  config.Fields
+	fields  *config.FieldSet
 	// rt is the route being read; stages its optional stages, by index in
 	// Stages, own[i] set when it has stage i's field.
 	rt     Route
@@ -117,7 +117,7 @@ type routeReader struct {
 
 func newRouteReader(r *config.Reader, globals []any) *routeReader {
 	rr := &routeReader{r: r, globals: globals, stages: make([]stage.Stage, len(Stages)), own: make([]bool, len(Stages))}
-	rr.fields = config.Fields{
+	fields := config.Fields{
 		"name":  {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Name, _ = r.Str(p, v) }},
 		"match": {Required: true, Read: func(p string, v gjson.Result) { rr.rt.Match = route.ReadSpec(r, p, v) }},
 		// Every route says how it is authenticated; "none" must be
@@ -128,8 +128,9 @@ func newRouteReader(r *config.Reader, globals []any) *routeReader {
 	// Each optional stage reads its own field; they run in the order of
 	// Stages, whatever the order of the fields.
 	for i, spec := range Stages {
-		rr.fields[spec.Key] = config.Field{Read: func(p string, v gjson.Result) { rr.stages[i], rr.own[i] = spec.Compile(r, p, v, globals[i]), true }}
+		fields[spec.Key] = config.Field{Read: func(p string, v gjson.Result) { rr.stages[i], rr.own[i] = spec.Compile(r, p, v, globals[i]), true }}
 	}
+	rr.fields = config.NewFieldSet(fields)
 	return rr
 }
 
@@ -138,7 +139,7 @@ func (rr *routeReader) read(path string, v gjson.Result) Route {
 	rr.rt = Route{}
 	clear(rr.stages)
 	clear(rr.own)
-	rr.r.Object(path, v, rr.fields)
+	rr.r.ObjectOf(path, v, rr.fields)
 	for i, spec := range Stages {
 		if !rr.own[i] && rr.globals[i] != nil {
 			rr.stages[i] = spec.Compile(rr.r, config.Join(path, spec.Key), gjson.Result{}, rr.globals[i])

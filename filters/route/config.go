@@ -10,7 +10,7 @@ import (
 func ReadSpec(r *config.Reader, path string, v gjson.Result) Spec {
 	sr := r.Memo(specReaderKey{}, func() any { return newSpecReader(r) }).(*specReader)
 	sr.spec = Spec{}
-	r.Object(path, v, sr.fields)
+	r.ObjectOf(path, v, sr.fields)
 	return sr.spec
 }
 
@@ -19,13 +19,13 @@ type specReaderKey struct{}
 // specReader reads the "match" objects of one document, into spec, with
 // the same fields (config.Reader.Memo).
 type specReader struct {
-	fields config.Fields
+	fields *config.FieldSet
 	spec   Spec
 }
 
 func newSpecReader(r *config.Reader) *specReader {
 	sr := &specReader{}
-	sr.fields = config.Fields{
+	sr.fields = config.NewFieldSet(config.Fields{
 		"path":         {Required: true, Read: func(p string, v gjson.Result) { sr.spec.Path, _ = r.Str(p, v) }},
 		"methods":      {Read: func(p string, v gjson.Result) { sr.spec.Methods = r.Strings(p, v) }},
 		"strict_slash": {Read: func(p string, v gjson.Result) { sr.spec.StrictSlash = r.Bool(p, v) }},
@@ -34,6 +34,6 @@ func newSpecReader(r *config.Reader) *specReader {
 				r.Errorf(p, "must not be empty: omit it to match any host")
 			}
 		}},
-	}
+	})
 	return sr
 }
