@@ -1,0 +1,32 @@
+package e2e
+
+import "testing"
+
+// maxLinearMemory is the linear memory a VM may reach (issue 26): Envoy
+// runs one VM per worker, so a policy's memory counts once per core.
+const maxLinearMemory = 16 << 20
+
+// TestAThousandAuthzRoutesFitTheMemoryBudget: a VM that loaded 1,000 token
+// routes with authorization rules, had its configuration pushed again (the
+// two coexist until the old one is shut down, and Go's heap goal doubles
+// what is then live) and served 30,000 streams stays within
+// maxLinearMemory. BenchmarkStream's apiguard-jwt-cached-authz-1000-routes
+// reports the same VM's memory.
+func TestAThousandAuthzRoutesFitTheMemoryBudget(t *testing.T) {
+	for _, sc := range streamScenarios() {
+		if sc.name != "apiguard-jwt-cached-authz-1000-routes" {
+			continue
+		}
+		vm := sc.start(t, nil)
+		for i := range 30000 {
+			sc.roundTrip(t, vm, i)
+		}
+		mem := vm.MemorySize()
+		t.Logf("linear memory %.2f MiB", float64(mem)/(1<<20))
+		if mem > maxLinearMemory {
+			t.Errorf("linear memory is %.2f MiB, over %d MiB", float64(mem)/(1<<20), maxLinearMemory>>20)
+		}
+		return
+	}
+	t.Fatal("no stream scenario apiguard-jwt-cached-authz-1000-routes")
+}
