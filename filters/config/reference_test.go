@@ -115,9 +115,9 @@ func TestEverythingShowsEveryRow(t *testing.T) {
 
 // TestEverythingReachesEveryReader is what makes the comparison complete: a
 // field the trace never sees is a field the reference need not name. Every
-// Object and EachKey call in the source must have run while everything.json
-// loaded, and every key of every config.Fields literal (and of every field
-// added to one by index) must have been in an object read.
+// Object, ObjectOf and EachKey call in the source must have run while
+// everything.json loaded, and every key of every config.Fields literal (and
+// of every field added to one by index) must have been in an object read.
 func TestEverythingReachesEveryReader(t *testing.T) {
 	rec := traceEverything(t)
 	calls, entries := scanSource(t, repoRoot)
@@ -182,7 +182,7 @@ type span struct {
 func (s span) covers(line int) bool { return s.from <= line && line <= s.to }
 
 // scanSource finds, in every non-test Go file of the module that imports
-// filters/config, the Object and EachKey calls and the entries of
+// filters/config, the Object, ObjectOf and EachKey calls and the entries of
 // config.Fields literals (and fields assigned by index, fields["x"] =
 // config.Field{...}).
 func scanSource(t *testing.T, root string) (calls, entries []span) {
@@ -229,7 +229,7 @@ func scanSource(t *testing.T, root string) (calls, entries []span) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CallExpr:
-				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && len(n.Args) == 3 && (sel.Sel.Name == "Object" || sel.Sel.Name == "EachKey") {
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && len(n.Args) == 3 && (sel.Sel.Name == "Object" || sel.Sel.Name == "ObjectOf" || sel.Sel.Name == "EachKey") {
 					calls = append(calls, at(n, sel.Sel.Name, false))
 				}
 			case *ast.CompositeLit:
