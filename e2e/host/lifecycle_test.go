@@ -171,3 +171,16 @@ func TestAStalledStreamGetsTheIdleTimeout(t *testing.T) {
 		t.Error("the timeout's reply did not pass the plugin's response callbacks")
 	}
 }
+
+// TestAClosedVMTakesNoMoreWork: a stream or a tick that reaches a VM after
+// it closed (a gateway shutting down while its ticker fires) is refused;
+// it never runs the module, whose memory is gone.
+func TestAClosedVMTakesNoMoreWork(t *testing.T) {
+	_, vms := startProbe(t, Config{}, 1)
+	vm := vms[0]
+	vm.Close()
+	vm.fireDueTicks(time.Now().Add(time.Hour))
+	if res := vm.RoundTrip(Request{Method: "GET", Path: "/"}, func(*UpstreamRequest) *Response { return &Response{Status: 200} }); res.Err == nil || res.Upstream != nil {
+		t.Fatalf("a closed VM served a stream: status %d, err %v", res.Status, res.Err)
+	}
+}

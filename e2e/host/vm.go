@@ -20,6 +20,9 @@ import (
 // without failure_policy FAIL_RELOAD, a failed VM stays failed.
 var ErrVMFailed = errors.New("wasm VM failed")
 
+// errVMClosed is why a closed VM takes no more work.
+var errVMClosed = errors.New("wasm VM closed")
+
 // phase restricts which host calls are allowed, as proxy-wasm-cpp-host does
 // while _initialize or proxy_on_memory_allocate runs.
 type phase uint8
@@ -386,6 +389,15 @@ func (vm *VM) Close() {
 	for token, c := range vm.httpCalls {
 		c.cancel()
 		delete(vm.httpCalls, token)
+	}
+	// A tick, a call's answer or a stream that raced the close must not
+	// run a module whose memory is gone: wazero runs a closed module's
+	// code as long as its context does not end.
+	if vm.failed == nil {
+		vm.failed = errVMClosed
+		for _, s := range vm.streams {
+			s.signal()
+		}
 	}
 	if vm.rt != nil {
 		allocCounting.vms.Delete(vm.mod)
