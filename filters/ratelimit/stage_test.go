@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +18,15 @@ type headers = hosttest.Headers
 var epoch = time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 
 // gateway is a loaded pipeline with one simulated worker per peer address
-// on one shared host, and a fake clock.
+// on one shared host, and a fake clock. Its streams reuse one Stream, reset
+// after each, as the glue reuses a stream context's: each request may take
+// the state an earlier one kept (stage.Spare).
 type gateway struct {
 	t    testing.TB
 	p    *pipeline.Pipeline
 	host *hosttest.Host
 	now  time.Time
+	s    stage.Stream
 }
 
 func load(t testing.TB, config string) *gateway {
@@ -46,13 +50,15 @@ func (g *gateway) send(peer, path string, hdrs ...string) (verdict.Decision, hea
 	for i := 0; i+1 < len(hdrs); i += 2 {
 		h = append(h, [2]string{hdrs[i], hdrs[i+1]})
 	}
-	var s stage.Stream
-	d := g.p.RequestHeaders(&s, h, w)
-	out := headers(d.Headers)
+	s := &g.s
+	defer s.Reset()
+	d := g.p.RequestHeaders(s, h, w)
+	out := slices.Clone(headers(d.Headers))
 	if len(s.Responders) > 0 {
-		g.p.ResponseHeaders(&s, headers{{":status", "200"}}, w)
+		g.p.ResponseHeaders(s, headers{{":status", "200"}}, w)
 		out = append(out, s.Response.Set...)
 	}
+	d.Headers = slices.Clone(d.Headers)
 	return d, out
 }
 
