@@ -119,10 +119,20 @@ lint:
 # Every Fuzz target for FUZZTIME each, FuzzStream (./e2e) through the built plugin.wasm included; FUZZ_PARALLEL
 # workers per target (the machine's cores by default).
 FUZZ_PARALLEL ?= $(shell nproc 2>/dev/null || echo 2)
+# Go 1.26's coordinator can fail a target with a bare "context deadline exceeded" as -fuzztime ends, writing no input
+# (go.dev/issue/75804, fixed in Go 1.27): a run that fails so, with no new file in the target's corpus, is not a
+# finding.
 fuzz: build
 	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e ./e2e/host ./e2e/gateway); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; corpus=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
+	    before=$$(ls "$$corpus" 2>/dev/null | wc -l); \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL) $$pkg 2>&1 | tee $(BUILD)/fuzz.log; \
+	    if [ "$${PIPESTATUS[0]}" != 0 ]; then \
+	      if [ "$$(ls "$$corpus" 2>/dev/null | wc -l)" = "$$before" ] && grep -qx '    context deadline exceeded' $(BUILD)/fuzz.log; then \
+	        echo "make: $$f ended on Go's -fuzztime race (go.dev/issue/75804) and wrote no failing input: not a finding"; \
+	      else exit 1; fi; \
+	    fi; \
 	  done; \
 	done
 
