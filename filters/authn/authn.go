@@ -186,6 +186,11 @@ func (a *Authenticator) Require(path string, names []string, optional bool) (*Re
 	return r, errs
 }
 
+// Clock tells the time: the phase's (stage.Input), read once for all its
+// stages. An interface, not a func: a method value made per request would
+// be an allocation.
+type Clock interface{ Now() time.Time }
+
 // Input is what authentication reads of a request.
 type Input struct {
 	Headers [][2]string
@@ -195,7 +200,7 @@ type Input struct {
 	// read, once, and only when there is a token to check: a request
 	// without one (a flood of them, refused) never reads the clock.
 	Now   time.Time
-	Clock func() time.Time
+	Clock Clock
 	// Keys holds each provider's current key set, indexed like Providers;
 	// nil while a provider has none.
 	Keys []*jwt.KeySet
@@ -302,7 +307,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 // cache (cached).
 func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (tok *jwt.Token, cached bool, d verdict.Decision) {
 	if in.Now.IsZero() && in.Clock != nil {
-		in.Now = in.Clock()
+		in.Now = in.Clock.Now()
 	}
 	if in.Cache != nil {
 		if tok, ok := in.Cache.Get(p.verifier, raw, in.Now); ok {

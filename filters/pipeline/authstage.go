@@ -31,7 +31,7 @@ func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Dec
 	if st.ifPeer != nil && !s.Peer.IsZero() {
 		req = st.ifPeer
 	}
-	res := st.a.Authenticate(req, authn.Input{Headers: headers, Query: query, Clock: w.Now, Keys: w.Keys, Cache: w.Cache})
+	res := st.a.Authenticate(req, authn.Input{Headers: headers, Query: query, Clock: in, Keys: w.Keys, Cache: w.Cache})
 	s.Attempted, s.CacheHit = res.Attempted, res.Cached
 	if res.Denied() {
 		s.Wait = res.Wait

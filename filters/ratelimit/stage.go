@@ -207,7 +207,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 			return failure(w, rules, false)
 		}
 	}
-	now := w.Now().UnixNano()
+	now := in.Now().UnixNano()
 	defer countRetries(w, checks)
 	for i := range checks {
 		if !checks[i].load(h, now) {

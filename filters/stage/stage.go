@@ -141,6 +141,7 @@ type Input struct {
 	all     [][2]string
 	read    bool
 	err     error
+	now     time.Time
 }
 
 // Begin starts a phase's run of stages on the stream and returns their input. The
@@ -164,6 +165,16 @@ func (in *Input) Get(name string) string { return in.headers.Get(name) }
 
 // Worker is the worker's state.
 func (in *Input) Worker() *Worker { return in.worker }
+
+// Now is the worker's clock, read once per phase: the phase's stages (a
+// token's expiry, a rate limit's window) decide at one instant, and the
+// host is asked once.
+func (in *Input) Now() time.Time {
+	if in.now.IsZero() {
+		in.now = in.worker.Now()
+	}
+	return in.now
+}
 
 // Stream is one stream's state, carried from stage to stage and, for a
 // stream that waits, across the wait. The glue keeps one per stream and
