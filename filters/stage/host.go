@@ -101,10 +101,10 @@ type kept struct {
 	value any
 }
 
-// maxSpare bounds the values a Stream keeps from its earlier streams.
+// maxSpare bounds the values a Stream keeps from its last stream.
 const maxSpare = 4
 
-// Spare returns a value a stage kept (Keep) in an earlier stream of s, of
+// Spare returns a value a stage kept (Keep) in the last stream of s, of
 // type T, and forgets it; false when there is none. The glue reuses a
 // Stream for the streams of one context, one after the other, so a stage
 // whose state per stream is large can take an ended stream's back and

@@ -260,8 +260,8 @@ type Stream struct {
 	Denied verdict.Reason
 	in     Input
 	kept   []kept
-	// spare are values stages kept in the stream's earlier streams
-	// (Spare), at most maxSpare.
+	// spare are values stages kept in the stream's last stream (Spare),
+	// at most maxSpare.
 	spare []any
 }
 
@@ -316,6 +316,10 @@ func (s *Stream) Reset() {
 	s.Stages, s.Next, s.Responders, s.in = nil, 0, nil, Input{}
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
 	s.Outcomes, s.Denied = s.Outcomes[:0], verdict.None
+	// Only the ended stream's values are kept: one no stage takes back (a
+	// CORS origin) must not hold its memory, or a slot, past the next.
+	clear(s.spare)
+	s.spare = s.spare[:0]
 	for _, k := range s.kept {
 		if len(s.spare) < maxSpare {
 			s.spare = append(s.spare, k.value)
