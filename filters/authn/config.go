@@ -161,26 +161,10 @@ func ReadRouteAuth(r *config.Reader, path string, v gjson.Result) RouteAuth {
 		r.Errorf(path, `must be "none" or an object with providers, got %s`, config.Kind(v))
 		return ra
 	}
-	rr := r.Memo(routeAuthReaderKey{}, func() any { return newRouteAuthReader(r) }).(*routeAuthReader)
-	rr.ra = ra
-	r.ObjectOf(path, v, rr.fields)
-	return rr.ra
-}
-
-type routeAuthReaderKey struct{}
-
-// routeAuthReader reads the "auth" objects of one document's routes, into
-// ra, with the same fields (config.Reader.Memo).
-type routeAuthReader struct {
-	fields *config.FieldSet
-	ra     RouteAuth
-}
-
-func newRouteAuthReader(r *config.Reader) *routeAuthReader {
-	rr := &routeAuthReader{}
-	rr.fields = config.NewFieldSet(config.Fields{
-		"providers": {Required: true, Read: func(p string, v gjson.Result) { rr.ra.Providers = r.Strings(p, v) }},
-		"optional":  {Read: func(p string, v gjson.Result) { rr.ra.Optional = r.Bool(p, v) }},
+	return config.ReadInto(r, path, v, RouteAuth{}, func(ra *RouteAuth) config.Fields {
+		return config.Fields{
+			"providers": {Required: true, Read: func(p string, v gjson.Result) { ra.Providers = r.Strings(p, v) }},
+			"optional":  {Read: func(p string, v gjson.Result) { ra.Optional = r.Bool(p, v) }},
+		}
 	})
-	return rr
 }

@@ -163,6 +163,31 @@ func (r *Reader) ObjectOf(path string, v gjson.Result, fs *FieldSet) {
 	r.object(path, v, fs.fields, fs)
 }
 
+// ReadInto reads the object v at path into a T that starts as init and
+// returns it. It is for an object every route has (its "match", its
+// "auth"): fields, given where the T being read is, are made into a
+// FieldSet once per document (Memo, keyed by T) and serve every object of
+// that kind. An object of kind T must not hold another of kind T.
+func ReadInto[T any](r *Reader, path string, v gjson.Result, init T, fields func(into *T) Fields) T {
+	in := r.Memo(intoKey[T]{}, func() any {
+		in := &into[T]{}
+		in.fields = NewFieldSet(fields(&in.value))
+		return in
+	}).(*into[T])
+	in.value = init
+	r.ObjectOf(path, v, in.fields)
+	return in.value
+}
+
+// into is ReadInto's state for one kind of object: its fields, and the
+// value they read into.
+type into[T any] struct {
+	fields *FieldSet
+	value  T
+}
+
+type intoKey[T any] struct{}
+
 // object reads v as an object of fields, prepared in fs when fs is not nil.
 func (r *Reader) object(path string, v gjson.Result, fields Fields, fs *FieldSet) {
 	if trace != nil {
