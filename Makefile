@@ -65,6 +65,19 @@ size: build
 	@echo
 	@$(GO) run ./e2e/cmd/wasmsize -diff -top 25 $(BUILD)/nullplugin.wasm $(BUILD)/plugin.wasm
 
+# apt_install: COMMAND, PACKAGE, what needs the command[, apt-get flags]: installs the Debian package that provides a
+# command a target runs when the command is missing (as root, with apt-get), else says how to.
+define apt_install
+@command -v $(1) >/dev/null || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    echo "make: installing $(2) (apt-get) for $(1)"; \
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(4) $(2) >/dev/null; } || \
+      { echo "make: 'apt-get install $(2)' failed: $(3), and $(1) is not in PATH" >&2; exit 1; }; \
+  else \
+    echo "make: no $(1) in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y $(2)); $(3)" >&2; exit 1; \
+  fi; }
+endef
+
 # The global rate limit's real stack, which the e2e tests start on loopback ports: Redis from the distribution's
 # packages, and envoyproxy/ratelimit's service built from the Go module proxy (minutes on a fresh machine).
 RATELIMIT_PKG := github.com/envoyproxy/ratelimit/src/service_cmd
@@ -73,25 +86,11 @@ RATELIMIT_VERSION := v1.4.1-0.20260122083618-3fb702589d36
 stack: redis $(BUILD)/ratelimit
 
 redis:
-	@command -v redis-server >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "make: installing redis-server (apt-get)"; \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || \
-	      { echo "make: 'apt-get install redis-server' failed: the global rate limit tests need a redis-server in PATH" >&2; exit 1; }; \
-	  else \
-	    echo "make: no redis-server in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y redis-server); the global rate limit tests run the real Redis" >&2; exit 1; \
-	  fi; }
+	$(call apt_install,redis-server,redis-server,the global rate limit tests run the real Redis)
 
 # promtool checks and unit-tests envoy/monitoring/alerts.yaml: Prometheus from the distribution's packages, as Redis.
 prometheus:
-	@command -v promtool >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "make: installing prometheus (apt-get) for promtool"; \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || \
-	      { echo "make: 'apt-get install prometheus' failed: the alert rule tests need promtool in PATH" >&2; exit 1; }; \
-	  else \
-	    echo "make: no promtool in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y prometheus); the alert rule tests run it" >&2; exit 1; \
-	  fi; }
+	$(call apt_install,promtool,prometheus,the alert rule tests run it,--no-install-recommends)
 
 $(BUILD)/ratelimit:
 	@mkdir -p $(BUILD)/gobin
@@ -172,14 +171,7 @@ profile: build perf
 	  $(BUILD)/e2e-profile.test -test.run '^TestProfileStream$$' -test.v
 
 perf:
-	@command -v perf >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "make: installing perf (apt-get install linux-perf)"; \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null; } || \
-	      { echo "make: 'apt-get install linux-perf' failed: make profile needs perf in PATH" >&2; exit 1; }; \
-	  else \
-	    echo "make: no perf in PATH, and cannot install it (not root, or no apt-get): install it (Debian: sudo apt-get install -y linux-perf)" >&2; exit 1; \
-	  fi; }
+	$(call apt_install,perf,linux-perf,make profile samples with it)
 
 soak: build
 	APIGUARD_SOAK_STREAMS=$(SOAK_STREAMS) $(GO) test -count=1 -timeout 60m -run 'TestSoak' -v ./e2e/ ./e2e/host/
