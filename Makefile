@@ -19,7 +19,7 @@ build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm $(BUILD)/replayplugin.wasm 
 # The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md), and a copy of tidwall/pretty that
 # decodes a string without encoding/json (plugin/_pretty/README.md). `go mod download` first: on a fresh machine the
 # module cache is empty and `go list -m` would print no directory. Each step says what failed.
-$(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go plugin/_pretty/unquote.go
+$(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go plugin/_abi/lend_wasip1.go plugin/_pretty/unquote.go
 	@rm -rf $(BUILD)/sdk && mkdir -p $(BUILD)
 	@$(GO) mod download || { echo "make: 'go mod download' failed: is the Go module proxy ($$($(GO) env GOPROXY)) reachable?" >&2; exit 1; }
 	@src=$$($(GO) list -m -f '{{.Dir}}' $(SDK_MOD)) && test -n "$$src" && test -d "$$src" || \
@@ -29,6 +29,7 @@ $(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi
 	@rm $(BUILD)/sdk/proxywasm/internal/abi_hostcalls_mock.go $(BUILD)/sdk/proxywasm/internal/vmstate_test_export.go || \
 	  { echo "make: $(SDK_MOD) changed shape: the two !tinygo mock files to delete are missing (plugin/_abi/README.md)" >&2; exit 1; }
 	@cp plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go $(BUILD)/sdk/proxywasm/internal/
+	@cp plugin/_abi/lend_wasip1.go $(BUILD)/sdk/proxywasm/
 	@rm -rf $(BUILD)/pretty && src=$$($(GO) list -m -f '{{.Dir}}' $(PRETTY_MOD)) && test -n "$$src" && \
 	  cp -r "$$src" $(BUILD)/pretty && chmod -R u+w $(BUILD)/pretty || { echo "make: cannot copy $(PRETTY_MOD) to $(BUILD)/pretty" >&2; exit 1; }
 	@grep -q '^			json.Unmarshal(s, &str)$$' $(BUILD)/pretty/pretty.go && grep -q '^	"encoding/json"$$' $(BUILD)/pretty/pretty.go || \

@@ -12,7 +12,7 @@ import (
 // The SDK's calls stand in for the direct bindings of hostabi_wasip1.go in
 // native tests, where the SDK's proxytest emulates the host.
 
-func headerPairs(mapType uint32, dst [][2]string) ([][2]string, error) {
+func headerPairs(mapType uint32, dst [][2]string, _ *[]byte) ([][2]string, error) {
 	get := proxywasm.GetHttpRequestHeaders
 	if mapType == mapResponseHeaders {
 		get = proxywasm.GetHttpResponseHeaders

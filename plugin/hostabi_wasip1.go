@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 )
 
@@ -97,19 +98,37 @@ func getSharedData(key string) ([]byte, uint32, error) {
 	return returned(), retCas, nil
 }
 
+// maxHeaderBuffer bounds the buffer a context keeps for a header map: the
+// pooled contexts (maxFreeContexts) keep at most 2 MiB after a burst, and
+// a larger map, rare, is read into new memory each time.
+const maxHeaderBuffer = 4 << 10
+
 // headerPairs reads header map mapType in one host call and appends its
 // pairs to dst. The strings point into the buffer the host filled (memory
 // the module gave it through proxy_on_memory_allocate, which the pairs keep
-// alive): nothing is copied.
-func headerPairs(mapType uint32, dst [][2]string) ([][2]string, error) {
+// alive): nothing is copied. With buf, the host fills *buf when the map
+// fits in it, and otherwise new memory, which becomes *buf for next time
+// unless it is larger than maxHeaderBuffer.
+func headerPairs(mapType uint32, dst [][2]string, buf *[]byte) ([][2]string, error) {
 	retData, retSize = 0, 0
-	if st := proxyGetHeaderMapPairs(mapType, &retData, &retSize); st != 0 {
+	if buf != nil {
+		proxywasm.LendNextAllocation((*buf)[:cap(*buf)])
+	}
+	st := proxyGetHeaderMapPairs(mapType, &retData, &retSize)
+	if buf != nil {
+		proxywasm.LendNextAllocation(nil)
+	}
+	if st != 0 {
 		return dst, statusError(st)
 	}
 	if retSize == 0 {
 		return dst, nil
 	}
-	return parsePairs(returned(), dst)
+	b := returned()
+	if buf != nil && len(b) > cap(*buf) && len(b) <= maxHeaderBuffer {
+		*buf = b
+	}
+	return parsePairs(b, dst)
 }
 
 // setProperty sets a one-segment property (filter state wasm.<name>) to a

@@ -151,11 +151,22 @@ type headerMap struct {
 	pairs   [][2]string
 	read    bool
 	err     error
+	// buf is what the map is read into, the same memory on every stream of
+	// the context, so that reading it allocates nothing. The pairs, and
+	// every string a stage took from them (the stream's path, a token),
+	// point into it until the stream ends (release); a second read in one
+	// stream gets new memory (lent).
+	buf  []byte
+	lent bool
 }
 
 func (m *headerMap) load() {
 	if !m.read {
-		m.pairs, m.err = headerPairs(m.mapType, m.pairs[:0])
+		var buf *[]byte
+		if !m.lent {
+			buf, m.lent = &m.buf, true
+		}
+		m.pairs, m.err = headerPairs(m.mapType, m.pairs[:0], buf)
 		m.read = true
 	}
 }
@@ -181,6 +192,15 @@ func (m *headerMap) All() ([][2]string, error) {
 func (m *headerMap) reset() {
 	clear(m.pairs)
 	m.pairs, m.read, m.err = m.pairs[:0], false, nil
+}
+
+// release ends the stream's use of the map: its buffer is the next
+// stream's to read into. Nothing read into it may outlive the stream: what
+// a stage keeps longer it copies (the verified-token cache clones the
+// token).
+func (m *headerMap) release() {
+	m.reset()
+	m.lent = false
 }
 
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
@@ -476,8 +496,8 @@ func (h *httpContext) OnHttpStreamDone() {
 	}
 	h.replied, h.responded, h.replacing, h.reading, h.bodyEnded, h.buffered, h.bodySize, h.calling = false, false, false, false, false, false, 0, false
 	h.stream.Reset()
-	h.request.reset()
-	h.response.reset()
+	h.request.release()
+	h.response.release()
 	h.routeStats = nil
 	if len(p.free) < maxFreeContexts {
 		p.free = append(p.free, h)

@@ -30,11 +30,22 @@ var (
 	// Carved pieces are never reused: a chunk is ordinary Go memory that lives
 	// while anything (such as a header string) points into it.
 	chunk []byte
+	// lent is a buffer the module offers for the next allocation (Lend).
+	lent []byte
 )
 
+// Lend offers buf for the next allocation the host asks for, if it fits: a
+// caller that reads the same kind of data on every stream (a header map)
+// keeps one buffer for it instead of carving new memory each time, so a
+// stream allocates nothing and the collector never runs in steady state.
+// The caller owns buf: it must not reuse it while anything read into it is
+// still in use, and calls Lend(nil) once the host call returned, so that an
+// allocation the call did not make is never served from it.
+func Lend(buf []byte) { lent = buf }
+
 const (
-	chunkSize    = 8 << 10
-	maxChunkPart = 512
+	chunkSize    = 32 << 10
+	maxChunkPart = 4 << 10
 )
 
 func enter() { callbackDepth++ }
@@ -49,6 +60,13 @@ func leave() {
 
 // allocate returns size bytes of zeroed Go memory for the host to fill.
 func allocate(size uint32) []byte {
+	if lent != nil {
+		buf := lent
+		lent = nil
+		if int(size) <= cap(buf) {
+			return buf[:size]
+		}
+	}
 	if size > maxChunkPart {
 		buf := make([]byte, size)
 		if callbackDepth > 0 {
