@@ -237,6 +237,38 @@ func TestAVerifiedTokenStopsWorkingAtExp(t *testing.T) {
 	}
 }
 
+// TestACachedTokenOutlivesTheStreamsAfterIt: a stream's headers are read
+// into the memory the stream before it on that context was read into, so
+// what the verified-token cache keeps is its own copy: a token comes back
+// from the cache, with its claims, after another token's stream
+// overwrote where it had been read.
+func TestACachedTokenOutlivesTheStreamsAfterIt(t *testing.T) {
+	g := startOrdersAPI(t)
+	k := idpKeys()["ES256"]
+	alice := k.Token(idpClaims("tenant", `"acme"`))
+	bob := k.Token(jwttest.Claims(idpIssuer, "orders-api", jwtNow.Add(10*time.Minute).Unix(), "sub", `"bob"`, "tenant", `"globex"`))
+	for i, tc := range []struct{ tok, sub, path string }{
+		{alice, "alice", "/orders/1"},
+		{bob, "bob", "/orders/22"},
+		{alice, "alice", "/orders/333"},
+		{bob, "bob", "/orders/4444"},
+	} {
+		// A header before the token's, of another length each time: the
+		// token is never read twice into the same place (each map smaller than
+		// the first, so each is read into the same buffer).
+		res := g.send(request("GET", tc.path, append([]string{"x-trace", strings.Repeat("t", 40-10*i)}, bearer(tc.tok)...)...))
+		if res.Status != 200 || res.Upstream == nil {
+			t.Fatalf("request %d: status %d %s", i, res.Status, res.Body)
+		}
+		if sub, _ := res.Upstream.Headers.Get("x-auth-sub"); sub != tc.sub || upstreamPath(res) != tc.path {
+			t.Errorf("request %d: the upstream got x-auth-sub %q at %s, want %q at %s", i, sub, upstreamPath(res), tc.sub, tc.path)
+		}
+	}
+	if hits, _ := g.env.Metric("apiguard.authn.idp.cache_hits"); hits != 2 {
+		t.Errorf("apiguard.authn.idp.cache_hits = %d, want 2 (each token's second request)", hits)
+	}
+}
+
 func TestBadProviderConfigIsRefused(t *testing.T) {
 	config := fmt.Sprintf(`{
   "providers": {
