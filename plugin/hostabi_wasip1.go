@@ -83,19 +83,40 @@ func getProperty(path []string) ([]byte, error) {
 		return nil, errEmptyPropertyPath
 	}
 	retData, retSize = 0, 0
-	if st := proxyGetProperty(&propertyPath[0], uint32(len(propertyPath)), &retData, &retSize); st != 0 {
+	proxywasm.LendNextAllocation(scratch[:cap(scratch)])
+	st := proxyGetProperty(&propertyPath[0], uint32(len(propertyPath)), &retData, &retSize)
+	proxywasm.LendNextAllocation(nil)
+	if st != 0 {
 		return nil, statusError(st)
 	}
-	return returned(), nil
+	return keepScratch(returned()), nil
+}
+
+// scratch is what properties and shared data are read into, reused by the
+// next read: a stage decodes what it reads at once, and copies what it
+// keeps (stage.Host).
+var scratch []byte
+
+// keepScratch makes b, a value the host returned, the scratch buffer for
+// the next read when it did not fit in the current one and is not larger
+// than maxHeaderBuffer; it returns b.
+func keepScratch(b []byte) []byte {
+	if len(b) > cap(scratch) && len(b) <= maxHeaderBuffer {
+		scratch = b
+	}
+	return b
 }
 
 // getSharedData reads a shared-data key's value and version.
 func getSharedData(key string) ([]byte, uint32, error) {
 	retData, retSize, retCas = 0, 0, 0
-	if st := proxyGetSharedData(unsafe.StringData(key), uint32(len(key)), &retData, &retSize, &retCas); st != 0 {
+	proxywasm.LendNextAllocation(scratch[:cap(scratch)])
+	st := proxyGetSharedData(unsafe.StringData(key), uint32(len(key)), &retData, &retSize, &retCas)
+	proxywasm.LendNextAllocation(nil)
+	if st != 0 {
 		return nil, 0, statusError(st)
 	}
-	return returned(), retCas, nil
+	return keepScratch(returned()), retCas, nil
 }
 
 // maxHeaderBuffer bounds the buffer a context keeps for a header map: the

@@ -13,10 +13,13 @@ import (
 // configuration says otherwise.
 type Host interface {
 	// Property reads a host attribute by path, e.g. ("source", "address")
-	// for the peer's address, or ("connection", "mtls").
+	// for the peer's address, or ("connection", "mtls"). The value is valid
+	// until the next Property or SharedData call: the glue reads every value
+	// into one buffer, so a stage copies what it keeps.
 	Property(path ...string) ([]byte, error)
 	// SharedData reads a key every worker of the plugin shares: its value
-	// and its version, ErrNotFound when it was never written.
+	// and its version, ErrNotFound when it was never written. The value is
+	// valid until the next Property or SharedData call, as Property's.
 	SharedData(key string) (value []byte, cas uint32, err error)
 	// SetSharedData writes key if its version is still cas (0 writes
 	// whatever the version); ErrCASMismatch when another worker wrote it
