@@ -115,11 +115,26 @@ func hasOnly(headers [][2]string, kv [2]string) bool {
 // each set replaces every entry of its name with one at the end (Envoy's
 // setCopy).
 func editPairs(headers [][2]string, e *stage.Edits) [][2]string {
+	// lengths has bit len(name)%64 set for every name the list may hold:
+	// a name whose bit is clear is absent, without a scan. Most of what
+	// hardening removes and sets is absent from a reply, and few of its
+	// names share a length with the reply's.
+	var lengths uint64
+	for i := range headers {
+		lengths |= 1 << (len(headers[i][0]) % 64)
+	}
 	for _, name := range e.Remove {
-		headers = without(headers, name)
+		if lengths&(1<<(len(name)%64)) != 0 {
+			headers = without(headers, name)
+		}
 	}
 	for _, kv := range e.Set {
-		headers = append(without(headers, kv[0]), kv)
+		if bit := uint64(1) << (len(kv[0]) % 64); lengths&bit != 0 {
+			headers = without(headers, kv[0])
+		} else {
+			lengths |= bit
+		}
+		headers = append(headers, kv)
 	}
 	return headers
 }

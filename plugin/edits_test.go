@@ -65,6 +65,9 @@ func TestEditPairsMakesTheHostsEdits(t *testing.T) {
 		{name: "removed ones gone, every line",
 			reply: [][2]string{{"server", "a"}, {"retry-after", "1"}, {"server", "b"}},
 			out:   [][2]string{{"retry-after", "1"}, {"x-content-type-options", "nosniff"}, {"cache-control", "no-store"}}},
+		{name: "others of the same lengths kept",
+			reply: [][2]string{{"origin", "a"}, {"content-range", "b"}},
+			out:   [][2]string{{"origin", "a"}, {"content-range", "b"}, {"x-content-type-options", "nosniff"}, {"cache-control", "no-store"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
