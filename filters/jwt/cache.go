@@ -32,10 +32,11 @@ func keyOf(raw string) cacheKey {
 	return k
 }
 
+// cacheEntry is a token and the verifier it was verified by. Its size is
+// entrySize(t), which changes only through grow.
 type cacheEntry struct {
-	v    *Verifier
-	t    *Token
-	size int
+	v *Verifier
+	t *Token
 }
 
 // entryOverhead approximates what an entry holds besides its strings: the
@@ -43,11 +44,11 @@ type cacheEntry struct {
 const entryOverhead = 256
 
 // entrySize is what keeping t costs: the raw token,
-// the decoded payload the claims are read from, what the caller derived from
-// them (claim headers, the payload header), the index of its claims, and
-// fixed overhead.
+// the decoded payload the claims are read from, what callers derived from
+// them (claim headers, the payload header, SetDerived's value), the index of
+// its claims, and fixed overhead.
 func entrySize(t *Token) int {
-	return len(t.raw) + len(t.claims.Raw) + len(t.members)*memberSize + t.derivedSize + entryOverhead
+	return len(t.raw) + len(t.claims.Raw) + len(t.members)*memberSize + t.headersSize + t.derived.size + entryOverhead
 }
 
 // NewCache bounds the cache; zero values take 512 entries and 1 MiB,
@@ -94,8 +95,15 @@ func (c *Cache) Put(v *Verifier, t *Token) {
 	// request header in; keeping that alive for the entry's lifetime would
 	// make memory grow with the headers, not with the tokens.
 	t.raw = strings.Clone(t.raw)
-	c.byKey[key] = c.order.PushFront(cacheEntry{v: v, t: t, size: size})
-	c.bytes += size
+	c.byKey[key] = c.order.PushFront(cacheEntry{v: v, t: t})
+	t.cache = c
+	c.grow(size)
+}
+
+// grow counts delta more bytes kept by the entries, and evicts the least
+// recently used ones while over a bound.
+func (c *Cache) grow(delta int) {
+	c.bytes += delta
 	for c.order.Len() > c.maxEntries || c.bytes > c.maxBytes {
 		c.remove(c.order.Back())
 	}
@@ -103,6 +111,9 @@ func (c *Cache) Put(v *Verifier, t *Token) {
 
 // Clear forgets every entry, e.g. when a provider's keys change.
 func (c *Cache) Clear() {
+	for el := c.order.Front(); el != nil; el = el.Next() {
+		el.Value.(cacheEntry).t.cache = nil
+	}
 	c.order.Init()
 	clear(c.byKey)
 	c.bytes = 0
@@ -114,5 +125,6 @@ func (c *Cache) Len() int { return c.order.Len() }
 func (c *Cache) remove(el *list.Element) {
 	e := c.order.Remove(el).(cacheEntry)
 	delete(c.byKey, keyOf(e.t.raw))
-	c.bytes -= e.size
+	c.bytes -= entrySize(e.t)
+	e.t.cache = nil
 }

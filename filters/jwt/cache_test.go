@@ -109,6 +109,53 @@ func TestCacheCountsWhatEntriesHold(t *testing.T) {
 	}
 }
 
+// TestDerivedDataCountsAgainstTheCache: what a stage keeps with a cached
+// token (SetDerived), after Put, counts against the byte bound and evicts
+// to stay within it; it is found only under its key; a token the cache no
+// longer holds keeps its value without touching the cache's count.
+func TestDerivedDataCountsAgainstTheCache(t *testing.T) {
+	v := newVerifier(t)
+	var toks []*Token
+	for i := 0; i < 3; i++ {
+		toks = append(toks, checked(t, v, testKeys()["HS256"].Token(claims("n", fmt.Sprint(i)))))
+	}
+	one := entrySize(toks[0])
+	c := NewCache(100, 3*one+100)
+	for _, tok := range toks {
+		c.Put(v, tok)
+	}
+	type key struct{ name string }
+	mine, theirs := &key{"mine"}, &key{"theirs"}
+	toks[2].SetDerived(mine, "value", 50)
+	if got := toks[2].Derived(mine); got != "value" || toks[2].Derived(theirs) != nil || toks[1].Derived(mine) != nil {
+		t.Fatalf("Derived: %v under its key, %v under another, %v on another token", got, toks[2].Derived(theirs), toks[1].Derived(mine))
+	}
+	if c.Len() != 3 || c.bytes != 3*one+50 {
+		t.Fatalf("%d entries, %d bytes after 50 derived, want 3 and %d", c.Len(), c.bytes, 3*one+50)
+	}
+	toks[2].SetDerived(theirs, "other", 80) // replaces mine's, 30 bytes more
+	if toks[2].Derived(mine) != nil || c.bytes != 3*one+80 {
+		t.Fatalf("replaced value: mine %v, %d bytes, want %d", toks[2].Derived(mine), c.bytes, 3*one+80)
+	}
+	toks[2].SetDerived(theirs, "bigger", 200) // over the bound: the least recently used goes
+	if _, ok := c.Get(v, toks[0].raw, now); ok || c.Len() != 2 || c.bytes != 2*one+200 {
+		t.Fatalf("%d entries, %d bytes; want the first evicted, 2 entries and %d bytes", c.Len(), c.bytes, 2*one+200)
+	}
+	toks[0].SetDerived(mine, "after eviction", 1000)
+	if c.bytes != 2*one+200 || toks[0].Derived(mine) != "after eviction" {
+		t.Fatalf("an evicted token's value counted: %d bytes, want %d", c.bytes, 2*one+200)
+	}
+	toks[1].SetDerived(mine, "too big", 3*one) // the least recently used entry, now over the bound alone
+	if _, ok := c.Get(v, toks[1].raw, now); ok || c.Len() != 1 || c.bytes != entrySize(toks[2]) {
+		t.Fatalf("%d entries, %d bytes; want the grown entry evicted, the other kept (%d bytes)", c.Len(), c.bytes, entrySize(toks[2]))
+	}
+	c.Clear()
+	toks[2].SetDerived(mine, "after Clear", 10)
+	if c.bytes != 0 || c.Len() != 0 {
+		t.Fatalf("%d bytes, %d entries after Clear", c.bytes, c.Len())
+	}
+}
+
 // BenchmarkCacheGet is a hit on a cache of 512 tokens of about 800 bytes,
 // the size of a typical access token.
 func BenchmarkCacheGet(b *testing.B) {

@@ -25,9 +25,20 @@ type Token struct {
 	exp float64
 	// headers are the claim headers computed from the verified claims, kept
 	// with the token so a cache hit need not compute them again;
-	// derivedSize is their size in bytes, counted against the cache's bound.
+	// headersSize is their size in bytes, counted against the cache's bound.
 	headers     *ClaimHeaders
-	derivedSize int
+	headersSize int
+	// derived is what a later stage computed from the claims (SetDerived).
+	derived derived
+	// cache is the Cache the token is an entry of, nil when none: what is
+	// derived from the token after Put grows the entry.
+	cache *Cache
+}
+
+// derived is a value stored under its key, and its size in bytes.
+type derived struct {
+	key, value any
+	size       int
 }
 
 // ClaimHeaders are the request headers a verified token's claims produce.
@@ -42,14 +53,47 @@ type ClaimHeaders struct {
 // ClaimHeaders returns what SetClaimHeaders stored, or nil.
 func (t *Token) ClaimHeaders() *ClaimHeaders { return t.headers }
 
-// SetClaimHeaders stores the claim headers with the token; a Cache counts
-// their bytes. Set them before Cache.Put.
+// SetClaimHeaders stores the claim headers with the token; a Cache holding
+// it counts their bytes.
 func (t *Token) SetClaimHeaders(h *ClaimHeaders) {
 	size := 0
 	for _, kv := range h.Set {
 		size += len(kv[1]) + 32 // the value, and the pair's two string headers
 	}
-	t.headers, t.derivedSize = h, size
+	delta := size - t.headersSize
+	t.headers, t.headersSize = h, size
+	t.resize(delta)
+}
+
+// Derived returns the value SetDerived stored under key, nil if none. key
+// is compared with ==: a pointer that the caller's configuration owns
+// keeps one configuration's values from another's.
+func (t *Token) Derived(key any) any {
+	if t.derived.key != key {
+		return nil
+	}
+	return t.derived.value
+}
+
+// SetDerived keeps value, which a stage computed from the verified claims,
+// with the token under key, so that a request with the token cached finds it
+// instead of computing it again; the claims never change, so it never goes
+// stale. A token keeps one value: setting another key replaces it. size is
+// its bytes, counted against the bound of the Cache holding the token (which
+// may evict entries, this one too, to stay within it). A token no cache
+// holds keeps its value as long as the request keeps the token.
+func (t *Token) SetDerived(key, value any, size int) {
+	delta := size - t.derived.size
+	t.derived = derived{key: key, value: value, size: size}
+	t.resize(delta)
+}
+
+// resize tells the Cache holding t that t keeps delta more bytes, once t's
+// fields count them (entrySize).
+func (t *Token) resize(delta int) {
+	if t.cache != nil {
+		t.cache.grow(delta)
+	}
 }
 
 // Claims is the verified payload; read it with gjson paths.
