@@ -48,6 +48,9 @@ type Policy struct {
 	// first conditions needing a token, roles and a peer identity, checked
 	// by ForRoute; "" for none (a condition is never the field itself).
 	tokenUse, roleUse, peerUse string
+	// vocab numbers the document's role and scope names and claim paths;
+	// tokens keep their facts under it.
+	vocab *vocabulary
 	// Set by ForRoute.
 	roles    []providerRoles
 	outcomes []outcome
@@ -224,14 +227,7 @@ func (p *Policy) decide(s *stage.Stream, in *stage.Input) verdict.Decision {
 			break
 		}
 	}
-	ev := evaluation{token: s.Principal.Token, stream: s, in: in}
-	if ev.token != nil {
-		for _, pr := range p.roles {
-			if pr.provider == s.Principal.Provider {
-				ev.roles = pr.sources
-			}
-		}
-	}
+	ev := evaluation{policy: p, token: s.Principal.Token, provider: s.Principal.Provider, stream: s, in: in}
 	// A deny rule's failing scopes condition never denies: it is
 	// evaluated as negated.
 	denied := deny != nil && ev.holds(deny, true) || methodDeny != nil && ev.holds(methodDeny, true)

@@ -50,13 +50,20 @@ func verified(t testing.TB, extra ...string) *jwt.Token {
 // accepting the provider idp.
 func compile(t testing.TB, policy, tmpl string) *Policy {
 	t.Helper()
+	return compileWith(t, settings, policy, "idp")
+}
+
+// compileWith compiles a route's authz field in a document of its own,
+// whose top-level authz field is global, for a route accepting providers.
+func compileWith(t testing.TB, global, policy string, providers ...string) *Policy {
+	t.Helper()
 	r := &config.Reader{}
-	g := ReadSettings(r, "authz", gjson.Parse(settings))
+	g := ReadSettings(r, "authz", gjson.Parse(global))
 	st := Compile(r, "routes[0].authz", gjson.Parse(policy), g)
 	if errs := r.Errors(); errs != nil {
 		t.Fatalf("config errors: %v", errs)
 	}
-	bound, errs := st.(stage.RouteStage).ForRoute(stage.Route{Name: "orders", Providers: []string{"idp"}})
+	bound, errs := st.(stage.RouteStage).ForRoute(stage.Route{Name: "orders", Providers: providers})
 	if errs != nil {
 		t.Fatalf("route errors: %v", errs)
 	}
@@ -237,7 +244,8 @@ func TestDecisions(t *testing.T) {
 			p := compile(t, tc.policy, ordersTemplate)
 			s := request(t, ordersTemplate, method, path, tok)
 			host := &hosttest.Host{}
-			d := p.RequestHeaders(s, s.Begin(tc.headers, hosttest.Worker(host, p)))
+			w := hosttest.Worker(host, p)
+			d := p.RequestHeaders(s, s.Begin(tc.headers, w))
 			if d.Reason != tc.want {
 				t.Fatalf("%s, want %s", d.Reason.Code(), tc.want.Code())
 			}
@@ -251,6 +259,12 @@ func TestDecisions(t *testing.T) {
 			}
 			if (d.Reason == verdict.InsufficientScope) != (len(d.Headers) == 1) {
 				t.Errorf("headers %q", d.Headers)
+			}
+			// The token now keeps what the first request read of it: a
+			// second request decides the same from that.
+			again := request(t, ordersTemplate, method, path, tok)
+			if d2 := p.RequestHeaders(again, again.Begin(tc.headers, w)); d2.Reason != d.Reason {
+				t.Errorf("the same token's second request: %s, the first's %s", d2.Reason.Code(), d.Reason.Code())
 			}
 		})
 	}

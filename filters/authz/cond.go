@@ -18,11 +18,14 @@ type cond struct {
 	kind condKind
 	// subs are all's, any's and not's operands.
 	subs []*cond
-	// names are the roles or scopes to look for.
-	names []string
-	// claim is a claim condition's path and tests.
-	claim claims.Pointer
-	tests []test
+	// names are the roles or scopes to look for, numbered by the
+	// policy's vocabulary.
+	names nameMask
+	// claim is a claim condition's path, claimNo its number in the
+	// policy's vocabulary, and tests what the claim must be.
+	claim   claims.Pointer
+	claimNo int
+	tests   []test
 	// challenge is a scopes condition's WWW-Authenticate response header.
 	challenge [][2]string
 	// peers are a peers condition's accepted service identities.
@@ -88,9 +91,12 @@ const (
 
 // evaluation is one request's evaluation of a route's conditions.
 type evaluation struct {
-	// token is the verified token; nil without one.
-	token  *jwt.Token
-	roles  []roleSource
+	policy *Policy
+	// token is the verified token, nil without one; provider verified it.
+	token    *jwt.Token
+	provider string
+	// facts are the token's, once a condition needed them.
+	facts  *tokenFacts
 	stream *stage.Stream
 	in     *stage.Input
 	// indeterminate is set when the outcome cannot be trusted: a claim too
@@ -124,12 +130,13 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 		return !ev.holds(c.subs[0], !negated)
 	case condAuthenticated:
 		return ev.token != nil
-	case condAnyRole:
-		return ev.countRoles(c.names, true) > 0
-	case condAllRoles:
-		return ev.countRoles(c.names, false) == len(c.names)
+	case condAnyRole, condAllRoles:
+		if ev.token == nil {
+			return false
+		}
+		return ev.has(ev.roleFacts(), c.names, c.kind == condAllRoles)
 	case condScopes:
-		if ev.hasScopes(c.names) {
+		if ev.token != nil && ev.has(ev.scopeFacts(), c.names, true) {
 			return true
 		}
 		if !negated && ev.missingScope == nil {
@@ -146,7 +153,7 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 		if ev.token == nil {
 			return false
 		}
-		v, ok := ev.lookup(c.claim)
+		v, ok := ev.claim(c)
 		for i := range c.tests {
 			if !ev.passes(&c.tests[i], v, ok) {
 				return false
@@ -157,80 +164,16 @@ func (ev *evaluation) holds(c *cond, negated bool) bool {
 	return false
 }
 
-// lookup finds a claim in the verified token; an object too wide to search
-// makes the evaluation indeterminate.
-func (ev *evaluation) lookup(p claims.Pointer) (gjson.Result, bool) {
-	v, found, overflow := p.Lookup(ev.token)
-	ev.indeterminate = ev.indeterminate || overflow
-	return v, found
-}
-
-// countRoles counts the names the caller's roles hold, stopping at the first
-// when first is set. A role found twice counts once per name.
-func (ev *evaluation) countRoles(names []string, first bool) int {
-	if ev.token == nil {
-		return 0
-	}
-	want := len(names)
-	if first {
-		want = 1
-	}
-	var found uint64 // names has at most maxNames entries
-	n := 0
-	for _, src := range ev.roles {
-		if v, ok := ev.lookup(src.claim); ok {
-			it := claims.NewStrings(v, src.words)
-			n = countNames(&it, names, &found, n, want)
-			ev.indeterminate = ev.indeterminate || it.Overflow
-			if n >= want {
-				break
-			}
-		}
-	}
-	return n
-}
-
-// scopeClaims are where OAuth scopes are: "scope", a space-delimited string
-// (RFC 8693 section 4.2, RFC 9068), and "scp", an array (or, as some
-// identity providers write it, a space-delimited string).
-var scopeClaims = []claims.Pointer{{"scope"}, {"scp"}}
-
-func (ev *evaluation) hasScopes(names []string) bool {
-	if ev.token == nil {
-		return false
-	}
-	var found uint64
-	n := 0
-	for _, p := range scopeClaims {
-		if v, ok := ev.lookup(p); ok {
-			it := claims.NewStrings(v, true)
-			n = countNames(&it, names, &found, n, len(names))
-			ev.indeterminate = ev.indeterminate || it.Overflow
-		}
-	}
-	return n == len(names)
-}
-
-// countNames marks in found the names among the strings it yields, adding
-// each newly found to n, until n reaches want; it returns n.
-func countNames(it *claims.Strings, names []string, found *uint64, n, want int) int {
-	for n < want {
-		s, ok := it.Next()
-		if !ok {
-			break
-		}
-		for i, name := range names {
-			if *found&(1<<i) == 0 && s == name {
-				*found |= 1 << i
-				n++
-			}
-		}
-	}
-	return n
+// has reports whether h holds every name of m (all) or any; a source too
+// large to read whole on the way makes the evaluation indeterminate.
+func (ev *evaluation) has(h *heldNames, m nameMask, all bool) bool {
+	held, indeterminate := h.has(m, all)
+	ev.indeterminate = ev.indeterminate || indeterminate
+	return held
 }
 
 // passes applies one test to a claim's value (ok false when absent).
-func (ev *evaluation) passes(t *test, v gjson.Result, ok bool) bool {
+func (ev *evaluation) passes(t *test, v *gjson.Result, ok bool) bool {
 	present := ok && v.Type != gjson.Null
 	switch t.op {
 	case opPresent:
@@ -255,7 +198,7 @@ func (ev *evaluation) passes(t *test, v gjson.Result, ok bool) bool {
 			return false
 		}
 	}
-	it := claims.NewStrings(v, false)
+	it := claims.NewStrings(*v, false)
 	for {
 		s, ok := it.Next()
 		if !ok {
@@ -285,7 +228,7 @@ func (ev *evaluation) passes(t *test, v gjson.Result, ok bool) bool {
 
 // anyNumber applies a number test to a number claim or, in an array, to
 // each number element until one passes.
-func (ev *evaluation) anyNumber(v gjson.Result, t *test) bool {
+func (ev *evaluation) anyNumber(v *gjson.Result, t *test) bool {
 	if v.Type == gjson.Number {
 		return t.compare(v.Num)
 	}

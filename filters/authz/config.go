@@ -126,6 +126,8 @@ type parser struct {
 	conds       []*condReader
 	tests       []test
 	testsFields *config.FieldSet
+	// vocab numbers the document's role and scope names and claim paths.
+	vocab *vocabulary
 	// compiled are the policies compiled without an error, by their
 	// field's JSON text: routes with the same rules, common in a policy
 	// generated from an OpenAPI document, share them instead of reading
@@ -149,7 +151,7 @@ type use struct {
 }
 
 func newParser(r *config.Reader) *parser {
-	p := &parser{r: r}
+	p := &parser{r: r, vocab: newVocabulary()}
 	p.policyFields = config.NewFieldSet(config.Fields{
 		"allow": {Read: func(p2 string, v gjson.Result) { p.hasAllow, p.pol.allow = true, p.cond(p2, v, 0) }},
 		"deny":  {Read: func(p2 string, v gjson.Result) { p.hasDeny, p.pol.deny = true, p.cond(p2, v, 0) }},
@@ -194,7 +196,7 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 		pol.path = path
 		return &pol
 	}
-	pol := &Policy{path: path, forbidden: verdict.Forbidden}
+	pol := &Policy{path: path, forbidden: verdict.Forbidden, vocab: p.vocab}
 	if st != nil {
 		pol.settings = st
 		pol.dryRun = st.dryRun
@@ -341,7 +343,7 @@ func (p *parser) newCondReader(depth int) *condReader {
 				}
 				tests := p.readTests(p3, v)
 				if err == nil && tests != nil {
-					add(&cond{kind: condClaim, claim: ptr, tests: tests})
+					add(&cond{kind: condClaim, claim: ptr, claimNo: number(p.vocab.claims, key), tests: tests})
 				}
 			})
 			if v.IsObject() && config.Empty(v) {
@@ -390,10 +392,14 @@ func (p *parser) names(path string, v gjson.Result, kind condKind) *cond {
 		}
 	}
 	p.needsToken(path)
-	c := &cond{kind: kind, names: names}
+	c := &cond{kind: kind}
 	if kind == condScopes {
+		c.names = mask(p.vocab.scopes, names)
 		c.challenge = [][2]string{{"www-authenticate", `Bearer realm="apiguard", error="insufficient_scope", scope="` + strings.Join(names, " ") + `"`}}
-	} else if p.roleUse == "" {
+		return c
+	}
+	c.names = mask(p.vocab.roles, names)
+	if p.roleUse == "" {
 		p.roleUse = path
 	}
 	return c

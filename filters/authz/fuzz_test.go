@@ -54,14 +54,29 @@ func FuzzPolicy(f *testing.F) {
 			return
 		}
 		table, _ := route.Compile([]route.Spec{{Name: "orders", Path: ordersTemplate}})
-		s := &stage.Stream{Route: "orders", Method: "GET", Path: path}
-		if i, _ := table.Match(route.AnyHost, "GET", norm.Decoded, &s.Params); i < 0 {
+		tok := fuzzToken(claims)
+		stream := func() *stage.Stream {
+			s := &stage.Stream{Route: "orders", Method: "GET", Path: path}
+			if i, _ := table.Match(route.AnyHost, "GET", norm.Decoded, &s.Params); i < 0 {
+				return nil
+			}
+			if tok != nil {
+				s.Principal.Provider, s.Principal.Token = "idp", tok
+			}
+			return s
+		}
+		s := stream()
+		if s == nil {
 			return
 		}
-		if tok := fuzzToken(claims); tok != nil {
-			s.Principal.Provider, s.Principal.Token = "idp", tok
+		w := hosttest.Worker(&hosttest.Host{}, bound)
+		d = bound.RequestHeaders(s, s.Begin(headers{{"x-org", "acme"}}, w))
+		// The token keeps what the first request read of it; the second
+		// decides from that.
+		s = stream()
+		if d2 := bound.RequestHeaders(s, s.Begin(headers{{"x-org", "acme"}}, w)); d2.Reason != d.Reason {
+			t.Fatalf("the same token's second request: %s, the first's %s", d2.Reason.Code(), d.Reason.Code())
 		}
-		d = bound.RequestHeaders(s, s.Begin(headers{{"x-org", "acme"}}, hosttest.Worker(&hosttest.Host{}, bound)))
 		switch d.Reason {
 		case verdict.None, verdict.Forbidden, verdict.InsufficientScope, verdict.MethodOverride, verdict.NoRoute:
 		default:
