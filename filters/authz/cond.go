@@ -198,6 +198,10 @@ func (ev *evaluation) passes(t *test, v *gjson.Result, ok bool) bool {
 			return false
 		}
 	}
+	if v.Type == gjson.String {
+		// Most claims tested are one string: no iterator for them.
+		return ev.passesString(t, v.Str, want)
+	}
 	it := claims.NewStrings(*v, false)
 	for {
 		s, ok := it.Next()
@@ -205,25 +209,27 @@ func (ev *evaluation) passes(t *test, v *gjson.Result, ok bool) bool {
 			ev.indeterminate = ev.indeterminate || it.Overflow
 			return false
 		}
-		switch t.op {
-		case opOneOf:
-			if slices.Contains(t.strs, s) {
-				return true
-			}
-		case opMatches:
-			if len(s) > maxMatchedLength {
-				ev.indeterminate = true
-				return false
-			}
-			if t.re.MatchString(s) {
-				return true
-			}
-		default:
-			if s == want {
-				return true
-			}
+		if ev.passesString(t, s, want) {
+			return true
 		}
 	}
+}
+
+// passesString applies a string test to one string of a claim; want is
+// what an equality compares with. A string too long to match a pattern on
+// makes the evaluation indeterminate.
+func (ev *evaluation) passesString(t *test, s, want string) bool {
+	switch t.op {
+	case opOneOf:
+		return slices.Contains(t.strs, s)
+	case opMatches:
+		if len(s) > maxMatchedLength {
+			ev.indeterminate = true
+			return false
+		}
+		return t.re.MatchString(s)
+	}
+	return s == want
 }
 
 // anyNumber applies a number test to a number claim or, in an array, to
