@@ -24,6 +24,8 @@ type Host interface {
 	// SetSharedData writes key if its version is still cas (0 writes
 	// whatever the version); ErrCASMismatch when another worker wrote it
 	// first. Shared data is never deleted: a stage bounds its key space.
+	// The host copies key and value (proxy-wasm copies them out of the
+	// module's memory): the caller may reuse their bytes once it returns.
 	SetSharedData(key string, value []byte, cas uint32) error
 	// DefineCounter defines the counter named name and returns its id for
 	// Count. A worker defines every counter once, when it starts

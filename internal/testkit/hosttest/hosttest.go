@@ -21,7 +21,7 @@ type Host struct {
 	// FailShared makes every shared-data call fail, as a host that
 	// refuses them.
 	FailShared bool
-	shared     map[string]entry
+	shared     map[string]*entry
 	counters   map[string]uint64
 	// ids are the names of DefineCounter's ids.
 	ids  []string
@@ -67,13 +67,21 @@ func (h *Host) SetSharedData(key string, value []byte, cas uint32) error {
 		return errHost
 	}
 	if h.shared == nil {
-		h.shared = map[string]entry{}
+		h.shared = map[string]*entry{}
 	}
 	e, ok := h.shared[key]
-	if cas != 0 && ok && e.cas != cas {
+	switch {
+	case !ok:
+		// A copy of the key, as proxy-wasm copies it out of the module's
+		// memory: the caller may reuse its bytes once the call returned.
+		// Only a new key is stored: an entry is updated in place, as
+		// assigning to a map would replace its key with the one given.
+		e = &entry{}
+		h.shared[strings.Clone(key)] = e
+	case cas != 0 && e.cas != cas:
 		return stage.ErrCASMismatch
 	}
-	h.shared[key] = entry{value: append([]byte(nil), value...), cas: e.cas + 1}
+	e.value, e.cas = append([]byte(nil), value...), e.cas+1
 	return nil
 }
 
