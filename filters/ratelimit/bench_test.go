@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // BenchmarkAdmit is one admitted request through a route with one per-peer
@@ -21,5 +22,28 @@ func BenchmarkAdmit(b *testing.B) {
 		if d := g.p.RequestHeaders(&s, h, w); d.Denied() {
 			b.Fatal(d.Reason.Code())
 		}
+	}
+}
+
+// BenchmarkAdmitStream and BenchmarkRefuseStream are one stream, its
+// request and response phases, through a route with one rule that admits
+// or refuses it, keyed by the peer or, after authentication (a cached
+// token), by the token's subject; on a host that allocates nothing, so
+// that allocs/op are the pipeline's.
+func BenchmarkAdmitStream(b *testing.B)  { benchmarkStream(b, admitsAll, verdict.None) }
+func BenchmarkRefuseStream(b *testing.B) { benchmarkStream(b, refusesAll, verdict.RateLimited) }
+
+func benchmarkStream(b *testing.B, limit string, want verdict.Reason) {
+	for _, key := range ruleKeys {
+		b.Run(key.name, func(b *testing.B) {
+			g := newQuietGateway(b, `{"name": "r", "key": ["`+key.part+`"], `+limit+`}`, "draft")
+			g.stream()
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := g.stream(); d.Reason != want {
+					b.Fatal(d.Reason.Code())
+				}
+			}
+		})
 	}
 }
