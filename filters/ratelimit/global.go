@@ -274,7 +274,7 @@ func (st *Stage) OnCallResponse(s *stage.Stream, in *stage.Input, res stage.Call
 	case resp.Overall == rls.OverLimit:
 		w.Count(gr.limited, 1)
 		refund(h, k.committed)
-		return st.overLimit(gr, resp)
+		return st.overLimit(k, gr, resp)
 	default:
 		w.Count(gr.allowed, 1)
 		if it, ok := globalItem(gr, resp, rls.OK); ok {
@@ -285,8 +285,9 @@ func (st *Stage) OnCallResponse(s *stage.Stream, in *stage.Input, res stage.Call
 }
 
 // overLimit is the 429 for a rule the service refuses: Retry-After is the
-// longest wait of the refusing limits, at least a second.
-func (st *Stage) overLimit(gr *globalRule, resp rls.Response) verdict.Decision {
+// longest wait of the refusing limits, at least a second. Its headers'
+// values are written in k's text.
+func (st *Stage) overLimit(k *kept, gr *globalRule, resp rls.Response) verdict.Decision {
 	var wait time.Duration
 	for _, s := range resp.Statuses {
 		if s.Code == rls.OverLimit {
@@ -294,9 +295,9 @@ func (st *Stage) overLimit(gr *globalRule, resp rls.Response) verdict.Decision {
 		}
 	}
 	d := verdict.Deny(verdict.RateLimited, "global rate limit exceeded")
-	d.Headers = [][2]string{{"retry-after", strconv.FormatInt(max(ceilSeconds(wait), 1), 10)}}
+	d.Headers = [][2]string{{"retry-after", k.formatInt(max(ceilSeconds(wait), 1))}}
 	if it, ok := globalItem(gr, resp, rls.OverLimit); ok {
-		d.Headers = st.appendHeaders(d.Headers, []item{it}, wait)
+		d.Headers = st.appendHeaders(k, d.Headers, []item{it}, wait)
 	}
 	return d
 }

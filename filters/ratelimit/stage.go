@@ -79,7 +79,7 @@ func (ru *rule) appendCounters(out []*stage.Counter) []*stage.Counter {
 // kept is what the request phases of a stream learnt, for the response's
 // headers and for a refund, and the buffers its phases reuse: a stream
 // takes an ended stream's kept back (newKept), so that a request, admitted
-// or refused, allocates little.
+// or refused, allocates nothing once a few streams have run.
 type kept struct {
 	items     []item
 	committed []check
@@ -93,6 +93,9 @@ type kept struct {
 	hash              keyHash
 	refused           []item
 	refusal, response [][2]string
+	// text holds the strings the stream makes (textFrom): its slots'
+	// names and its headers' values.
+	text []byte
 }
 
 // newKept is a kept for the stream s, an ended stream's reset when s has
@@ -109,8 +112,29 @@ func newKept(s *stage.Stream) *kept {
 	clear(k.refusal)
 	clear(k.response)
 	*k = kept{items: k.items[:0], committed: k.committed[:0], shadowed: k.shadowed[:0], checks: k.checks,
-		refused: k.refused[:0], refusal: k.refusal[:0], response: k.response[:0]}
+		refused: k.refused[:0], refusal: k.refusal[:0], response: k.response[:0], text: k.text[:0]}
 	return k
+}
+
+// textFrom is what was appended to k.text from start on, as a string
+// sharing its bytes rather than a copy (an allocation). It stays valid
+// while the stream lasts: k.text is only appended to while it does (an
+// append that moves it leaves the strings made before with the old array,
+// unchanged), and only the stream that takes k back (newKept), once this
+// one ended, writes over it. Nothing keeps such a string longer: the host
+// copies a shared-data key; the glue applies the response's edits and
+// sends a refusal within the stream, and the host copies their headers;
+// a refund, a later phase of the same stream, reads the slot's name; the
+// audit record and the logs name rules, not these strings.
+func (k *kept) textFrom(start int) string {
+	return unsafe.String(unsafe.SliceData(k.text[start:]), len(k.text)-start)
+}
+
+// formatInt is strconv.FormatInt(v, 10) written in k's text (textFrom).
+func (k *kept) formatInt(v int64) string {
+	start := len(k.text)
+	k.text = strconv.AppendInt(k.text, v, 10)
+	return k.textFrom(start)
 }
 
 // phaseChecks are n zeroed checks for a phase, in k's buffer: what a phase
@@ -169,7 +193,7 @@ func (st *Stage) ResponseHeaders(s *stage.Stream, _ *stage.Input) {
 	if len(k.shadowed) > 0 {
 		set = append(set, [2]string{"x-apiguard-ratelimit-shadow", strings.Join(k.shadowed, ", ")})
 	}
-	set = st.appendHeaders(set, k.items, 0)
+	set = st.appendHeaders(k, set, k.items, 0)
 	k.response = set
 	if len(set) > 0 {
 		s.Response.Add(stage.Edits{Set: set})
@@ -203,7 +227,7 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 	}
 	checks := k.phaseChecks(len(rules))
 	for i, ru := range rules {
-		if !st.prepare(&checks[i], s, in, ru, seed, &k.hash) {
+		if !st.prepare(&checks[i], s, in, ru, seed, k) {
 			return failure(w, rules, false)
 		}
 	}
@@ -295,8 +319,8 @@ func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []che
 		return verdict.Decision{}, false
 	}
 	d := verdict.Deny(verdict.RateLimited, "rate limit exceeded")
-	d.Headers = append(k.refusal[:0], [2]string{"retry-after", strconv.FormatInt(ceilSeconds(wait), 10)})
-	d.Headers = st.appendHeaders(d.Headers, items, wait)
+	d.Headers = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(ceilSeconds(wait))})
+	d.Headers = st.appendHeaders(k, d.Headers, items, wait)
 	k.refusal = d.Headers
 	return d, true
 }
@@ -321,9 +345,10 @@ func failure(w *stage.Worker, rules []*rule, contended bool) verdict.Decision {
 	return verdict.Deny(verdict.Internal, "rate limit state is unavailable")
 }
 
-// prepare finds a rule's key, tier and slot for the request; false when not
-// even the fallback can be read (the host has no peer address).
-func (st *Stage) prepare(c *check, s *stage.Stream, in *stage.Input, ru *rule, seed *[16]byte, h *keyHash) bool {
+// prepare finds a rule's key, tier and slot for the request, hashing the
+// key in k's buffer and naming the slot in k's text; false when not even
+// the fallback can be read (the host has no peer address).
+func (st *Stage) prepare(c *check, s *stage.Stream, in *stage.Input, ru *rule, seed *[16]byte, k *kept) bool {
 	c.rule, c.limit = ru, &ru.base
 	if s.Principal.Token != nil {
 		for i := range ru.tiers {
@@ -333,11 +358,14 @@ func (st *Stage) prepare(c *check, s *stage.Stream, in *stage.Input, ru *rule, s
 			}
 		}
 	}
+	h := &k.hash
 	if !keyParts(h, s, in, ru, ru.key, 'k') && !keyParts(h, s, in, ru, ru.fallback, 'f') {
 		return false
 	}
 	sl := h.slot(seed, ru.slots)
-	c.name, c.fp = slotName(ru.prefix, sl.index), sl.fingerprint
+	start := len(k.text)
+	k.text = appendSlotName(k.text, ru.prefix, sl.index)
+	c.name, c.fp = k.textFrom(start), sl.fingerprint
 	return true
 }
 
@@ -472,47 +500,48 @@ func refund(h stage.Host, committed []check) {
 	}
 }
 
-// appendHeaders adds the rate-limit headers of items; wait, on a refusal,
-// is the effective window of the refusing rules.
-func (st *Stage) appendHeaders(out [][2]string, items []item, wait time.Duration) [][2]string {
+// appendHeaders adds the rate-limit headers of items, their values
+// written in k's text; wait, on a refusal, is the effective window of the
+// refusing rules.
+func (st *Stage) appendHeaders(k *kept, out [][2]string, items []item, wait time.Duration) [][2]string {
 	if st.headers == headersNone || len(items) == 0 {
 		return out
 	}
 	// One rule, the usual case, has its policy field made at compile time.
 	policy := items[0].policy
 	if len(items) > 1 {
-		var b []byte
+		start := len(k.text)
 		for i, it := range items {
 			if i > 0 {
-				b = append(b, ", "...)
+				k.text = append(k.text, ", "...)
 			}
-			b = append(b, it.policy...)
+			k.text = append(k.text, it.policy...)
 		}
-		policy = string(b)
+		policy = k.textFrom(start)
 	}
-	var state []byte
+	start := len(k.text)
 	least := 0
 	for i, it := range items {
 		if i > 0 {
-			state = append(state, ", "...)
+			k.text = append(k.text, ", "...)
 		}
 		// A rule's name is a-z0-9_-: quoting it is adding the quotes.
-		state = append(append(append(state, '"'), it.name...), '"')
-		state = append(state, ";r="...)
-		state = strconv.AppendInt(state, it.remaining, 10)
-		state = append(state, ";t="...)
-		state = strconv.AppendInt(state, ceilSeconds(max(it.reset, wait)), 10)
+		k.text = append(append(append(k.text, '"'), it.name...), '"')
+		k.text = append(k.text, ";r="...)
+		k.text = strconv.AppendInt(k.text, it.remaining, 10)
+		k.text = append(k.text, ";t="...)
+		k.text = strconv.AppendInt(k.text, ceilSeconds(max(it.reset, wait)), 10)
 		if it.remaining < items[least].remaining {
 			least = i
 		}
 	}
-	out = append(out, [2]string{"ratelimit-policy", policy}, [2]string{"ratelimit", string(state)})
+	out = append(out, [2]string{"ratelimit-policy", policy}, [2]string{"ratelimit", k.textFrom(start)})
 	if st.headers == headersDraftAndX {
 		it := items[least]
 		out = append(out,
-			[2]string{"x-ratelimit-limit", strconv.FormatInt(it.rate, 10)},
-			[2]string{"x-ratelimit-remaining", strconv.FormatInt(it.remaining, 10)},
-			[2]string{"x-ratelimit-reset", strconv.FormatInt(ceilSeconds(max(it.reset, wait)), 10)})
+			[2]string{"x-ratelimit-limit", k.formatInt(it.rate)},
+			[2]string{"x-ratelimit-remaining", k.formatInt(it.remaining)},
+			[2]string{"x-ratelimit-reset", k.formatInt(ceilSeconds(max(it.reset, wait)))})
 	}
 	return out
 }

@@ -53,13 +53,23 @@ func (g *gateway) send(peer, path string, hdrs ...string) (verdict.Decision, hea
 	s := &g.s
 	defer s.Reset()
 	d := g.p.RequestHeaders(s, h, w)
+	d.Headers = copied(d.Headers)
 	out := slices.Clone(headers(d.Headers))
 	if len(s.Responders) > 0 {
 		g.p.ResponseHeaders(s, headers{{":status", "200"}}, w)
-		out = append(out, s.Response.Set...)
+		out = append(out, copied(s.Response.Set)...)
 	}
-	d.Headers = slices.Clone(d.Headers)
 	return d, out
+}
+
+// copied is a copy of h and of its values, as the host copies the headers
+// it is given: a stage may write values in buffers the next stream reuses.
+func copied(h [][2]string) [][2]string {
+	out := make([][2]string, len(h))
+	for i, kv := range h {
+		out[i] = [2]string{kv[0], strings.Clone(kv[1])}
+	}
+	return out
 }
 
 const perPeer = `{"rate_limit": {"rules": [{"name": "per-peer", "key": ["peer"], "rate": 5, "per": "second", "burst": 4}]},

@@ -98,10 +98,9 @@ func decodeSlot(b []byte) (fingerprint uint64, tat int64, ok bool) {
 	return binary.BigEndian.Uint64(b[:8]), int64(binary.BigEndian.Uint64(b[8:])), true
 }
 
-// slotName is a slot's shared-data key.
-func slotName(prefix string, index uint64) string {
-	var b [64]byte
-	return string(strconv.AppendUint(append(b[:0], prefix...), index, 10))
+// appendSlotName appends a slot's shared-data key to b.
+func appendSlotName(b []byte, prefix string, index uint64) []byte {
+	return strconv.AppendUint(append(b, prefix...), index, 10)
 }
 
 // seeds caches the secret per host: every worker (one host each in the
