@@ -107,3 +107,34 @@ const (
 	admitsAll  = `"rate": 1000000000, "per": "second", "burst": 1000000000`
 	refusesAll = `"rate": 1, "per": "hour"`
 )
+
+// TestAStreamAllocatesNothing: once a few streams have run, an admitted
+// and a refused request on a route with one rule allocate nothing, keyed
+// before authentication or by identity, with either header mode: the
+// stream's buffers (kept) are an ended stream's, and the slot's name and
+// the headers' values are written in them.
+func TestAStreamAllocatesNothing(t *testing.T) {
+	for _, key := range ruleKeys {
+		for _, limit := range []struct {
+			name, params string
+			want         verdict.Reason
+		}{{"admitted", admitsAll, verdict.None}, {"refused", refusesAll, verdict.RateLimited}} {
+			for _, headers := range []string{"draft", "draft_and_x"} {
+				t.Run(key.name+"/"+limit.name+"/"+headers, func(t *testing.T) {
+					g := newQuietGateway(t, `{"name": "r", "key": ["`+key.part+`"], `+limit.params+`}`, headers)
+					for range 3 {
+						g.stream()
+					}
+					n := testing.AllocsPerRun(100, func() {
+						if d := g.stream(); d.Reason != limit.want {
+							t.Fatalf("%s, want %s", d.Reason.Code(), limit.want.Code())
+						}
+					})
+					if n != 0 {
+						t.Errorf("%.1f allocations per stream, want 0", n)
+					}
+				})
+			}
+		}
+	}
+}

@@ -186,17 +186,24 @@ func (st *Stage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 // the request, and names the shadow rules that would have refused it.
 func (st *Stage) ResponseHeaders(s *stage.Stream, _ *stage.Input) {
 	k, _ := s.Kept(st).(*kept)
-	if k == nil {
+	if k == nil || len(k.items) == 0 && len(k.shadowed) == 0 {
 		return
 	}
-	set := k.response[:0]
+	// The phase's earlier edits, hardening's (a compiled list, clipped so
+	// that appending to it copies), go first in k's buffer: Add would copy
+	// them and these into a new array each stream.
+	set := append(k.response[:0], s.Response.Set...)
+	earlier := len(set)
 	if len(k.shadowed) > 0 {
 		set = append(set, [2]string{"x-apiguard-ratelimit-shadow", strings.Join(k.shadowed, ", ")})
 	}
 	set = st.appendHeaders(k, set, k.items, 0)
 	k.response = set
-	if len(set) > 0 {
-		s.Response.Add(stage.Edits{Set: set})
+	if len(set) > earlier {
+		// Clipped, so that a later stage (CORS, with the request's
+		// origin) appends to a copy rather than in k's buffer, which
+		// outlives the stream.
+		s.Response.Set = slices.Clip(set)
 	}
 }
 
