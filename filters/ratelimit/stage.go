@@ -98,21 +98,19 @@ type kept struct {
 	text []byte
 }
 
-// newKept is a kept for the stream s, an ended stream's reset when s has
-// one (stage.Spare).
+// newKept is a kept for the stream s, an ended stream's emptied when s
+// has one (stage.Spare). Its buffers are truncated, not cleared (each
+// clear costs calls in wasm): what they hold past their length is nothing
+// of a request (ResponseHeaders sees to it), only compiled rules' names
+// and policies, the kept's own text and a global rule's policy; its hash
+// buffer is cleared as soon as a key is hashed or found missing.
 func newKept(s *stage.Stream) *kept {
 	k, ok := stage.Spare[*kept](s)
 	if !ok {
 		return &kept{}
 	}
-	clear(k.items)
-	clear(k.committed)
-	clear(k.shadowed)
-	clear(k.refused)
-	clear(k.refusal)
-	clear(k.response)
-	*k = kept{items: k.items[:0], committed: k.committed[:0], shadowed: k.shadowed[:0], checks: k.checks,
-		refused: k.refused[:0], refusal: k.refusal[:0], response: k.response[:0], text: k.text[:0]}
+	k.items, k.committed, k.shadowed, k.global = k.items[:0], k.committed[:0], k.shadowed[:0], globalKept{}
+	k.refused, k.refusal, k.response, k.text = k.refused[:0], k.refusal[:0], k.response[:0], k.text[:0]
 	return k
 }
 
@@ -221,8 +219,11 @@ type check struct {
 	// written is what this request wrote, when wrote, for a refund.
 	written [slotValueSize]byte
 	wrote   bool
-	retries uint64
 }
+
+// refuses reports whether the check refuses the request: its rule is
+// enforced (not a shadow) and the request does not fit.
+func (c *check) refuses() bool { return !c.d.Allowed && !c.rule.shadow }
 
 // run decides the rules of one phase for a request.
 func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) verdict.Decision {
@@ -239,14 +240,15 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 		}
 	}
 	now := in.Now().UnixNano()
-	defer countRetries(w, checks)
+	refused := false
 	for i := range checks {
 		if !checks[i].load(h, now) {
 			return failure(w, rules, false)
 		}
+		refused = refused || checks[i].refuses()
 	}
-	if d, refused := st.refusal(s, w, k, checks); refused {
-		return d
+	if refused {
+		return st.refusal(s, w, k, checks)
 	}
 	for i := range checks {
 		c := &checks[i]
@@ -265,15 +267,14 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 				refund(h, checks[:i])
 				return failure(w, rules, errors.Is(err, stage.ErrCASMismatch))
 			}
-			c.retries++
+			w.Count(c.rule.casRetries, 1)
 			if !c.load(h, now) {
 				refund(h, checks[:i])
 				return failure(w, rules, false)
 			}
-			if !c.d.Allowed && !c.rule.shadow {
+			if c.refuses() {
 				refund(h, checks[:i])
-				d, _ := st.refusal(s, w, k, checks[i:i+1])
-				return d
+				return st.refusal(s, w, k, checks[i:i+1])
 			}
 		}
 	}
@@ -298,22 +299,14 @@ func (st *Stage) run(s *stage.Stream, in *stage.Input, rules []*rule, k *kept) v
 	return verdict.Decision{}
 }
 
-func countRetries(w *stage.Worker, checks []check) {
-	for i := range checks {
-		if n := checks[i].retries; n > 0 {
-			w.Count(checks[i].rule.casRetries, n)
-		}
-	}
-}
-
-// refusal counts and answers the enforced rules that refuse, in k's
-// buffers; false when none does.
-func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []check) (verdict.Decision, bool) {
+// refusal counts and answers the checks that refuse (refuses), at least
+// one, in k's buffers.
+func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []check) verdict.Decision {
 	items := k.refused[:0]
 	var wait time.Duration
 	for i := range checks {
 		c := &checks[i]
-		if c.d.Allowed || c.rule.shadow {
+		if !c.refuses() {
 			continue
 		}
 		w.Count(c.rule.limited, 1)
@@ -322,14 +315,11 @@ func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []che
 		items = append(items, localItem(c, 0, c.d.RetryAfter))
 	}
 	k.refused = items
-	if len(items) == 0 {
-		return verdict.Decision{}, false
-	}
 	d := verdict.Deny(verdict.RateLimited, "rate limit exceeded")
 	d.Headers = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(ceilSeconds(wait))})
 	d.Headers = st.appendHeaders(k, d.Headers, items, wait)
 	k.refusal = d.Headers
-	return d, true
+	return d
 }
 
 // failure answers a request the limiter could not decide: each rule's
@@ -382,6 +372,7 @@ func keyParts(h *keyHash, s *stage.Stream, in *stage.Input, ru *rule, parts []pa
 	h.part(tag, "")
 	for _, p := range parts {
 		if !appendPart(h, s, in, p, ru.hops) {
+			clear(h.b) // the parts before a missing one (API keys) do not outlive the request
 			return false
 		}
 	}
@@ -468,11 +459,7 @@ func (c *check) load(h stage.Host, now int64) bool {
 	v, cas, err := h.SharedData(c.name)
 	var tat int64
 	switch {
-	case errors.Is(err, stage.ErrNotFound):
-		c.cas, c.writeFP = 0, c.fp
-	case err != nil:
-		return false
-	default:
+	case err == nil:
 		fp, stored, ok := decodeSlot(v)
 		c.cas, c.writeFP = cas, c.fp
 		switch {
@@ -484,6 +471,10 @@ func (c *check) load(h stage.Host, now int64) bool {
 			// Another key's busy state: shared, the occupant's kept.
 			tat, c.writeFP = stored, fp
 		}
+	case errors.Is(err, stage.ErrNotFound):
+		c.cas, c.writeFP = 0, c.fp
+	default:
+		return false
 	}
 	c.d = c.limit.gcra.Decide(tat, now)
 	return true
