@@ -1,6 +1,9 @@
 package e2e
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // maxLinearMemory is the linear memory a VM may reach (issue 26): Envoy
 // runs one VM per worker, so a policy's memory counts once per core.
@@ -29,4 +32,26 @@ func TestAThousandAuthzRoutesFitTheMemoryBudget(t *testing.T) {
 		return
 	}
 	t.Fatal("no stream scenario apiguard-jwt-cached-authz-1000-routes")
+}
+
+// TestWarmStreamsAllocateNothing: once a VM is warm, a stream of every kind
+// that does not verify a signature or read a body allocates nothing in the
+// guest, so the collector never runs between configuration pushes and no
+// stream pays for a cycle. The header maps are read into memory each pooled
+// context lends the host; the stages keep their per-stream state in what an
+// ended stream leaves. A peer identity is the one object: its SPIFFE ID,
+// copied out of the property buffer the next read reuses.
+func TestWarmStreamsAllocateNothing(t *testing.T) {
+	allowed := map[string]float64{"apiguard-peer": 1, "apiguard-peer-and-jwt-cached": 1}
+	for _, sc := range streamScenarios() {
+		if sc.module != "plugin.wasm" || strings.Contains(sc.name, "-cold-") || strings.Contains(sc.name, "validate") {
+			continue
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			objects, bytes := guestAllocations(t, sc)
+			if objects > allowed[sc.name] {
+				t.Errorf("%.2f guest allocations (%.0f bytes) per stream, want at most %.0f", objects, bytes, allowed[sc.name])
+			}
+		})
+	}
 }
