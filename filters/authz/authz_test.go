@@ -34,6 +34,14 @@ var testKey = jwttest.HMAC("k", "HS256", 32)
 // authorization only ever sees such tokens.
 func verified(t testing.TB, extra ...string) *jwt.Token {
 	t.Helper()
+	_, _, tok := checkedToken(t, extra...)
+	return tok
+}
+
+// checkedToken signs a token of the given extra claims and checks it with
+// the verifier it returns, with its raw form.
+func checkedToken(t testing.TB, extra ...string) (*jwt.Verifier, string, *jwt.Token) {
+	t.Helper()
 	v, err := jwt.NewVerifier(jwt.Config{Issuer: "i", Audiences: []string{"a"}, MaxTokenSize: 65536})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +51,7 @@ func verified(t testing.TB, extra ...string) *jwt.Token {
 	if d.Denied() {
 		t.Fatalf("token refused: %s %s", d.Reason.Code(), d.Detail)
 	}
-	return tok
+	return v, raw, tok
 }
 
 // compile compiles a route's authz field for a route with template tmpl

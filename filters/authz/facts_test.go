@@ -13,7 +13,6 @@ import (
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 	"github.com/apiguard/apiguard/internal/testkit/hosttest"
-	"github.com/apiguard/apiguard/internal/testkit/jwttest"
 )
 
 // cachedToken verifies a token of the given extra claims, as the
@@ -21,15 +20,7 @@ import (
 // from there, as each request with the token finds it.
 func cachedToken(t *testing.T, extra ...string) (get func() *jwt.Token) {
 	t.Helper()
-	v, err := jwt.NewVerifier(jwt.Config{Issuer: "i", Audiences: []string{"a"}, MaxTokenSize: 65536})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := testKey.Token(jwttest.Claims("i", "a", time.Now().Add(time.Hour).Unix(), extra...))
-	tok, d := v.Check(raw, time.Now())
-	if d.Denied() {
-		t.Fatalf("token refused: %s %s", d.Reason.Code(), d.Detail)
-	}
+	v, raw, tok := checkedToken(t, extra...)
 	c := jwt.NewCache(0, 0)
 	c.Put(v, tok)
 	return func() *jwt.Token {
