@@ -89,7 +89,7 @@ func getProperty(path []string) ([]byte, error) {
 	if st != 0 {
 		return nil, statusError(st)
 	}
-	return keepScratch(returned()), nil
+	return lendNext(&scratch, returned()), nil
 }
 
 // scratch is what properties and shared data are read into, reused by the
@@ -97,12 +97,12 @@ func getProperty(path []string) ([]byte, error) {
 // keeps (stage.Host).
 var scratch []byte
 
-// keepScratch makes b, a value the host returned, the scratch buffer for
-// the next read when it did not fit in the current one and is not larger
-// than maxHeaderBuffer; it returns b.
-func keepScratch(b []byte) []byte {
-	if len(b) > cap(scratch) && len(b) <= maxHeaderBuffer {
-		scratch = b
+// lendNext makes b, what the host returned, the buffer *buf lends the next
+// read when b did not fit in it and is not larger than maxLentBuffer; it
+// returns b.
+func lendNext(buf *[]byte, b []byte) []byte {
+	if len(b) > cap(*buf) && len(b) <= maxLentBuffer {
+		*buf = b
 	}
 	return b
 }
@@ -116,20 +116,20 @@ func getSharedData(key string) ([]byte, uint32, error) {
 	if st != 0 {
 		return nil, 0, statusError(st)
 	}
-	return keepScratch(returned()), retCas, nil
+	return lendNext(&scratch, returned()), retCas, nil
 }
 
-// maxHeaderBuffer bounds the buffer a context keeps for a header map: the
-// pooled contexts (maxFreeContexts) keep at most 2 MiB after a burst, and
-// a larger map, rare, is read into new memory each time.
-const maxHeaderBuffer = 4 << 10
+// maxLentBuffer bounds a buffer kept to lend the host: the pooled contexts
+// (maxFreeContexts) keep at most 2 MiB for their header maps after a burst,
+// and a larger map or value, rare, is read into new memory each time.
+const maxLentBuffer = 4 << 10
 
 // headerPairs reads header map mapType in one host call and appends its
 // pairs to dst. The strings point into the buffer the host filled (memory
 // the module gave it through proxy_on_memory_allocate, which the pairs keep
 // alive): nothing is copied. With buf, the host fills *buf when the map
 // fits in it, and otherwise new memory, which becomes *buf for next time
-// unless it is larger than maxHeaderBuffer.
+// unless it is larger than maxLentBuffer (lendNext).
 func headerPairs(mapType uint32, dst [][2]string, buf *[]byte) ([][2]string, error) {
 	retData, retSize = 0, 0
 	if buf != nil {
@@ -146,8 +146,8 @@ func headerPairs(mapType uint32, dst [][2]string, buf *[]byte) ([][2]string, err
 		return dst, nil
 	}
 	b := returned()
-	if buf != nil && len(b) > cap(*buf) && len(b) <= maxHeaderBuffer {
-		*buf = b
+	if buf != nil {
+		lendNext(buf, b)
 	}
 	return parsePairs(b, dst)
 }
