@@ -196,8 +196,17 @@ func ProxyDone() Status {
 //go:wasmimport env proxy_define_metric
 func proxyDefineMetric(metricType uint32, name *byte, nameSize uint32, retID *uint32) uint32
 
+// definedID is the return slot of every proxy_define_metric: passed to the
+// import, the caller's own would escape, and the SDK's DefineCounterMetric
+// would allocate a word for each of the thousands of counters a large
+// configuration defines. The host writes it before the call returns, and
+// calls nothing back in between.
+var definedID uint32
+
 func ProxyDefineMetric(metricType MetricType, metricNameData *byte, metricNameSize int, returnMetricIDPtr *uint32) Status {
-	return Status(proxyDefineMetric(uint32(metricType), metricNameData, uint32(metricNameSize), returnMetricIDPtr))
+	st := Status(proxyDefineMetric(uint32(metricType), metricNameData, uint32(metricNameSize), &definedID))
+	*returnMetricIDPtr = definedID
+	return st
 }
 
 //go:wasmimport env proxy_increment_metric
