@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -45,6 +46,41 @@ func Under(prefix string, errs []Error) []Error {
 type Reader struct {
 	errs  []Error
 	memos []memo
+	// paths holds the bytes of the paths the reader made for the fields and
+	// elements it walked, appended and never changed: every field of every
+	// route gets its path whether or not it has an error, and in wasm one
+	// allocation each was a sixth of configure for 1,000 routes.
+	paths []byte
+}
+
+// pathChunk is how many bytes of paths the reader allocates at a time. A
+// path kept by a compiled policy keeps its chunk alive.
+const pathChunk = 8 << 10
+
+// path returns a + b + c + d as a string in r.paths.
+func (r *Reader) path(a, b, c, d string) string {
+	n := len(a) + len(b) + len(c) + len(d)
+	if cap(r.paths)-len(r.paths) < n {
+		r.paths = make([]byte, 0, max(pathChunk, n))
+	}
+	if n == 0 {
+		return ""
+	}
+	start := len(r.paths)
+	r.paths = r.paths[:start+n]
+	p := r.paths[start:]
+	p = p[copy(p, a):]
+	p = p[copy(p, b):]
+	copy(p[copy(p, c):], d)
+	return unsafe.String(&r.paths[start], n)
+}
+
+// join is Join, in r.paths.
+func (r *Reader) join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return r.path(path, ".", key, "")
 }
 
 type memo struct{ key, value any }
@@ -243,7 +279,8 @@ func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int
 	}
 	i := 0
 	v.ForEach(func(_, el gjson.Result) bool {
-		each(Index(path, i), i, el)
+		var digits [20]byte
+		each(r.path(path, "[", string(strconv.AppendInt(digits[:0], int64(i), 10)), "]"), i, el)
 		i++
 		return true
 	})
@@ -373,7 +410,7 @@ func (r *Reader) eachKey(path string, v gjson.Result, seen *keySet, each func(pa
 	v.ForEach(func(k, val gjson.Result) bool {
 		key := k.String()
 		if seen.add(key) {
-			each(Join(path, key), key, val)
+			each(r.join(path, key), key, val)
 		} else {
 			r.Errorf(Join(path, key), "duplicate key")
 		}

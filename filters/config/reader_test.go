@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -87,5 +89,42 @@ func TestObjectOfReadsAsObject(t *testing.T) {
 				t.Errorf("Object: %q\nObjectOf: %q\nwant %q", got[0], got[1], tc.want)
 			}
 		})
+	}
+}
+
+// TestPathsOutliveTheirChunk: the paths a reader makes stay what they were
+// made as after it has moved on to new chunks, kept and compared at the
+// end as a compiled policy or an error would keep them; a key longer than a
+// chunk gets a chunk of its own.
+func TestPathsOutliveTheirChunk(t *testing.T) {
+	long := strings.Repeat("k", 3*pathChunk)
+	var doc strings.Builder
+	doc.WriteString(`[`)
+	const n = 2000
+	for i := range n {
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		fmt.Fprintf(&doc, `{"name%d": [true], %q: 1}`, i, long)
+	}
+	doc.WriteString(`]`)
+	r := &Reader{}
+	var kept []string
+	r.Array("items", gjson.Parse(doc.String()), func(p string, _ int, v gjson.Result) {
+		r.EachKey(p, v, func(p, key string, v gjson.Result) {
+			kept = append(kept, p)
+			if key != long {
+				r.Array(p, v, func(p string, _ int, _ gjson.Result) { kept = append(kept, p) })
+			}
+		})
+	})
+	if len(kept) != 3*n {
+		t.Fatalf("%d paths, want %d", len(kept), 3*n)
+	}
+	for i := range n {
+		want := []string{fmt.Sprintf("items[%d].name%d", i, i), fmt.Sprintf("items[%d].name%d[0]", i, i), fmt.Sprintf("items[%d].%s", i, long)}
+		if got := kept[3*i : 3*i+3]; !slices.Equal(got, want) {
+			t.Fatalf("element %d: paths %.60q, want %.60q", i, got, want)
+		}
 	}
 }

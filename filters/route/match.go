@@ -63,6 +63,32 @@ type Table struct {
 	// intern numbers every literal segment of the table from 1, so a walk
 	// that backtracks compares a path segment with literals only once.
 	intern map[string]int32
+	// nodes and terminals are what is left of the blocks the trie's nodes
+	// are carved from while routes are inserted: one allocation for many
+	// nodes, where one each was a tenth of compiling 1,000 routes in wasm.
+	nodes     []node
+	terminals []terminal
+}
+
+// trieBlock is how many nodes or terminals a block holds.
+const trieBlock = 64
+
+func (t *Table) newNode() *node {
+	if len(t.nodes) == 0 {
+		t.nodes = make([]node, trieBlock)
+	}
+	n := &t.nodes[0]
+	t.nodes = t.nodes[1:]
+	return n
+}
+
+func (t *Table) newTerminal() *terminal {
+	if len(t.terminals) == 0 {
+		t.terminals = make([]terminal, trieBlock)
+	}
+	term := &t.terminals[0]
+	t.terminals = t.terminals[1:]
+	return term
 }
 
 // AnyHost is the group of the routes without hosts, which serves every
@@ -205,7 +231,7 @@ func anyServes(method string) bool {
 // a group even if no route names them (a host with only its own default).
 func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	t := &Table{routes: make([]compiled, len(specs)), intern: map[string]int32{}, exact: map[string]int{}, wild: map[string]int{}}
-	t.groups = []hostGroup{{root: &node{}}}
+	t.groups = []hostGroup{{root: t.newNode()}}
 	for _, h := range hosts {
 		t.group(h)
 	}
@@ -268,6 +294,7 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	for _, g := range t.groups {
 		g.root.finish(allows)
 	}
+	t.nodes, t.terminals = nil, nil
 	return t, nil
 }
 
@@ -314,7 +341,7 @@ func (t *Table) group(pattern string) int {
 		return g
 	}
 	index[key] = len(t.groups)
-	t.groups = append(t.groups, hostGroup{pattern: pattern, root: &node{}})
+	t.groups = append(t.groups, hostGroup{pattern: pattern, root: t.newNode()})
 	return len(t.groups) - 1
 }
 
@@ -375,7 +402,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 	for _, s := range c.segs {
 		if strings.HasPrefix(s, "{") {
 			if n.param == nil {
-				n.param = &node{}
+				n.param = t.newNode()
 			}
 			n = n.param
 			continue
@@ -387,7 +414,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 				id = int32(len(t.intern) + 1)
 				t.intern[s] = id
 			}
-			child = &node{}
+			child = t.newNode()
 			n.literals = append(n.literals, literalChild{s, id, child})
 			n.index(len(n.literals) - 1)
 		}
@@ -398,7 +425,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 		term = &n.glob
 	}
 	if *term == nil {
-		*term = &terminal{}
+		*term = t.newTerminal()
 	}
 	return *term
 }
