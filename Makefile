@@ -162,7 +162,8 @@ bench-v8: build
 # Where a stream's time goes (TestProfileStream, e2e/profile_test.go): perf samples the e2e host while streams of the
 # BenchmarkStream scenarios PROFILE matches run; wazero built with its perfmap tag names each compiled wasm function
 # after the Go function it came from. A fresh compilation cache, as a cached module writes no perf map; a test binary
-# built with -c, as `go test` runs one without the symbols perf names the host's functions by.
+# built with -c, as `go test` runs one without the symbols perf names the host's functions by. PROFILE='^start-' or
+# '^configure-' samples a worker's start-up or a configuration push of BenchmarkConfigure's 1,000 routes instead.
 PROFILE ?= ^apiguard-(pass-through|no-route-404|jwt-cached|full-pipeline)$$
 PROFILE_STREAMS ?= 50000
 profile: build perf

@@ -18,10 +18,7 @@ import (
 // conditions (the stream scenario apiguard-jwt-cached-authz-1000-routes).
 // Each iteration instantiates a VM too, which the metrics leave out.
 func BenchmarkConfigure(b *testing.B) {
-	for _, bc := range []struct{ name, config string }{
-		{name: "plain-1000-routes", config: manyRoutes(1000)},
-		{name: "authz-1000-routes", config: authzRoutes(1000)},
-	} {
+	for _, bc := range configureScenarios() {
 		b.Run(bc.name, func(b *testing.B) {
 			var first, push time.Duration
 			var calls int
@@ -52,5 +49,14 @@ func BenchmarkConfigure(b *testing.B) {
 			b.ReportMetric(float64(calls)/float64(b.N), "host-calls")
 			b.ReportMetric(float64(mem)/(1<<20), "linear-MiB")
 		})
+	}
+}
+
+// configureScenarios are BenchmarkConfigure's policies, which make profile
+// samples too (start-NAME, configure-NAME).
+func configureScenarios() []struct{ name, config string } {
+	return []struct{ name, config string }{
+		{name: "plain-1000-routes", config: manyRoutes(1000)},
+		{name: "authz-1000-routes", config: authzRoutes(1000)},
 	}
 }

@@ -26,7 +26,10 @@ import (
 // perf samples the whole process while streams of a warm VM run, so
 // nothing is added to the code measured. A listener-based profile would
 // add a call into Go on every guest function entry and exit, more than
-// most of these functions cost.
+// most of these functions cost. The same regexp picks a worker's start-up
+// ("start-plain-1000-routes") and a configuration push
+// ("configure-authz-1000-routes") of BenchmarkConfigure's policies,
+// APIGUARD_PROFILE_STREAMS/1000 of them.
 func TestProfileStream(t *testing.T) {
 	pattern := os.Getenv("APIGUARD_PROFILE")
 	if pattern == "" {
@@ -49,6 +52,64 @@ func TestProfileStream(t *testing.T) {
 		fmt.Print(p.report(sc.name))
 		fmt.Print(streamCalls(t, sc))
 	}
+	for _, c := range configureScenarios() {
+		if re.MatchString("start-" + c.name) {
+			fmt.Print(profileStart(t, perf, c.config, streams/1000+1).report("start-" + c.name))
+		}
+		if re.MatchString("configure-" + c.name) {
+			fmt.Print(profileConfigure(t, perf, c.config, streams/1000+1).report("configure-" + c.name))
+		}
+	}
+}
+
+// profileStart samples n workers starting with one policy: a VM
+// instantiated, initialized and configured.
+func profileStart(t *testing.T, perf, config string, n int) profile {
+	env, err := host.NewEnv(host.Config{Module: module(t, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: []byte(config), Clock: host.NewFakeClock(benchNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	start := func(int) {
+		vm, err := env.StartVM()
+		if err != nil {
+			env.WriteLogs(os.Stderr)
+			t.Fatal(err)
+		}
+		vm.Close()
+	}
+	start(0)
+	p := record(t, perf, n, start)
+	p.unit = "start"
+	return p
+}
+
+// profileConfigure samples n configuration pushes of one policy to a
+// running VM, as Envoy makes them: a canary VM instantiated and
+// configured, then on_configure in the worker's VM.
+func profileConfigure(t *testing.T, perf, config string, n int) profile {
+	env, err := host.NewEnv(host.Config{Module: module(t, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: []byte(config), Clock: host.NewFakeClock(benchNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	if _, err := env.StartVM(); err != nil {
+		env.WriteLogs(os.Stderr)
+		t.Fatal(err)
+	}
+	push := func(int) {
+		if err := env.UpdateConfiguration([]byte(config)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		push(i)
+	}
+	p := record(t, perf, n, push)
+	p.unit = "configure"
+	return p
 }
 
 // streamCalls lists the host calls of a stream, and the guest's
@@ -84,7 +145,9 @@ func streamCalls(t *testing.T, sc streamScenario) string {
 
 // profile is the samples perf took while streams ran, by function.
 type profile struct {
+	// streams is how many rounds of the unit ran: streams, or configure calls.
 	streams int
+	unit    string
 	// cpu is the process's CPU time over the streams (every thread).
 	cpu     time.Duration
 	samples map[string]int
@@ -96,6 +159,11 @@ func profileScenario(t *testing.T, perf string, sc streamScenario, streams int) 
 	for i := 0; i < 2000; i++ {
 		sc.roundTrip(t, vm, i)
 	}
+	return record(t, perf, streams, func(i int) { sc.roundTrip(t, vm, i) })
+}
+
+// record runs n rounds of work while perf samples the process.
+func record(t *testing.T, perf string, n int, work func(i int)) profile {
 	if !perfMapHasGuest() {
 		t.Fatalf("/tmp/perf-%d.map names no guest function: build the test with -tags perfmap and without a compilation cache (make profile)", os.Getpid())
 	}
@@ -109,8 +177,8 @@ func profileScenario(t *testing.T, perf string, sc streamScenario, streams int) 
 	// sample while the process sleeps.
 	time.Sleep(time.Second)
 	cpu0 := processCPU()
-	for i := 0; i < streams; i++ {
-		sc.roundTrip(t, vm, i)
+	for i := 0; i < n; i++ {
+		work(i)
 	}
 	cpu := processCPU() - cpu0
 	if err := rec.Process.Signal(syscall.SIGINT); err != nil {
@@ -124,7 +192,7 @@ func profileScenario(t *testing.T, perf string, sc streamScenario, streams int) 
 	if err != nil {
 		t.Fatalf("perf script: %v", err)
 	}
-	p := profile{streams: streams, cpu: cpu, samples: map[string]int{}}
+	p := profile{streams: n, unit: "stream", cpu: cpu, samples: map[string]int{}}
 	sc2 := bufio.NewScanner(bytes.NewReader(out))
 	sc2.Buffer(nil, 1<<20)
 	for sc2.Scan() {
@@ -280,7 +348,7 @@ func (p profile) report(name string) string {
 	perStream := func(n int) float64 {
 		return float64(p.cpu.Nanoseconds()) * float64(n) / float64(p.total) / float64(p.streams) / 1000
 	}
-	fmt.Fprintf(&b, "\n%s: %d streams, %.1f µs of process CPU per stream, %d samples\n", name, p.streams, float64(p.cpu.Nanoseconds())/float64(p.streams)/1000, p.total)
+	fmt.Fprintf(&b, "\n%s: %d %ss, %.1f µs of process CPU per %s, %d samples\n", name, p.streams, p.unit, float64(p.cpu.Nanoseconds())/float64(p.streams)/1000, p.unit, p.total)
 	cats := map[string]int{}
 	side := map[string]int{}
 	for fn, n := range p.samples {
@@ -305,12 +373,27 @@ func (p profile) report(name string) string {
 	for _, c := range sortedByCount(cats) {
 		fmt.Fprintf(&b, "  %-48s %6.2f µs %5.1f%%\n", c, perStream(cats[c]), 100*float64(cats[c])/float64(p.total))
 	}
-	fmt.Fprintf(&b, "  top functions:\n")
-	for i, fn := range sortedByCount(p.samples) {
-		if i == 40 {
-			break
+	// The guest's own list too: where the host's side is large (wazero
+	// decodes and validates the module for each new VM), it would crowd
+	// the guest out.
+	for _, list := range []struct {
+		title string
+		keep  func(string) bool
+	}{
+		{"top functions", func(string) bool { return true }},
+		{"top guest functions", func(fn string) bool { return strings.HasPrefix(fn, "guest ") }},
+	} {
+		fmt.Fprintf(&b, "  %s:\n", list.title)
+		n := 0
+		for _, fn := range sortedByCount(p.samples) {
+			if n == 60 {
+				break
+			}
+			if list.keep(fn) {
+				n++
+				fmt.Fprintf(&b, "  %-100s %6.2f µs %5.1f%%\n", fn, perStream(p.samples[fn]), 100*float64(p.samples[fn])/float64(p.total))
+			}
 		}
-		fmt.Fprintf(&b, "  %-100s %6.2f µs %5.1f%%\n", fn, perStream(p.samples[fn]), 100*float64(p.samples[fn])/float64(p.total))
 	}
 	return b.String()
 }
