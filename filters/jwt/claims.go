@@ -32,15 +32,16 @@ func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // checkClaims applies the registered-claim rules in the order of their cost:
 // iss, aud, then the times.
 func (v *Verifier) checkClaims(t *Token, now time.Time) verdict.Decision {
-	c := t.claims
-	if iss := c.Get("iss"); iss.Type != gjson.String || iss.Str != v.cfg.Issuer {
+	// t.Claim, not gjson paths: each Get would scan the payload again.
+	if iss, _ := t.Claim("iss"); iss.Type != gjson.String || iss.Str != v.cfg.Issuer {
 		return verdict.Deny(verdict.TokenIssuer, "iss does not match the provider's issuer")
 	}
-	if d := v.checkAudience(c.Get("aud")); d.Denied() {
+	aud, _ := t.Claim("aud")
+	if d := v.checkAudience(aud); d.Denied() {
 		return d
 	}
 	n, skew := unix(now), v.cfg.ClockSkew.Seconds()
-	if exp := c.Get("exp"); exp.Exists() {
+	if exp, ok := t.Claim("exp"); ok {
 		f, ok := numericDate(exp)
 		if !ok {
 			return verdict.Deny(verdict.TokenExpired, "exp must be a NumericDate")
@@ -53,8 +54,8 @@ func (v *Verifier) checkClaims(t *Token, now time.Time) verdict.Decision {
 		return verdict.Deny(verdict.TokenExpired, "exp is required")
 	}
 	for _, claim := range [...]string{"nbf", "iat"} {
-		v := c.Get(claim)
-		if !v.Exists() {
+		v, ok := t.Claim(claim)
+		if !ok {
 			continue
 		}
 		f, ok := numericDate(v)
