@@ -62,15 +62,22 @@ func TestProfileStream(t *testing.T) {
 	}
 }
 
-// profileStart samples n workers starting with one policy: a VM
-// instantiated, initialized and configured.
-func profileStart(t *testing.T, perf, config string, n int) profile {
+// configuredEnv is an Envoy with apiguard configured with config, and no
+// VM yet.
+func configuredEnv(t *testing.T, config string) *host.Env {
 	env, err := host.NewEnv(host.Config{Module: module(t, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
 		Configuration: []byte(config), Clock: host.NewFakeClock(benchNow)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
+	return env
+}
+
+// profileStart samples n workers starting with one policy: a VM
+// instantiated, initialized and configured.
+func profileStart(t *testing.T, perf, config string, n int) profile {
+	env := configuredEnv(t, config)
 	start := func(int) {
 		vm, err := env.StartVM()
 		if err != nil {
@@ -89,12 +96,7 @@ func profileStart(t *testing.T, perf, config string, n int) profile {
 // running VM, as Envoy makes them: a canary VM instantiated and
 // configured, then on_configure in the worker's VM.
 func profileConfigure(t *testing.T, perf, config string, n int) profile {
-	env, err := host.NewEnv(host.Config{Module: module(t, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
-		Configuration: []byte(config), Clock: host.NewFakeClock(benchNow)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
+	env := configuredEnv(t, config)
 	if _, err := env.StartVM(); err != nil {
 		env.WriteLogs(os.Stderr)
 		t.Fatal(err)

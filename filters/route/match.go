@@ -73,22 +73,15 @@ type Table struct {
 // trieBlock is how many nodes or terminals a block holds.
 const trieBlock = 64
 
-func (t *Table) newNode() *node {
-	if len(t.nodes) == 0 {
-		t.nodes = make([]node, trieBlock)
+// carve returns the next element of *block, which it refills with trieBlock
+// new ones when empty.
+func carve[T any](block *[]T) *T {
+	if len(*block) == 0 {
+		*block = make([]T, trieBlock)
 	}
-	n := &t.nodes[0]
-	t.nodes = t.nodes[1:]
-	return n
-}
-
-func (t *Table) newTerminal() *terminal {
-	if len(t.terminals) == 0 {
-		t.terminals = make([]terminal, trieBlock)
-	}
-	term := &t.terminals[0]
-	t.terminals = t.terminals[1:]
-	return term
+	x := &(*block)[0]
+	*block = (*block)[1:]
+	return x
 }
 
 // AnyHost is the group of the routes without hosts, which serves every
@@ -231,7 +224,7 @@ func anyServes(method string) bool {
 // a group even if no route names them (a host with only its own default).
 func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	t := &Table{routes: make([]compiled, len(specs)), intern: map[string]int32{}, exact: map[string]int{}, wild: map[string]int{}}
-	t.groups = []hostGroup{{root: t.newNode()}}
+	t.groups = []hostGroup{{root: carve(&t.nodes)}}
 	for _, h := range hosts {
 		t.group(h)
 	}
@@ -341,7 +334,7 @@ func (t *Table) group(pattern string) int {
 		return g
 	}
 	index[key] = len(t.groups)
-	t.groups = append(t.groups, hostGroup{pattern: pattern, root: t.newNode()})
+	t.groups = append(t.groups, hostGroup{pattern: pattern, root: carve(&t.nodes)})
 	return len(t.groups) - 1
 }
 
@@ -402,7 +395,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 	for _, s := range c.segs {
 		if strings.HasPrefix(s, "{") {
 			if n.param == nil {
-				n.param = t.newNode()
+				n.param = carve(&t.nodes)
 			}
 			n = n.param
 			continue
@@ -414,7 +407,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 				id = int32(len(t.intern) + 1)
 				t.intern[s] = id
 			}
-			child = t.newNode()
+			child = carve(&t.nodes)
 			n.literals = append(n.literals, literalChild{s, id, child})
 			n.index(len(n.literals) - 1)
 		}
@@ -425,7 +418,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 		term = &n.glob
 	}
 	if *term == nil {
-		*term = t.newTerminal()
+		*term = carve(&t.terminals)
 	}
 	return *term
 }
