@@ -11,7 +11,6 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
-	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/pipeline"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
@@ -60,7 +59,9 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		proxywasm.LogCriticalf("apiguard: cannot read plugin configuration: %v", err)
 		return types.OnPluginStartStatusFailed
 	}
-	pl, errs := load(raw)
+	release := holdCollector()
+	pl, errs := pipeline.Load(raw)
+	release()
 	if len(errs) > 0 {
 		for _, e := range errs {
 			proxywasm.LogCriticalf("apiguard: invalid configuration: %v", e)
@@ -84,17 +85,21 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 // collector is held back.
 const loadMemoryLimit = 64 << 20
 
-// load compiles a configuration with the collector off until the VM's
-// memory reaches loadMemoryLimit. Most of what loading allocates is the new
-// policy, which survives; at a push the old pipeline is live too, and every
-// cycle during the load marked both again (a third of configure for 1,000
-// authz routes). What the load leaves as garbage goes at the next cycle. A
-// VM already past the limit collects as the limit makes it, within the
-// runtime's cap on the collector's share of the CPU.
-func load(raw []byte) (*pipeline.Pipeline, []config.Error) {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(loadMemoryLimit))
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	return pipeline.Load(raw)
+// holdCollector turns the collector off until the VM's memory reaches
+// loadMemoryLimit, for a configuration to load, and returns what turns it
+// back on. Most of what loading allocates is the new policy, which
+// survives; at a push the old pipeline is live too, and every cycle during
+// the load marked both again (a third of configure for 1,000 authz routes).
+// What the load leaves as garbage goes at the next cycle. A VM already
+// past the limit collects as the limit makes it, within the runtime's cap
+// on the collector's share of the CPU.
+func holdCollector() (release func()) {
+	limit := debug.SetMemoryLimit(loadMemoryLimit)
+	gc := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
