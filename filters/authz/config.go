@@ -191,12 +191,14 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	}
 	p := r.Memo(parserKey{}, func() any { return newParser(r) }).(*parser)
 	st, _ := global.(*Settings)
+	// The paths a policy keeps are copies: the reader's own live in chunks
+	// of many, which one kept path would keep whole.
 	if prev := p.compiled[v.Raw]; prev != nil && prev.settings == st {
 		pol := *prev
-		pol.path = path
+		pol.path = strings.Clone(path)
 		return &pol
 	}
-	pol := &Policy{path: path, forbidden: verdict.Forbidden, vocab: p.vocab}
+	pol := &Policy{path: strings.Clone(path), forbidden: verdict.Forbidden, vocab: p.vocab}
 	if st != nil {
 		pol.settings = st
 		pol.dryRun = st.dryRun
@@ -232,10 +234,12 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 		case u.b.from == bindHeader && !slices.Contains(headers, u.b.name):
 			r.Errorf(u.path, "header %q is not declared in headers", u.b.name)
 		case u.b.from == bindParam:
-			pol.params = append(pol.params, use{u.b, strings.TrimPrefix(u.path, path)})
+			pol.params = append(pol.params, use{u.b, strings.Clone(strings.TrimPrefix(u.path, path))})
 		}
 	}
-	pol.tokenUse, pol.roleUse, pol.peerUse = strings.TrimPrefix(p.tokenUse, path), strings.TrimPrefix(p.roleUse, path), strings.TrimPrefix(p.peerUse, path)
+	pol.tokenUse = strings.Clone(strings.TrimPrefix(p.tokenUse, path))
+	pol.roleUse = strings.Clone(strings.TrimPrefix(p.roleUse, path))
+	pol.peerUse = strings.Clone(strings.TrimPrefix(p.peerUse, path))
 	// A field with errors is read again where it repeats, so that each
 	// route reports its own.
 	if len(r.Errors()) == errs {

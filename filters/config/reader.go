@@ -54,7 +54,8 @@ type Reader struct {
 }
 
 // pathChunk is how many bytes of paths the reader allocates at a time. A
-// path kept by a compiled policy keeps its chunk alive.
+// path kept past the load would keep its whole chunk alive: a stage that
+// keeps one keeps a copy (authz).
 const pathChunk = 8 << 10
 
 // path returns a + b + c + d as a string in r.paths.
