@@ -287,12 +287,6 @@ func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int
 	})
 }
 
-// Index is the path of element i of the array at path.
-func Index(path string, i int) string {
-	var digits [20]byte
-	return path + "[" + string(strconv.AppendInt(digits[:0], int64(i), 10)) + "]"
-}
-
 func (r *Reader) Str(path string, v gjson.Result) (string, bool) {
 	if v.Type != gjson.String {
 		r.Errorf(path, "must be a string, got %s", Kind(v))
