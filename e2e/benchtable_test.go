@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,6 +93,10 @@ func TestBenchmarkTable(t *testing.T) {
 			wzFloors = append(wzFloors, measureWazero(t, floor, streams, budget))
 		}
 	}
+	// The null plugin again, after every other wazero scenario: how far the
+	// machine's speed moved during the run, for the reader to weigh ratios
+	// between rows measured minutes apart.
+	nullAgain := measureWazero(t, scenarios[nullFor(scenarios, scenarios[0])], streams, budget)
 	var wzStartup []startupStats
 	code := map[string]map[string]*phaseCode{}
 	for _, su := range startupScenarios() {
@@ -109,7 +114,7 @@ func TestBenchmarkTable(t *testing.T) {
 	}
 	verify := bareVerify(t, node, budget)
 	var b bytes.Buffer
-	writeTable(&b, scenarios, wz, wzStartup, runs, load1, loadAverage())
+	writeTable(&b, scenarios, wz, nullAgain, wzStartup, runs, load1, loadAverage())
 	writeFloorTable(&b, scenarios, wz, wzFloors, runs)
 	writeVerifyTable(&b, wz, runs, verify)
 	writeStartupCode(&b, code)
@@ -420,9 +425,18 @@ func wazeroVersion() string {
 
 func us(ns float64) string { return strconv.FormatFloat(ns/1000, 'f', 1, 64) }
 
-func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, wzStartup []startupStats, runs []v8Run, loadBefore, loadAfter string) {
+func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, nullAgain streamStats, wzStartup []startupStats, runs []v8Run, loadBefore, loadAfter string) {
 	fmt.Fprintf(w, "# Benchmarks\n\nWritten by `make bench` (TestBenchmarkTable in e2e/benchtable_test.go); do not edit by hand.\n\n")
 	fmt.Fprintf(w, "- Machine: %s; load average %s before, %s after. The machine is shared: compare ratios within one run, not absolute times across runs.\n", machine(), loadBefore, loadAfter)
+	if first := find(wz, nullAgain.Name); first != nil {
+		drift := nullAgain.P50/first.P50 - 1
+		fmt.Fprintf(w, "- Drift: %s's wazero stream, measured first and again after every other wazero scenario: p50 %s then %s µs (%+.0f%%). ", nullAgain.Name, us(first.P50), us(nullAgain.P50), 100*drift)
+		if math.Abs(drift) > 0.1 {
+			fmt.Fprintf(w, "**The machine's speed changed during the run**: a ratio between rows measured minutes apart is off by as much; compare two builds with an interleaved A/B (`BenchmarkStream`) instead.\n")
+		} else {
+			fmt.Fprintf(w, "Within a tenth: the rows were measured on a steady machine.\n")
+		}
+	}
 	fmt.Fprintf(w, "- Go %s, wazero %s (compiler), plugin.wasm %d bytes, nullplugin.wasm %d bytes.\n", runtime.Version(), wazeroVersion(), fileSize("plugin.wasm"), fileSize("nullplugin.wasm"))
 	if len(runs) > 0 {
 		fmt.Fprintf(w, "- V8: Node %s; TurboFan = `node --no-liftoff`, default = Liftoff with tier-up (e2e/v8/host.mjs).\n", runs[0].Node)
