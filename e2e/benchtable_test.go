@@ -434,7 +434,7 @@ func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, n
 		if math.Abs(drift) > 0.1 {
 			fmt.Fprintf(w, "**The machine's speed changed during the run**: a ratio between rows measured minutes apart is off by as much; compare two builds with an interleaved A/B (`BenchmarkStream`) instead.\n")
 		} else {
-			fmt.Fprintf(w, "Within a tenth: the rows were measured on a steady machine.\n")
+			fmt.Fprintf(w, "Within a tenth: no sign that the machine's speed moved (a change that was over by the end would not show here).\n")
 		}
 	}
 	fmt.Fprintf(w, "- Go %s, wazero %s (compiler), plugin.wasm %d bytes, nullplugin.wasm %d bytes.\n", runtime.Version(), wazeroVersion(), fileSize("plugin.wasm"), fileSize("nullplugin.wasm"))
