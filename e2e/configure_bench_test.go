@@ -24,11 +24,7 @@ func BenchmarkConfigure(b *testing.B) {
 			var calls int
 			var mem uint32
 			for b.Loop() {
-				env, err := host.NewEnv(host.Config{Module: module(b, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
-					Configuration: []byte(bc.config), Clock: host.NewFakeClock(benchNow)})
-				if err != nil {
-					b.Fatal(err)
-				}
+				env := configuredEnv(b, bc.config)
 				vm, err := env.StartVM()
 				if err != nil {
 					env.WriteLogs(os.Stderr)
@@ -59,4 +55,16 @@ func configureScenarios() []struct{ name, config string } {
 		{name: "plain-1000-routes", config: manyRoutes(1000)},
 		{name: "authz-1000-routes", config: authzRoutes(1000)},
 	}
+}
+
+// configuredEnv is an Envoy with apiguard configured with config, and no
+// VM yet; the caller closes it.
+func configuredEnv(tb testing.TB, config string) *host.Env {
+	tb.Helper()
+	env, err := host.NewEnv(host.Config{Module: module(tb, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+		Configuration: []byte(config), Clock: host.NewFakeClock(benchNow)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return env
 }

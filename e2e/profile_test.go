@@ -62,22 +62,11 @@ func TestProfileStream(t *testing.T) {
 	}
 }
 
-// configuredEnv is an Envoy with apiguard configured with config, and no
-// VM yet.
-func configuredEnv(t *testing.T, config string) *host.Env {
-	env, err := host.NewEnv(host.Config{Module: module(t, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
-		Configuration: []byte(config), Clock: host.NewFakeClock(benchNow)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(env.Close)
-	return env
-}
-
 // profileStart samples n workers starting with one policy: a VM
 // instantiated, initialized and configured.
 func profileStart(t *testing.T, perf, config string, n int) profile {
 	env := configuredEnv(t, config)
+	t.Cleanup(env.Close)
 	start := func(int) {
 		vm, err := env.StartVM()
 		if err != nil {
@@ -97,6 +86,7 @@ func profileStart(t *testing.T, perf, config string, n int) profile {
 // configured, then on_configure in the worker's VM.
 func profileConfigure(t *testing.T, perf, config string, n int) profile {
 	env := configuredEnv(t, config)
+	t.Cleanup(env.Close)
 	if _, err := env.StartVM(); err != nil {
 		env.WriteLogs(os.Stderr)
 		t.Fatal(err)

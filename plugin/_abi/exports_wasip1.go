@@ -95,14 +95,21 @@ func allocate(size uint32) []byte {
 // stream whose slot is taken lives in the SDK's map, as every context did.
 // contextIDToRootID, which the SDK reads for http calls a stream makes, is
 // kept as the SDK keeps it.
-var streams [1024]struct {
+var streams [1024]streamEntry
+
+type streamEntry struct {
 	id  uint32
 	ctx types.HttpContext
 }
 
+// streamSlot is the slot of streams that context id selects.
+func streamSlot(id uint32) *streamEntry {
+	return &streams[id%uint32(len(streams))]
+}
+
 // streamOf returns the HTTP context of stream id from streams, or nil.
 func streamOf(id uint32) types.HttpContext {
-	if s := &streams[id%uint32(len(streams))]; s.id == id {
+	if s := streamSlot(id); s.id == id {
 		return s.ctx
 	}
 	return nil
@@ -112,7 +119,7 @@ func streamOf(id uint32) types.HttpContext {
 // reports false, having done nothing, where the SDK must decide: a taken
 // slot, an unknown root, a plugin without HTTP contexts.
 func createStream(contextID, rootID uint32) bool {
-	s := &streams[contextID%uint32(len(streams))]
+	s := streamSlot(contextID)
 	if s.ctx != nil {
 		return false
 	}
@@ -307,7 +314,7 @@ func exportOnDone(contextID uint32) uint32 {
 func exportOnDelete(contextID uint32) {
 	enter()
 	defer leave()
-	if s := &streams[contextID%uint32(len(streams))]; s.id == contextID && s.ctx != nil {
+	if s := streamSlot(contextID); s.id == contextID && s.ctx != nil {
 		delete(currentState.contextIDToRootID, contextID)
 		s.id, s.ctx = 0, nil
 		return
