@@ -5,7 +5,6 @@
 package main
 
 import (
-	"runtime/debug"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -62,6 +61,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	release := holdCollector()
 	pl, errs := pipeline.Load(raw)
 	release()
+	defer collectGarbage()
 	if len(errs) > 0 {
 		for _, e := range errs {
 			proxywasm.LogCriticalf("apiguard: invalid configuration: %v", e)
@@ -79,27 +79,6 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	p.startRemoteKeys(names)
 	proxywasm.LogInfo("apiguard: configuration loaded")
 	return types.OnPluginStartStatusOK
-}
-
-// loadMemoryLimit bounds what a configuration may take to load while the
-// collector is held back.
-const loadMemoryLimit = 64 << 20
-
-// holdCollector turns the collector off until the VM's memory reaches
-// loadMemoryLimit, for a configuration to load, and returns what turns it
-// back on. Most of what loading allocates is the new policy, which
-// survives; at a push the old pipeline is live too, and every cycle during
-// the load marked both again (a third of configure for 1,000 authz routes).
-// What the load leaves as garbage goes at the next cycle. A VM already
-// past the limit collects as the limit makes it, within the runtime's cap
-// on the collector's share of the CPU.
-func holdCollector() (release func()) {
-	limit := debug.SetMemoryLimit(loadMemoryLimit)
-	gc := debug.SetGCPercent(-1)
-	return func() {
-		debug.SetGCPercent(gc)
-		debug.SetMemoryLimit(limit)
-	}
 }
 
 func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
@@ -523,6 +502,7 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.request.release()
 	h.response.release()
 	h.routeStats = nil
+	finishCollection()
 	if len(p.free) < maxFreeContexts {
 		p.free = append(p.free, h)
 	}

@@ -25,6 +25,8 @@ type callCounter struct {
 	// same ranks in every process.
 	mu   sync.Mutex
 	rank map[uint32]int
+	// names are the counted functions' names by rank.
+	names []string
 	// caches hold the code compiled with this counter, by the other
 	// listeners it is compiled with.
 	caches [numListenerSets]func() wazero.CompilationCache
@@ -54,6 +56,7 @@ func (c *callCounter) NewFunctionListener(def api.FunctionDefinition) experiment
 	if !ok {
 		rank = len(c.rank)
 		c.rank[def.Index()] = rank
+		c.names = append(c.names, name)
 	}
 	c.mu.Unlock()
 	return experimental.FunctionListenerFunc(func(_ context.Context, mod api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
@@ -81,5 +84,21 @@ func (vm *VM) TakeCallCounts() []uint32 {
 	defer vm.mu.Unlock()
 	out := append([]uint32(nil), vm.calls...)
 	clear(vm.calls)
+	return out
+}
+
+// TakeCallCountsByName is TakeCallCounts by the functions' names, those
+// that did not run left out.
+func (vm *VM) TakeCallCountsByName() map[string]uint32 {
+	counts := vm.TakeCallCounts()
+	c := vm.env.calls
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]uint32{}
+	for rank, n := range counts {
+		if n > 0 {
+			out[c.names[rank]] += n
+		}
+	}
 	return out
 }

@@ -1,7 +1,9 @@
 package host
 
 import (
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -47,6 +49,16 @@ func TestCallCountsSeeWhatAStreamRan(t *testing.T) {
 	runtime[0].RoundTrip(probe("count"), okUpstream)
 	if all := runtime[0].TakeCallCounts(); len(all) <= counted {
 		t.Errorf("counting runtime. too counted %d functions, main. alone %d", len(all), counted)
+	}
+	runtime[0].RoundTrip(probe("count"), okUpstream)
+	byName := runtime[0].TakeCallCountsByName()
+	if byName["runtime.mallocgc"] == 0 || !slices.ContainsFunc(slices.Collect(maps.Keys(byName)), func(n string) bool { return strings.HasPrefix(n, "main.") }) {
+		t.Errorf("by name, a probe stream counted neither runtime.mallocgc nor a function of main.: %v", byName)
+	}
+	for name := range byName {
+		if !strings.HasPrefix(name, "main.") && !strings.HasPrefix(name, "runtime.") {
+			t.Errorf("%s counted, outside the prefixes", name)
+		}
 	}
 	_, plain := startProbe(t, Config{}, 1)
 	plain[0].RoundTrip(probe("count"), okUpstream)
