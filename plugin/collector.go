@@ -14,7 +14,8 @@ const loadMemoryLimit = 64 << 20
 // back on. Most of what loading allocates is the new policy, which
 // survives; at a push the old pipeline is live too, and every cycle during
 // the load marked both again (a third of configure for 1,000 authz routes).
-// What the load leaves as garbage goes at the next cycle. A VM already
+// What the load leaves as garbage goes in the collection that ends the
+// load (collectGarbage). A VM already
 // past the limit collects as the limit makes it, within the runtime's cap
 // on the collector's share of the CPU.
 func holdCollector() (release func()) {
@@ -42,14 +43,15 @@ var writeBarrier struct {
 }
 
 // finishCollection runs a collection that is marking to its end before the
-// callback returns to the host: the end of each stream calls it, so a cycle
-// started in any callback ends there or at the next stream's end. Elsewhere,
-// background mark workers finish a cycle on their own threads; in a wasip1
-// module Go runs other goroutines only while the callback's own waits, so a
-// cycle that an allocation started advances only by the assists of later
-// allocations. Warm streams allocate nothing: the cycle stayed marking for
-// as long as they came, and every pointer write of every stream paid the
-// write barrier, which doubled the stream of 1,000 routes.
+// callback returns to the host: the end of each stream calls it, and each
+// configuration ends with a whole collection, so a cycle started in any
+// callback ends there or at the next of those. Elsewhere, background mark
+// workers finish a cycle on their own threads; in a wasip1 module Go runs
+// other goroutines only while the callback's own waits, so a cycle that an
+// allocation started advances only by the assists of later allocations.
+// Warm streams allocate nothing: the cycle stayed marking for as long as
+// they came, and every pointer write of every stream paid the write
+// barrier, which nearly doubled the stream of 1,000 routes.
 func finishCollection() {
 	if writeBarrier.enabled {
 		assistCollector(true)

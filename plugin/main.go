@@ -502,10 +502,10 @@ func (h *httpContext) OnHttpStreamDone() {
 	h.request.release()
 	h.response.release()
 	h.routeStats = nil
-	finishCollection()
 	if len(p.free) < maxFreeContexts {
 		p.free = append(p.free, h)
 	}
+	finishCollection()
 }
 
 // failClosedOnPanic turns a Go panic in request handling into a 500 for this
