@@ -19,22 +19,28 @@ const maxLinearMemory = 16 << 20
 // maxLinearMemory. BenchmarkStream's apiguard-jwt-cached-authz-1000-routes
 // reports the same VM's memory.
 func TestAThousandAuthzRoutesFitTheMemoryBudget(t *testing.T) {
-	for _, sc := range streamScenarios() {
-		if sc.name != "apiguard-jwt-cached-authz-1000-routes" {
-			continue
-		}
-		vm := sc.start(t, nil)
-		for i := range 30000 {
-			sc.roundTrip(t, vm, i)
-		}
-		mem := vm.MemorySize()
-		t.Logf("linear memory %.2f MiB", float64(mem)/(1<<20))
-		if mem > maxLinearMemory {
-			t.Errorf("linear memory is %.2f MiB, over %d MiB", float64(mem)/(1<<20), maxLinearMemory>>20)
-		}
-		return
+	sc := streamScenarioNamed(t, "apiguard-jwt-cached-authz-1000-routes")
+	vm := sc.start(t, nil)
+	for i := range 30000 {
+		sc.roundTrip(t, vm, i)
 	}
-	t.Fatal("no stream scenario apiguard-jwt-cached-authz-1000-routes")
+	mem := vm.MemorySize()
+	t.Logf("linear memory %.2f MiB", float64(mem)/(1<<20))
+	if mem > maxLinearMemory {
+		t.Errorf("linear memory is %.2f MiB, over %d MiB", float64(mem)/(1<<20), maxLinearMemory>>20)
+	}
+}
+
+// streamScenarioNamed is the BenchmarkStream scenario called name.
+func streamScenarioNamed(t *testing.T, name string) streamScenario {
+	t.Helper()
+	for _, sc := range streamScenarios() {
+		if sc.name == name {
+			return sc
+		}
+	}
+	t.Fatalf("no stream scenario %s", name)
+	return streamScenario{}
 }
 
 // TestWarmStreamsAllocateNothing: once a VM is warm, a stream of every kind
@@ -72,15 +78,6 @@ func TestWarmStreamsAllocateNothing(t *testing.T) {
 func TestACollectionEndsInTheCallbackThatStartedIt(t *testing.T) {
 	const started, ended = "runtime.gcResetMarkState", "runtime.gcSweep"
 	counting := func(c *host.Config) { c.CountCalls = []string{started, ended} }
-	scenario := func(name string) streamScenario {
-		for _, sc := range streamScenarios() {
-			if sc.name == name {
-				return sc
-			}
-		}
-		t.Fatalf("no stream scenario %s", name)
-		return streamScenario{}
-	}
 	cycles := 0
 	balanced := func(vm *host.VM, after string) {
 		t.Helper()
@@ -92,13 +89,13 @@ func TestACollectionEndsInTheCallbackThatStartedIt(t *testing.T) {
 	}
 	// Loading 1,000 routes, then the same again in a push, takes the heap
 	// past the collector's first goal.
-	routes := scenario("apiguard-1000-routes").start(t, counting)
+	routes := streamScenarioNamed(t, "apiguard-1000-routes").start(t, counting)
 	balanced(routes, "loading 1,000 routes and a push")
 	if cycles == 0 {
 		t.Fatal("loading 1,000 routes started no collection: the test proves nothing")
 	}
 	// Every cold HS256 stream verifies a new token and caches it.
-	cold := scenario("apiguard-jwt-cold-HS256")
+	cold := streamScenarioNamed(t, "apiguard-jwt-cold-HS256")
 	vm := cold.start(t, counting)
 	balanced(vm, "start")
 	cycles = 0
