@@ -123,7 +123,7 @@ FUZZ_PARALLEL ?= $(shell nproc 2>/dev/null || echo 2)
 # (go.dev/issue/75804, fixed in Go 1.27): a run that fails so, with no new file in the target's corpus, is not a
 # finding.
 fuzz: build
-	@for pkg in $$($(GO) list ./filters/... ./plugin/... ./e2e ./e2e/host ./e2e/gateway); do \
+	@for pkg in $$($(GO) list ./filters/... ./internal/swar ./plugin/... ./e2e ./e2e/host ./e2e/gateway); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; corpus=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
 	    before=$$(ls "$$corpus" 2>/dev/null | wc -l); \
@@ -139,9 +139,9 @@ fuzz: build
 # Per-stream cost in the wasm host, then the filters natively and compiled to wasm in wazero, then the table of
 # BENCHMARKS.md (wazero and V8).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./e2e/ ./filters/...
+	$(GO) test -run '^$$' -bench . -benchmem ./e2e/ ./filters/... ./internal/swar
 	$(GO) build -o $(BUILD)/wasirun ./e2e/cmd/wasirun
-	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(BUILD)/wasirun -run '^$$' -bench . -benchmem ./filters/...
+	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(BUILD)/wasirun -run '^$$' -bench . -benchmem ./filters/... ./internal/swar
 	$(MAKE) bench-table
 
 # Every BenchmarkStream scenario and the start-up phases in wazero and V8 (node --no-liftoff and default tiering):

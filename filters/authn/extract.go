@@ -6,6 +6,7 @@ import (
 
 	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/swar"
 )
 
 // Source is one place a provider's token may be: a header (with a scheme
@@ -129,11 +130,14 @@ func headerCredential(value, prefix string) (string, bool, verdict.Decision) {
 		tok = strings.TrimLeft(tok, " ")
 	}
 	tok = strings.TrimRight(tok, " \t")
-	if strings.Contains(tok, ",") {
+	// ',', ' ' and '\t' all sort below '-', the least byte of a JWT: one
+	// pass over an 800-byte token instead of a search for each in wasm.
+	if !swar.HasLess(tok, ','+1) {
+		return tok, true, verdict.Decision{}
+	}
+	if strings.IndexByte(tok, ',') >= 0 {
 		return "", true, verdict.Deny(verdict.TokenDuplicate, "two credentials joined in one header value")
 	}
-	// Two byte searches: ContainsAny walks an 800-byte token a byte at a
-	// time in wasm, ten times slower.
 	if strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", true, verdict.Deny(verdict.TokenMalformed, "the credential does not follow its scheme's syntax")
 	}

@@ -28,6 +28,8 @@ func TestCredentialsCannotHide(t *testing.T) {
 		{name: "leading whitespace", headers: [][2]string{{"authorization", " \tBEARER forged"}}, reason: verdict.TokenMalformed},
 		{name: "scheme alone", headers: [][2]string{{"authorization", "Bearer"}}, reason: verdict.TokenMalformed},
 		{name: "a space inside the token", headers: [][2]string{{"authorization", "Bearer " + good + " x"}}, reason: verdict.TokenMalformed},
+		{name: "a tab inside the token", headers: [][2]string{{"authorization", "Bearer " + good[:40] + "\t" + good[40:]}}, reason: verdict.TokenMalformed},
+		{name: "a comma inside the token", headers: [][2]string{{"authorization", "Bearer " + good[:40] + "," + good[40:]}}, reason: verdict.TokenDuplicate},
 		{name: "Envoy joined two headers", headers: [][2]string{{"authorization", "Bearer " + good + ",Bearer " + good}}, reason: verdict.TokenDuplicate},
 		{name: "Envoy joined a forged one", headers: [][2]string{{"authorization", "Bearer " + good + ",Bearer forged"}}, reason: verdict.TokenDuplicate},
 		{name: "a forged second header", headers: [][2]string{{"authorization", "Bearer " + good}, {"authorization", "Bearer\tforged"}}, reason: verdict.TokenMalformed},

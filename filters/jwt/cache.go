@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"strings"
 	"time"
+
+	"github.com/apiguard/apiguard/internal/swar"
 )
 
 // Cache remembers tokens whose signature verified, per worker, so a client
@@ -70,7 +72,7 @@ func (c *Cache) Get(v *Verifier, raw string, now time.Time) (*Token, bool) {
 		return nil, false
 	}
 	e := el.Value.(cacheEntry)
-	if e.t.raw != raw {
+	if !swar.Equal(e.t.raw, raw) {
 		return nil, false
 	}
 	if e.v != v || !v.StillValid(e.t, now) {

@@ -1,0 +1,113 @@
+package swar
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEqual(t *testing.T) {
+	long := strings.Repeat("eyJhbGciOiJSUzI1NiJ9.", 40)
+	for _, tc := range []struct{ a, b string }{
+		{"", ""},
+		{"a", ""},
+		{"a", "a"},
+		{"a", "b"},
+		{"abcdefgh", "abcdefgh"},
+		{"abcdefgh", "abcdefgH"},
+		{"abcdefghi", "abcdefghj"},
+		{"Abcdefghi", "abcdefghi"},
+		{long, long[:len(long)-1] + "x"},
+		{long, long[:100] + "x" + long[101:]},
+		{long, long[:30] + "x" + long[31:]},
+		{long, strings.Clone(long)},
+		{long[:17], long[1:18]},
+	} {
+		if got, want := Equal(tc.a, tc.b), tc.a == tc.b; got != want {
+			t.Errorf("Equal(%q, %q) = %v, want %v", tc.a, tc.b, got, want)
+		}
+	}
+}
+
+func TestHasLess(t *testing.T) {
+	token := strings.Repeat("eyJhbGciOiJSUzI1NiJ9.-_", 40)
+	for _, tc := range []struct {
+		s string
+		n byte
+	}{
+		{"", ','},
+		{" ", ','},
+		{"x", ','},
+		{token, ','},
+		{token, '-'},
+		{token, '.'},
+		{token + " ", ','},
+		{token[:400] + "\t" + token[400:], ','},
+		{token[:9] + "," + token[9:], ','},
+		{token[:9] + "," + token[9:], ','},
+		// Bytes just above and below the bound and high bytes, which a
+		// careless borrow test reports as below it.
+		{"\x2d\x2e\x80\xff\xa0\xac\x89\xad\x2d\x2e\x80\xff\xa0\xac\x89\xad", '-'},
+		{"\x2d\x2e\x80\xff\xa0\xac\x89\xad\x2d\x2e\x80\xff\xa0\xac\x89\x2c", '-'},
+		{"\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00", 1},
+		{"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80", 128},
+		{"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x7f", 128},
+	} {
+		if got, want := HasLess(tc.s, tc.n), hasLess(tc.s, tc.n); got != want {
+			t.Errorf("HasLess(%q, %#x) = %v, want %v", tc.s, tc.n, got, want)
+		}
+	}
+}
+
+func hasLess(s string, n byte) bool {
+	for i := range len(s) {
+		if s[i] < n {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzEqual(f *testing.F) {
+	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.sig", "eyJhbGciOiJIUzI1NiJ9.e30.siG")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if Equal(a, b) != (a == b) {
+			t.Fatalf("Equal(%q, %q) = %v", a, b, a != b)
+		}
+		if !Equal(a, strings.Clone(a)) {
+			t.Fatalf("Equal(%q, its copy) = false", a)
+		}
+	})
+}
+
+func FuzzHasLess(f *testing.F) {
+	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.sig,", byte(','))
+	f.Fuzz(func(t *testing.T, s string, n byte) {
+		n &= 0x7f
+		n++
+		if got, want := HasLess(s, n), hasLess(s, n); got != want {
+			t.Fatalf("HasLess(%q, %#x) = %v, want %v", s, n, got, want)
+		}
+	})
+}
+
+// BenchmarkToken is the work a cached JWT request does on its token: the
+// syntax check and the cache's full comparison, here and as the standard
+// library does them (`make bench` runs it in wasm too).
+func BenchmarkToken(b *testing.B) {
+	tok := strings.Repeat("eyJhbGciOiJSUzI1NiJ9", 40)
+	other := strings.Clone(tok)
+	b.Run("swar", func(b *testing.B) {
+		for b.Loop() {
+			if HasLess(tok, ','+1) || !Equal(tok, other) {
+				b.Fatal("wrong")
+			}
+		}
+	})
+	b.Run("strings", func(b *testing.B) {
+		for b.Loop() {
+			if strings.IndexByte(tok, ',') >= 0 || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 || tok != other {
+				b.Fatal("wrong")
+			}
+		}
+	})
+}
