@@ -93,13 +93,23 @@ func allocate(size uint32) []byte {
 // null plugin runs. Envoy numbers contexts in sequence, so the slot a
 // stream's id selects stays free until about len(streams) streams later; a
 // stream whose slot is taken lives in the SDK's map, as every context did.
-// contextIDToRootID, which the SDK reads for http calls a stream makes, is
-// kept as the SDK keeps it.
+// contextIDToRootID, which the SDK reads for http calls a stream makes, gets
+// a stream only when it makes one (holdForCallout).
 var streams [1024]streamEntry
 
 type streamEntry struct {
-	id  uint32
-	ctx types.HttpContext
+	id, root uint32
+	// inCallouts: contextIDToRootID holds the stream, until its delete.
+	inCallouts bool
+	ctx        types.HttpContext
+}
+
+// lastRoot is the plugin context the last stream was created under, so that
+// a new stream finds its root without a map lookup: Envoy runs one root
+// context per plugin in a VM. A root's delete clears it.
+var lastRoot struct {
+	id    uint32
+	state *pluginContextState
 }
 
 // streamSlot is the slot of streams that context id selects.
@@ -123,17 +133,30 @@ func createStream(contextID, rootID uint32) bool {
 	if s.ctx != nil {
 		return false
 	}
-	root, ok := currentState.pluginContexts[rootID]
-	if !ok {
-		return false
+	if lastRoot.state == nil || lastRoot.id != rootID {
+		root, ok := currentState.pluginContexts[rootID]
+		if !ok {
+			return false
+		}
+		lastRoot.id, lastRoot.state = rootID, root
 	}
-	ctx := root.context.NewHttpContext(contextID)
+	ctx := lastRoot.state.context.NewHttpContext(contextID)
 	if ctx == nil {
 		return false
 	}
-	currentState.contextIDToRootID[contextID] = rootID
-	s.id, s.ctx = contextID, ctx
+	*s = streamEntry{id: contextID, root: rootID, ctx: ctx}
 	return true
+}
+
+// holdForCallout puts stream id, if it lives in streams, in
+// contextIDToRootID, where the SDK looks up the root that registers a
+// callout's callback and, when the response comes, whether the stream that
+// made it still lives.
+func holdForCallout(id uint32) {
+	if s := streamSlot(id); s.id == id && s.ctx != nil && !s.inCallouts {
+		currentState.contextIDToRootID[id] = s.root
+		s.inCallouts = true
+	}
 }
 
 func toBool(v uint32) bool { return v != 0 }
@@ -315,9 +338,14 @@ func exportOnDelete(contextID uint32) {
 	enter()
 	defer leave()
 	if s := streamSlot(contextID); s.id == contextID && s.ctx != nil {
-		delete(currentState.contextIDToRootID, contextID)
-		s.id, s.ctx = 0, nil
+		if s.inCallouts {
+			delete(currentState.contextIDToRootID, contextID)
+		}
+		*s = streamEntry{}
 		return
+	}
+	if contextID == lastRoot.id {
+		lastRoot.id, lastRoot.state = 0, nil
 	}
 	proxyOnDelete(contextID)
 }

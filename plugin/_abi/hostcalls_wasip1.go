@@ -159,6 +159,7 @@ func proxyHttpCall(upstream *byte, upstreamSize uint32, headers *byte, headersSi
 func ProxyHttpCall(upstreamData *byte, upstreamSize int, headerData *byte, headerSize int,
 	bodyData *byte, bodySize int, trailersData *byte, trailersSize int, timeout uint32, calloutIDPtr *uint32,
 ) Status {
+	holdForCallout(currentState.activeContextID)
 	return Status(proxyHttpCall(upstreamData, uint32(upstreamSize), headerData, uint32(headerSize),
 		bodyData, uint32(bodySize), trailersData, uint32(trailersSize), timeout, calloutIDPtr))
 }
