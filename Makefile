@@ -145,19 +145,22 @@ bench: build
 	$(MAKE) bench-table
 
 # Every BenchmarkStream scenario and the start-up phases in wazero and V8 (node --no-liftoff and default tiering):
-# prints the table and writes BENCHMARKS.md. BENCH_STREAMS streams per scenario, or BENCH_SECONDS' worth.
+# prints the table and writes BENCHMARKS.md. BENCH_STREAMS streams per scenario, or BENCH_SECONDS' worth, in BENCH_ROUNDS
+# interleaved rounds (each round runs every scenario's share in turn, so the machine's changes of speed weigh on all alike).
 BENCH_STREAMS ?= 100000
+BENCH_ROUNDS ?= 5
 BENCH_SECONDS ?= 20
 bench-table: build
-	APIGUARD_BENCH_TABLE=$(CURDIR)/BENCHMARKS.md APIGUARD_BENCH_STREAMS=$(BENCH_STREAMS) APIGUARD_BENCH_SECONDS=$(BENCH_SECONDS) \
+	APIGUARD_BENCH_TABLE=$(CURDIR)/BENCHMARKS.md APIGUARD_BENCH_STREAMS=$(BENCH_STREAMS) APIGUARD_BENCH_ROUNDS=$(BENCH_ROUNDS) \
+	  APIGUARD_BENCH_SECONDS=$(BENCH_SECONDS) \
 	  $(GO) test -count=1 -timeout 120m -run '^TestBenchmarkTable$$' -v ./e2e/
 
 # The same scenarios in V8 only, through the JavaScript proxy-wasm host (e2e/v8/host.mjs).
 bench-v8: build
 	@command -v node >/dev/null || { echo "make: bench-v8 needs node (Node.js 20 or later, no packages)" >&2; exit 1; }
 	APIGUARD_BENCH_SCENARIOS=$(BUILD)/bench-scenarios.json $(GO) test -count=1 -run '^TestWriteBenchScenarios$$' ./e2e/
-	node --no-liftoff e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --seconds $(BENCH_SECONDS)
-	node e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --seconds $(BENCH_SECONDS)
+	node --no-liftoff e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
+	node e2e/v8/host.mjs $(BUILD)/bench-scenarios.json --streams $(BENCH_STREAMS) --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
 
 # Where a stream's time goes (TestProfileStream, e2e/profile_test.go): perf samples the e2e host while streams of the
 # BenchmarkStream scenarios PROFILE matches run; wazero built with its perfmap tag names each compiled wasm function

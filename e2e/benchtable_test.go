@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,26 +76,23 @@ func TestBenchmarkTable(t *testing.T) {
 		t.Skip("measures and writes BENCHMARKS.md when APIGUARD_BENCH_TABLE names it (make bench)")
 	}
 	streams := envInt(t, "APIGUARD_BENCH_STREAMS", 100000)
+	rounds := envInt(t, "APIGUARD_BENCH_ROUNDS", 5)
 	budget := time.Duration(envInt(t, "APIGUARD_BENCH_SECONDS", 20)) * time.Second
 	load1 := loadAverage()
 	scenarios := streamScenarios()
 	// Each apiguard scenario's host-call floor runs right after it, so
 	// that the machine's load changes little between the two.
 	floors := floorScenarios(t, scenarios)
+	measured, nullRounds := measureWazero(t, withFloors(scenarios, floors), streams, rounds, budget)
 	var wz, wzFloors []streamStats
 	for _, sc := range scenarios {
-		st := measureWazero(t, sc, streams, budget)
+		st := *find(measured, sc.name)
 		st.Allocs, st.AllocBytes = guestAllocations(t, sc)
-		t.Logf("wazero %s: %.0f ns/stream over %d streams", sc.name, st.NsPerStream, st.Streams)
 		wz = append(wz, st)
 		if floor, ok := floors[sc.name]; ok {
-			wzFloors = append(wzFloors, measureWazero(t, floor, streams, budget))
+			wzFloors = append(wzFloors, *find(measured, floor.name))
 		}
 	}
-	// The null plugin again, after every other wazero scenario: how far the
-	// machine's speed moved during the run, for the reader to weigh ratios
-	// between rows measured minutes apart.
-	nullAgain := measureWazero(t, scenarios[nullFor(scenarios, scenarios[0])], streams, budget)
 	var wzStartup []startupStats
 	code := map[string]map[string]*phaseCode{}
 	for _, su := range startupScenarios() {
@@ -109,12 +105,13 @@ func TestBenchmarkTable(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "scenarios.json")
 		writeV8Scenarios(t, file, withFloors(scenarios, floors), startupScenarios())
 		for _, flags := range [][]string{{"--no-liftoff"}, nil} {
-			runs = append(runs, runV8(t, node, flags, file, "--streams", strconv.Itoa(streams), "--seconds", strconv.Itoa(int(budget.Seconds()))))
+			runs = append(runs, runV8(t, node, flags, file, "--streams", strconv.Itoa(streams), "--rounds", strconv.Itoa(rounds),
+				"--seconds", strconv.Itoa(int(budget.Seconds()))))
 		}
 	}
 	verify := bareVerify(t, node, budget)
 	var b bytes.Buffer
-	writeTable(&b, scenarios, wz, nullAgain, wzStartup, runs, load1, loadAverage())
+	writeTable(&b, scenarios, wz, nullRounds, wzStartup, runs, load1, loadAverage())
 	writeFloorTable(&b, scenarios, wz, wzFloors, runs)
 	writeVerifyTable(&b, wz, runs, verify)
 	writeStartupCode(&b, code)
@@ -125,35 +122,71 @@ func TestBenchmarkTable(t *testing.T) {
 	}
 }
 
-// measureWazero times each stream of a warm VM.
-func measureWazero(t *testing.T, sc streamScenario, streams int, budget time.Duration) streamStats {
-	vm := sc.start(t, nil)
-	warmUntil := time.Now().Add(budget / 10)
-	for i := 0; i < min(2000, streams/8) && time.Now().Before(warmUntil); i++ {
-		sc.roundTrip(t, vm, i)
+// measureWazero times each stream of every scenario, each in a warm VM of
+// its own, in rounds: every round runs each scenario's share of the streams
+// (and of the time budget) in turn, so that a change in the machine's speed
+// during the run weighs on every row alike instead of on the rows measured
+// while it lasted. It also returns the first scenario's p50 in each round.
+func measureWazero(t *testing.T, scenarios []streamScenario, streams, rounds int, budget time.Duration) ([]streamStats, []float64) {
+	type run struct {
+		vm                *host.VM
+		calls             uint64
+		inPlugin, total   time.Duration
+		times, plugin     []time.Duration
+		streams, finished int
 	}
-	calls, inPlugin0 := vm.AllHostCalls(), vm.CallbackTime()
-	times := make([]time.Duration, 0, streams)
-	plugin := make([]time.Duration, 0, streams)
-	deadline := time.Now().Add(budget)
-	start := time.Now()
-	for n := 0; n < streams; n++ {
-		a, p := time.Now(), vm.CallbackTime()
-		sc.roundTrip(t, vm, n)
-		times = append(times, time.Since(a))
-		plugin = append(plugin, vm.CallbackTime()-p)
-		if n%256 == 255 && time.Now().After(deadline) {
-			break
+	runs := make([]run, len(scenarios))
+	for i, sc := range scenarios {
+		r := &runs[i]
+		r.vm = sc.start(t, nil)
+		warmUntil := time.Now().Add(budget / 10)
+		for n := 0; n < min(2000, streams/8) && time.Now().Before(warmUntil); n++ {
+			sc.roundTrip(t, r.vm, n)
+		}
+		r.calls, r.inPlugin = r.vm.AllHostCalls(), r.vm.CallbackTime()
+		r.times, r.plugin = make([]time.Duration, 0, streams), make([]time.Duration, 0, streams)
+	}
+	perRound, roundBudget := (streams+rounds-1)/rounds, budget/time.Duration(rounds)
+	var firstP50 []float64
+	for range rounds {
+		for i, sc := range scenarios {
+			r := &runs[i]
+			// The host's garbage from the scenario before (a 64 KiB body's
+			// copies) is not this one's to collect.
+			runtime.GC()
+			deadline, start, from := time.Now().Add(roundBudget), time.Now(), len(r.times)
+			for n := 0; n < perRound && len(r.times) < streams; n++ {
+				a, p := time.Now(), r.vm.CallbackTime()
+				sc.roundTrip(t, r.vm, r.streams)
+				r.times = append(r.times, time.Since(a))
+				r.plugin = append(r.plugin, r.vm.CallbackTime()-p)
+				r.streams++
+				if n%256 == 255 && time.Now().After(deadline) {
+					break
+				}
+			}
+			r.total += time.Since(start)
+			if i == 0 {
+				round := slices.Clone(r.times[from:])
+				slices.Sort(round)
+				firstP50 = append(firstP50, float64(round[len(round)/2]))
+			}
 		}
 	}
-	total, inPlugin := time.Since(start), vm.CallbackTime()-inPlugin0
-	n := len(times)
-	slices.Sort(times)
-	slices.Sort(plugin)
-	return streamStats{Name: sc.name, Streams: n, NsPerStream: float64(total.Nanoseconds()) / float64(n),
-		P50: float64(times[n/2]), P99: float64(times[min(n-1, n*99/100)]),
-		PluginNs: float64(inPlugin.Nanoseconds()) / float64(n), PluginP50: float64(plugin[n/2]), PluginP99: float64(plugin[min(n-1, n*99/100)]),
-		HostCalls: float64(vm.AllHostCalls()-calls) / float64(n), LinearBytes: vm.MemorySize()}
+	out := make([]streamStats, len(scenarios))
+	for i, sc := range scenarios {
+		r := &runs[i]
+		n := len(r.times)
+		slices.Sort(r.times)
+		slices.Sort(r.plugin)
+		inPlugin := r.vm.CallbackTime() - r.inPlugin
+		out[i] = streamStats{Name: sc.name, Streams: n, NsPerStream: float64(r.total.Nanoseconds()) / float64(n),
+			P50: float64(r.times[n/2]), P99: float64(r.times[min(n-1, n*99/100)]),
+			PluginNs: float64(inPlugin.Nanoseconds()) / float64(n), PluginP50: float64(r.plugin[n/2]), PluginP99: float64(r.plugin[min(n-1, n*99/100)]),
+			HostCalls: float64(r.vm.AllHostCalls()-r.calls) / float64(n), LinearBytes: r.vm.MemorySize()}
+		t.Logf("wazero %s: %.0f ns/stream over %d streams", sc.name, out[i].NsPerStream, n)
+	}
+	return out, firstP50
 }
 
 // guestAllocations counts what the guest's Go runtime allocates per stream,
@@ -425,16 +458,20 @@ func wazeroVersion() string {
 
 func us(ns float64) string { return strconv.FormatFloat(ns/1000, 'f', 1, 64) }
 
-func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, nullAgain streamStats, wzStartup []startupStats, runs []v8Run, loadBefore, loadAfter string) {
+func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, nullRounds []float64, wzStartup []startupStats, runs []v8Run, loadBefore, loadAfter string) {
 	fmt.Fprintf(w, "# Benchmarks\n\nWritten by `make bench` (TestBenchmarkTable in e2e/benchtable_test.go); do not edit by hand.\n\n")
 	fmt.Fprintf(w, "- Machine: %s; load average %s before, %s after. The machine is shared: compare ratios within one run, not absolute times across runs.\n", machine(), loadBefore, loadAfter)
-	if first := find(wz, nullAgain.Name); first != nil {
-		drift := nullAgain.P50/first.P50 - 1
-		fmt.Fprintf(w, "- Drift: %s's wazero stream, measured first and again after every other wazero scenario: p50 %s then %s µs (%+.0f%%). ", nullAgain.Name, us(first.P50), us(nullAgain.P50), 100*drift)
-		if math.Abs(drift) > 0.1 {
-			fmt.Fprintf(w, "**The machine's speed changed during the run**: a ratio between rows measured minutes apart is off by as much; compare two builds with an interleaved A/B (`BenchmarkStream`) instead.\n")
+	if len(nullRounds) > 0 {
+		p50s := make([]string, len(nullRounds))
+		for i, p := range nullRounds {
+			p50s[i] = us(p)
+		}
+		lo, hi := slices.Min(nullRounds), slices.Max(nullRounds)
+		fmt.Fprintf(w, "- Rounds: every stream scenario and its floor ran in %d interleaved rounds (each round a share of the streams of every one in turn), so a change in the machine's speed weighs on every row alike. %s's p50 in each round: %s µs (spread %.0f%%).", len(nullRounds), scenarios[0].name, strings.Join(p50s, ", "), 100*(hi/lo-1))
+		if hi/lo > 1.1 {
+			fmt.Fprintf(w, " **The machine's speed moved during the run**: the absolute times are not the machine's best; the ratios, measured across the same rounds, hold better.\n")
 		} else {
-			fmt.Fprintf(w, "Within a tenth: no sign that the machine's speed moved (a change that was over by the end would not show here).\n")
+			fmt.Fprintf(w, " Within a tenth: no sign that the machine's speed moved.\n")
 		}
 	}
 	fmt.Fprintf(w, "- Go %s, wazero %s (compiler), plugin.wasm %d bytes, nullplugin.wasm %d bytes.\n", runtime.Version(), wazeroVersion(), fileSize("plugin.wasm"), fileSize("nullplugin.wasm"))

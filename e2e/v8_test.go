@@ -35,13 +35,16 @@ func TestV8HostReplaysStreams(t *testing.T) {
 	const streams = 200
 	file := t.TempDir() + "/scenarios.json"
 	writeV8Scenarios(t, file, scenarios, nil)
-	run := runV8(t, node, nil, file, "--streams", strconv.Itoa(streams), "--seconds", "600")
+	run := runV8(t, node, nil, file, "--streams", strconv.Itoa(streams), "--rounds", "3", "--seconds", "600")
 	if len(run.Streams) != len(scenarios) {
 		t.Fatalf("the V8 host reported %d scenarios, want %d", len(run.Streams), len(scenarios))
 	}
+	wazero, _ := measureWazero(t, scenarios, streams, 3, 10*time.Minute)
 	for i, sc := range scenarios {
-		v8 := run.Streams[i]
-		wz := measureWazero(t, sc, streams, 10*time.Minute)
+		v8, wz := run.Streams[i], wazero[i]
+		if wz.Streams != streams {
+			t.Errorf("wazero ran %d streams of %q, want %d", wz.Streams, sc.name, streams)
+		}
 		if v8.Name != sc.name || v8.Streams != streams {
 			t.Errorf("V8 ran %d streams of %q, want %d of %q", v8.Streams, v8.Name, streams, sc.name)
 		}

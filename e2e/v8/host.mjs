@@ -14,7 +14,7 @@
 // the same streams. Usage:
 //
 //   node [--no-liftoff] host.mjs SCENARIOS.json [--only NAME] [--streams N]
-//        [--seconds S] [--startup NAME] [--json OUT]
+//        [--rounds R] [--seconds S] [--startup NAME] [--json OUT]
 //
 // Without --startup it runs every stream scenario (or NAME), checks each
 // stream's status and whether it reached the upstream, and then measures each
@@ -653,51 +653,69 @@ function check(sc, i, res) {
   }
 }
 
+// runStreams times each stream of every scenario, each in a warm VM of its
+// own, in opts.rounds rounds: every round runs each scenario's share of the
+// streams (and of the time budget) in turn, so that a change in the
+// machine's speed weighs on every row alike.
 async function runStreams(file, modules, opts) {
-  const out = [];
   const compiled = new Map();
+  const runs = [];
   for (const sc of file.streams) {
     if (opts.only && sc.name !== opts.only) continue;
     const logs = [];
-    const proc = new Process(file.now_ns);
     if (!compiled.has(sc.module)) compiled.set(sc.module, await WebAssembly.compile(modules(sc.module)));
-    const vm = new VM(proc, logs);
-    const reqs = sc.requests.map(decodeRequest);
-    const response = { headers: sc.response.headers };
-    try {
-      await vm.instantiate(compiled.get(sc.module));
-      vm.startRoot();
-      vm.configure(sc.config);
-      for (let i = 0; i < (sc.prime ?? 0); i++) check({ name: `${sc.name} priming`, status: 200 }, i, vm.roundTrip(reqs[0], response));
+    const run = { sc, logs, vm: new VM(new Process(file.now_ns), logs), reqs: sc.requests.map(decodeRequest),
+      response: { headers: sc.response.headers }, times: new Float64Array(opts.streams), n: 0, total: 0 };
+    await guarded(run, async () => {
+      await run.vm.instantiate(compiled.get(sc.module));
+      run.vm.startRoot();
+      run.vm.configure(sc.config);
+      for (let i = 0; i < (sc.prime ?? 0); i++) check({ name: `${sc.name} priming`, status: 200 }, i, run.vm.roundTrip(run.reqs[0], run.response));
       // Warm-up: V8's default tiering moves hot functions from Liftoff to
       // TurboFan as they run.
       const warm = Math.max(1, Math.min(2000, opts.streams >> 3)), warmUntil = performance.now() + opts.seconds * 100;
-      for (let i = 0; i < warm && performance.now() < warmUntil; i++) check(sc, i, vm.roundTrip(reqs[i % reqs.length], response));
-      const calls0 = vm.hostCalls;
-      const times = new Float64Array(opts.streams);
-      const deadline = performance.now() + opts.seconds * 1000;
-      let n = 0;
-      const t0 = process.hrtime.bigint();
-      for (; n < opts.streams; n++) {
-        const a = process.hrtime.bigint();
-        const res = vm.roundTrip(reqs[n % reqs.length], response);
-        times[n] = Number(process.hrtime.bigint() - a);
-        check(sc, n, res);
-        if ((n & 255) === 255 && performance.now() > deadline) { n++; break; }
-      }
-      const total = Number(process.hrtime.bigint() - t0);
-      const sorted = times.subarray(0, n).sort();
-      const r = { name: sc.name, streams: n, ns_per_stream: total / n, p50_ns: sorted[Math.floor(n * 0.5)],
-        p99_ns: sorted[Math.min(n - 1, Math.floor(n * 0.99))], host_calls_per_stream: (vm.hostCalls - calls0) / n,
-        linear_bytes: vm.memory.buffer.byteLength, poll_oneoff_calls: vm.pollOneoff };
-      out.push(r);
-      console.log(`${sc.name.padEnd(34)} ${r.ns_per_stream.toFixed(0).padStart(10)} ns/stream  p50 ${r.p50_ns.toFixed(0)}  p99 ${r.p99_ns.toFixed(0)}  ${r.host_calls_per_stream.toFixed(1)} host calls  ${(r.linear_bytes / (1 << 20)).toFixed(1)} MiB  (${n} streams)`);
-    } catch (e) {
-      for (const [level, msg] of logs.slice(-20)) console.error(`[${level}] ${msg}`);
-      throw e;
+      for (let i = 0; i < warm && performance.now() < warmUntil; i++) check(sc, i, run.vm.roundTrip(run.reqs[i % run.reqs.length], run.response));
+    });
+    run.calls0 = run.vm.hostCalls;
+    runs.push(run);
+  }
+  const perRound = Math.ceil(opts.streams / opts.rounds), roundMs = opts.seconds * 1000 / opts.rounds;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const run of runs) {
+      const { sc, vm, reqs, response, times } = run;
+      await guarded(run, async () => {
+        const deadline = performance.now() + roundMs;
+        const t0 = process.hrtime.bigint();
+        for (let k = 0; k < perRound && run.n < opts.streams; k++) {
+          const n = run.n++;
+          const a = process.hrtime.bigint();
+          const res = vm.roundTrip(reqs[n % reqs.length], response);
+          times[n] = Number(process.hrtime.bigint() - a);
+          check(sc, n, res);
+          if ((k & 255) === 255 && performance.now() > deadline) break;
+        }
+        run.total += Number(process.hrtime.bigint() - t0);
+      });
     }
   }
-  return out;
+  return runs.map(({ sc, vm, times, n, total, calls0 }) => {
+    const sorted = times.subarray(0, n).sort();
+    const r = { name: sc.name, streams: n, ns_per_stream: total / n, p50_ns: sorted[Math.floor(n * 0.5)],
+      p99_ns: sorted[Math.min(n - 1, Math.floor(n * 0.99))], host_calls_per_stream: (vm.hostCalls - calls0) / n,
+      linear_bytes: vm.memory.buffer.byteLength, poll_oneoff_calls: vm.pollOneoff };
+    console.log(`${sc.name.padEnd(34)} ${r.ns_per_stream.toFixed(0).padStart(10)} ns/stream  p50 ${r.p50_ns.toFixed(0)}  p99 ${r.p99_ns.toFixed(0)}  ${r.host_calls_per_stream.toFixed(1)} host calls  ${(r.linear_bytes / (1 << 20)).toFixed(1)} MiB  (${n} streams)`);
+    return r;
+  });
+}
+
+// guarded runs f, printing the scenario's last log lines if it throws.
+async function guarded(run, f) {
+  try {
+    await f();
+  } catch (e) {
+    for (const [level, msg] of run.logs.slice(-20)) console.error(`[${level}] ${msg}`);
+    throw e;
+  }
 }
 
 async function runStartup(file, modules, name) {
@@ -718,19 +736,20 @@ async function runStartup(file, modules, name) {
 }
 
 function parseArgs(argv) {
-  const opts = { streams: 100000, seconds: 20, only: '', startup: '', json: '' };
+  const opts = { streams: 100000, rounds: 1, seconds: 20, only: '', startup: '', json: '' };
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--streams') opts.streams = Number(argv[++i]);
+    else if (a === '--rounds') opts.rounds = Number(argv[++i]);
     else if (a === '--seconds') opts.seconds = Number(argv[++i]);
     else if (a === '--only') opts.only = argv[++i];
     else if (a === '--startup') opts.startup = argv[++i];
     else if (a === '--json') opts.json = argv[++i];
     else rest.push(a);
   }
-  if (rest.length !== 1 || !(opts.streams > 0)) {
-    console.error('usage: node [--no-liftoff] host.mjs SCENARIOS.json [--only NAME] [--streams N] [--seconds S] [--startup NAME] [--json OUT]');
+  if (rest.length !== 1 || !(opts.streams > 0) || !(opts.rounds >= 1)) {
+    console.error('usage: node [--no-liftoff] host.mjs SCENARIOS.json [--only NAME] [--streams N] [--rounds R] [--seconds S] [--startup NAME] [--json OUT]');
     process.exit(2);
   }
   opts.file = rest[0];
