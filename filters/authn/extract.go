@@ -117,7 +117,7 @@ func (a *Authenticator) strayValue(r *Requirement, headers [][2]string, claimed 
 // ("Bearer X,Bearer Y"), so it is two credentials. An empty prefix takes the
 // whole value.
 func headerCredential(value, prefix string) (string, bool, verdict.Decision) {
-	value = strings.TrimLeft(value, " \t")
+	value = httpsyntax.TrimOWS(value)
 	scheme := strings.TrimRight(prefix, " ")
 	if len(value) < len(scheme) || !strings.EqualFold(value[:len(scheme)], scheme) {
 		return "", false, verdict.Decision{}
@@ -127,9 +127,11 @@ func headerCredential(value, prefix string) (string, bool, verdict.Decision) {
 		if tok != "" && tok[0] != ' ' {
 			return "", true, verdict.Deny(verdict.TokenMalformed, "the credential does not follow its scheme's syntax")
 		}
-		tok = strings.TrimLeft(tok, " ")
+		// 1*SP: a tab after the spaces is inside the token, refused below.
+		for tok != "" && tok[0] == ' ' {
+			tok = tok[1:]
+		}
 	}
-	tok = strings.TrimRight(tok, " \t")
 	// ',', ' ' and '\t' all sort below '-', the least byte of a JWT: one
 	// pass over an 800-byte token instead of a search for each in wasm.
 	if !swar.HasLess(tok, ','+1) {

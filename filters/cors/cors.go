@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
 )
@@ -119,7 +120,7 @@ func (p *Policy) answer(s *stage.Stream, in *stage.Input) verdict.Decision {
 	}
 	for _, line := range values(all, "access-control-request-headers") {
 		for name := range strings.SplitSeq(line, ",") {
-			if name = strings.Trim(name, " \t"); name != "" && !contains(p.headers, name, true) {
+			if name = httpsyntax.TrimOWS(name); name != "" && !contains(p.headers, name, true) {
 				return verdict.Deny(verdict.CORSRefused, "header not allowed")
 			}
 		}
@@ -179,7 +180,7 @@ func (p *Policy) ResponseHeaders(s *stage.Stream, in *stage.Input) {
 func varyOrigin(lines []string) (string, bool) {
 	for _, line := range lines {
 		for name := range strings.SplitSeq(line, ",") {
-			if name = strings.Trim(name, " \t"); name == "*" || strings.EqualFold(name, "origin") {
+			if name = httpsyntax.TrimOWS(name); name == "*" || strings.EqualFold(name, "origin") {
 				return "", false
 			}
 		}

@@ -96,3 +96,20 @@ func FuzzUnescape(f *testing.F) {
 		}
 	})
 }
+
+func TestTrimOWS(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                "",
+		" \t ":            "",
+		"Bearer x":        "Bearer x",
+		" \tBearer x\t ":  "Bearer x",
+		"\vBearer x\r\n":  "\vBearer x\r\n",
+		"  a \t b  ":      "a \t b",
+		"\u00a0a\u00a0":   "\u00a0a\u00a0",
+		"\t\t\t\t\t\t\tz": "z",
+	} {
+		if got := TrimOWS(in); got != want || got != strings.Trim(in, " \t") {
+			t.Errorf("TrimOWS(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/apiguard/apiguard/filters/claims"
+	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/tidwall/gjson"
 )
@@ -154,7 +155,7 @@ func forwardedClient(values []string, hops int) (key [17]byte, ok bool) {
 			j := strings.LastIndexByte(v, ',')
 			entry := v[j+1:]
 			if hops--; hops == 0 {
-				return peerKey(strings.Trim(entry, " \t"))
+				return peerKey(httpsyntax.TrimOWS(entry))
 			}
 			if j < 0 {
 				break
