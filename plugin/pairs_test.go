@@ -33,6 +33,13 @@ func TestPairsRoundTrip(t *testing.T) {
 			}
 		})
 	}
+	// The format byte for byte, after what the buffer already held.
+	got := appendPairs([]byte("xy"), [][2]string{{":status", "401"}, {"x-e", ""}})
+	want := "xy" + "\x02\x00\x00\x00" + "\x07\x00\x00\x00\x03\x00\x00\x00" + "\x03\x00\x00\x00\x00\x00\x00\x00" +
+		":status\x00401\x00" + "x-e\x00\x00"
+	if string(got) != want {
+		t.Fatalf("appendPairs wrote %q, want %q", got, want)
+	}
 	if _, err := parsePairs([]byte{0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0}, nil); err == nil {
 		t.Fatal("a count past the buffer parsed")
 	}
