@@ -126,14 +126,18 @@ func TestBenchmarkTable(t *testing.T) {
 // its own, in rounds: every round runs each scenario's share of the streams
 // (and of the time budget) in turn, so that a change in the machine's speed
 // during the run weighs on every row alike instead of on the rows measured
-// while it lasted. It also returns the first scenario's p50 in each round.
+// while it lasted. The mean is over every stream; p50 and p99 are the median
+// of each round's own, so that a round the machine ran slow moves neither,
+// where pooled it would be every scenario's p99. It also returns the first
+// scenario's p50 in each round.
 func measureWazero(t *testing.T, scenarios []streamScenario, streams, rounds int, budget time.Duration) ([]streamStats, []float64) {
 	type run struct {
-		vm                *host.VM
-		calls             uint64
-		inPlugin, total   time.Duration
-		times, plugin     []time.Duration
-		streams, finished int
+		vm              *host.VM
+		calls           uint64
+		inPlugin, total time.Duration
+		times, plugin   []time.Duration
+		// ends[k] is where round k's streams end in times and plugin.
+		ends []int
 	}
 	runs := make([]run, len(scenarios))
 	for i, sc := range scenarios {
@@ -147,46 +151,72 @@ func measureWazero(t *testing.T, scenarios []streamScenario, streams, rounds int
 		r.times, r.plugin = make([]time.Duration, 0, streams), make([]time.Duration, 0, streams)
 	}
 	perRound, roundBudget := (streams+rounds-1)/rounds, budget/time.Duration(rounds)
-	var firstP50 []float64
 	for range rounds {
 		for i, sc := range scenarios {
 			r := &runs[i]
 			// The host's garbage from the scenario before (a 64 KiB body's
 			// copies) is not this one's to collect.
 			runtime.GC()
-			deadline, start, from := time.Now().Add(roundBudget), time.Now(), len(r.times)
+			deadline, start := time.Now().Add(roundBudget), time.Now()
 			for n := 0; n < perRound && len(r.times) < streams; n++ {
 				a, p := time.Now(), r.vm.CallbackTime()
-				sc.roundTrip(t, r.vm, r.streams)
+				sc.roundTrip(t, r.vm, len(r.times))
 				r.times = append(r.times, time.Since(a))
 				r.plugin = append(r.plugin, r.vm.CallbackTime()-p)
-				r.streams++
 				if n%256 == 255 && time.Now().After(deadline) {
 					break
 				}
 			}
 			r.total += time.Since(start)
-			if i == 0 {
-				round := slices.Clone(r.times[from:])
-				slices.Sort(round)
-				firstP50 = append(firstP50, float64(round[len(round)/2]))
-			}
+			r.ends = append(r.ends, len(r.times))
 		}
 	}
 	out := make([]streamStats, len(scenarios))
+	var firstP50 []float64
 	for i, sc := range scenarios {
 		r := &runs[i]
+		var p50, p99, plugin50, plugin99 []float64
+		from := 0
+		for _, end := range r.ends {
+			if end == from {
+				continue
+			}
+			a, b := percentiles(r.times[from:end])
+			p50, p99 = append(p50, a), append(p99, b)
+			a, b = percentiles(r.plugin[from:end])
+			plugin50, plugin99 = append(plugin50, a), append(plugin99, b)
+			from = end
+		}
+		if i == 0 {
+			firstP50 = slices.Clone(p50)
+		}
 		n := len(r.times)
-		slices.Sort(r.times)
-		slices.Sort(r.plugin)
 		inPlugin := r.vm.CallbackTime() - r.inPlugin
 		out[i] = streamStats{Name: sc.name, Streams: n, NsPerStream: float64(r.total.Nanoseconds()) / float64(n),
-			P50: float64(r.times[n/2]), P99: float64(r.times[min(n-1, n*99/100)]),
-			PluginNs: float64(inPlugin.Nanoseconds()) / float64(n), PluginP50: float64(r.plugin[n/2]), PluginP99: float64(r.plugin[min(n-1, n*99/100)]),
+			P50: median(p50), P99: median(p99),
+			PluginNs: float64(inPlugin.Nanoseconds()) / float64(n), PluginP50: median(plugin50), PluginP99: median(plugin99),
 			HostCalls: float64(r.vm.AllHostCalls()-r.calls) / float64(n), LinearBytes: r.vm.MemorySize()}
 		t.Logf("wazero %s: %.0f ns/stream over %d streams", sc.name, out[i].NsPerStream, n)
 	}
 	return out, firstP50
+}
+
+// percentiles sorts d and returns its p50 and p99 in nanoseconds.
+func percentiles(d []time.Duration) (p50, p99 float64) {
+	slices.Sort(d)
+	n := len(d)
+	return float64(d[n/2]), float64(d[min(n-1, n*99/100)])
+}
+
+// median is the middle of v (the mean of the two middles of an even count).
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // guestAllocations counts what the guest's Go runtime allocates per stream,
@@ -467,9 +497,9 @@ func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, n
 			p50s[i] = us(p)
 		}
 		lo, hi := slices.Min(nullRounds), slices.Max(nullRounds)
-		fmt.Fprintf(w, "- Rounds: every stream scenario and its floor ran in %d interleaved rounds (each round a share of the streams of every one in turn), so a change in the machine's speed weighs on every row alike. %s's p50 in each round: %s µs (spread %.0f%%).", len(nullRounds), scenarios[0].name, strings.Join(p50s, ", "), 100*(hi/lo-1))
+		fmt.Fprintf(w, "- Rounds: every stream scenario and its floor ran in %d interleaved rounds (each round a share of the streams of every one in turn), so a change in the machine's speed weighs on every row alike; p50 and p99 are the median of the rounds' own. %s's p50 in each round: %s µs (spread %.0f%%).", len(nullRounds), scenarios[0].name, strings.Join(p50s, ", "), 100*(hi/lo-1))
 		if hi/lo > 1.1 {
-			fmt.Fprintf(w, " **The machine's speed moved during the run**: the absolute times are not the machine's best; the ratios, measured across the same rounds, hold better.\n")
+			fmt.Fprintf(w, " **The machine's speed moved during the run**: the means and absolute times are not the machine's best; the ratios, measured across the same rounds, hold better.\n")
 		} else {
 			fmt.Fprintf(w, " Within a tenth: no sign that the machine's speed moved.\n")
 		}
@@ -480,7 +510,7 @@ func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, n
 	} else {
 		fmt.Fprintf(w, "- V8: not measured (node is not installed).\n")
 	}
-	fmt.Fprintf(w, "- Per stream: a whole stream (context create, request headers [and body], response headers, log, done, delete), mean over the streams shown after a warm-up; p50/p99 from per-stream timings. × null is against the null plugin with the same body size. In plugin (wazero): the stream's time inside the module's callbacks, the host functions they call included, without the host's own modelling of Envoy around them (sanitizing the request, building header maps, the upstream, the result), which a whole stream counts for the null plugin too. Host calls are proxy_* and WASI calls, counted by the host. Guest allocations are the Go runtime's `runtime.mallocgc` calls and bytes (a wazero function listener reads the size from the Go stack), over 1,000 streams.\n\n")
+	fmt.Fprintf(w, "- Per stream: a whole stream (context create, request headers [and body], response headers, log, done, delete), mean over the streams shown after a warm-up; p50/p99 from per-stream timings, the median of the rounds' own. × null is against the null plugin with the same body size. In plugin (wazero): the stream's time inside the module's callbacks, the host functions they call included, without the host's own modelling of Envoy around them (sanitizing the request, building header maps, the upstream, the result), which a whole stream counts for the null plugin too. Host calls are proxy_* and WASI calls, counted by the host. Guest allocations are the Go runtime's `runtime.mallocgc` calls and bytes (a wazero function listener reads the size from the Go stack), over 1,000 streams.\n\n")
 	fmt.Fprintf(w, "## Per stream\n\nTimes in µs: mean, p50 and p99 of one stream; × null is the mean's ratio, then the p50's (steadier on a busy machine).\n\n")
 	fmt.Fprintf(w, "| scenario | wazero streams | host calls | guest allocs | guest bytes | linear MiB | wazero mean | p50 | p99 | × null | × null p50 | in plugin mean | p50 | p99 | × null | × null p50 |")
 	for _, r := range runs {

@@ -656,7 +656,9 @@ function check(sc, i, res) {
 // runStreams times each stream of every scenario, each in a warm VM of its
 // own, in opts.rounds rounds: every round runs each scenario's share of the
 // streams (and of the time budget) in turn, so that a change in the
-// machine's speed weighs on every row alike.
+// machine's speed weighs on every row alike. The mean is over every stream;
+// p50 and p99 are the median of each round's own (as in the Go host's
+// measureWazero).
 async function runStreams(file, modules, opts) {
   const compiled = new Map();
   const runs = [];
@@ -665,7 +667,7 @@ async function runStreams(file, modules, opts) {
     const logs = [];
     if (!compiled.has(sc.module)) compiled.set(sc.module, await WebAssembly.compile(modules(sc.module)));
     const run = { sc, logs, vm: new VM(new Process(file.now_ns), logs), reqs: sc.requests.map(decodeRequest),
-      response: { headers: sc.response.headers }, times: new Float64Array(opts.streams), n: 0, total: 0 };
+      response: { headers: sc.response.headers }, times: new Float64Array(opts.streams), n: 0, total: 0, ends: [] };
     await guarded(run, async () => {
       await run.vm.instantiate(compiled.get(sc.module));
       run.vm.startRoot();
@@ -695,17 +697,32 @@ async function runStreams(file, modules, opts) {
           if ((k & 255) === 255 && performance.now() > deadline) break;
         }
         run.total += Number(process.hrtime.bigint() - t0);
+        run.ends.push(run.n);
       });
     }
   }
-  return runs.map(({ sc, vm, times, n, total, calls0 }) => {
-    const sorted = times.subarray(0, n).sort();
-    const r = { name: sc.name, streams: n, ns_per_stream: total / n, p50_ns: sorted[Math.floor(n * 0.5)],
-      p99_ns: sorted[Math.min(n - 1, Math.floor(n * 0.99))], host_calls_per_stream: (vm.hostCalls - calls0) / n,
+  return runs.map(({ sc, vm, times, n, total, calls0, ends }) => {
+    const p50s = [], p99s = [];
+    let from = 0;
+    for (const end of ends) {
+      if (end === from) continue;
+      const round = times.subarray(from, end).sort(), k = end - from;
+      p50s.push(round[Math.floor(k * 0.5)]);
+      p99s.push(round[Math.min(k - 1, Math.floor(k * 0.99))]);
+      from = end;
+    }
+    const r = { name: sc.name, streams: n, ns_per_stream: total / n, p50_ns: median(p50s),
+      p99_ns: median(p99s), host_calls_per_stream: (vm.hostCalls - calls0) / n,
       linear_bytes: vm.memory.buffer.byteLength, poll_oneoff_calls: vm.pollOneoff };
     console.log(`${sc.name.padEnd(34)} ${r.ns_per_stream.toFixed(0).padStart(10)} ns/stream  p50 ${r.p50_ns.toFixed(0)}  p99 ${r.p99_ns.toFixed(0)}  ${r.host_calls_per_stream.toFixed(1)} host calls  ${(r.linear_bytes / (1 << 20)).toFixed(1)} MiB  (${n} streams)`);
     return r;
   });
+}
+
+// median is the middle of v (the mean of the two middles of an even count).
+function median(v) {
+  const s = [...v].sort((a, b) => a - b), n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 // guarded runs f, printing the scenario's last log lines if it throws.
