@@ -29,8 +29,8 @@ type streamStats struct {
 	P99         float64 `json:"p99_ns"`
 	// P50Best is the fastest round's p50: what a bare benchmark's best of
 	// several runs is compared with.
-	P50Best float64 `json:"p50_best_ns"`
-	HostCalls   float64 `json:"host_calls_per_stream"`
+	P50Best   float64 `json:"p50_best_ns"`
+	HostCalls float64 `json:"host_calls_per_stream"`
 	// Plugin times are the stream's time in the module's callbacks (the
 	// wazero host only: VM.CallbackTime).
 	PluginNs, PluginP50, PluginP99 float64
