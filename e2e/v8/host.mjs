@@ -712,7 +712,7 @@ async function runStreams(file, modules, opts) {
       from = end;
     }
     const r = { name: sc.name, streams: n, ns_per_stream: total / n, p50_ns: median(p50s),
-      p99_ns: median(p99s), p50_best_ns: Math.min(...p50s), host_calls_per_stream: (vm.hostCalls - calls0) / n,
+      p99_ns: median(p99s), host_calls_per_stream: (vm.hostCalls - calls0) / n,
       linear_bytes: vm.memory.buffer.byteLength, poll_oneoff_calls: vm.pollOneoff };
     console.log(`${sc.name.padEnd(34)} ${r.ns_per_stream.toFixed(0).padStart(10)} ns/stream  p50 ${r.p50_ns.toFixed(0)}  p99 ${r.p99_ns.toFixed(0)}  ${r.host_calls_per_stream.toFixed(1)} host calls  ${(r.linear_bytes / (1 << 20)).toFixed(1)} MiB  (${n} streams)`);
     return r;
