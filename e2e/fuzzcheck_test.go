@@ -160,7 +160,7 @@ func checkUpstreamRequest(s fuzzStream, res *host.Result) []string {
 	n, d := route.Normalize(path)
 	switch forward := n.Escaped + "?" + n.Query; {
 	case d.Denied():
-		v = append(v, fmt.Sprintf("the upstream got a :path apiguard refuses (%s): %q", d.Detail, path))
+		v = append(v, fmt.Sprintf("the upstream got a :path apiguard refuses (%s): %q", d.Detail(), path))
 	case path != n.Escaped && path != forward:
 		v = append(v, fmt.Sprintf("the upstream got a :path that is not normal: %q (normal: %q)", path, forward))
 	}

@@ -85,13 +85,12 @@ func TestGlueRefusesBadConfigAndLogsEveryError(t *testing.T) {
 }
 
 func TestProblemBodyIsValidJSONWithoutRequestData(t *testing.T) {
-	d := internalError
-	d.Detail = `quote " and \ backslash`
+	d := verdict.Deny(internalError.Reason, `quote " and \ backslash`)
 	var body map[string]any
 	if err := json.Unmarshal(problemBody(nil, d), &body); err != nil {
 		t.Fatalf("%s: %v", problemBody(nil, d), err)
 	}
-	if body["status"] != float64(500) || body["detail"] != d.Detail || body["title"] == "" {
+	if body["status"] != float64(500) || body["detail"] != d.Detail() || body["title"] == "" {
 		t.Errorf("body %v", body)
 	}
 }
@@ -101,10 +100,11 @@ func TestProblemBodyIsValidJSONWithoutRequestData(t *testing.T) {
 // decodes to the same text (invalid UTF-8 replaced).
 func TestProblemBodyListsViolationsAsJSON(t *testing.T) {
 	pointers := []string{"/items/3/qty", "/a\"b\\c", "/\x00\x1f\x7f", "/\u2028\u2029", "/\xff", "/é"}
-	d := verdict.Deny(verdict.RequestInvalid, "")
+	denial := &verdict.Denial{}
 	for _, p := range pointers {
-		d.Violations = append(d.Violations, verdict.Violation{In: "body", Pointer: p, Rule: "maximum"})
+		denial.Violations = append(denial.Violations, verdict.Violation{In: "body", Pointer: p, Rule: "maximum"})
 	}
+	d := verdict.DenyWith(verdict.RequestInvalid, denial)
 	var body struct {
 		Errors []struct{ In, Pointer, Rule string }
 	}

@@ -12,10 +12,10 @@ var internalError = verdict.Deny(verdict.Internal, "")
 // problemBody renders a denial's RFC 9457 problem document, with the
 // violations a validation found, into b.
 func problemBody(b []byte, d verdict.Decision) []byte {
-	b = verdict.AppendReasonProblem(b, d.Reason, d.Detail)
-	if len(d.Violations) > 0 {
+	b = verdict.AppendReasonProblem(b, d.Reason, d.Detail())
+	if vs := d.Violations(); len(vs) > 0 {
 		b = append(b, `,"errors":[`...)
-		for i, v := range d.Violations {
+		for i, v := range vs {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -51,7 +51,7 @@ func (h *httpContext) sendProblem(d verdict.Decision) {
 	if c := challenge(d.Reason); c != "" {
 		reply = append(reply, [2]string{"www-authenticate", c})
 	}
-	reply = append(reply, d.Headers...)
+	reply = append(reply, d.Headers()...)
 	_ = setProperty("apiguard_decision", d.Reason.Code())
 	status := d.Reason.Status()
 	reply = h.respond(status, reply)

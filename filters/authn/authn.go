@@ -247,9 +247,10 @@ type KeyWait struct {
 	UnknownKey bool
 }
 
-// Authenticate checks the request against a route's requirement.
-func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
-	var res Result
+// Authenticate checks the request against a route's requirement, into res,
+// which must be the zero Result. Both go by pointer: in wasm, a struct of
+// more than sixteen bytes is copied through a call on every pass and return.
+func (a *Authenticator) Authenticate(r *Requirement, in *Input, res *Result) {
 	var cred found
 	var candidates []int
 	var claimed claims
@@ -257,14 +258,14 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 		f, ok, d := extract(a.providers[pi].Sources, in.Headers, in.Query, &claimed)
 		if d.Denied() {
 			res.Decision = d
-			return res
+			return
 		}
 		if !ok {
 			continue
 		}
 		if len(candidates) > 0 && f != cred {
 			res.Decision = verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
-			return res
+			return
 		}
 		cred = f
 		candidates = append(candidates, pi)
@@ -273,11 +274,11 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 		if !r.optional {
 			res.Decision = verdict.Deny(verdict.TokenMissing, "")
 		}
-		return res
+		return
 	}
 	if a.strayValue(r, in.Headers, &claimed) {
 		res.Decision = verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
-		return res
+		return
 	}
 	res.Decision = verdict.Deny(verdict.TokenIssuer, "iss does not match any accepted provider")
 	for _, pi := range candidates {
@@ -292,20 +293,19 @@ func (a *Authenticator) Authenticate(r *Requirement, in Input) Result {
 			if d.Reason == verdict.KeysUnavailable || d.Reason == verdict.TokenUnknownKey {
 				res.Wait = &KeyWait{Provider: pi, UnknownKey: d.Reason == verdict.TokenUnknownKey}
 			}
-			return res
+			return
 		}
 		res.Decision, res.Principal, res.Cached = verdict.Decision{}, Principal{Provider: p.Name, Token: tok}, cached
-		if d := a.edits(p, tok, cred, in, &res); d.Denied() {
+		if d := a.edits(p, tok, cred, in, res); d.Denied() {
 			res.Decision, res.Principal = d, Principal{}
 		}
-		return res
+		return
 	}
-	return res
 }
 
 // verify verifies raw with provider p (index pi), or finds it in the
 // cache (cached).
-func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (tok *jwt.Token, cached bool, d verdict.Decision) {
+func (a *Authenticator) verify(p *provider, pi int, raw string, in *Input) (tok *jwt.Token, cached bool, d verdict.Decision) {
 	if in.Now.IsZero() && in.Clock != nil {
 		in.Now = in.Clock.Now()
 	}
@@ -333,7 +333,7 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in Input) (tok *
 }
 
 // edits computes what a verified token changes in the request.
-func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in Input, res *Result) verdict.Decision {
+func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in *Input, res *Result) verdict.Decision {
 	h := p.claimHeaders(tok)
 	if h.Refused.Denied() {
 		return h.Refused

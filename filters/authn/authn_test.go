@@ -99,9 +99,9 @@ func TestAuthenticate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := a.Authenticate(tc.req, Input{Headers: tc.headers, Query: tc.query, Now: now, Keys: keys, Cache: jwt.NewCache(0, 0)})
+			res := authenticate(a, tc.req, Input{Headers: tc.headers, Query: tc.query, Now: now, Keys: keys, Cache: jwt.NewCache(0, 0)})
 			if res.Reason != tc.wantReason {
-				t.Fatalf("reason %s (%s), want %s", res.Reason.Code(), res.Detail, tc.wantReason.Code())
+				t.Fatalf("reason %s (%s), want %s", res.Reason.Code(), res.Detail(), tc.wantReason.Code())
 			}
 			provider := ""
 			if res.Principal.Token != nil {
@@ -135,7 +135,7 @@ func TestPayloadHeaderAndTokenRemoval(t *testing.T) {
 	a, keys := compile(t)
 	idpOnly, _ := a.Require("r", []string{"idp"}, false)
 	tok := idpToken("sub", `"alice"`)
-	res := a.Authenticate(idpOnly, Input{Headers: [][2]string{{"authorization", "Bearer " + tok}}, Now: now, Keys: keys})
+	res := authenticate(a, idpOnly, Input{Headers: [][2]string{{"authorization", "Bearer " + tok}}, Now: now, Keys: keys})
 	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
 	if !contains(res.Set, [2]string{"x-jwt-payload", base64.RawURLEncoding.EncodeToString(payload)}) {
 		t.Errorf("payload header missing from %v", res.Set)
@@ -148,11 +148,11 @@ func TestPayloadHeaderAndTokenRemoval(t *testing.T) {
 		t.Fatal(errs)
 	}
 	req, _ := b.Require("r", []string{"q"}, false)
-	res = b.Authenticate(req, Input{Query: "a=1&access_token=" + partnerToken() + "&b=2", Now: now, Keys: keys[1:]})
+	res = authenticate(b, req, Input{Query: "a=1&access_token=" + partnerToken() + "&b=2", Now: now, Keys: keys[1:]})
 	if res.Denied() || !res.QueryChanged || res.Query != "a=1&b=2" {
 		t.Errorf("query result %+v", res)
 	}
-	res = b.Authenticate(req, Input{Headers: [][2]string{{"cookie", "theme=dark; session=" + partnerToken()}}, Now: now, Keys: keys[1:]})
+	res = authenticate(b, req, Input{Headers: [][2]string{{"cookie", "theme=dark; session=" + partnerToken()}}, Now: now, Keys: keys[1:]})
 	if res.Denied() || !contains(res.Set, [2]string{"cookie", "theme=dark"}) {
 		t.Errorf("cookie result %+v", res)
 	}
@@ -162,12 +162,12 @@ func TestMissingKeysAskForAFetch(t *testing.T) {
 	a, keys := compile(t)
 	idpOnly, _ := a.Require("r", []string{"idp"}, false)
 	h := [][2]string{{"authorization", "Bearer " + idpToken()}}
-	if res := a.Authenticate(idpOnly, Input{Headers: h, Now: now}); res.Reason != verdict.KeysUnavailable || res.Wait == nil || res.Wait.Provider != 0 || res.Wait.UnknownKey {
+	if res := authenticate(a, idpOnly, Input{Headers: h, Now: now}); res.Reason != verdict.KeysUnavailable || res.Wait == nil || res.Wait.Provider != 0 || res.Wait.UnknownKey {
 		t.Errorf("no keys: %+v", res)
 	}
 	rotated := jwttest.EC("idp-2", elliptic.P256())
 	h = [][2]string{{"authorization", "Bearer " + rotated.Token(jwttest.Claims("https://idp.example.com/", "orders", now.Unix()+600))}}
-	if res := a.Authenticate(idpOnly, Input{Headers: h, Now: now, Keys: keys}); res.Reason != verdict.TokenUnknownKey || res.Wait == nil || res.Wait.Provider != 0 || !res.Wait.UnknownKey {
+	if res := authenticate(a, idpOnly, Input{Headers: h, Now: now, Keys: keys}); res.Reason != verdict.TokenUnknownKey || res.Wait == nil || res.Wait.Provider != 0 || !res.Wait.UnknownKey {
 		t.Errorf("unknown kid: %+v", res)
 	}
 }
@@ -234,7 +234,7 @@ func TestTheClockIsReadOnlyForATokenToCheck(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &countingClock{now: now}
-			res := a.Authenticate(idpOnly, Input{Headers: tc.headers, Clock: clock, Keys: keys, Cache: jwt.NewCache(0, 0)})
+			res := authenticate(a, idpOnly, Input{Headers: tc.headers, Clock: clock, Keys: keys, Cache: jwt.NewCache(0, 0)})
 			if res.Denied() != tc.wantDeny || clock.reads != tc.wantReads {
 				t.Fatalf("denied %t (%v), clock read %d times; want denied %t, %d reads", res.Denied(), res.Decision, clock.reads, tc.wantDeny, tc.wantReads)
 			}
@@ -268,4 +268,11 @@ type countingClock struct {
 func (c *countingClock) Now() time.Time {
 	c.reads++
 	return c.now
+}
+
+// authenticate is Authenticate's result for a request.
+func authenticate(a *Authenticator, r *Requirement, in Input) Result {
+	var res Result
+	a.Authenticate(r, &in, &res)
+	return res
 }

@@ -42,9 +42,9 @@ func TestCredentialsCannotHide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := a.Authenticate(optional, Input{Headers: tc.headers, Now: now, Keys: keys, Cache: jwt.NewCache(0, 0)})
+			res := authenticate(a, optional, Input{Headers: tc.headers, Now: now, Keys: keys, Cache: jwt.NewCache(0, 0)})
 			if res.Reason != tc.reason {
-				t.Fatalf("reason %s (%s), want %s", res.Reason.Code(), res.Detail, tc.reason.Code())
+				t.Fatalf("reason %s (%s), want %s", res.Reason.Code(), res.Detail(), tc.reason.Code())
 			}
 			if anon := !res.Denied() && res.Principal.Token == nil; anon != tc.anon {
 				t.Errorf("anonymous = %v, want %v", anon, tc.anon)
@@ -61,11 +61,11 @@ func TestStrippingACookieTokenKeepsEveryOtherCookie(t *testing.T) {
 	}
 	_, keys := compile(t)
 	req, _ := b.Require("r", []string{"c"}, false)
-	res := b.Authenticate(req, Input{Now: now, Keys: keys[1:], Headers: [][2]string{
+	res := authenticate(b, req, Input{Now: now, Keys: keys[1:], Headers: [][2]string{
 		{"cookie", "theme=dark; session=" + partnerToken()}, {"cookie", "lang=fr"}, {"cookie", "a=1; b=2"},
 	}})
 	if res.Denied() {
-		t.Fatal(res.Detail)
+		t.Fatal(res.Detail())
 	}
 	var cookies []string
 	for _, kv := range res.Set {
@@ -84,7 +84,7 @@ func TestStrippingACookieTokenKeepsEveryOtherCookie(t *testing.T) {
 func TestStrayValuesAreSecondCredentials(t *testing.T) {
 	a, keys := compile(t)
 	both, _ := a.Require("routes[0].auth", []string{"idp", "partner"}, false)
-	res := a.Authenticate(both, Input{Query: "access_token=" + partnerToken(), Headers: [][2]string{{"authorization", "Basic YTpi"}}, Now: now, Keys: keys})
+	res := authenticate(a, both, Input{Query: "access_token=" + partnerToken(), Headers: [][2]string{{"authorization", "Basic YTpi"}}, Now: now, Keys: keys})
 	if res.Reason != verdict.TokenDuplicate {
 		t.Errorf("a query token next to Basic: %s, want token_duplicate", res.Reason.Code())
 	}
@@ -106,8 +106,8 @@ func TestStrayValuesAreSecondCredentials(t *testing.T) {
 		{name: "both", headers: [][2]string{{"authorization", "Bearer " + idpToken()}, {"authorization", "DPoP " + partnerToken()}}, reason: verdict.TokenDuplicate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if res := dpop.Authenticate(req, Input{Headers: tc.headers, Now: now, Keys: keys}); res.Reason != tc.reason {
-				t.Errorf("reason %s (%s), want %s", res.Reason.Code(), res.Detail, tc.reason.Code())
+			if res := authenticate(dpop, req, Input{Headers: tc.headers, Now: now, Keys: keys}); res.Reason != tc.reason {
+				t.Errorf("reason %s (%s), want %s", res.Reason.Code(), res.Detail(), tc.reason.Code())
 			}
 		})
 	}

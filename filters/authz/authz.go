@@ -250,7 +250,7 @@ func (p *Policy) decide(s *stage.Stream, in *stage.Input) verdict.Decision {
 	case allowed:
 		return verdict.Decision{}
 	case ev.missingScope != nil:
-		return verdict.Decision{Reason: verdict.InsufficientScope, Headers: ev.missingScope}
+		return verdict.DenyWith(verdict.InsufficientScope, ev.missingScope)
 	}
 	return verdict.Deny(verdict.Forbidden, "")
 }

@@ -49,7 +49,7 @@ func checkedToken(t testing.TB, extra ...string) (*jwt.Verifier, string, *jwt.To
 	raw := testKey.Token(jwttest.Claims("i", "a", time.Now().Add(time.Hour).Unix(), extra...))
 	tok, d := v.Check(raw, time.Now())
 	if d.Denied() {
-		t.Fatalf("token refused: %s %s", d.Reason.Code(), d.Detail)
+		t.Fatalf("token refused: %s %s", d.Reason.Code(), d.Detail())
 	}
 	return v, raw, tok
 }
@@ -101,7 +101,7 @@ func request(t testing.TB, tmpl, method, path string, tok *jwt.Token) *stage.Str
 	}
 	norm, d := route.Normalize(path)
 	if d.Denied() {
-		t.Fatalf("%s: %s", path, d.Detail)
+		t.Fatalf("%s: %s", path, d.Detail())
 	}
 	s := &stage.Stream{Route: "orders", Method: method, Path: path}
 	if i, d := table.Match(route.AnyHost, method, norm.Decoded, &s.Params); i < 0 {
@@ -261,12 +261,12 @@ func TestDecisions(t *testing.T) {
 				if n := host.Counter("apiguard.authz.orders.denied." + tc.want.Code()); n != 1 {
 					t.Errorf("denial counter %d, want 1", n)
 				}
-				if d.Detail != "" {
-					t.Errorf("detail %q: a denial names no rule", d.Detail)
+				if d.Detail() != "" {
+					t.Errorf("detail %q: a denial names no rule", d.Detail())
 				}
 			}
-			if (d.Reason == verdict.InsufficientScope) != (len(d.Headers) == 1) {
-				t.Errorf("headers %q", d.Headers)
+			if (d.Reason == verdict.InsufficientScope) != (len(d.Headers()) == 1) {
+				t.Errorf("headers %q", d.Headers())
 			}
 			// The token now keeps what the first request read of it: a
 			// second request decides the same from that.
@@ -330,8 +330,8 @@ func TestInsufficientScopeChallenge(t *testing.T) {
 	s := request(t, ordersTemplate, "GET", "/tenants/a/orders/1", verified(t, "scope", `"orders:read secret:scope"`))
 	d := p.RequestHeaders(s, s.Begin(headers{}, hosttest.Worker(&hosttest.Host{}, p)))
 	want := [2]string{"www-authenticate", `Bearer realm="apiguard", error="insufficient_scope", scope="orders:read orders:write"`}
-	if d.Reason != verdict.InsufficientScope || len(d.Headers) != 1 || d.Headers[0] != want {
-		t.Errorf("%s %q, want %q", d.Reason.Code(), d.Headers, want)
+	if d.Reason != verdict.InsufficientScope || len(d.Headers()) != 1 || d.Headers()[0] != want {
+		t.Errorf("%s %q, want %q", d.Reason.Code(), d.Headers(), want)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/apiguard/apiguard/filters/jwt"
 	"github.com/apiguard/apiguard/filters/spiffe"
 	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/filters/verdict"
 )
 
 // cond is a compiled condition on the verified caller and the request.
@@ -26,8 +27,9 @@ type cond struct {
 	claim   claims.Pointer
 	claimNo int
 	tests   []test
-	// challenge is a scopes condition's WWW-Authenticate response header.
-	challenge [][2]string
+	// challenge is a scopes condition's denial: its WWW-Authenticate
+	// response header.
+	challenge *verdict.Denial
 	// peers are a peers condition's accepted service identities.
 	peers *spiffe.Matcher
 }
@@ -105,7 +107,7 @@ type evaluation struct {
 	indeterminate bool
 	// missingScope is the challenge of the first scopes condition that
 	// failed where its failure could deny.
-	missingScope [][2]string
+	missingScope *verdict.Denial
 }
 
 // holds evaluates c; negated tells it sits under an odd number of nots,

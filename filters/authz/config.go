@@ -399,7 +399,7 @@ func (p *parser) names(path string, v gjson.Result, kind condKind) *cond {
 	c := &cond{kind: kind}
 	if kind == condScopes {
 		c.names = mask(p.vocab.scopes, names)
-		c.challenge = [][2]string{{"www-authenticate", `Bearer realm="apiguard", error="insufficient_scope", scope="` + strings.Join(names, " ") + `"`}}
+		c.challenge = &verdict.Denial{Headers: [][2]string{{"www-authenticate", `Bearer realm="apiguard", error="insufficient_scope", scope="` + strings.Join(names, " ") + `"`}}}
 		return c
 	}
 	c.names = mask(p.vocab.roles, names)

@@ -105,8 +105,8 @@ func TestPreflights(t *testing.T) {
 				t.Fatalf("reason %s, want %s", d.Reason.Code(), tc.want.Code())
 			}
 			if d.Denied() {
-				if s.Answer != nil || slices.ContainsFunc(d.Headers, func(kv [2]string) bool { return strings.HasPrefix(kv[0], "access-control-") }) {
-					t.Errorf("refused with allow headers: %+v %+v", s.Answer, d.Headers)
+				if s.Answer != nil || slices.ContainsFunc(d.Headers(), func(kv [2]string) bool { return strings.HasPrefix(kv[0], "access-control-") }) {
+					t.Errorf("refused with allow headers: %+v %+v", s.Answer, d.Headers())
 				}
 				p.ResponseHeaders(&s, s.Begin(headers{{":status", "403"}}, &stage.Worker{}))
 				if !slices.Equal(s.Response.Set, [][2]string{{"vary", "Origin"}}) {

@@ -85,10 +85,10 @@ func TestVerifyAcceptsEveryAlgorithm(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			tok, d := v.Check(testKeys()[alg].Token(claims()), now)
 			if d.Denied() {
-				t.Fatalf("Check: %v %s", d.Reason.Code(), d.Detail)
+				t.Fatalf("Check: %v %s", d.Reason.Code(), d.Detail())
 			}
 			if d := v.Verify(tok, set); d.Denied() {
-				t.Fatalf("Verify: %v %s", d.Reason.Code(), d.Detail)
+				t.Fatalf("Verify: %v %s", d.Reason.Code(), d.Detail())
 			}
 			if got := tok.Claims().Get("iss").Str; got != issuer {
 				t.Errorf("claims iss = %q", got)
@@ -186,7 +186,7 @@ func TestVerifyRefuses(t *testing.T) {
 				d = v.Verify(tok, set)
 			}
 			if d.Reason != tc.reason {
-				t.Errorf("reason %s (%s), want %s", d.Reason.Code(), d.Detail, tc.reason.Code())
+				t.Errorf("reason %s (%s), want %s", d.Reason.Code(), d.Detail(), tc.reason.Code())
 			}
 		})
 	}
@@ -219,7 +219,7 @@ func TestVerifyAccepts(t *testing.T) {
 				d = v.Verify(tok, tc.keys)
 			}
 			if d.Denied() {
-				t.Errorf("denied: %s %s", d.Reason.Code(), d.Detail)
+				t.Errorf("denied: %s %s", d.Reason.Code(), d.Detail())
 			}
 		})
 	}
@@ -290,7 +290,7 @@ func TestTokensWithoutKidTryFewKeys(t *testing.T) {
 				t.Fatal(d)
 			}
 			if got := v.Verify(checked, set); got.Reason != tc.reason {
-				t.Errorf("reason %s (%s), want %s", got.Reason.Code(), got.Detail, tc.reason.Code())
+				t.Errorf("reason %s (%s), want %s", got.Reason.Code(), got.Detail(), tc.reason.Code())
 			}
 		})
 	}
@@ -328,7 +328,7 @@ func TestRequiredType(t *testing.T) {
 			}
 			tok, d := v.Check(k.Sign("ES256", header(tc.typ), claims()), now)
 			if d.Reason != tc.reason {
-				t.Fatalf("reason %s (%s), want %s", d.Reason.Code(), d.Detail, tc.reason.Code())
+				t.Fatalf("reason %s (%s), want %s", d.Reason.Code(), d.Detail(), tc.reason.Code())
 			}
 			if d.Reason == verdict.None && v.Verify(tok, providerKeys(t)).Denied() {
 				t.Error("signature refused")

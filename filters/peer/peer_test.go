@@ -81,8 +81,8 @@ func TestRequirement(t *testing.T) {
 			var s stage.Stream
 			in := s.Begin(tc.headers, &stage.Worker{Host: &hosttest.Host{Properties: tc.props}})
 			d := q.RequestHeaders(&s, in)
-			if d.Reason != tc.want || d.Detail != tc.detail {
-				t.Errorf("decision %s %q, want %s %q", d.Reason.Code(), d.Detail, tc.want.Code(), tc.detail)
+			if d.Reason != tc.want || d.Detail() != tc.detail {
+				t.Errorf("decision %s %q, want %s %q", d.Reason.Code(), d.Detail(), tc.want.Code(), tc.detail)
 			}
 			if s.Peer.String() != tc.wantPeer {
 				t.Errorf("stream's peer %q, want %q", s.Peer, tc.wantPeer)

@@ -20,7 +20,7 @@ type authStage struct {
 	ifPeer *authn.Requirement
 }
 
-func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
+func (st *authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decision {
 	headers, err := in.All()
 	if err != nil {
 		return verdict.Deny(verdict.Internal, "cannot read request headers")
@@ -31,7 +31,8 @@ func (st authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Dec
 	if st.ifPeer != nil && !s.Peer.IsZero() {
 		req = st.ifPeer
 	}
-	res := st.a.Authenticate(req, authn.Input{Headers: headers, Query: query, Clock: in, Keys: w.Keys, Cache: w.Cache})
+	var res authn.Result
+	st.a.Authenticate(req, &authn.Input{Headers: headers, Query: query, Clock: in, Keys: w.Keys, Cache: w.Cache}, &res)
 	s.Attempted, s.CacheHit = res.Attempted, res.Cached
 	if res.Denied() {
 		s.Wait = res.Wait

@@ -76,7 +76,7 @@ func TestPeerAndTokenCombine(t *testing.T) {
 			var s stage.Stream
 			d := p.RequestHeaders(&s, h, p.NewWorker(&hosttest.Host{Properties: props}))
 			if d.Reason != tc.want {
-				t.Fatalf("reason %s (%s), want %s", d.Reason.Code(), d.Detail, tc.want.Code())
+				t.Fatalf("reason %s (%s), want %s", d.Reason.Code(), d.Detail(), tc.want.Code())
 			}
 			if d.Denied() {
 				return

@@ -358,7 +358,7 @@ func authenticate(errs []config.Error, i int, r Route, a *authn.Authenticator, k
 	path := routePath(i, ".auth")
 	req, reqErrs := a.Require(path, r.Auth.Providers, r.Auth.Optional)
 	errs = append(errs, reqErrs...)
-	st := authStage{a: a, req: req}
+	st := &authStage{a: a, req: req}
 	if r.Peer != nil && r.Peer.OrToken() {
 		st.ifPeer, _ = a.Require(path, r.Auth.Providers, true)
 	}

@@ -33,8 +33,8 @@ func TestRoutingTable(t *testing.T) {
 			if status != tc.Status || (tc.Reason != "" && out.Reason.Code() != tc.Reason) || s.Route != tc.Route {
 				t.Fatalf("got status %d reason %s route %q, want %d %s %q", status, out.Reason.Code(), s.Route, tc.Status, tc.Reason, tc.Route)
 			}
-			if tc.Allow != "" && (len(out.Headers) != 1 || out.Headers[0][1] != tc.Allow) {
-				t.Errorf("headers %v, want allow %q", out.Headers, tc.Allow)
+			if tc.Allow != "" && (len(out.Headers()) != 1 || out.Headers()[0][1] != tc.Allow) {
+				t.Errorf("headers %v, want allow %q", out.Headers(), tc.Allow)
 			}
 			if !out.Denied() {
 				forwarded := s.Edits.Path

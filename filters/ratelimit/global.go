@@ -261,9 +261,7 @@ func (st *Stage) OnCallResponse(s *stage.Stream, in *stage.Input, res stage.Call
 		w.Count(gr.errors, 1)
 		if !gr.failOpen {
 			refund(h, k.committed)
-			d := verdict.Deny(verdict.RateLimitUnavailable, "the global rate limit service did not answer")
-			d.Headers = [][2]string{{"retry-after", "1"}}
-			return d
+			return verdict.DenyWith(verdict.RateLimitUnavailable, unansweredDenial)
 		}
 		if gr.fallback != nil {
 			if d := st.run(s, in, []*rule{gr.fallback}, k); d.Denied() {
@@ -294,12 +292,12 @@ func (st *Stage) overLimit(k *kept, gr *globalRule, resp rls.Response) verdict.D
 			wait = max(wait, s.UntilReset)
 		}
 	}
-	d := verdict.Deny(verdict.RateLimited, "global rate limit exceeded")
-	d.Headers = [][2]string{{"retry-after", k.formatInt(max(ceilSeconds(wait), 1))}}
+	k.refusal = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(max(ceilSeconds(wait), 1))})
 	if it, ok := globalItem(gr, resp, rls.OverLimit); ok {
-		d.Headers = st.appendHeaders(k, d.Headers, []item{it}, wait)
+		k.refusal = st.appendHeaders(k, k.refusal, []item{it}, wait)
 	}
-	return d
+	k.denial = verdict.Denial{Detail: "global rate limit exceeded", Headers: k.refusal}
+	return verdict.DenyWith(verdict.RateLimited, &k.denial)
 }
 
 // globalItem is the RateLimit header item of the first status with code

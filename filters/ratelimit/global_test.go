@@ -169,7 +169,7 @@ func (g *gateway) start(auth, path string) (*stage.Stream, *stage.Call, verdict.
 func (g *gateway) answer(s *stage.Stream, res stage.CallResult) (verdict.Decision, headers) {
 	w := g.worker()
 	d := g.p.CallAnswered(s, headers{{":method", "GET"}}, w, res)
-	out := headers(d.Headers)
+	out := headers(d.Headers())
 	if len(s.Responders) > 0 {
 		g.p.ResponseHeaders(s, headers{{":status", "200"}}, w)
 		out = append(out, s.Response.Set...)

@@ -87,12 +87,13 @@ type kept struct {
 	global    globalKept
 	// checks are a phase's checks, hash the buffer their keys are hashed
 	// in (it refers to itself: on a goroutine's stack it would escape);
-	// refused and refusal the items and headers of a refusal; response the
-	// response's headers.
+	// refused and refusal the items and headers of a refusal, denial what
+	// the refusal carries; response the response's headers.
 	checks            []check
 	hash              keyHash
 	refused           []item
 	refusal, response [][2]string
+	denial            verdict.Denial
 	// text holds the strings the stream makes (textFrom): its slots'
 	// names and its headers' values.
 	text []byte
@@ -315,12 +316,18 @@ func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []che
 		items = append(items, localItem(c, 0, c.d.RetryAfter))
 	}
 	k.refused = items
-	d := verdict.Deny(verdict.RateLimited, "rate limit exceeded")
-	d.Headers = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(ceilSeconds(wait))})
-	d.Headers = st.appendHeaders(k, d.Headers, items, wait)
-	k.refusal = d.Headers
-	return d
+	k.refusal = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(ceilSeconds(wait))})
+	k.refusal = st.appendHeaders(k, k.refusal, items, wait)
+	k.denial = verdict.Denial{Detail: "rate limit exceeded", Headers: k.refusal}
+	return verdict.DenyWith(verdict.RateLimited, &k.denial)
 }
+
+// contendedDenial and unansweredDenial are shared by every stream: nothing
+// changes them.
+var (
+	contendedDenial  = &verdict.Denial{Detail: "rate limit state is contended", Headers: [][2]string{{"retry-after", "1"}}}
+	unansweredDenial = &verdict.Denial{Detail: "the global rate limit service did not answer", Headers: [][2]string{{"retry-after", "1"}}}
+)
 
 // failure answers a request the limiter could not decide: each rule's
 // on_error, the default denying. Lost CAS races (contention) refuse with
@@ -335,9 +342,7 @@ func failure(w *stage.Worker, rules []*rule, contended bool) verdict.Decision {
 	case !deny:
 		return verdict.Decision{}
 	case contended:
-		d := verdict.Deny(verdict.RateLimited, "rate limit state is contended")
-		d.Headers = [][2]string{{"retry-after", "1"}}
-		return d
+		return verdict.DenyWith(verdict.RateLimited, contendedDenial)
 	}
 	return verdict.Deny(verdict.Internal, "rate limit state is unavailable")
 }

@@ -53,8 +53,10 @@ func (g *gateway) send(peer, path string, hdrs ...string) (verdict.Decision, hea
 	s := &g.s
 	defer s.Reset()
 	d := g.p.RequestHeaders(s, h, w)
-	d.Headers = copied(d.Headers)
-	out := slices.Clone(headers(d.Headers))
+	if d.Denied() {
+		d = verdict.DenyWith(d.Reason, &verdict.Denial{Detail: d.Detail(), Headers: copied(d.Headers())})
+	}
+	out := slices.Clone(headers(d.Headers()))
 	if len(s.Responders) > 0 {
 		g.p.ResponseHeaders(s, headers{{":status", "200"}}, w)
 		out = append(out, copied(s.Response.Set)...)

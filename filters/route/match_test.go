@@ -99,8 +99,8 @@ func TestMatch(t *testing.T) {
 				if i != -1 || d.Reason != tc.wantReason {
 					t.Fatalf("Match = %d %+v, want %v", i, d, tc.wantReason)
 				}
-				if d.Reason == verdict.MethodNotAllowed && (len(d.Headers) != 1 || d.Headers[0] != [2]string{"allow", tc.wantAllow}) {
-					t.Errorf("headers %v, want allow %q", d.Headers, tc.wantAllow)
+				if d.Reason == verdict.MethodNotAllowed && (len(d.Headers()) != 1 || d.Headers()[0] != [2]string{"allow", tc.wantAllow}) {
+					t.Errorf("headers %v, want allow %q", d.Headers(), tc.wantAllow)
 				}
 				return
 			}

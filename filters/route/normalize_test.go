@@ -70,13 +70,13 @@ func TestNormalize(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, d := Normalize(tc.raw)
 			if tc.wantDetail != "" {
-				if d.Reason != verdict.BadPath || d.Detail != tc.wantDetail {
+				if d.Reason != verdict.BadPath || d.Detail() != tc.wantDetail {
 					t.Fatalf("Normalize(%q) = %+v, %+v; want BadPath %q", tc.raw, got, d, tc.wantDetail)
 				}
 				return
 			}
 			if d.Denied() {
-				t.Fatalf("Normalize(%q) denied: %s", tc.raw, d.Detail)
+				t.Fatalf("Normalize(%q) denied: %s", tc.raw, d.Detail())
 			}
 			wantEscaped := tc.wantEscaped
 			if wantEscaped == "" {
@@ -102,7 +102,7 @@ func FuzzNormalize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		p, d := Normalize(raw)
 		if d.Denied() {
-			if d.Reason != verdict.BadPath || d.Detail == "" {
+			if d.Reason != verdict.BadPath || d.Detail() == "" {
 				t.Fatalf("denial %+v", d)
 			}
 			return

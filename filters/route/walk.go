@@ -111,9 +111,7 @@ func (t *Table) Match(g int, method, path string, params *Params) (int, verdict.
 	}
 	params.Reset()
 	if s.matched {
-		d := verdict.Deny(verdict.MethodNotAllowed, "")
-		d.Headers = [][2]string{{"allow", s.allow}}
-		return -1, d
+		return -1, verdict.DenyWith(verdict.MethodNotAllowed, &verdict.Denial{Headers: [][2]string{{"allow", s.allow}}})
 	}
 	return -1, verdict.Deny(verdict.NoRoute, "")
 }

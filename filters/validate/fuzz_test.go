@@ -56,7 +56,7 @@ func FuzzRequest(f *testing.F) {
 		if d.Denied() && d.Reason.Status() >= 500 {
 			t.Fatalf("%s for a client's request", d.Reason.Code())
 		}
-		for _, v := range d.Violations {
+		for _, v := range d.Violations() {
 			if v.Rule == "" || v.In == "" {
 				t.Fatalf("violation %+v", v)
 			}

@@ -93,13 +93,13 @@ func (f *failures) count(w *stage.Worker, d verdict.Decision) verdict.Decision {
 		c = f.header
 	case d.Reason == verdict.UnsupportedMediaType:
 		c = f.mediaType
-	case d.Reason != verdict.RequestInvalid || len(d.Violations) == 0:
+	case d.Reason != verdict.RequestInvalid || len(d.Violations()) == 0:
 		return d
-	case d.Violations[0].In == "header":
+	case d.Violations()[0].In == "header":
 		c = f.header
-	case d.Violations[0].In == "path":
+	case d.Violations()[0].In == "path":
 		c = f.path
-	case d.Violations[0].In == "query":
+	case d.Violations()[0].In == "query":
 		c = f.query
 	default:
 		c = f.body
@@ -149,7 +149,7 @@ func invalid(vs []verdict.Violation) verdict.Decision {
 	if len(vs) > schema.DefaultLimits.Violations {
 		vs = vs[:schema.DefaultLimits.Violations]
 	}
-	return verdict.Decision{Reason: verdict.RequestInvalid, Violations: vs}
+	return verdict.DenyWith(verdict.RequestInvalid, &verdict.Denial{Violations: vs})
 }
 
 // pointer is name as a one-token JSON pointer, of at most

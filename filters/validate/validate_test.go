@@ -121,7 +121,7 @@ func TestValidation(t *testing.T) {
 				d = p.RequestBody(&s, []byte(tc.body), w)
 			}
 			var got []string
-			for _, v := range d.Violations {
+			for _, v := range d.Violations() {
 				got = append(got, v.In+" "+v.Pointer+" "+v.Rule)
 			}
 			if d.Reason != tc.want || strings.Join(got, ";") != tc.wantViolations {

@@ -3,7 +3,10 @@
 // these reasons, so a reason's code is a stable public name.
 package verdict
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+	"unsafe"
+)
 
 // Reason is why a request was denied. The zero value means "not denied".
 type Reason uint8
@@ -184,9 +187,23 @@ func All() []Reason {
 }
 
 // Decision is a stage's answer. The zero value continues the request.
+//
+// It is sixteen bytes, its detail's bytes and length beside the reason:
+// Go's wasm port copies a larger value with memory.copy, a call out of the
+// compiled code, and every stage and most of what they call return one. A
+// denial that carries headers or violations points to a Denial instead.
 type Decision struct {
 	// Reason is None to continue.
 	Reason Reason
+	// denial: p is a *Denial; else p and n are the detail's bytes and
+	// length.
+	denial bool
+	n      uint32
+	p      unsafe.Pointer
+}
+
+// Denial is what a denial may carry beyond its reason.
+type Denial struct {
 	// Detail is a fixed sentence chosen by the stage (never request data) that
 	// narrows the reason, e.g. "encoded slash in path".
 	Detail string
@@ -208,8 +225,40 @@ type Violation struct {
 // Denied reports whether the request must be stopped.
 func (d Decision) Denied() bool { return d.Reason != None }
 
-// Deny builds a denial with a fixed detail sentence.
-func Deny(r Reason, detail string) Decision { return Decision{Reason: r, Detail: detail} }
+// Deny builds a denial with a fixed detail sentence (shorter than 4 GiB).
+func Deny(r Reason, detail string) Decision {
+	return Decision{Reason: r, n: uint32(len(detail)), p: unsafe.Pointer(unsafe.StringData(detail))}
+}
+
+// DenyWith builds a denial that carries d, which must not change until the
+// denial is answered: a stage may reuse one per stream.
+func DenyWith(r Reason, d *Denial) Decision {
+	return Decision{Reason: r, denial: true, p: unsafe.Pointer(d)}
+}
+
+// Detail is the denial's fixed sentence, if any.
+func (d Decision) Detail() string {
+	if d.denial {
+		return (*Denial)(d.p).Detail
+	}
+	return unsafe.String((*byte)(d.p), d.n)
+}
+
+// Headers are the denial's extra response headers.
+func (d Decision) Headers() [][2]string {
+	if d.denial {
+		return (*Denial)(d.p).Headers
+	}
+	return nil
+}
+
+// Violations are where the request broke the rules.
+func (d Decision) Violations() []Violation {
+	if d.denial {
+		return (*Denial)(d.p).Violations
+	}
+	return nil
+}
 
 // AppendJSONString appends s as a JSON string that cannot break out of the
 // document or the log line it goes in: quotes, backslashes, control

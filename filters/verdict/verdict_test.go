@@ -3,8 +3,10 @@ package verdict
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestReasonsAreUniqueAndNamed(t *testing.T) {
@@ -38,6 +40,40 @@ func TestZeroDecisionContinues(t *testing.T) {
 	}
 	if !Deny(NoRoute, "x").Denied() {
 		t.Fatal("Deny must deny")
+	}
+}
+
+// TestADecisionCarriesWhatItWasGiven, in sixteen bytes: a larger one is
+// copied through a call on every return in wasm.
+func TestADecisionCarriesWhatItWasGiven(t *testing.T) {
+	if size := unsafe.Sizeof(Decision{}); size != 16 {
+		t.Errorf("a Decision is %d bytes, want 16", size)
+	}
+	headers := [][2]string{{"allow", "GET, HEAD"}}
+	violations := []Violation{{In: "body", Pointer: "/qty", Rule: "maximum"}}
+	tests := []struct {
+		name       string
+		d          Decision
+		reason     Reason
+		detail     string
+		headers    [][2]string
+		violations []Violation
+	}{
+		{name: "continue", d: Decision{}},
+		{name: "no detail", d: Deny(Forbidden, ""), reason: Forbidden},
+		{name: "detail", d: Deny(RequestInvalid, "encoded slash in path"), reason: RequestInvalid, detail: "encoded slash in path"},
+		{name: "denial", d: DenyWith(MethodNotAllowed, &Denial{Detail: "d", Headers: headers}), reason: MethodNotAllowed, detail: "d", headers: headers},
+		{name: "violations", d: DenyWith(RequestInvalid, &Denial{Violations: violations}), reason: RequestInvalid, violations: violations},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.d
+			if d.Reason != tc.reason || d.Denied() != (tc.reason != None) || d.Detail() != tc.detail ||
+				!slices.Equal(d.Headers(), tc.headers) || !slices.Equal(d.Violations(), tc.violations) {
+				t.Errorf("got %s %q %v %v, want %s %q %v %v", d.Reason.Code(), d.Detail(), d.Headers(), d.Violations(),
+					tc.reason.Code(), tc.detail, tc.headers, tc.violations)
+			}
+		})
 	}
 }
 
