@@ -251,11 +251,11 @@ type KeyWait struct {
 // which must be the zero Result. Both go by pointer: in wasm, a struct of
 // more than sixteen bytes is copied through a call on every pass and return.
 func (a *Authenticator) Authenticate(r *Requirement, in *Input, res *Result) {
-	var cred found
+	var cred, f found
 	var candidates []int
 	var claimed claims
 	for _, pi := range r.providers {
-		f, ok, d := extract(a.providers[pi].Sources, in.Headers, in.Query, &claimed)
+		ok, d := extract(a.providers[pi].Sources, in.Headers, in.Query, &claimed, &f)
 		if d.Denied() {
 			res.Decision = d
 			return
@@ -263,7 +263,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in *Input, res *Result) {
 		if !ok {
 			continue
 		}
-		if len(candidates) > 0 && f != cred {
+		if len(candidates) > 0 && !f.same(&cred) {
 			res.Decision = verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
 			return
 		}
@@ -296,7 +296,7 @@ func (a *Authenticator) Authenticate(r *Requirement, in *Input, res *Result) {
 			return
 		}
 		res.Decision, res.Principal, res.Cached = verdict.Decision{}, Principal{Provider: p.Name, Token: tok}, cached
-		if d := a.edits(p, tok, cred, in, res); d.Denied() {
+		if d := a.edits(p, tok, &cred, in, res); d.Denied() {
 			res.Decision, res.Principal = d, Principal{}
 		}
 		return
@@ -333,7 +333,7 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in *Input) (tok 
 }
 
 // edits computes what a verified token changes in the request.
-func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred found, in *Input, res *Result) verdict.Decision {
+func (a *Authenticator) edits(p *provider, tok *jwt.Token, cred *found, in *Input, res *Result) verdict.Decision {
 	h := p.claimHeaders(tok)
 	if h.Refused.Denied() {
 		return h.Refused

@@ -204,7 +204,8 @@ func FuzzExtract(f *testing.F) {
 	f.Fuzz(func(t *testing.T, auth, query, cookie string) {
 		sources := []Source{{Header: "authorization", Prefix: "Bearer "}, {Query: "access_token"}, {Cookie: "session"}}
 		var claimed claims
-		got, ok, d := extract(sources, [][2]string{{"authorization", auth}, {"cookie", cookie}}, query, &claimed)
+		var got found
+		ok, d := extract(sources, [][2]string{{"authorization", auth}, {"cookie", cookie}}, query, &claimed, &got)
 		if ok && (d.Denied() || got.token == "") {
 			t.Fatalf("found %+v with %+v", got, d)
 		}

@@ -22,10 +22,17 @@ type Source struct {
 // Authorization: Bearer.
 var DefaultSources = []Source{{Header: "authorization", Prefix: "Bearer "}}
 
-// found is one credential located in the request.
+// found is one credential located in the request, and the provider's
+// source that found it.
 type found struct {
 	token  string
-	source Source
+	source *Source
+}
+
+// same reports whether f and g are one credential found by equal sources
+// (of two providers reading the same place).
+func (f *found) same(g *found) bool {
+	return f.token == g.token && *f.source == *g.source
 }
 
 // extract finds every credential the sources name. Finding more than one, or
@@ -36,13 +43,16 @@ type found struct {
 // header that a source reads, every value that starts with the source's
 // scheme is a credential even if it is malformed (then the request is
 // refused, never let through as "no token"); claimed marks each such
-// headers[i], so that strayValue can find the others.
-func extract(sources []Source, headers [][2]string, query string, claimed *claims) (found, bool, verdict.Decision) {
+// headers[i], so that strayValue can find the others. The credential goes
+// in cred, and sources are walked by pointer: in wasm, a struct of more than
+// sixteen bytes is copied through a call.
+func extract(sources []Source, headers [][2]string, query string, claimed *claims, cred *found) (bool, verdict.Decision) {
 	// Room for the usual one credential and a duplicate, without an
 	// allocation per request.
 	var buf [2]found
 	out := buf[:0]
-	for _, src := range sources {
+	for si := range sources {
+		src := &sources[si]
 		switch {
 		case src.Header != "":
 			for i, kv := range headers {
@@ -51,7 +61,7 @@ func extract(sources []Source, headers [][2]string, query string, claimed *claim
 				}
 				tok, ok, d := headerCredential(kv[1], src.Prefix)
 				if d.Denied() {
-					return found{}, false, d
+					return false, d
 				}
 				if ok {
 					out = append(out, found{tok, src})
@@ -61,7 +71,7 @@ func extract(sources []Source, headers [][2]string, query string, claimed *claim
 		case src.Query != "":
 			values := queryValues(query, src.Query)
 			if split, ok := httpsyntax.SemicolonSplit(query); ok && !slices.Equal(values, queryValues(split, src.Query)) {
-				return found{}, false, verdict.Deny(verdict.TokenDuplicate, "a token parameter that upstreams splitting on \";\" read differently")
+				return false, verdict.Deny(verdict.TokenDuplicate, "a token parameter that upstreams splitting on \";\" read differently")
 			}
 			for _, v := range values {
 				out = append(out, found{v, src})
@@ -78,13 +88,14 @@ func extract(sources []Source, headers [][2]string, query string, claimed *claim
 	}
 	switch {
 	case len(out) == 0:
-		return found{}, false, verdict.Decision{}
+		return false, verdict.Decision{}
 	case len(out) > 1:
-		return found{}, false, verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
+		return false, verdict.Deny(verdict.TokenDuplicate, "more than one credential in the request")
 	case out[0].token == "":
-		return found{}, false, verdict.Deny(verdict.TokenMalformed, "empty credential")
+		return false, verdict.Deny(verdict.TokenMalformed, "empty credential")
 	}
-	return out[0], true, verdict.Decision{}
+	*cred = out[0]
+	return true, verdict.Decision{}
 }
 
 // strayValue reports whether a header that a source of the route's
@@ -97,8 +108,9 @@ func (a *Authenticator) strayValue(r *Requirement, headers [][2]string, claimed 
 			continue
 		}
 		for _, pi := range r.providers {
-			for _, src := range a.providers[pi].Sources {
-				if src.Header == kv[0] {
+			sources := a.providers[pi].Sources
+			for si := range sources {
+				if sources[si].Header == kv[0] {
 					return true
 				}
 			}
