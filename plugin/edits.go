@@ -51,12 +51,14 @@ func applyResponseEdits(e *stage.Edits, m *headerMap) error {
 // replies already carry some of what it sets.
 func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replace func(string, string) error) error {
 	var current [][2]string
+	var lengths nameLengths
 	known := m != nil && m.read && m.err == nil
 	if known {
 		current = m.pairs
+		lengths = lengthsOf(current)
 	}
 	for _, name := range e.Remove {
-		if known && !hasHeader(current, name) {
+		if known && (!lengths.mayHave(name) || !hasHeader(current, name)) {
 			continue
 		}
 		if err := remove(name); err != nil {
@@ -64,7 +66,7 @@ func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replac
 		}
 	}
 	for _, kv := range e.Set {
-		if known && hasOnly(current, kv) && !removes(e, kv[0]) {
+		if known && lengths.mayHave(kv[0]) && hasOnly(current, kv) && !removes(e, kv[0]) {
 			continue
 		}
 		if err := replace(kv[0], kv[1]); err != nil {
@@ -73,6 +75,25 @@ func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replac
 	}
 	return nil
 }
+
+// nameLengths has bit len(name)%64 set for every name a list of headers
+// may hold: a name whose bit is clear is absent, without a scan. Most of
+// what hardening removes and sets is absent from a response, and few of
+// its names share a length with the response's; in wasm, the scans of
+// every edit cost more than the host calls they save.
+type nameLengths uint64
+
+func lengthsOf(headers [][2]string) nameLengths {
+	var l nameLengths
+	for i := range headers {
+		l.add(headers[i][0])
+	}
+	return l
+}
+
+func (l *nameLengths) add(name string) { *l |= 1 << (len(name) % 64) }
+
+func (l nameLengths) mayHave(name string) bool { return l&(1<<(len(name)%64)) != 0 }
 
 // hasHeader reports whether headers has an entry named name. Plain loops
 // here and below: a closure per comparison costs more in wasm than the
@@ -115,24 +136,17 @@ func hasOnly(headers [][2]string, kv [2]string) bool {
 // each set replaces every entry of its name with one at the end (Envoy's
 // setCopy).
 func editPairs(headers [][2]string, e *stage.Edits) [][2]string {
-	// lengths has bit len(name)%64 set for every name the list may hold:
-	// a name whose bit is clear is absent, without a scan. Most of what
-	// hardening removes and sets is absent from a reply, and few of its
-	// names share a length with the reply's.
-	var lengths uint64
-	for i := range headers {
-		lengths |= 1 << (len(headers[i][0]) % 64)
-	}
+	lengths := lengthsOf(headers)
 	for _, name := range e.Remove {
-		if lengths&(1<<(len(name)%64)) != 0 {
+		if lengths.mayHave(name) {
 			headers = without(headers, name)
 		}
 	}
 	for _, kv := range e.Set {
-		if bit := uint64(1) << (len(kv[0]) % 64); lengths&bit != 0 {
+		if lengths.mayHave(kv[0]) {
 			headers = without(headers, kv[0])
 		} else {
-			lengths |= bit
+			lengths.add(kv[0])
 		}
 		headers = append(headers, kv)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apiguard/apiguard/filters/stage"
@@ -29,6 +30,14 @@ func TestEditHeadersSkipsWhatChangesNothing(t *testing.T) {
 			want: []string{"set x-auth-sub"}},
 		{name: "another value or a second line", current: [][2]string{{"server", "nginx"}, {"cache-control", "public"}, {"x-frame-options", "DENY"}, {"x-frame-options", "DENY"}},
 			want: []string{"remove server", "set x-auth-sub", "set cache-control", "set x-frame-options"}},
+		// Names of the lengths of the edited ones (6, 10, 13 and 15, and 13+64)
+		// are other headers: each edit still looks for its own name.
+		{name: "others of the same lengths", current: [][2]string{{"origin", "a"}, {"x-trace-id", "alice"}, {"content-range", "no-store"},
+			{"x-request-start", "DENY"}, {"x-" + strings.Repeat("a", 75), "no-store"}},
+			want: []string{"set x-auth-sub", "set cache-control", "set x-frame-options"}},
+		{name: "the same lengths, and the names", current: [][2]string{{"origin", "a"}, {"server", "b"}, {"x-trace-id", "c"}, {"cache-control", "no-store"},
+			{"content-range", "d"}, {"x-frame-options", "DENY"}},
+			want: []string{"remove server", "set x-auth-sub"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
