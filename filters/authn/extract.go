@@ -55,7 +55,9 @@ func extract(sources []Source, headers [][2]string, query string, claimed *claim
 		src := &sources[si]
 		switch {
 		case src.Header != "":
-			for i, kv := range headers {
+			// By index: in wasm, copying a header pair is a call.
+			for i := range headers {
+				kv := &headers[i]
 				if kv[0] != src.Header {
 					continue
 				}
@@ -103,7 +105,9 @@ func extract(sources []Source, headers [][2]string, query string, claimed *claim
 // next to Bearer). Next to a credential that is a second one: the upstream
 // could read it instead of the verified token.
 func (a *Authenticator) strayValue(r *Requirement, headers [][2]string, claimed *claims) bool {
-	for i, kv := range headers {
+	// By index: in wasm, copying a header pair is a call.
+	for i := range headers {
+		kv := &headers[i]
 		if claimed.has(i) {
 			continue
 		}

@@ -267,7 +267,9 @@ func (p *Policy) method(s *stage.Stream, in *stage.Input) (method string, refuse
 	}
 	override := ""
 	const refuse = verdict.MethodOverride
-	for _, kv := range headers {
+	// By index: in wasm, copying a header pair is a call.
+	for j := range headers {
+		kv := &headers[j]
 		if !isOverrideHeader(kv[0]) {
 			continue
 		}

@@ -294,7 +294,9 @@ func (ev *evaluation) boundValue(b binding) (string, bool) {
 	}
 	var value string
 	n := 0
-	for _, kv := range headers {
+	// By index: in wasm, copying a header pair is a call.
+	for i := range headers {
+		kv := &headers[i]
 		if kv[0] == b.name {
 			value = kv[1]
 			n++

@@ -155,7 +155,9 @@ func (p *Policy) ResponseHeaders(s *stage.Stream, in *stage.Input) {
 		return
 	}
 	var e stage.Edits
-	for _, kv := range all {
+	// By index: in wasm, copying a header pair is a call.
+	for i := range all {
+		kv := &all[i]
 		if strings.HasPrefix(kv[0], "access-control-") && !contains(e.Remove, kv[0], false) {
 			e.Remove = append(e.Remove, kv[0])
 		}
@@ -190,7 +192,9 @@ func varyOrigin(lines []string) (string, bool) {
 
 func values(all [][2]string, name string) []string {
 	var out []string
-	for _, kv := range all {
+	// By index: in wasm, copying a header pair is a call.
+	for i := range all {
+		kv := &all[i]
 		if kv[0] == name {
 			out = append(out, kv[1])
 		}

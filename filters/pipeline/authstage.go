@@ -41,7 +41,9 @@ func (st *authStage) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.De
 	// Headers apiguard writes from claims never come from the client.
 	edits := stage.Edits{Remove: res.Remove, Set: res.Set}
 	protected := st.a.ProtectedHeaders()
-	for _, kv := range headers {
+	// By index: in wasm, copying a header pair is a call.
+	for i := range headers {
+		kv := &headers[i]
 		if slices.Contains(protected, kv[0]) {
 			edits.Remove = append(edits.Remove, kv[0])
 		}

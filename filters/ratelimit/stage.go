@@ -403,7 +403,9 @@ func appendPart(h *keyHash, s *stage.Stream, in *stage.Input, p part, hops int) 
 	case partHeader:
 		all, err := in.All()
 		found := false
-		for _, kv := range all {
+		// By index: in wasm, copying a header pair is a call.
+		for i := range all {
+			kv := &all[i]
 			if err == nil && kv[0] == p.name && kv[1] != "" {
 				h.part(kind, kv[1])
 				found = true
@@ -451,7 +453,9 @@ func headerValues(in *stage.Input, name string) []string {
 		return nil
 	}
 	var out []string
-	for _, kv := range all {
+	// By index: in wasm, copying a header pair is a call.
+	for i := range all {
+		kv := &all[i]
 		if kv[0] == name && kv[1] != "" {
 			out = append(out, kv[1])
 		}
@@ -514,17 +518,19 @@ func (st *Stage) appendHeaders(k *kept, out [][2]string, items []item, wait time
 	policy := items[0].policy
 	if len(items) > 1 {
 		start := len(k.text)
-		for i, it := range items {
+		for i := range items {
 			if i > 0 {
 				k.text = append(k.text, ", "...)
 			}
-			k.text = append(k.text, it.policy...)
+			k.text = append(k.text, items[i].policy...)
 		}
 		policy = k.textFrom(start)
 	}
 	start := len(k.text)
 	least := 0
-	for i, it := range items {
+	for i := range items {
+		// By pointer: in wasm, copying an item is a call.
+		it := &items[i]
 		if i > 0 {
 			k.text = append(k.text, ", "...)
 		}
@@ -540,7 +546,7 @@ func (st *Stage) appendHeaders(k *kept, out [][2]string, items []item, wait time
 	}
 	out = append(out, [2]string{"ratelimit-policy", policy}, [2]string{"ratelimit", k.textFrom(start)})
 	if st.headers == headersDraftAndX {
-		it := items[least]
+		it := &items[least]
 		out = append(out,
 			[2]string{"x-ratelimit-limit", k.formatInt(it.rate)},
 			[2]string{"x-ratelimit-remaining", k.formatInt(it.remaining)},

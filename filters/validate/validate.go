@@ -191,7 +191,9 @@ func (p *Policy) checkHeaders(in *stage.Input, vs *[]verdict.Violation) verdict.
 	}
 	total := 0
 	var seen [4]int
-	for _, kv := range all {
+	// By index: in wasm, copying a header pair is a call.
+	for j := range all {
+		kv := &all[j]
 		name, value := kv[0], kv[1]
 		total += len(name) + len(value)
 		if h != nil && len(value) > h.maxValue {
@@ -227,7 +229,9 @@ func (p *Policy) checkHeaders(in *stage.Input, vs *[]verdict.Violation) verdict.
 	}
 	for _, req := range h.required {
 		found := false
-		for _, kv := range all {
+		// By index: in wasm, copying a header pair is a call.
+		for j := range all {
+			kv := &all[j]
 			if kv[0] == req {
 				found = true
 				break
