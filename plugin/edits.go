@@ -65,7 +65,8 @@ func editHeaders(e *stage.Edits, m *headerMap, remove func(string) error, replac
 			return err
 		}
 	}
-	for _, kv := range e.Set {
+	for i := range e.Set {
+		kv := &e.Set[i]
 		if known && lengths.mayHave(kv[0]) && hasOnly(current, kv) && !removes(e, kv[0]) {
 			continue
 		}
@@ -95,9 +96,9 @@ func (l *nameLengths) add(name string) { *l |= 1 << (len(name) % 64) }
 
 func (l nameLengths) mayHave(name string) bool { return l&(1<<(len(name)%64)) != 0 }
 
-// hasHeader reports whether headers has an entry named name. Plain loops
-// here and below: a closure per comparison costs more in wasm than the
-// comparison.
+// hasHeader reports whether headers has an entry named name. Plain loops,
+// by index, here and below: in wasm, a closure per comparison, or a copy of
+// each pair (a call), costs more than the comparison.
 func hasHeader(headers [][2]string, name string) bool {
 	for i := range headers {
 		if headers[i][0] == name {
@@ -118,9 +119,10 @@ func removes(e *stage.Edits, name string) bool {
 }
 
 // hasOnly reports whether kv is the one entry of its name in headers.
-func hasOnly(headers [][2]string, kv [2]string) bool {
+func hasOnly(headers [][2]string, kv *[2]string) bool {
 	n := 0
-	for _, h := range headers {
+	for i := range headers {
+		h := &headers[i]
 		if h[0] == kv[0] {
 			if h[1] != kv[1] {
 				return false
@@ -142,13 +144,14 @@ func editPairs(headers [][2]string, e *stage.Edits) [][2]string {
 			headers = without(headers, name)
 		}
 	}
-	for _, kv := range e.Set {
+	for i := range e.Set {
+		kv := &e.Set[i]
 		if lengths.mayHave(kv[0]) {
 			headers = without(headers, kv[0])
 		} else {
 			lengths.add(kv[0])
 		}
-		headers = append(headers, kv)
+		headers = appendPair(headers, kv[0], kv[1])
 	}
 	return headers
 }
@@ -168,9 +171,9 @@ func without(headers [][2]string, name string) [][2]string {
 		return headers
 	}
 	n := first
-	for _, kv := range headers[first+1:] {
-		if kv[0] != name {
-			headers[n] = kv
+	for i := first + 1; i < len(headers); i++ {
+		if headers[i][0] != name {
+			headers[n][0], headers[n][1] = headers[i][0], headers[i][1]
 			n++
 		}
 	}

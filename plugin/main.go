@@ -178,9 +178,10 @@ func (m *headerMap) load() {
 // every key of Envoy's maps is; "" when absent.
 func (m *headerMap) Get(name string) string {
 	m.load()
-	for _, kv := range m.pairs {
-		if kv[0] == name {
-			return kv[1]
+	// By index: in wasm, copying a header pair is a call.
+	for i := range m.pairs {
+		if m.pairs[i][0] == name {
+			return m.pairs[i][1]
 		}
 	}
 	return ""
@@ -479,7 +480,7 @@ func (h *httpContext) respond(status int, headers [][2]string) (out [][2]string)
 		}
 	}()
 	h.response.reset()
-	h.response.pairs = append(append(h.response.pairs, [2]string{":status", statusCode(status)}), headers...)
+	h.response.pairs = append(appendPair(h.response.pairs, ":status", statusCode(status)), headers...)
 	h.response.read = true
 	h.plugin.pipeline.ResponseHeaders(s, &h.response, h.plugin.state)
 	return editPairs(headers, &s.Response)

@@ -38,9 +38,19 @@ func parsePairs(b []byte, dst [][2]string) ([][2]string, error) {
 			value = unsafe.String(&b[data], v)
 		}
 		data += v + 1
-		dst = append(dst, [2]string{key, value})
+		dst = appendPair(dst, key, value)
 	}
 	return dst, nil
+}
+
+// appendPair appends the header name: value to headers, writing the
+// strings in place: in wasm, appending a [2]string copies it through a
+// call.
+func appendPair(headers [][2]string, name, value string) [][2]string {
+	n := len(headers)
+	headers = slices.Grow(headers, 1)[:n+1]
+	headers[n][0], headers[n][1] = name, value
+	return headers
 }
 
 // appendPairs appends headers in the proxy-wasm map format. It sizes the
@@ -48,14 +58,15 @@ func parsePairs(b []byte, dst [][2]string) ([][2]string, error) {
 // seventy appends, each a capacity check and a call in wasm.
 func appendPairs(b []byte, headers [][2]string) []byte {
 	n := 4 + 8*len(headers)
-	for _, kv := range headers {
-		n += len(kv[0]) + len(kv[1]) + 2
+	for i := range headers {
+		n += len(headers[i][0]) + len(headers[i][1]) + 2
 	}
 	at := len(b)
 	b = slices.Grow(b, n)[:at+n]
 	binary.LittleEndian.PutUint32(b[at:], uint32(len(headers)))
 	sizes, data := at+4, at+4+8*len(headers)
-	for _, kv := range headers {
+	for i := range headers {
+		kv := &headers[i]
 		binary.LittleEndian.PutUint32(b[sizes:], uint32(len(kv[0])))
 		binary.LittleEndian.PutUint32(b[sizes+4:], uint32(len(kv[1])))
 		sizes += 8

@@ -49,7 +49,7 @@ var (
 func (h *httpContext) sendProblem(d verdict.Decision) {
 	reply = append(reply[:0], problemHeaders...)
 	if c := challenge(d.Reason); c != "" {
-		reply = append(reply, [2]string{"www-authenticate", c})
+		reply = appendPair(reply, "www-authenticate", c)
 	}
 	reply = append(reply, d.Headers()...)
 	_ = setProperty("apiguard_decision", d.Reason.Code())

@@ -170,11 +170,12 @@ func (r Reason) Title() string { return r.info().title }
 // Status is the HTTP status of a denial for this reason.
 func (r Reason) Status() int { return r.info().status }
 
-func (r Reason) info() reasonInfo {
+// info points into the table: in wasm, copying a reasonInfo is a call.
+func (r Reason) info() *reasonInfo {
 	if r >= numReasons {
-		return reasons[Internal]
+		return &reasons[Internal]
 	}
-	return reasons[r]
+	return &reasons[r]
 }
 
 // All lists every denial reason (without None), for metrics definitions and tests.
