@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
-
 	"github.com/apiguard/apiguard/filters/stage"
 )
 
@@ -14,11 +12,11 @@ import (
 // spoofed claim header left in place, or a path other than the one
 // authorized, must never reach the upstream.
 func applyEdits(e *stage.Edits, m *headerMap) error {
-	if err := editHeaders(e, m, proxywasm.RemoveHttpRequestHeader, proxywasm.ReplaceHttpRequestHeader); err != nil {
+	if err := editHeaders(e, m, removeRequestHeader, replaceRequestHeader); err != nil {
 		return err
 	}
 	if e.Path != "" {
-		return proxywasm.ReplaceHttpRequestHeader(":path", e.Path)
+		return replaceRequestHeader(":path", e.Path)
 	}
 	return nil
 }
@@ -39,7 +37,7 @@ func applyResponseEdits(e *stage.Edits, m *headerMap) error {
 	if len(e.Remove)+len(e.Set) >= minEditsToRead {
 		m.load()
 	}
-	return editHeaders(e, m, proxywasm.RemoveHttpResponseHeader, proxywasm.ReplaceHttpResponseHeader)
+	return editHeaders(e, m, removeResponseHeader, replaceResponseHeader)
 }
 
 // editHeaders removes, then sets, the headers e names, through the host

@@ -38,3 +38,10 @@ func getProperty(path []string) ([]byte, error) { return proxywasm.GetProperty(p
 func getSharedData(key string) ([]byte, uint32, error) { return proxywasm.GetSharedData(key) }
 
 func wallClock() time.Time { return time.Now() }
+
+var (
+	removeRequestHeader   = proxywasm.RemoveHttpRequestHeader
+	replaceRequestHeader  = proxywasm.ReplaceHttpRequestHeader
+	removeResponseHeader  = proxywasm.RemoveHttpResponseHeader
+	replaceResponseHeader = proxywasm.ReplaceHttpResponseHeader
+)

@@ -362,7 +362,7 @@ func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Actio
 	if err == nil && s.ReplaceBody != nil && !h.replied && !endOfStream {
 		h.replacing = true
 		err = editHeaders(&stage.Edits{Remove: []string{"content-length"}, Set: s.ReplaceBody.Headers}, nil,
-			proxywasm.RemoveHttpResponseHeader, proxywasm.ReplaceHttpResponseHeader)
+			removeResponseHeader, replaceResponseHeader)
 	}
 	if err != nil {
 		proxywasm.LogErrorf("apiguard: cannot edit the response: %v", err)
