@@ -23,16 +23,14 @@ type Cache struct {
 	byKey                       map[cacheKey]*list.Element
 }
 
-// cacheKey is a token's last 16 characters: 96 bits of its signature. Two
-// valid tokens sharing them only evict each other; a forged one is never
-// cached, and a token that shares them with a cached one is not it.
-type cacheKey [16]byte
+// cacheKey is a token's last 16 characters, 96 bits of its signature,
+// folded into 64 (swar.Tail): an integer key, which wasm hashes in a few
+// operations. Two valid tokens sharing it only evict each other; a forged
+// one is never cached, and a token that shares it with a cached one is not
+// it.
+type cacheKey uint64
 
-func keyOf(raw string) cacheKey {
-	var k cacheKey
-	copy(k[:], raw[max(0, len(raw)-len(k)):])
-	return k
-}
+func keyOf(raw string) cacheKey { return cacheKey(swar.Tail(raw)) }
 
 // cacheEntry is a token and the verifier it was verified by. Its size is
 // entrySize(t), which changes only through grow.

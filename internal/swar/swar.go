@@ -7,7 +7,10 @@
 // in wasm also pays a jump through the function's block table.
 package swar
 
-import "unsafe"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 const (
 	ones  = 0x0101010101010101
@@ -60,6 +63,22 @@ func HasLess(s string, n byte) bool {
 		}
 	}
 	return false
+}
+
+// Tail folds the last 16 bytes of s into 64 bits (s shorter: all of it),
+// with two loads: a map key that the runtime hashes as one integer, where a
+// string or an array key is hashed byte by byte in wasm, without AES
+// instructions.
+func Tail(s string) uint64 {
+	if len(s) < 16 {
+		var t uint64
+		for i := 0; i < len(s); i++ {
+			t = t<<8 | uint64(s[i])
+		}
+		return t
+	}
+	p := unsafe.Pointer(unsafe.StringData(s))
+	return bits.RotateLeft64(load(p, len(s)-16), 29) ^ load(p, len(s)-8)
 }
 
 func load(p unsafe.Pointer, i int) uint64 {

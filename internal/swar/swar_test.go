@@ -78,6 +78,28 @@ func FuzzEqual(f *testing.F) {
 	})
 }
 
+// FuzzTail: of two strings of 16 bytes or more, those whose last 16 bytes
+// are equal have one key, and those that differ in one of them, two.
+func FuzzTail(f *testing.F) {
+	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.0123456789abcdef", uint8(3), byte('x'))
+	f.Fuzz(func(t *testing.T, s string, at uint8, b byte) {
+		if len(s) < 16 {
+			return
+		}
+		i := len(s) - 1 - int(at%16)
+		if s[i] == b {
+			return
+		}
+		other := s[:i] + string([]byte{b}) + s[i+1:]
+		if Tail(other) == Tail(s) {
+			t.Fatalf("Tail(%q) = Tail(%q)", s, other)
+		}
+		if Tail("head"+s) != Tail(s) {
+			t.Fatalf("Tail(%q) depends on more than its last 16 bytes", s)
+		}
+	})
+}
+
 func FuzzHasLess(f *testing.F) {
 	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.sig,", byte(','))
 	f.Fuzz(func(t *testing.T, s string, n byte) {
@@ -87,6 +109,31 @@ func FuzzHasLess(f *testing.F) {
 			t.Fatalf("HasLess(%q, %#x) = %v, want %v", s, n, got, want)
 		}
 	})
+}
+
+// TestTail: a token's key is its last 16 bytes, whatever comes before.
+func TestTail(t *testing.T) {
+	sig := "0123456789abcdefXYZ_-"
+	tests := []struct {
+		name string
+		a, b string
+		same bool
+	}{
+		{name: "same tail, other heads", a: "eyJhbGciOiJSUzI1NiJ9.e30." + sig, b: "x." + sig, same: true},
+		{name: "the byte before the tail", a: "a" + sig[len(sig)-16:], b: "b" + sig[len(sig)-16:], same: true},
+		{name: "last byte", a: sig, b: sig[:len(sig)-1] + "0"},
+		{name: "ninth from the end", a: sig, b: sig[:len(sig)-9] + "!" + sig[len(sig)-8:]},
+		{name: "sixteenth from the end", a: sig, b: sig[:len(sig)-16] + "!" + sig[len(sig)-15:]},
+		{name: "short", a: "abc", b: "abd"},
+		{name: "empty and a zero byte", a: "", b: "\x00", same: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if same := Tail(tc.a) == Tail(tc.b); same != tc.same {
+				t.Errorf("Tail(%q) == Tail(%q): %v, want %v", tc.a, tc.b, same, tc.same)
+			}
+		})
+	}
 }
 
 // BenchmarkToken is the work a cached JWT request does on its token: the
