@@ -161,21 +161,17 @@ func headerPairs(mapType uint32, dst [][2]string, buf *[]byte) ([][2]string, err
 }
 
 // The header edits of editHeaders: the host copies the name and value.
-func removeRequestHeader(name string) error {
-	return statusError(proxyRemoveHeaderMapValue(mapRequestHeaders, unsafe.StringData(name), uint32(len(name))))
+func removeRequestHeader(name string) error      { return removeHeader(mapRequestHeaders, name) }
+func removeResponseHeader(name string) error     { return removeHeader(mapResponseHeaders, name) }
+func replaceRequestHeader(name, v string) error  { return replaceHeader(mapRequestHeaders, name, v) }
+func replaceResponseHeader(name, v string) error { return replaceHeader(mapResponseHeaders, name, v) }
+
+func removeHeader(mapType uint32, name string) error {
+	return statusError(proxyRemoveHeaderMapValue(mapType, unsafe.StringData(name), uint32(len(name))))
 }
 
-func replaceRequestHeader(name, value string) error {
-	return statusError(proxyReplaceHeaderMapValue(mapRequestHeaders, unsafe.StringData(name), uint32(len(name)),
-		unsafe.StringData(value), uint32(len(value))))
-}
-
-func removeResponseHeader(name string) error {
-	return statusError(proxyRemoveHeaderMapValue(mapResponseHeaders, unsafe.StringData(name), uint32(len(name))))
-}
-
-func replaceResponseHeader(name, value string) error {
-	return statusError(proxyReplaceHeaderMapValue(mapResponseHeaders, unsafe.StringData(name), uint32(len(name)),
+func replaceHeader(mapType uint32, name, value string) error {
+	return statusError(proxyReplaceHeaderMapValue(mapType, unsafe.StringData(name), uint32(len(name)),
 		unsafe.StringData(value), uint32(len(value))))
 }
 

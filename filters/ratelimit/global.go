@@ -292,12 +292,11 @@ func (st *Stage) overLimit(k *kept, gr *globalRule, resp rls.Response) verdict.D
 			wait = max(wait, s.UntilReset)
 		}
 	}
-	k.refusal = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(max(ceilSeconds(wait), 1))})
+	var items []item
 	if it, ok := globalItem(gr, resp, rls.OverLimit); ok {
-		k.refusal = st.appendHeaders(k, k.refusal, []item{it}, wait)
+		items = []item{it}
 	}
-	k.denial = verdict.Denial{Detail: "global rate limit exceeded", Headers: k.refusal}
-	return verdict.DenyWith(verdict.RateLimited, &k.denial)
+	return st.refuse(k, "global rate limit exceeded", max(ceilSeconds(wait), 1), items, wait)
 }
 
 // globalItem is the RateLimit header item of the first status with code

@@ -316,9 +316,15 @@ func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []che
 		items = append(items, localItem(c, 0, c.d.RetryAfter))
 	}
 	k.refused = items
-	k.refusal = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(ceilSeconds(wait))})
+	return st.refuse(k, "rate limit exceeded", ceilSeconds(wait), items, wait)
+}
+
+// refuse is the 429 with detail, Retry-After retryAfter seconds and the
+// rate-limit headers of items, all in k's buffers.
+func (st *Stage) refuse(k *kept, detail string, retryAfter int64, items []item, wait time.Duration) verdict.Decision {
+	k.refusal = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(retryAfter)})
 	k.refusal = st.appendHeaders(k, k.refusal, items, wait)
-	k.denial = verdict.Denial{Detail: "rate limit exceeded", Headers: k.refusal}
+	k.denial = verdict.Denial{Detail: detail, Headers: k.refusal}
 	return verdict.DenyWith(verdict.RateLimited, &k.denial)
 }
 
