@@ -6,7 +6,7 @@ PRETTY_MOD := github.com/tidwall/pretty
 BUILD := $(CURDIR)/build
 WASM_ENV := GOWORK=$(BUILD)/go.work GOOS=wasip1 GOARCH=wasm
 WASM_FLAGS := -buildmode=c-shared -trimpath
-GO_SOURCES := $(shell find plugin filters -name '*.go' -not -name '*_test.go') go.mod go.sum
+GO_SOURCES := $(shell find plugin filters internal -name '*.go' -not -name '*_test.go') go.mod go.sum
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 

@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/apiguard/apiguard/internal/slab"
 )
 
 // Error is one problem in the configuration, at its JSON path
@@ -51,6 +53,8 @@ type Reader struct {
 	// route gets its path whether or not it has an error, and in wasm one
 	// allocation each was a sixth of configure for 1,000 routes.
 	paths []byte
+	strs  slab.Slab[string]
+	doc   doc
 }
 
 // pathChunk is how many bytes of paths the reader allocates at a time. A
@@ -76,8 +80,9 @@ func (r *Reader) path(a, b, c, d string) string {
 	return unsafe.String(&r.paths[start], n)
 }
 
-// join is Join, in r.paths.
-func (r *Reader) join(path, key string) string {
+// Join is the package's Join, in the reader's own buffer: for the paths a
+// stage builds for every route, whether or not it reports an error there.
+func (r *Reader) Join(path, key string) string {
 	if path == "" {
 		return key
 	}
@@ -138,11 +143,25 @@ func (r *Reader) Parse(raw []byte) (gjson.Result, bool) {
 		r.Errorf("configuration", "empty; expected a JSON object")
 		return gjson.Result{}, false
 	}
-	if offset, msg := checkSyntax(raw); msg != "" {
+	r.doc = doc{}
+	if offset, msg := checkSyntax(raw, &r.doc); msg != "" {
 		r.Errorf("configuration", "invalid JSON at byte %d: %s", offset, msg)
 		return gjson.Result{}, false
 	}
-	return gjson.ParseBytes(raw), true
+	r.doc.json = string(raw)
+	return gjson.Parse(r.doc.json), true
+}
+
+// ForEach calls fn for each member of the object or array v, with its key
+// ("" in an array), until fn returns false: gjson's ForEach, which for a
+// value of the parsed document does not scan nested values to find where
+// they end (see doc).
+func (r *Reader) ForEach(v gjson.Result, fn func(key string, v gjson.Result) bool) {
+	if k, ok := r.doc.container(v); ok {
+		r.doc.each(k, fn)
+		return
+	}
+	v.ForEach(func(k, v gjson.Result) bool { return fn(k.Str, v) })
 }
 
 // Field is how one key of an object is read.
@@ -279,7 +298,7 @@ func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int
 		trace.elements(path, v)
 	}
 	i := 0
-	v.ForEach(func(_, el gjson.Result) bool {
+	r.ForEach(v, func(_ string, el gjson.Result) bool {
 		var digits [20]byte
 		each(r.path(path, "[", string(strconv.AppendInt(digits[:0], int64(i), 10)), "]"), i, el)
 		i++
@@ -295,14 +314,17 @@ func (r *Reader) Str(path string, v gjson.Result) (string, bool) {
 	return v.Str, true
 }
 
+// Strings reads an array of strings. The list comes from the reader's
+// blocks, as every route has one (its methods).
 func (r *Reader) Strings(path string, v gjson.Result) []string {
-	var out []string
+	var buf [8]string
+	out := buf[:0]
 	r.Array(path, v, func(p string, _ int, el gjson.Result) {
 		if s, ok := r.Str(p, el); ok {
 			out = append(out, s)
 		}
 	})
-	return out
+	return r.strs.Clone(out)
 }
 
 // Enum reads a string that must be one of allowed.
@@ -402,10 +424,9 @@ func (r *Reader) eachKey(path string, v gjson.Result, seen *keySet, each func(pa
 		r.Errorf(path, "must be an object, got %s", Kind(v))
 		return
 	}
-	v.ForEach(func(k, val gjson.Result) bool {
-		key := k.String()
+	r.ForEach(v, func(key string, val gjson.Result) bool {
 		if seen.add(key) {
-			each(r.join(path, key), key, val)
+			each(r.Join(path, key), key, val)
 		} else {
 			r.Errorf(Join(path, key), "duplicate key")
 		}

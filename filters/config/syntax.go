@@ -13,8 +13,9 @@ const maxDepth = 10000
 // error as before; but this is one pass over the bytes without allocating,
 // where encoding/json's scanner calls a function per byte: configure reads
 // the whole document, and under V8 without Liftoff every function it calls
-// is compiled first.
-func checkSyntax(data []byte) (int, string) {
+// is compiled first. When d is not nil, it records where each object and
+// array starts and ends.
+func checkSyntax(data []byte, d *doc) (int, string) {
 	// isObject has bit d set when the container at depth d is an object.
 	var isObject [maxDepth/64 + 1]uint64
 	depth, i, n := 0, 0, len(data)
@@ -31,6 +32,9 @@ value:
 		if depth == maxDepth {
 			return syntaxErr(data, i, "exceeded max depth")
 		}
+		if d != nil {
+			d.opened(i)
+		}
 		if c == '{' {
 			isObject[depth/64] |= 1 << (depth % 64)
 		} else {
@@ -43,6 +47,9 @@ value:
 			return n, "unexpected end of JSON input"
 		}
 		if c == '{' && data[i] == '}' || c == '[' && data[i] == ']' {
+			if d != nil {
+				d.closed(i)
+			}
 			depth--
 			i++
 			goto end
@@ -88,7 +95,7 @@ end:
 	if i == n {
 		return n, "unexpected end of JSON input"
 	}
-	if d := depth - 1; isObject[d/64]&(1<<(d%64)) != 0 {
+	if top := depth - 1; isObject[top/64]&(1<<(top%64)) != 0 {
 		switch data[i] {
 		case ',':
 			for i++; i < n && isSpace(data[i]); i++ {
@@ -98,6 +105,9 @@ end:
 			}
 			goto key
 		case '}':
+			if d != nil {
+				d.closed(i)
+			}
 			depth--
 			i++
 			goto end
@@ -109,6 +119,9 @@ end:
 		i++
 		goto value
 	case ']':
+		if d != nil {
+			d.closed(i)
+		}
 		depth--
 		i++
 		goto end

@@ -53,7 +53,7 @@ var syntaxCases = []struct {
 func TestCheckSyntax(t *testing.T) {
 	for _, tc := range syntaxCases {
 		t.Run(tc.name, func(t *testing.T) {
-			offset, msg := checkSyntax([]byte(tc.data))
+			offset, msg := checkSyntax([]byte(tc.data), nil)
 			if offset != tc.offset || msg != tc.msg {
 				t.Errorf("checkSyntax = %d %q, want %d %q", offset, msg, tc.offset, tc.msg)
 			}
@@ -72,7 +72,7 @@ func FuzzCheckSyntax(f *testing.F) {
 		if len(data) == 0 {
 			return // Parse refuses an empty document before checking it
 		}
-		offset, msg := checkSyntax(data)
+		offset, msg := checkSyntax(data, nil)
 		var raw json.RawMessage
 		err := json.Unmarshal(data, &raw)
 		var syn *json.SyntaxError
@@ -97,7 +97,7 @@ func BenchmarkCheckSyntax(b *testing.B) {
 	data := []byte(`{"routes": [` + strings.Join(routes, ",\n") + `]}`)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if _, msg := checkSyntax(data); msg != "" {
+		if _, msg := checkSyntax(data, nil); msg != "" {
 			b.Fatal(msg)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/apiguard/apiguard/filters/peer"
 	"github.com/apiguard/apiguard/filters/route"
 	"github.com/apiguard/apiguard/filters/stage"
+	"github.com/apiguard/apiguard/internal/slab"
 )
 
 // Load reads the filter JSON and compiles it: the one entry point of the
@@ -29,7 +30,7 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 	// them.
 	globals := make([]any, len(Stages))
 	fields := config.Fields{}
-	top := topLevel(doc)
+	top := topLevel(r, doc)
 	for i, spec := range Stages {
 		if spec.Global == nil {
 			continue
@@ -52,7 +53,7 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 			// growing list ten times, 0.6 MB of garbage at the peak of
 			// configure's memory.
 			n := 0
-			v.ForEach(func(_, _ gjson.Result) bool { n++; return true })
+			r.ForEach(v, func(string, gjson.Result) bool { n++; return true })
 			cfg.Routes = make([]Route, 0, n)
 			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, rr.read(p, v)) })
 		}},
@@ -80,14 +81,14 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 // topLevel finds the stages' top-level fields (by index in Stages) in one
 // pass over the document: gjson.Get would skip over the routes once per
 // stage. Of duplicate keys, which Load refuses, it keeps the first.
-func topLevel(doc gjson.Result) []gjson.Result {
+func topLevel(r *config.Reader, doc gjson.Result) []gjson.Result {
 	top := make([]gjson.Result, len(Stages))
 	if !doc.IsObject() {
 		return top
 	}
-	doc.ForEach(func(k, v gjson.Result) bool {
+	r.ForEach(doc, func(k string, v gjson.Result) bool {
 		for i, spec := range Stages {
-			if spec.Key == k.Str && !top[i].Exists() {
+			if spec.Key == k && !top[i].Exists() {
 				top[i] = v
 			}
 		}
@@ -113,6 +114,8 @@ type routeReader struct {
 	rt     Route
 	stages []stage.Stage
 	own    []bool
+	// lists hand out the routes' lists of stages.
+	lists slab.Slab[stage.Stage]
 }
 
 func newRouteReader(r *config.Reader, globals []any) *routeReader {
@@ -142,9 +145,16 @@ func (rr *routeReader) read(path string, v gjson.Result) Route {
 	rr.r.ObjectOf(path, v, rr.fields)
 	for i, spec := range Stages {
 		if !rr.own[i] && rr.globals[i] != nil {
-			rr.stages[i] = spec.Compile(rr.r, config.Join(path, spec.Key), gjson.Result{}, rr.globals[i])
+			rr.stages[i] = spec.Compile(rr.r, rr.r.Join(path, spec.Key), gjson.Result{}, rr.globals[i])
 		}
 	}
+	n := 0
+	for _, st := range rr.stages {
+		if st != nil {
+			n++
+		}
+	}
+	rr.rt.Stages = rr.lists.Make(n)[:0]
 	for _, st := range rr.stages {
 		if st != nil {
 			rr.rt.Stages = append(rr.rt.Stages, st)

@@ -79,6 +79,7 @@ import (
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/validate"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/slab"
 )
 
 // Route is one configured route.
@@ -194,6 +195,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	table, routeErrs := route.Compile(specs, patterns...)
 	firstByName := map[string]int{}
 	p := &Pipeline{routes: make([]compiledRoute, len(cfg.Routes))}
+	var lists routeLists
 	for i, r := range cfg.Routes {
 		switch prev, dup := firstByName[r.Name]; {
 		case r.Name == "":
@@ -203,7 +205,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		default:
 			firstByName[r.Name] = i
 		}
-		errs = p.compileRoute(errs, i, r, table, a, known)
+		errs = p.compileRoute(errs, i, r, table, a, known, &lists)
 	}
 	errs = append(errs, sharedCounters(cfg.Routes, firstByName)...)
 	if cfg.Audit != nil {
@@ -279,7 +281,13 @@ func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + 
 // compileRoute compiles route i into p.routes[i]: its stages in the order
 // they run, and its responders, with its errors appended to errs. table is
 // nil when the routes' table has errors.
-func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *route.Table, a *authn.Authenticator, known map[string]bool) []config.Error {
+// routeLists hand out the compiled routes' lists of stages.
+type routeLists struct {
+	stages     slab.Slab[stage.Stage]
+	responders slab.Slab[stage.ResponseHeadersStage]
+}
+
+func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *route.Table, a *authn.Authenticator, known map[string]bool, lists *routeLists) []config.Error {
 	cr := &p.routes[i]
 	*cr = compiledRoute{name: r.Name, public: r.Auth.Public}
 	// The route's own stages replace what Compile returned (the caller's
@@ -295,6 +303,8 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *rout
 		}
 	}
 	var early, last []stage.Stage
+	var respBuf [8]stage.ResponseHeadersStage
+	responders := respBuf[:0]
 	if r.Peer != nil {
 		early = append(early, r.Peer)
 		errs = append(errs, checkOrToken(routePath(i, ""), r)...)
@@ -315,7 +325,7 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *rout
 			}
 		}
 		if rs, ok := st.(stage.ResponseHeadersStage); ok {
-			cr.responders = append(cr.responders, rs)
+			responders = append(responders, rs)
 		}
 		if es, ok := st.(stage.EarlyStage); ok {
 			early = append(early, beforeAuthentication{es})
@@ -327,6 +337,7 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *rout
 			last = append(last, afterOthers{ls})
 		}
 	}
+	cr.responders = lists.responders.Clone(responders)
 	p.readScheme = p.readScheme || cr.responders != nil
 	var auth []stage.Stage
 	if !r.Auth.Public {
@@ -336,7 +347,10 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *rout
 			auth = []stage.Stage{st}
 		}
 	}
-	cr.stages = slices.Concat(early, auth, own, last)
+	cr.stages = lists.stages.Make(len(early) + len(auth) + len(own) + len(last))[:0]
+	for _, part := range [...][]stage.Stage{early, auth, own, last} {
+		cr.stages = append(cr.stages, part...)
+	}
 	return errs
 }
 

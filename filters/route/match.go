@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/internal/slab"
 )
 
 // Spec is one route's match clause as configured.
@@ -63,25 +64,18 @@ type Table struct {
 	// intern numbers every literal segment of the table from 1, so a walk
 	// that backtracks compares a path segment with literals only once.
 	intern map[string]int32
-	// nodes and terminals are what is left of the blocks the trie's nodes
-	// are carved from while routes are inserted: one allocation for many
-	// nodes, where one each was a tenth of compiling 1,000 routes in wasm.
-	nodes     []node
-	terminals []terminal
+	// blocks hand out the trie's nodes and the routes' short lists while
+	// routes are inserted; one allocation each was a tenth of compiling
+	// 1,000 routes in wasm. Dropped once the table is compiled.
+	blocks blocks
 }
 
-// trieBlock is how many nodes or terminals a block holds.
-const trieBlock = 64
-
-// carve returns the next element of *block, which it refills with trieBlock
-// new ones when empty.
-func carve[T any](block *[]T) *T {
-	if len(*block) == 0 {
-		*block = make([]T, trieBlock)
-	}
-	x := &(*block)[0]
-	*block = (*block)[1:]
-	return x
+type blocks struct {
+	nodes     slab.Slab[node]
+	terminals slab.Slab[terminal]
+	literals  slab.Slab[literalChild]
+	entries   slab.Slab[entry]
+	strings   slab.Slab[string]
 }
 
 // AnyHost is the group of the routes without hosts, which serves every
@@ -224,18 +218,18 @@ func anyServes(method string) bool {
 // a group even if no route names them (a host with only its own default).
 func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	t := &Table{routes: make([]compiled, len(specs)), intern: map[string]int32{}, exact: map[string]int{}, wild: map[string]int{}}
-	t.groups = []hostGroup{{root: carve(&t.nodes)}}
+	t.groups = []hostGroup{{root: t.blocks.nodes.New()}}
 	for _, h := range hosts {
 		t.group(h)
 	}
 	var errs []config.Error
 	for i, s := range specs {
 		field := matchPath(i)
-		segs, names, err := parseTemplate(s.Path)
+		segs, names, err := parseTemplate(s.Path, &t.blocks.strings)
 		if err != nil {
 			errs = append(errs, config.Errorf(field.at(".path"), "%v", err))
 		}
-		methods, merrs := checkMethods(field, s.Methods)
+		methods, merrs := checkMethods(field, s.Methods, &t.blocks.strings)
 		errs = append(errs, merrs...)
 		groups, herrs := t.hostGroups(field, s.Hosts)
 		errs = append(errs, herrs...)
@@ -277,6 +271,9 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 				}
 			}
 			t.groups[g].routes = append(t.groups[g].routes, i)
+			if term.entries == nil {
+				term.entries = t.blocks.entries.Make(1)[:0]
+			}
 			term.entries = append(term.entries, entry{route: i, methods: methods, slash: c.slash})
 		}
 	}
@@ -287,7 +284,7 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	for _, g := range t.groups {
 		g.root.finish(allows)
 	}
-	t.nodes, t.terminals = nil, nil
+	t.blocks = blocks{}
 	return t, nil
 }
 
@@ -334,7 +331,7 @@ func (t *Table) group(pattern string) int {
 		return g
 	}
 	index[key] = len(t.groups)
-	t.groups = append(t.groups, hostGroup{pattern: pattern, root: carve(&t.nodes)})
+	t.groups = append(t.groups, hostGroup{pattern: pattern, root: t.blocks.nodes.New()})
 	return len(t.groups) - 1
 }
 
@@ -395,7 +392,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 	for _, s := range c.segs {
 		if strings.HasPrefix(s, "{") {
 			if n.param == nil {
-				n.param = carve(&t.nodes)
+				n.param = t.blocks.nodes.New()
 			}
 			n = n.param
 			continue
@@ -407,7 +404,10 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 				id = int32(len(t.intern) + 1)
 				t.intern[s] = id
 			}
-			child = carve(&t.nodes)
+			child = t.blocks.nodes.New()
+			if n.literals == nil {
+				n.literals = t.blocks.literals.Make(1)[:0]
+			}
 			n.literals = append(n.literals, literalChild{s, id, child})
 			n.index(len(n.literals) - 1)
 		}
@@ -418,7 +418,7 @@ func (t *Table) insert(n *node, c compiled) *terminal {
 		term = &n.glob
 	}
 	if *term == nil {
-		*term = carve(&t.terminals)
+		*term = t.blocks.terminals.New()
 	}
 	return *term
 }

@@ -9,28 +9,34 @@ import (
 
 	"github.com/apiguard/apiguard/filters/config"
 	"github.com/apiguard/apiguard/filters/httpsyntax"
+	"github.com/apiguard/apiguard/internal/slab"
 )
 
 // Params are the names of the parameters the spec's path template
 // captures, nil when it has none or is invalid (Compile reports that).
 func (s Spec) Params() []string {
-	_, names, err := parseTemplate(s.Path)
+	_, names, err := parseTemplate(s.Path, nil)
 	if err != nil {
 		return nil
 	}
 	return names
 }
 
-// parseTemplate splits a route path into segments and validates each.
-func parseTemplate(p string) ([]string, []string, error) {
+// parseTemplate splits a route path into segments and validates each; the
+// lists it returns come from strs.
+func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error) {
 	if !strings.HasPrefix(p, "/") {
 		return nil, nil, fmt.Errorf("%q must start with /", p)
 	}
 	if !utf8.ValidString(p) {
 		return nil, nil, fmt.Errorf("not valid UTF-8")
 	}
-	segs := strings.Split(p[1:], "/")
-	var names []string
+	segs := strs.Make(strings.Count(p, "/"))
+	for i, rest := 0, p[1:]; i < len(segs); i++ {
+		segs[i], rest, _ = strings.Cut(rest, "/")
+	}
+	var buf [MaxParams]string
+	names := buf[:0]
 	for i, s := range segs {
 		last := i == len(segs)-1
 		switch {
@@ -66,7 +72,7 @@ func parseTemplate(p string) ([]string, []string, error) {
 	if len(names) > MaxParams {
 		return nil, nil, fmt.Errorf("%q: more than %d parameters", p, MaxParams)
 	}
-	return segs, names, nil
+	return segs, strs.Clone(names), nil
 }
 
 func isIdent(s string) bool {
@@ -84,7 +90,7 @@ func isIdent(s string) bool {
 	return true
 }
 
-func checkMethods(field matchPath, methods []string) ([]string, []config.Error) {
+func checkMethods(field matchPath, methods []string, strs *slab.Slab[string]) ([]string, []config.Error) {
 	if len(methods) == 0 {
 		return nil, nil
 	}
@@ -103,5 +109,5 @@ func checkMethods(field matchPath, methods []string) ([]string, []config.Error) 
 		}
 		errs = append(errs, config.Errorf(field.at(".methods["+strconv.Itoa(j)+"]"), problem, m))
 	}
-	return slices.Clone(methods), errs
+	return strs.Clone(methods), errs
 }

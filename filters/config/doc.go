@@ -1,0 +1,129 @@
+package config
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// doc is the document a Reader parsed, with where each of its objects and
+// arrays ends, which the syntax check finds on its way. gjson finds the end
+// of a nested value by scanning it: walking an object member by member scans
+// each member whole, and reading that member scans it again, so the bytes of
+// a route, four levels down, were scanned five times. With the ends known,
+// a walk scans only keys and scalars, and jumps over objects and arrays.
+type doc struct {
+	json string
+	// starts are the offsets of the containers' opening brackets, in
+	// document order; ends[k] is the offset after container k's closing
+	// one, and next[k] the first container after it (len(starts) if none).
+	starts, ends, next []int32
+	open               []int32 // while checking: the containers not yet closed
+}
+
+func (d *doc) opened(i int) {
+	d.open = append(d.open, int32(len(d.starts)))
+	d.starts = append(d.starts, int32(i))
+	d.ends = append(d.ends, 0)
+	d.next = append(d.next, 0)
+}
+
+func (d *doc) closed(i int) {
+	k := d.open[len(d.open)-1]
+	d.open = d.open[:len(d.open)-1]
+	d.ends[k], d.next[k] = int32(i+1), int32(len(d.starts))
+}
+
+// container is the index of v's object or array, if v is one of the
+// document's and not a copy or a value from elsewhere.
+func (d *doc) container(v gjson.Result) (int, bool) {
+	if v.Type != gjson.JSON || len(v.Raw) == 0 || v.Index < 0 || v.Index+len(v.Raw) > len(d.json) ||
+		unsafe.StringData(v.Raw) != unsafe.StringData(d.json[v.Index:]) {
+		return 0, false
+	}
+	k, found := slices.BinarySearch(d.starts, int32(v.Index))
+	if !found {
+		return 0, false
+	}
+	// The root's Raw runs to the end of the document, spaces included
+	// (gjson.Parse).
+	if end := v.Index + len(v.Raw); int(d.ends[k]) != end && (k != 0 || end != len(d.json)) {
+		return 0, false
+	}
+	return k, true
+}
+
+// each calls fn for every member of container k, with its key ("" in an
+// array), as gjson's ForEach would give them, until fn returns false.
+func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
+	json := d.json
+	i, end := int(d.starts[k])+1, int(d.ends[k])-1
+	object := json[i-1] == '{'
+	child := k + 1
+	for {
+		for i < end && (json[i] <= ' ' || json[i] == ',') {
+			i++
+		}
+		if i >= end {
+			return
+		}
+		var key string
+		if object {
+			raw := quoted(json, i)
+			key, i = unquote(raw), i+len(raw)
+			for json[i] <= ' ' || json[i] == ':' {
+				i++
+			}
+		}
+		v := gjson.Result{Index: i}
+		switch c := json[i]; c {
+		case '{', '[':
+			v.Type, v.Raw = gjson.JSON, json[i:d.ends[child]]
+			child = int(d.next[child])
+		case '"':
+			v.Type, v.Raw = gjson.String, quoted(json, i)
+			v.Str = unquote(v.Raw)
+		case 't':
+			v.Type, v.Raw = gjson.True, json[i:i+4]
+		case 'f':
+			v.Type, v.Raw = gjson.False, json[i:i+5]
+		case 'n':
+			v.Type, v.Raw = gjson.Null, json[i:i+4]
+		default:
+			j := i + 1
+			for j < end && json[j] > ' ' && json[j] != ',' && json[j] != ']' && json[j] != '}' {
+				j++
+			}
+			v.Type, v.Raw = gjson.Number, json[i:j]
+			v.Num, _ = strconv.ParseFloat(v.Raw, 64)
+		}
+		i += len(v.Raw)
+		if !fn(key, v) {
+			return
+		}
+	}
+}
+
+// quoted is the JSON string starting at json[i], quotes included.
+func quoted(json string, i int) string {
+	j := i + 1
+	for json[j] != '"' {
+		if json[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	return json[i : j+1]
+}
+
+// unquote is the value of a quoted JSON string, decoded by gjson when it
+// has escapes.
+func unquote(raw string) string {
+	if strings.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1]
+	}
+	return gjson.Parse(raw).Str
+}
