@@ -22,6 +22,9 @@ type doc struct {
 	// one, and next[k] the first container after it (len(starts) if none).
 	starts, ends, next []int32
 	open               []int32 // while checking: the containers not yet closed
+	// last is the container each last yielded: the one a reader walks
+	// next, nearly always, so container finds it without a search.
+	last int
 }
 
 func (d *doc) opened(i int) {
@@ -44,9 +47,12 @@ func (d *doc) container(v gjson.Result) (int, bool) {
 		unsafe.StringData(v.Raw) != unsafe.StringData(d.json[v.Index:]) {
 		return 0, false
 	}
-	k, found := slices.BinarySearch(d.starts, int32(v.Index))
-	if !found {
-		return 0, false
+	k := d.last
+	if k >= len(d.starts) || int(d.starts[k]) != v.Index {
+		var found bool
+		if k, found = slices.BinarySearch(d.starts, int32(v.Index)); !found {
+			return 0, false
+		}
 	}
 	// The root's Raw runs to the end of the document, spaces included
 	// (gjson.Parse).
@@ -82,7 +88,7 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 		switch c := json[i]; c {
 		case '{', '[':
 			v.Type, v.Raw = gjson.JSON, json[i:d.ends[child]]
-			child = int(d.next[child])
+			d.last, child = child, int(d.next[child])
 		case '"':
 			v.Type, v.Raw = gjson.String, quoted(json, i)
 			v.Str = unquote(v.Raw)

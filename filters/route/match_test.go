@@ -384,3 +384,19 @@ func referenceMatch(t *Table, method, path string) (route int, matched bool) {
 	}
 	return -1, matched
 }
+
+// TestTemplateBytes: a literal segment refuses controls and the bytes that
+// a normalized path never holds raw or that mark a parameter or a glob,
+// and takes every other ASCII byte.
+func TestTemplateBytes(t *testing.T) {
+	for c := range byte(0x80) {
+		if c == '/' {
+			continue
+		}
+		_, _, err := parseTemplate("/a"+string(c)+"b", nil)
+		refused := c < 0x20 || c == 0x7f || strings.IndexByte("?#%\\;{}*", c) >= 0
+		if (err != nil) != refused {
+			t.Errorf("byte %q: error %v, want refused %v", c, err, refused)
+		}
+	}
+}

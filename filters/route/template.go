@@ -60,7 +60,7 @@ func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error
 			return nil, nil, fmt.Errorf("%q: dot segments never match a normalized path", p)
 		default:
 			for _, c := range []byte(s) {
-				if isControl(c) || strings.IndexByte("?#%\\;{}*", c) >= 0 {
+				if notInTemplate[c] {
 					return nil, nil, fmt.Errorf("%q: character %q is not allowed in a route path", p, c)
 				}
 			}
@@ -74,6 +74,20 @@ func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error
 	}
 	return segs, strs.Clone(names), nil
 }
+
+// notInTemplate are the bytes a literal segment of a route path must not
+// hold: controls, and what a normalized path never holds raw or what marks
+// a parameter or a glob. A table: in wasm, strings.IndexByte is a call.
+var notInTemplate = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t[0x7f] = true
+	for _, c := range []byte("?#%\\;{}*") {
+		t[c] = true
+	}
+	return t
+}()
 
 func isIdent(s string) bool {
 	if s == "" {
