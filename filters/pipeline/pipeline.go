@@ -193,7 +193,7 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	// stages are checked against the path parameters it parsed.
 	patterns, settings, hostErrs := hostSettings(cfg.Hosts)
 	table, routeErrs := route.Compile(specs, patterns...)
-	firstByName := map[string]int{}
+	firstByName := make(map[string]int, len(cfg.Routes))
 	p := &Pipeline{routes: make([]compiledRoute, len(cfg.Routes))}
 	var lists routeLists
 	for i, r := range cfg.Routes {

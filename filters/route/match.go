@@ -217,7 +217,7 @@ func anyServes(method string) bool {
 // path ("routes[2].match.path: ..."). hosts are canonical patterns that get
 // a group even if no route names them (a host with only its own default).
 func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
-	t := &Table{routes: make([]compiled, len(specs)), intern: map[string]int32{}, exact: map[string]int{}, wild: map[string]int{}}
+	t := &Table{routes: make([]compiled, len(specs)), intern: make(map[string]int32, len(specs)), exact: map[string]int{}, wild: map[string]int{}}
 	t.groups = []hostGroup{{root: t.blocks.nodes.New()}}
 	for _, h := range hosts {
 		t.group(h)
