@@ -16,7 +16,7 @@ const maxDepth = 10000
 // is compiled first. When d is not nil, it records where each object and
 // array starts and ends.
 func checkSyntax(data []byte, d *doc) (int, string) {
-	// isObject has bit d set when the container at depth d is an object.
+	// isObject has bit k set when the container at depth k is an object.
 	var isObject [maxDepth/64 + 1]uint64
 	depth, i, n := 0, 0, len(data)
 	var msg string

@@ -278,15 +278,15 @@ func sharedCounters(routes []Route, firstByName map[string]int) []config.Error {
 // route), built only for an error: most routes have none.
 func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + "]" + sub }
 
-// compileRoute compiles route i into p.routes[i]: its stages in the order
-// they run, and its responders, with its errors appended to errs. table is
-// nil when the routes' table has errors.
 // routeLists hand out the compiled routes' lists of stages.
 type routeLists struct {
 	stages     slab.Slab[stage.Stage]
 	responders slab.Slab[stage.ResponseHeadersStage]
 }
 
+// compileRoute compiles route i into p.routes[i]: its stages in the order
+// they run, and its responders, with its errors appended to errs. table is
+// nil when the routes' table has errors.
 func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *route.Table, a *authn.Authenticator, known map[string]bool, lists *routeLists) []config.Error {
 	cr := &p.routes[i]
 	*cr = compiledRoute{name: r.Name, public: r.Auth.Public}
