@@ -49,7 +49,7 @@ type Policy struct {
 	// verdict.NoRoute to hide the route).
 	denyAll   bool
 	forbidden verdict.Reason
-	// params are the bindings to path parameters (PathParams), each at
+	// params are the bindings to path parameters (AppendPathParams), each at
 	// its path below path.
 	params []use
 	// tokenUse, roleUse and peerUse are the paths, below path, of the
@@ -89,14 +89,13 @@ var (
 	dryRunPass   = stage.Edits{Remove: dryRunRemove}
 )
 
-// PathParams are the path parameters the policy binds claims to; the
-// pipeline checks that the route's template captures each.
-func (p *Policy) PathParams() []stage.ParamUse {
-	var uses []stage.ParamUse
+// AppendPathParams appends the path parameters the policy binds claims
+// to; the pipeline checks that the route's template captures each.
+func (p *Policy) AppendPathParams(dst []stage.ParamUse) []stage.ParamUse {
 	for _, u := range p.params {
-		uses = append(uses, stage.ParamUse{Name: u.b.name, Path: p.path + u.path})
+		dst = append(dst, stage.ParamUse{Name: u.b.name, Path: p.path, Sub: u.path})
 	}
-	return uses
+	return dst
 }
 
 // ForRoute checks the policy against its route (roles configured for each
@@ -200,13 +199,12 @@ func (p *Policy) RequestHeaders(s *stage.Stream, in *stage.Input) verdict.Decisi
 	return verdict.Decision{}
 }
 
-// Counters are the route's counters, one per reason it can give.
-func (p *Policy) Counters() []*stage.Counter {
-	out := make([]*stage.Counter, len(p.outcomes))
+// AppendCounters appends the route's counters, one per reason it can give.
+func (p *Policy) AppendCounters(dst []*stage.Counter) []*stage.Counter {
 	for i := range p.outcomes {
-		out[i] = &p.outcomes[i].counter
+		dst = append(dst, &p.outcomes[i].counter)
 	}
-	return out
+	return dst
 }
 
 func (p *Policy) outcome(r verdict.Reason) *outcome {

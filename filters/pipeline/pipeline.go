@@ -278,10 +278,12 @@ func sharedCounters(routes []Route, firstByName map[string]int) []config.Error {
 // route), built only for an error: most routes have none.
 func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + "]" + sub }
 
-// routeLists hand out the compiled routes' lists of stages.
+// routeLists hand out the compiled routes' lists of stages; params is the
+// list each route's stages append their path parameters to, reused.
 type routeLists struct {
 	stages     slab.Slab[stage.Stage]
 	responders slab.Slab[stage.ResponseHeadersStage]
+	params     []stage.ParamUse
 }
 
 // compileRoute compiles route i into p.routes[i]: its stages in the order
@@ -318,9 +320,10 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *rout
 			if table == nil && captured == nil {
 				captured = r.Match.Params()
 			}
-			for _, u := range ps.PathParams() {
+			lists.params = ps.AppendPathParams(lists.params[:0])
+			for _, u := range lists.params {
 				if !slices.Contains(captured, u.Name) {
-					errs = append(errs, config.Errorf(u.Path, "the route's path template captures no parameter {%s}", u.Name))
+					errs = append(errs, config.Errorf(u.Path+u.Sub, "the route's path template captures no parameter {%s}", u.Name))
 				}
 			}
 		}

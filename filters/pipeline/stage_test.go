@@ -177,7 +177,9 @@ func (pl peerLimit) BeforeAuthentication(s *stage.Stream, in *stage.Input) verdi
 	return verdict.Decision{}
 }
 
-func (pl peerLimit) Counters() []*stage.Counter { return []*stage.Counter{pl.refused} }
+func (pl peerLimit) AppendCounters(dst []*stage.Counter) []*stage.Counter {
+	return append(dst, pl.refused)
+}
 
 func (pl peerLimit) RequestHeaders(s *stage.Stream, _ *stage.Input) verdict.Decision {
 	s.Keep(pl, s.Principal.Provider)
@@ -291,8 +293,8 @@ func (orderID) RequestHeaders(*stage.Stream, *stage.Input) verdict.Decision {
 	return verdict.Decision{}
 }
 
-func (o orderID) PathParams() []stage.ParamUse {
-	return []stage.ParamUse{{Name: "id", Path: o.path + ".param"}}
+func (o orderID) AppendPathParams(dst []stage.ParamUse) []stage.ParamUse {
+	return append(dst, stage.ParamUse{Name: "id", Path: o.path, Sub: ".param"})
 }
 
 // TestAStageNamesOnlyCapturedParameters: a stage naming a path parameter

@@ -52,12 +52,13 @@ func newStage(s *settings) *Stage {
 	return st
 }
 
-// Counters are the counters of the route's rules, local and global (with
-// a global rule's fallback).
-func (st *Stage) Counters() []*stage.Counter {
-	var out []*stage.Counter
-	for _, ru := range append(append([]*rule(nil), st.early...), st.late...) {
-		out = ru.appendCounters(out)
+// AppendCounters appends the counters of the route's rules, local and
+// global (with a global rule's fallback).
+func (st *Stage) AppendCounters(out []*stage.Counter) []*stage.Counter {
+	for _, rules := range [...][]*rule{st.early, st.late} {
+		for _, ru := range rules {
+			out = ru.appendCounters(out)
+		}
 	}
 	for _, gr := range st.global {
 		out = append(out, gr.allowed, gr.limited, gr.errors)

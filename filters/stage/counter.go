@@ -30,13 +30,15 @@ func NewCounter(name string) *Counter { return &Counter{name: name, id: -1} }
 // pointer.
 func NewRouteCounter(name string) Counter { return Counter{name: name, id: -1, route: true} }
 
-// Counting is a Stage that adds to counters: Counters lists every one it
-// may add to, so that they are defined before the first request. A stage
-// that adds to a counter it does not list fails that stream closed (the
-// glue recovers the panic): tests that count through the pipeline find it.
+// Counting is a Stage that adds to counters: AppendCounters appends every
+// one it may add to, so that they are defined before the first request. A
+// stage that adds to a counter it does not list fails that stream closed
+// (the glue recovers the panic): tests that count through the pipeline find
+// it. Appending to the caller's list, not returning one, spares a
+// throwaway allocation per route at start.
 type Counting interface {
 	Stage
-	Counters() []*Counter
+	AppendCounters(dst []*Counter) []*Counter
 }
 
 // Counters numbers the counters of compiled stages. Counters of one name
@@ -46,6 +48,9 @@ type Counters struct {
 	names []string
 	// byName numbers the counters NewCounter declared.
 	byName map[string]int
+	// scratch is the list Add has a stage append its counters to, reused:
+	// a buffer on the stack would escape through the interface call.
+	scratch []*Counter
 }
 
 // Add numbers st's counters, if it counts.
@@ -54,7 +59,8 @@ func (cs *Counters) Add(st Stage) {
 	if !ok {
 		return
 	}
-	for _, ctr := range c.Counters() {
+	cs.scratch = c.AppendCounters(cs.scratch[:0])
+	for _, ctr := range cs.scratch {
 		if ctr.id >= 0 {
 			continue
 		}

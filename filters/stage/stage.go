@@ -54,12 +54,13 @@ type RequestBodyStage interface {
 // route's template captures no parameter of that name.
 type ParamStage interface {
 	Stage
-	PathParams() []ParamUse
+	AppendPathParams(dst []ParamUse) []ParamUse
 }
 
-// ParamUse is a path parameter a stage names, and the JSON path where.
+// ParamUse is a path parameter a stage names, and the JSON path where:
+// Path followed by Sub, joined only for an error.
 type ParamUse struct {
-	Name, Path string
+	Name, Path, Sub string
 }
 
 // RouteStage is a Stage whose configuration refers to its route beyond the

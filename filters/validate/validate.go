@@ -50,14 +50,13 @@ type bodyRules struct {
 	limits       schema.Limits
 }
 
-// PathParams are the typed path parameters, which the route's template
-// must capture.
-func (p *Policy) PathParams() []stage.ParamUse {
-	out := make([]stage.ParamUse, len(p.path))
-	for i, pp := range p.path {
-		out[i] = stage.ParamUse{Name: pp.name, Path: pp.at}
+// AppendPathParams appends the typed path parameters, which the route's
+// template must capture.
+func (p *Policy) AppendPathParams(dst []stage.ParamUse) []stage.ParamUse {
+	for _, pp := range p.path {
+		dst = append(dst, stage.ParamUse{Name: pp.name, Path: pp.at})
 	}
-	return out
+	return dst
 }
 
 // paramLimits bound a parameter's check: a parameter is a scalar.
@@ -78,10 +77,10 @@ func newFailures() *failures {
 		query: stage.NewCounter(m + "query"), body: stage.NewCounter(m + "body"), mediaType: stage.NewCounter(m + "media_type")}
 }
 
-// Counters are the failure counters, one per kind.
-func (p *Policy) Counters() []*stage.Counter {
+// AppendCounters appends the failure counters, one per kind.
+func (p *Policy) AppendCounters(dst []*stage.Counter) []*stage.Counter {
 	f := p.failed
-	return []*stage.Counter{f.header, f.path, f.query, f.body, f.mediaType}
+	return append(dst, f.header, f.path, f.query, f.body, f.mediaType)
 }
 
 // count counts a denial d by its kind: where its first violation is, or
