@@ -17,6 +17,9 @@ import (
 // a walk scans only keys and scalars, and jumps over objects and arrays.
 type doc struct {
 	json string
+	// bytes are json's, never written: the syntax check's scanners find
+	// where the document's strings and numbers end for the walk too.
+	bytes []byte
 	// starts are the offsets of the containers' opening brackets, in
 	// document order; ends[k] is the offset after container k's closing
 	// one, and next[k] the first container after it (len(starts) if none).
@@ -65,7 +68,7 @@ func (d *doc) container(v gjson.Result) (int, bool) {
 // each calls fn for every member of container k, with its key ("" in an
 // array), as gjson's ForEach would give them, until fn returns false.
 func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
-	json := d.json
+	json, bytes := d.json, d.bytes
 	i, end := int(d.starts[k])+1, int(d.ends[k])-1
 	object := json[i-1] == '{'
 	child := k + 1
@@ -78,8 +81,8 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 		}
 		var key string
 		if object {
-			raw := quoted(json, i)
-			key, i = unquote(raw), i+len(raw)
+			j, _ := scanString(bytes, i+1)
+			key, i = unquote(json[i:j]), j
 			for json[i] <= ' ' || json[i] == ':' {
 				i++
 			}
@@ -90,7 +93,8 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 			v.Type, v.Raw = gjson.JSON, json[i:d.ends[child]]
 			d.last, child = child, int(d.next[child])
 		case '"':
-			v.Type, v.Raw = gjson.String, quoted(json, i)
+			j, _ := scanString(bytes, i+1)
+			v.Type, v.Raw = gjson.String, json[i:j]
 			v.Str = unquote(v.Raw)
 		case 't':
 			v.Type, v.Raw = gjson.True, json[i:i+4]
@@ -99,10 +103,7 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 		case 'n':
 			v.Type, v.Raw = gjson.Null, json[i:i+4]
 		default:
-			j := i + 1
-			for j < end && json[j] > ' ' && json[j] != ',' && json[j] != ']' && json[j] != '}' {
-				j++
-			}
+			j, _ := scanNumber(bytes, i)
 			v.Type, v.Raw = gjson.Number, json[i:j]
 			v.Num, _ = strconv.ParseFloat(v.Raw, 64)
 		}
@@ -111,18 +112,6 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 			return
 		}
 	}
-}
-
-// quoted is the JSON string starting at json[i], quotes included.
-func quoted(json string, i int) string {
-	j := i + 1
-	for json[j] != '"' {
-		if json[j] == '\\' {
-			j++
-		}
-		j++
-	}
-	return json[i : j+1]
 }
 
 // unquote is the value of a quoted JSON string, decoded by gjson when it

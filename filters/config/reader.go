@@ -149,6 +149,7 @@ func (r *Reader) Parse(raw []byte) (gjson.Result, bool) {
 		return gjson.Result{}, false
 	}
 	r.doc.json = string(raw)
+	r.doc.bytes = unsafe.Slice(unsafe.StringData(r.doc.json), len(r.doc.json))
 	return gjson.Parse(r.doc.json), true
 }
 
