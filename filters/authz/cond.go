@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/apiguard/apiguard/filters/spiffe"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/pattern"
 )
 
 // cond is a compiled condition on the verified caller and the request.
@@ -56,7 +56,7 @@ type test struct {
 	num  float64
 	// bound names the request value an equality binds the claim to.
 	bound binding
-	re    *regexp.Regexp
+	re    *pattern.Pattern
 }
 
 type testOp uint8

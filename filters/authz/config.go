@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/apiguard/apiguard/filters/spiffe"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/pattern"
 )
 
 // Limits of a route's conditions, checked at start.
@@ -507,9 +507,9 @@ func (p *parser) newTestsFields() config.Fields {
 				r.Errorf(p2, "a pattern has at most %d bytes", maxPatternLength)
 				return
 			}
-			// Go's regexp is RE2: matching is linear in the input, whatever
+			// RE2 (internal/pattern): matching is linear in the input, whatever
 			// the pattern.
-			re, err := regexp.Compile(src)
+			re, err := pattern.Compile(src)
 			if err != nil {
 				r.Errorf(p2, "invalid regular expression (RE2 syntax): %v", err)
 				return

@@ -16,13 +16,12 @@
 package schema
 
 import (
-	"math/big"
-	"regexp"
 	"strings"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/apiguard/apiguard/filters/config"
+	"github.com/apiguard/apiguard/internal/pattern"
 )
 
 // Schema is a compiled schema, immutable and safe for concurrent use.
@@ -54,21 +53,28 @@ type node struct {
 	never bool
 	// types is 0 for any type.
 	types kind
-	props map[string]*node
+	// propNames and propNodes are the properties, in the order written;
+	// propIndex finds one by name where there are more than a search
+	// reads quickly (see property).
+	propNames []string
+	propNodes []*node
+	propIndex map[string]int
 	// folded maps each property name, case-folded, to it: a member whose
 	// name folds to one of them but is not it is refused.
-	folded     map[string]string
-	required   []string
-	additional *node
-	items      *node
-	enum       []scalar
-	min, max   *bound
-	minLen     int
-	maxLen     int
-	pattern    *regexp.Regexp
-	minItems   int
-	maxItems   int
-	format     string
+	folded   map[string]string
+	required []string
+	// requiredProps[i] is required[i]'s index in propNames, -1 for none.
+	requiredProps []int
+	additional    *node
+	items         *node
+	enum          []scalar
+	min, max      *bound
+	minLen        int
+	maxLen        int
+	pattern       *pattern.Pattern
+	minItems      int
+	maxItems      int
+	format        string
 	// ref is the $ref as written, target what it names.
 	ref    string
 	target *node
@@ -76,20 +82,15 @@ type node struct {
 
 // bound is a numeric bound, exact.
 type bound struct {
-	rat       *big.Rat
+	value     decimal
 	exclusive bool
 	// keyword names the bound in a violation.
 	keyword string
-	// small holds the bound when it is an integer that fits int64, for the
-	// common case compared without allocating; float, rounded, orders most
-	// other numbers against it.
-	small   int64
-	isSmall bool
-	float   float64
 }
 
 // scalar is an enum or const value: its kind and canonical text (a string
-// unescaped, a number as big.Rat text, true, false, null).
+// unescaped, a number as decimal.appendCanonical spells it, true, false,
+// null).
 type scalar struct {
 	k    kind
 	text string
@@ -210,12 +211,16 @@ func (c *compiler) node(path string, v gjson.Result, depth int) *node {
 				r.Errorf(p, "must be an object, got %s", config.Kind(kv))
 				break
 			}
-			n.props, n.folded = map[string]*node{}, map[string]string{}
+			n.folded = map[string]string{}
 			kv.ForEach(func(pk, pv gjson.Result) bool {
 				name := pk.String()
-				n.props[name] = c.node(config.Join(p, name), pv, depth+1)
+				n.propNames = append(n.propNames, name)
+				n.propNodes = append(n.propNodes, c.node(config.Join(p, name), pv, depth+1))
 				f := fold(name)
-				if other, dup := n.folded[f]; dup {
+				switch other, dup := n.folded[f]; {
+				case dup && other == name:
+					r.Errorf(config.Join(p, name), "duplicate key")
+				case dup:
 					r.Errorf(config.Join(p, name), "differs only in letter case from property %q", other)
 				}
 				n.folded[f] = name
@@ -252,7 +257,7 @@ func (c *compiler) node(path string, v gjson.Result, depth int) *node {
 			n.maxItems = int(r.Count(p, kv, 0, 1<<30))
 		case "pattern":
 			s, _ := r.Str(p, kv)
-			re, err := regexp.Compile(s)
+			re, err := pattern.Compile(s)
 			if err != nil {
 				r.Errorf(p, "not an RE2 regular expression: %v", err)
 				break
@@ -280,10 +285,43 @@ func (c *compiler) node(path string, v gjson.Result, depth int) *node {
 			return true
 		})
 	}
+	if len(n.propNames) > linearProperties {
+		n.propIndex = make(map[string]int, len(n.propNames))
+		for i, name := range n.propNames {
+			n.propIndex[name] = i
+		}
+	}
+	for _, name := range n.required {
+		n.requiredProps = append(n.requiredProps, n.property([]byte(name)))
+	}
 	if n.minLen >= 0 && n.maxLen >= 0 && n.minLen > n.maxLen || n.minItems >= 0 && n.maxItems >= 0 && n.minItems > n.maxItems {
 		r.Errorf(path, "a minimum above its maximum: nothing would be valid")
 	}
 	return n
+}
+
+// linearProperties is how many properties a search compares before a map
+// is faster: a name hashed without AES in wasm costs a few comparisons.
+const linearProperties = 8
+
+// property is the index of the property named key, -1 when n (which may be
+// nil) names none.
+func (n *node) property(key []byte) int {
+	switch {
+	case n == nil:
+		return -1
+	case n.propIndex != nil:
+		if i, ok := n.propIndex[string(key)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, name := range n.propNames {
+		if len(name) == len(key) && name == string(key) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (c *compiler) types(p string, v gjson.Result, n *node) {
@@ -307,12 +345,12 @@ func (c *compiler) scalar(p string, v gjson.Result) scalar {
 	case gjson.String:
 		return scalar{kString, v.String()}
 	case gjson.Number:
-		rat, ok := new(big.Rat).SetString(v.Raw)
+		d, ok := parseDecimal([]byte(v.Raw))
 		if !ok {
-			c.r.Errorf(p, "not a number")
+			c.r.Errorf(p, "exponent out of range (±%d)", maxExponent)
 			return scalar{}
 		}
-		return scalar{kNumber, rat.RatString()}
+		return scalar{kNumber, string(d.appendCanonical(nil))}
 	case gjson.True, gjson.False:
 		return scalar{kBoolean, v.Raw}
 	case gjson.Null:
@@ -327,17 +365,12 @@ func (c *compiler) bound(p string, v gjson.Result, keyword string) *bound {
 		c.r.Errorf(p, "must be a number, got %s", config.Kind(v))
 		return nil
 	}
-	rat, ok := new(big.Rat).SetString(v.Raw)
+	d, ok := parseDecimal([]byte(v.Raw))
 	if !ok {
-		c.r.Errorf(p, "not a number")
+		c.r.Errorf(p, "exponent out of range (±%d)", maxExponent)
 		return nil
 	}
-	b := &bound{rat: rat, exclusive: strings.HasPrefix(keyword, "exclusive"), keyword: keyword}
-	if rat.IsInt() && rat.Num().IsInt64() {
-		b.small, b.isSmall = rat.Num().Int64(), true
-	}
-	b.float, _ = rat.Float64()
-	return b
+	return &bound{value: d, exclusive: strings.HasPrefix(keyword, "exclusive"), keyword: keyword}
 }
 
 // tighter returns the stricter of two bounds on one side (dir -1 for a
@@ -349,7 +382,7 @@ func tighter(a, b *bound, dir int) *bound {
 		}
 		return a
 	}
-	switch c := a.rat.Cmp(b.rat) * dir; {
+	switch c := a.value.cmp(&b.value) * dir; {
 	case c < 0:
 		return a
 	case c > 0:

@@ -102,6 +102,37 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestWideSchemas: a schema naming more properties than a search reads
+// (found by map) and than a member set's bits hold (remembered by name)
+// finds duplicates and missing members wherever the names fall.
+func TestWideSchemas(t *testing.T) {
+	var props []string
+	for i := range 70 {
+		props = append(props, fmt.Sprintf(`"p%d": {"type": "integer"}`, i))
+	}
+	s := compile(t, `{"properties": {`+strings.Join(props, ", ")+`}, "required": ["p1", "p65", "extra"]}`)
+	tests := []struct {
+		doc, want string
+	}{
+		{`{"p1": 1, "p65": 2, "extra": 3}`, ""},
+		{`{"p65": 2, "extra": 3, "p69": "x"}`, "/p69 type;/p1 required"},
+		{`{"p1": 1}`, "/p65 required;/extra required"},
+		{`{"p1": 1, "p2": 2, "p1": 3}`, "/p1 duplicate_key"},
+		{`{"p66": 1, "p1": 2, "p66": 3}`, "/p66 duplicate_key"},
+		{`{"extra": 1, "p1": 2, "extra": 3}`, "/extra duplicate_key"},
+		{`{"P1": 1, "p1": 2, "p65": 2, "extra": 3}`, "/P1 case_variant"},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, v := range s.Check([]byte(tc.doc), DefaultLimits) {
+			got = append(got, v.Pointer+" "+v.Rule)
+		}
+		if g := strings.Join(got, ";"); g != tc.want {
+			t.Errorf("%s: violations %q, want %q", tc.doc, g, tc.want)
+		}
+	}
+}
+
 // TestHostileShapesCostBoundedWork: deep nesting stops at the depth limit,
 // wide objects and arrays are checked in one linear pass, and violations
 // stop being collected at the limit.
@@ -145,7 +176,10 @@ func TestCompileErrors(t *testing.T) {
 		{`{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "properties": {"x": {"$ref": "#/$defs/a"}}}`, "refers to itself"},
 		{`{"enum": [{"a": 1}]}`, "s.enum[0]: only strings, numbers, booleans and null"},
 		{`{"minLength": 3, "maxLength": 2}`, "nothing would be valid"},
+		{`{"minimum": 1e1000000}`, "s.minimum: exponent out of range (±999999)"},
+		{`{"enum": [1, 1e-1000000]}`, "s.enum[1]: exponent out of range"},
 		{`{"properties": {"role": {}, "Role": {}}}`, `s.properties.Role: differs only in letter case from property "role"`},
+		{`{"properties": {"role": {}, "role": {"type": "integer"}}}`, `s.properties.role: duplicate key`},
 		{`{"$schema": "http://json-schema.org/draft-07/schema#"}`, "only draft 2020-12"},
 		{`{"items": {"$defs": {}}}`, "s.items.$defs: $defs only at the schema's root"},
 		{`[]`, "a schema must be an object or a boolean"},

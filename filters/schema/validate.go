@@ -2,7 +2,6 @@ package schema
 
 import (
 	"bytes"
-	"math/big"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -208,10 +207,18 @@ func (v *checker) object(n *node, depth int) {
 	}
 	v.i++
 	base := len(v.keys)
-	defer func() { v.keys = v.keys[:base] }()
-	// A wide object's names go to a set, so that finding duplicates stays
-	// linear; most objects have a few members and never need one.
+	v.members(n, depth, base)
+	v.keys = v.keys[:base]
+}
+
+// members reads an object's members after its '{', and checks its
+// required ones. The names of the first 64 properties its schema names
+// are remembered as bits; other names go to v.keys after base.
+func (v *checker) members(n *node, depth, base int) {
+	// A wide object's other names go to a set, so that finding duplicates
+	// stays linear; most objects have a few members and never need one.
 	var set map[string]bool
+	var props uint64
 	v.space()
 	if v.i < len(v.b) && v.b[v.i] == '}' {
 		v.i++
@@ -226,24 +233,20 @@ func (v *checker) object(n *node, depth int) {
 			if !good {
 				return
 			}
+			prop := n.property(key)
 			// Member names are compared after unescaping: "a" and "\u0061"
 			// are one name, which two readers would resolve differently.
-			if v.seen(base, set, key) {
+			if prop >= 0 && prop < 64 {
+				if props&(1<<prop) != 0 {
+					v.path = append(v.path, segment{key: key, index: -1})
+					v.fail(RuleDuplicateKey)
+					return
+				}
+				props |= 1 << prop
+			} else if !v.remember(base, &set, key) {
 				v.path = append(v.path, segment{key: key, index: -1})
 				v.fail(RuleDuplicateKey)
 				return
-			}
-			switch {
-			case set != nil:
-				set[string(key)] = true
-			case len(v.keys)-base == 32:
-				set = make(map[string]bool, 64)
-				for _, k := range v.keys[base:] {
-					set[string(k)] = true
-				}
-				set[string(key)] = true
-			default:
-				v.keys = append(v.keys, key)
 			}
 			v.space()
 			if v.i >= len(v.b) || v.b[v.i] != ':' {
@@ -252,7 +255,7 @@ func (v *checker) object(n *node, depth int) {
 			}
 			v.i++
 			v.path = append(v.path, segment{key: key, index: -1})
-			v.value(v.member(n, key), depth)
+			v.value(v.member(n, key, prop), depth)
 			v.path = v.path[:len(v.path)-1]
 			if v.stop || !v.listNext('}') {
 				break
@@ -262,11 +265,38 @@ func (v *checker) object(n *node, depth int) {
 	if n == nil || v.stop {
 		return
 	}
-	for _, name := range n.required {
-		if !v.seen(base, set, []byte(name)) {
+	for k, name := range n.required {
+		var found bool
+		if prop := n.requiredProps[k]; prop >= 0 && prop < 64 {
+			found = props&(1<<prop) != 0
+		} else {
+			found = v.seen(base, set, []byte(name))
+		}
+		if !found {
 			v.report("required", []byte(name))
 		}
 	}
+}
+
+// remember adds key to the object's names after base, or to its set once
+// they are many; false when it is there already.
+func (v *checker) remember(base int, set *map[string]bool, key []byte) bool {
+	if v.seen(base, *set, key) {
+		return false
+	}
+	switch {
+	case *set != nil:
+		(*set)[string(key)] = true
+	case len(v.keys)-base == 32:
+		*set = make(map[string]bool, 64)
+		for _, k := range v.keys[base:] {
+			(*set)[string(k)] = true
+		}
+		(*set)[string(key)] = true
+	default:
+		v.keys = append(v.keys, key)
+	}
+	return true
 }
 
 // seen reports whether the object whose names start at keys[base] (or are
@@ -300,13 +330,14 @@ func (v *checker) listNext(closer byte) (more bool) {
 }
 
 // member is the schema of member key of an object of schema n, nil for
-// any, reporting a name the schema does not allow.
-func (v *checker) member(n *node, key []byte) *node {
+// any, reporting a name the schema does not allow; prop is key's index
+// among n's properties, -1 when it is none.
+func (v *checker) member(n *node, key []byte, prop int) *node {
 	if n == nil {
 		return nil
 	}
-	if p, ok := n.props[string(key)]; ok {
-		return p
+	if prop >= 0 {
+		return n.propNodes[prop]
 	}
 	if len(n.folded) > 0 {
 		if _, ok := n.folded[fold(string(key))]; ok {
@@ -369,7 +400,7 @@ func (v *checker) literal(n *node) {
 		if bytes.HasPrefix(v.b[v.i:], []byte(l.text)) {
 			v.i += len(l.text)
 			if v.typeOK(n, l.k) && n != nil && len(n.enum) > 0 {
-				v.enum(n, scalar{l.k, l.text})
+				v.enum(n, l.k, []byte(l.text))
 			}
 			return
 		}
@@ -377,9 +408,11 @@ func (v *checker) literal(n *node) {
 	v.fail(RuleSyntax)
 }
 
-func (v *checker) enum(n *node, s scalar) {
+// enum reports a value of kind k, text as scalar holds it, that is not
+// among n's enum.
+func (v *checker) enum(n *node, k kind, text []byte) {
 	for _, e := range n.enum {
-		if e == s {
+		if e.k == k && e.text == string(text) {
 			return
 		}
 	}
@@ -459,63 +492,21 @@ func (v *checker) number(n *node) {
 	if n.min == nil && n.max == nil && len(n.enum) == 0 {
 		return
 	}
-	x := number{text: text, integer: integer}
+	x, _ := parseDecimal(text)
 	if b := n.min; b != nil {
-		if c := x.compare(b); c < 0 || c == 0 && b.exclusive {
+		if c := x.cmp(&b.value); c < 0 || c == 0 && b.exclusive {
 			v.report(b.keyword, nil)
 		}
 	}
 	if b := n.max; b != nil {
-		if c := x.compare(b); c > 0 || c == 0 && b.exclusive {
+		if c := x.cmp(&b.value); c > 0 || c == 0 && b.exclusive {
 			v.report(b.keyword, nil)
 		}
 	}
 	if len(n.enum) > 0 {
-		v.enum(n, scalar{kNumber, x.exact().RatString()})
+		v.buf = x.appendCanonical(v.buf[:0])
+		v.enum(n, kNumber, v.buf)
 	}
-}
-
-// number is a number's text, compared exactly with the schema's bounds.
-type number struct {
-	text    []byte
-	integer bool
-	rat     *big.Rat
-}
-
-func (x *number) exact() *big.Rat {
-	if x.rat == nil {
-		x.rat, _ = new(big.Rat).SetString(string(x.text))
-	}
-	return x.rat
-}
-
-// compare is the sign of x - b. Rounding to float64 keeps order, so two
-// different floats order their numbers; only equal ones (or an integer too
-// long for the int64 path) need the exact, allocating comparison.
-func (x *number) compare(b *bound) int {
-	if x.integer && len(x.text) <= 18 && b.isSmall {
-		small, _ := strconv.ParseInt(string(x.text), 10, 64)
-		return cmpInt(small, b.small)
-	}
-	if f, err := strconv.ParseFloat(string(x.text), 64); err == nil {
-		switch {
-		case f < b.float:
-			return -1
-		case f > b.float:
-			return 1
-		}
-	}
-	return x.exact().Cmp(b.rat)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (v *checker) str(n *node) {
@@ -548,7 +539,7 @@ func (v *checker) str(n *node) {
 		v.report("format", nil)
 	}
 	if len(n.enum) > 0 {
-		v.enum(n, scalar{kString, string(s)})
+		v.enum(n, kString, s)
 	}
 }
 
@@ -571,50 +562,69 @@ func (v *checker) readKey() ([]byte, bool) {
 // keep it unescapes into v.buf when the text has escapes (raw false).
 func (v *checker) scanString(keep bool) (raw bool, ok bool) {
 	b := v.b
-	v.i++
-	start := v.i
+	i := v.i + 1
+	start := i
 	raw = true
-	for v.i < len(b) {
-		c := b[v.i]
-		switch {
+	for {
+		// Most of a document's strings are printable ASCII: skip those
+		// bytes with one table load each, then copy the run at once.
+		run := i
+		for i < len(b) && plainText[b[i]] {
+			i++
+		}
+		if keep && !raw {
+			v.buf = append(v.buf, b[run:i]...)
+		}
+		if i >= len(b) {
+			v.i = i
+			v.fail(RuleSyntax)
+			return false, false
+		}
+		switch c := b[i]; {
 		case c == '"':
-			v.i++
+			v.i = i + 1
 			return raw, true
 		case c < 0x20:
+			v.i = i
 			v.fail(RuleSyntax)
 			return false, false
 		case c == '\\':
 			if keep && raw {
-				v.buf = append(v.buf, b[start:v.i]...)
+				v.buf = append(v.buf, b[start:i]...)
 				raw = false
 			}
+			v.i = i
 			r, ok := v.escape()
 			if !ok {
 				return false, false
 			}
+			i = v.i
 			if keep {
 				v.buf = utf8.AppendRune(v.buf, r)
 			}
-		case c < utf8.RuneSelf:
-			if keep && !raw {
-				v.buf = append(v.buf, c)
-			}
-			v.i++
 		default:
-			r, size := utf8.DecodeRune(b[v.i:])
+			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size <= 1 {
+				v.i = i
 				v.fail(RuleText)
 				return false, false
 			}
 			if keep && !raw {
-				v.buf = append(v.buf, b[v.i:v.i+size]...)
+				v.buf = append(v.buf, b[i:i+size]...)
 			}
-			v.i += size
+			i += size
 		}
 	}
-	v.fail(RuleSyntax)
-	return false, false
 }
+
+// plainText marks the bytes a string holds as they are: printable ASCII
+// but the quote and the backslash.
+var plainText = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // escape reads one escape at v.i (the backslash), refusing lone surrogates.
 func (v *checker) escape() (rune, bool) {

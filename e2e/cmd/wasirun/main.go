@@ -4,6 +4,10 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go test -exec "go run ./e2e/cmd/wasirun" -bench . ./filters/route/
 //
+// WASIRUN_CACHE names a directory for wazero's compiled code, so that a
+// run under valgrind's callgrind, which counts instructions where a busy
+// machine's timings drift, does not count the compiler too.
+//
 // It is a development tool, not the Envoy-faithful host (see e2e/host).
 package main
 
@@ -33,7 +37,16 @@ func run(path string, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	rt := wazero.NewRuntime(ctx)
+	rc := wazero.NewRuntimeConfig()
+	if dir := os.Getenv("WASIRUN_CACHE"); dir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		rc = rc.WithCompilationCache(cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	wd, _ := os.Getwd()
