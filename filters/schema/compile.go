@@ -16,6 +16,7 @@
 package schema
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -51,8 +52,14 @@ var kindNames = map[string]kind{
 type node struct {
 	// never is the schema false: nothing is valid.
 	never bool
-	// types is 0 for any type.
-	types kind
+	// types is 0 for any type; allowed is types, or every kind for 0.
+	types, allowed kind
+	// checksText: a string's text is checked (length, pattern, format or
+	// enum), not only scanned.
+	checksText bool
+	// smallBounds: the bounds are integers of at most 18 digits, and
+	// there is no enum, so that an integer that size compares as an int64.
+	smallBounds bool
 	// propNames and propNodes are the properties, in the order written;
 	// propIndex finds one by name where there are more than a search
 	// reads quickly (see property).
@@ -86,6 +93,10 @@ type bound struct {
 	exclusive bool
 	// keyword names the bound in a violation.
 	keyword string
+	// small is the bound when it is written as an integer of at most 18
+	// digits (isSmall), for the integers most documents compare.
+	small   int64
+	isSmall bool
 }
 
 // scalar is an enum or const value: its kind and canonical text (a string
@@ -167,7 +178,7 @@ func (c *compiler) resolve(path string) {
 
 func (c *compiler) node(path string, v gjson.Result, depth int) *node {
 	r := c.r
-	n := &node{minLen: -1, maxLen: -1, minItems: -1, maxItems: -1}
+	n := &node{allowed: ^kind(0), minLen: -1, maxLen: -1, minItems: -1, maxItems: -1}
 	switch {
 	case v.Type == gjson.True:
 		return n
@@ -285,6 +296,11 @@ func (c *compiler) node(path string, v gjson.Result, depth int) *node {
 			return true
 		})
 	}
+	if n.types != 0 {
+		n.allowed = n.types
+	}
+	n.checksText = n.minLen >= 0 || n.maxLen >= 0 || n.pattern != nil || n.format != "" || len(n.enum) > 0
+	n.smallBounds = (n.min == nil || n.min.isSmall) && (n.max == nil || n.max.isSmall) && len(n.enum) == 0
 	if len(n.propNames) > linearProperties {
 		n.propIndex = make(map[string]int, len(n.propNames))
 		for i, name := range n.propNames {
@@ -304,6 +320,14 @@ func (c *compiler) node(path string, v gjson.Result, depth int) *node {
 // is faster: a name hashed without AES in wasm costs a few comparisons.
 const linearProperties = 8
 
+// propNode is the schema of property prop, nil when prop is -1 (none).
+func (n *node) propNode(prop int) *node {
+	if prop < 0 {
+		return nil
+	}
+	return n.propNodes[prop]
+}
+
 // property is the index of the property named key, -1 when n (which may be
 // nil) names none.
 func (n *node) property(key []byte) int {
@@ -317,7 +341,7 @@ func (n *node) property(key []byte) int {
 		return -1
 	}
 	for i, name := range n.propNames {
-		if len(name) == len(key) && name == string(key) {
+		if len(name) == len(key) && (len(key) == 0 || name[0] == key[0]) && name == string(key) {
 			return i
 		}
 	}
@@ -370,7 +394,12 @@ func (c *compiler) bound(p string, v gjson.Result, keyword string) *bound {
 		c.r.Errorf(p, "exponent out of range (±%d)", maxExponent)
 		return nil
 	}
-	return &bound{value: d, exclusive: strings.HasPrefix(keyword, "exclusive"), keyword: keyword}
+	b := &bound{value: d, exclusive: strings.HasPrefix(keyword, "exclusive"), keyword: keyword}
+	if digits := strings.TrimPrefix(v.Raw, "-"); len(digits) <= 18 && !strings.ContainsAny(digits, ".eE") {
+		b.small, _ = strconv.ParseInt(v.Raw, 10, 64)
+		b.isSmall = true
+	}
+	return b
 }
 
 // tighter returns the stricter of two bounds on one side (dir -1 for a

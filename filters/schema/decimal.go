@@ -23,9 +23,9 @@ const maxExponent = 999_999
 // parseDecimal reads text, one JSON number; false when its exponent is
 // past maxExponent (or the text is no number).
 func parseDecimal(text []byte) (decimal, bool) {
-	var d decimal
-	if len(text) > 0 && text[0] == '-' {
-		d.neg, text = true, text[1:]
+	neg := len(text) > 0 && text[0] == '-'
+	if neg {
+		text = text[1:]
 	}
 	end, exp := len(text), 0
 	for i, c := range text {
@@ -40,18 +40,29 @@ func parseDecimal(text []byte) (decimal, bool) {
 		exp = e
 		break
 	}
-	d.mant = text[:end]
-	if len(d.mant) == 0 {
+	for i, c := range text[:end] {
+		if (c < '0' || c > '9') && (c != '.' || i == 0) {
+			return decimal{}, false
+		}
+	}
+	if end == 0 {
 		return decimal{}, false
 	}
-	dot := len(d.mant)
-	d.first, d.last = -1, -1
-	for i, c := range d.mant {
+	var d decimal
+	d.read(neg, text[:end], exp)
+	return d, true
+}
+
+// read sets d to the number of sign neg, mantissa mant (digits, maybe with
+// a '.') and exponent exp. It sets each field: in wasm, assigning a whole
+// decimal is a call (memory.copy, RATIONALE: a Decision's sixteen bytes).
+func (d *decimal) read(neg bool, mant []byte, exp int) {
+	d.neg, d.mant, d.first, d.last = neg, mant, -1, -1
+	dot := len(mant)
+	for i, c := range mant {
 		switch {
 		case c == '.':
 			dot = i
-		case c < '0' || c > '9':
-			return decimal{}, false
 		case c != '0':
 			if d.first < 0 {
 				d.first = i
@@ -59,16 +70,14 @@ func parseDecimal(text []byte) (decimal, bool) {
 			d.last = i
 		}
 	}
-	if d.first < 0 {
-		return decimal{first: 0, last: -1}, true
+	switch {
+	case d.first < 0:
+		d.first, d.point = 0, 0
+	case d.first < dot:
+		d.point = dot - d.first + exp
+	default:
+		d.point = dot + 1 - d.first + exp
 	}
-	if d.first < dot {
-		d.point = dot - d.first
-	} else {
-		d.point = dot + 1 - d.first
-	}
-	d.point += exp
-	return d, true
 }
 
 func (d *decimal) zero() bool { return d.last < d.first }

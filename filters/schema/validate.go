@@ -84,6 +84,9 @@ type checker struct {
 	// stop ends the check: a fatal rule, or enough violations.
 	stop bool
 	buf  []byte
+	// num is the number being compared, kept here rather than on the
+	// stack, where zeroing it would be a call in wasm.
+	num decimal
 	// keys are the member names of the objects being read, innermost
 	// last, for finding duplicates without allocating per object.
 	keys [][]byte
@@ -189,10 +192,16 @@ func (v *checker) value(n *node, depth int) {
 	}
 }
 
+// typeOK reports whether n allows a value of kind k, reporting "type" if
+// not. It inlines: it runs for every value.
 func (v *checker) typeOK(n *node, k kind) bool {
-	if n == nil || n.types == 0 || n.types&k != 0 {
+	if n == nil || n.allowed&k != 0 {
 		return true
 	}
+	return v.wrongType()
+}
+
+func (v *checker) wrongType() bool {
 	v.report("type", nil)
 	return false
 }
@@ -255,7 +264,11 @@ func (v *checker) members(n *node, depth, base int) {
 			}
 			v.i++
 			v.path = append(v.path, segment{key: key, index: -1})
-			v.value(v.member(n, key, prop), depth)
+			sub := n.propNode(prop)
+			if prop < 0 {
+				sub = v.member(n, key)
+			}
+			v.value(sub, depth)
 			v.path = v.path[:len(v.path)-1]
 			if v.stop || !v.listNext('}') {
 				break
@@ -329,15 +342,12 @@ func (v *checker) listNext(closer byte) (more bool) {
 	return false
 }
 
-// member is the schema of member key of an object of schema n, nil for
-// any, reporting a name the schema does not allow; prop is key's index
-// among n's properties, -1 when it is none.
-func (v *checker) member(n *node, key []byte, prop int) *node {
+// member is the schema of member key of an object of schema n, a name n
+// does not name among its properties: nil for any, reporting a name the
+// schema does not allow.
+func (v *checker) member(n *node, key []byte) *node {
 	if n == nil {
 		return nil
-	}
-	if prop >= 0 {
-		return n.propNodes[prop]
 	}
 	if len(n.folded) > 0 {
 		if _, ok := n.folded[fold(string(key))]; ok {
@@ -411,64 +421,85 @@ func (v *checker) literal(n *node) {
 // enum reports a value of kind k, text as scalar holds it, that is not
 // among n's enum.
 func (v *checker) enum(n *node, k kind, text []byte) {
+	if !n.inEnum(k, text) {
+		v.report("enum", nil)
+	}
+}
+
+// inEnum reports whether a value of kind k, text as scalar holds it, is
+// among n's enum.
+func (n *node) inEnum(k kind, text []byte) bool {
 	for _, e := range n.enum {
 		if e.k == k && e.text == string(text) {
-			return
+			return true
 		}
 	}
-	v.report("enum", nil)
+	return false
 }
 
 // number reads RFC 8259's number grammar.
 func (v *checker) number(n *node) {
-	start := v.i
 	b := v.b
-	if b[v.i] == '-' {
-		v.i++
+	start, i := v.i, v.i
+	if b[i] == '-' {
+		i++
 	}
-	digits := func() int {
-		d := 0
-		for v.i < len(b) && '0' <= b[v.i] && b[v.i] <= '9' {
-			v.i++
-			d++
-		}
-		return d
-	}
+	mant := i
 	switch {
-	case v.i < len(b) && b[v.i] == '0':
-		v.i++
-	case digits() == 0:
-		v.fail(RuleSyntax)
-		return
+	case i < len(b) && b[i] == '0':
+		i++
+	default:
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == mant {
+			v.fail(RuleSyntax)
+			return
+		}
 	}
 	integer := true
-	if v.i < len(b) && b[v.i] == '.' {
-		v.i++
+	if i < len(b) && b[i] == '.' {
+		i++
 		integer = false
-		if digits() == 0 {
+		fraction := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == fraction {
 			v.fail(RuleSyntax)
 			return
 		}
 	}
-	exp := 0
-	if v.i < len(b) && (b[v.i] == 'e' || b[v.i] == 'E') {
-		v.i++
+	mantEnd := i
+	// exp is the exponent's magnitude, 1<<20 past four digits; expSign
+	// its sign.
+	exp, expSign := 0, 1
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
 		integer = false
-		if v.i < len(b) && (b[v.i] == '+' || b[v.i] == '-') {
-			v.i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			if b[i] == '-' {
+				expSign = -1
+			}
+			i++
 		}
-		es := v.i
-		if digits() == 0 {
+		es := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			if i-es < 4 {
+				exp = exp*10 + int(b[i]-'0')
+			}
+			i++
+		}
+		switch {
+		case i == es:
 			v.fail(RuleSyntax)
 			return
-		}
-		if v.i-es > 4 {
+		case i-es > 4:
 			exp = 1 << 20
-		} else {
-			exp, _ = strconv.Atoi(string(b[es:v.i]))
 		}
 	}
-	text := b[start:v.i]
+	v.i = i
+	text := b[start:i]
 	// Beyond float64's range a reader gets an infinity, an error or a
 	// rounded zero, each its own way: refuse what no two agree on. Only a
 	// long or large number can be out of range, so most skip the parse.
@@ -492,29 +523,61 @@ func (v *checker) number(n *node) {
 	if n.min == nil && n.max == nil && len(n.enum) == 0 {
 		return
 	}
-	x, _ := parseDecimal(text)
-	if b := n.min; b != nil {
-		if c := x.cmp(&b.value); c < 0 || c == 0 && b.exclusive {
-			v.report(b.keyword, nil)
+	// lo and hi are the signs of the number less its minimum and its
+	// maximum.
+	var lo, hi int
+	inEnum := true
+	if integer && n.smallBounds && mantEnd-mant <= 18 {
+		// Integers of at most 18 digits, as most are: compared as int64s.
+		x := smallInteger(b[start] == '-', b[mant:mantEnd])
+		if n.min != nil {
+			lo = cmpInt(x, n.min.small)
+		}
+		if n.max != nil {
+			hi = cmpInt(x, n.max.small)
+		}
+	} else {
+		x := &v.num
+		x.read(b[start] == '-', b[mant:mantEnd], exp*expSign)
+		if n.min != nil {
+			lo = x.cmp(&n.min.value)
+		}
+		if n.max != nil {
+			hi = x.cmp(&n.max.value)
+		}
+		if len(n.enum) > 0 {
+			v.buf = x.appendCanonical(v.buf[:0])
+			inEnum = n.inEnum(kNumber, v.buf)
 		}
 	}
-	if b := n.max; b != nil {
-		if c := x.cmp(&b.value); c > 0 || c == 0 && b.exclusive {
-			v.report(b.keyword, nil)
-		}
+	if b := n.min; b != nil && (lo < 0 || lo == 0 && b.exclusive) {
+		v.report(b.keyword, nil)
 	}
-	if len(n.enum) > 0 {
-		v.buf = x.appendCanonical(v.buf[:0])
-		v.enum(n, kNumber, v.buf)
+	if b := n.max; b != nil && (hi > 0 || hi == 0 && b.exclusive) {
+		v.report(b.keyword, nil)
 	}
+	if !inEnum {
+		v.report("enum", nil)
+	}
+}
+
+// smallInteger is the value of an integer of at most 18 digits.
+func smallInteger(neg bool, digits []byte) int64 {
+	var n int64
+	for _, c := range digits {
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
 }
 
 func (v *checker) str(n *node) {
 	if !v.typeOK(n, kString) {
 		n = nil
 	}
-	need := n != nil && (n.minLen >= 0 || n.maxLen >= 0 || n.pattern != nil || n.format != "" || len(n.enum) > 0)
-	if !need {
+	if n == nil || !n.checksText {
 		v.buf = v.buf[:0]
 		v.scanString(false)
 		return
