@@ -156,19 +156,21 @@ func buildDFA(re *syntax.Regexp) *dfa {
 type builder struct {
 	prog *syntax.Prog
 	d    dfa
-	// reps holds a rune of each class, whose matches stand for the class's.
-	reps []rune
 	// sets[i] is state i's threads: the program counters of the
 	// instructions that read a rune, match, or wait for the end ($).
 	sets [][]uint32
 	// ids finds a state by its threads; the start state's key is marked,
 	// as ^ holds there alone.
 	ids map[string]uint16
+	// classes[pc] has bit c set when instruction pc reads a rune of class
+	// c; it is 0 for the instructions that read none.
+	classes []uint64
 	// Scratch space, reused for every step of the construction.
 	key        []byte
 	moved, set []uint32
 	stack      []uint32
-	seen, kept []bool
+	seen       []uint32
+	visit      uint32
 }
 
 // runeRanges is what instruction i matches, as ranges lo, hi, ...; false
@@ -202,77 +204,83 @@ func foldRanges(r rune, fold bool) []rune {
 	return ranges
 }
 
-// sortedSet sorts cuts and drops repeats, by insertion: there are a few
-// dozen, and a generic sort's code would add more to the module than this
-// package has.
-func sortedSet(cuts []rune) []rune {
-	for i := 1; i < len(cuts); i++ {
-		for j := i; j > 0 && cuts[j] < cuts[j-1]; j-- {
-			cuts[j], cuts[j-1] = cuts[j-1], cuts[j]
-		}
+// addCut adds r to cuts, which it keeps sorted and without repeats; false
+// when they would be more than dfaClasses. A repetition repeats its
+// instructions, so most cuts are there already.
+func addCut(cuts *[]rune, r rune) bool {
+	c := *cuts
+	i := 0
+	for i < len(c) && c[i] < r {
+		i++
 	}
-	out := cuts[:0]
-	for i, c := range cuts {
-		if i == 0 || c != cuts[i-1] {
-			out = append(out, c)
-		}
+	switch {
+	case i < len(c) && c[i] == r:
+		return true
+	case len(c) == dfaClasses:
+		return false
 	}
-	return out
+	c = append(c, 0)
+	copy(c[i+1:], c[i:])
+	c[i] = r
+	*cuts = c
+	return true
 }
 
 // alphabet splits the runes into classes at every bound of every
 // instruction's ranges; false when the program has an instruction the DFA
 // does not run or too many classes.
 func (b *builder) alphabet() bool {
-	cuts := []rune{0}
+	cuts := make([]rune, 1, dfaClasses)
 	for i := range b.prog.Inst {
 		inst := &b.prog.Inst[i]
 		if inst.Op == syntax.InstEmptyWidth && syntax.EmptyOp(inst.Arg)&^(syntax.EmptyBeginText|syntax.EmptyEndText) != 0 {
 			return false
 		}
-		ranges, ok := runeRanges(inst)
-		if !ok {
-			continue
-		}
+		ranges, _ := runeRanges(inst)
 		for j := 0; j+1 < len(ranges); j += 2 {
-			cuts = append(cuts, ranges[j])
-			if ranges[j+1] < unicode.MaxRune {
-				cuts = append(cuts, ranges[j+1]+1)
+			if !addCut(&cuts, ranges[j]) || ranges[j+1] < unicode.MaxRune && !addCut(&cuts, ranges[j+1]+1) {
+				return false
 			}
 		}
-		if len(cuts) > 4*dfaClasses {
-			return false
-		}
 	}
-	cuts = sortedSet(cuts)
-	if len(cuts) > dfaClasses {
-		return false
-	}
-	b.d.cuts, b.d.classes, b.reps = cuts, len(cuts), cuts
+	b.d.cuts, b.d.classes = cuts, len(cuts)
 	for c := range b.d.ascii {
 		b.d.ascii[c] = b.d.class(rune(c))
+	}
+	// A class's first rune stands for the class: no instruction tells its
+	// runes apart.
+	b.classes = make([]uint64, len(b.prog.Inst))
+	for pc := range b.prog.Inst {
+		inst := &b.prog.Inst[pc]
+		if _, reads := runeRanges(inst); !reads {
+			continue
+		}
+		for c, r := range cuts {
+			if inst.MatchRune(r) {
+				b.classes[pc] |= 1 << c
+			}
+		}
 	}
 	return true
 }
 
 // build runs the subset construction from the start state, breadth first.
 func (b *builder) build() *dfa {
-	b.seen, b.kept = make([]bool, len(b.prog.Inst)), make([]bool, len(b.prog.Inst))
+	b.seen = make([]uint32, len(b.prog.Inst))
 	start := uint32(b.prog.Start)
 	b.state(nil, false) // 0: dead
 	work := 0
 	b.d.start = b.state(b.closure([]uint32{start}, syntax.EmptyBeginText), true)
 	for s := 1; s < len(b.sets); s++ {
-		for _, r := range b.reps {
-			b.moved = b.moved[:0]
+		for class := range b.d.classes {
+			// A match may start at any rune (the search is unanchored),
+			// where ^ no longer holds: the start is always among the moved.
+			b.moved = append(b.moved[:0], start)
 			for _, pc := range b.sets[s] {
-				if inst := &b.prog.Inst[pc]; inst.Op != syntax.InstMatch && inst.Op != syntax.InstEmptyWidth && inst.MatchRune(r) {
-					b.moved = append(b.moved, inst.Out)
+				if b.classes[pc]&(1<<class) != 0 {
+					b.moved = append(b.moved, b.prog.Inst[pc].Out)
 				}
 			}
-			// A match may start at any rune (the search is unanchored),
-			// where ^ no longer holds.
-			b.moved = append(b.moved, start)
 			b.d.next = append(b.d.next, b.state(b.closure(b.moved, 0), false))
 			if work += len(b.prog.Inst); len(b.sets) > dfaStates || work > dfaWork {
 				return nil
@@ -315,16 +323,18 @@ func (b *builder) state(set []uint32, begin bool) uint16 {
 // counters; a thread that waits for $ is kept, for the input's end. The
 // list is b.set's, valid until the next call.
 func (b *builder) closure(pcs []uint32, holds syntax.EmptyOp) []uint32 {
-	clear(b.seen)
-	clear(b.kept)
+	// seen marks this call's visits with its own number, so that no call
+	// clears a mark per instruction.
+	b.visit++
+	b.set = b.set[:0]
 	b.stack = append(b.stack[:0], pcs...)
 	for len(b.stack) > 0 {
 		pc := b.stack[len(b.stack)-1]
 		b.stack = b.stack[:len(b.stack)-1]
-		if b.seen[pc] {
+		if b.seen[pc] == b.visit {
 			continue
 		}
-		b.seen[pc] = true
+		b.seen[pc] = b.visit
 		inst := &b.prog.Inst[pc]
 		switch inst.Op {
 		case syntax.InstAlt, syntax.InstAltMatch:
@@ -337,17 +347,17 @@ func (b *builder) closure(pcs []uint32, holds syntax.EmptyOp) []uint32 {
 			case need&^holds == 0:
 				b.stack = append(b.stack, inst.Out)
 			case need&^(holds|syntax.EmptyEndText) == 0:
-				b.kept[pc] = true
+				b.set = append(b.set, pc)
 			}
 		case syntax.InstFail:
 		default:
-			b.kept[pc] = true
+			b.set = append(b.set, pc)
 		}
 	}
-	b.set = b.set[:0]
-	for pc, kept := range b.kept {
-		if kept {
-			b.set = append(b.set, uint32(pc))
+	// Sorted by insertion: a set holds a few threads.
+	for i := 1; i < len(b.set); i++ {
+		for j := i; j > 0 && b.set[j] < b.set[j-1]; j-- {
+			b.set[j], b.set[j-1] = b.set[j-1], b.set[j]
 		}
 	}
 	return b.set

@@ -37,7 +37,7 @@ func TestMatchesAsRegexp(t *testing.T) {
 // regexp.
 func TestWhatBecomesADFA(t *testing.T) {
 	for expr, want := range map[string]bool{
-		`^[A-Z0-9-]{1,32}$`: true, `^\d{4}-\d{2}-\d{2}$`: true, `^(admin|editor)$`: true, `(?i)^kelvin$`: true,
+		`^[A-Z0-9-]{1,32}$`: true, `^[A-Z0-9-]{1,64}$`: true, `^\d{4}-\d{2}-\d{2}$`: true, `^(admin|editor)$`: true, `(?i)^kelvin$`: true,
 		`^[^@\s]+@[^@\s]+\.[a-z]{2,}$`: true, `^.{3,8}$`: true,
 		`\bword\b`: false, `(?m)^x$`: false, `^[\p{L}]+$`: false, `(a|b)*a(a|b){12}`: false,
 	} {
