@@ -144,6 +144,9 @@ func streamScenarios() []streamScenario {
 		{name: "null-plugin-body-1KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: ordertest.Body(1 << 10), status: 200},
 		{name: "null-plugin-body-64KiB", module: "nullplugin.wasm", config: "{}", path: "/api/v1/orders/42", body: ordertest.Body(64 << 10), status: 200},
 		{name: "apiguard-body-unvalidated-1KiB", module: "plugin.wasm", config: passThrough, path: "/api/v1/orders/42", body: ordertest.Body(1 << 10), status: 200},
+		// A path parameter and query parameters typed by schemas, one of
+		// them a pattern: no body read, so nothing allocated.
+		{name: "apiguard-typed-params", module: "plugin.wasm", config: typedParams, path: "/api/v1/orders/42?limit=10&tenant=acme-corp", status: 200},
 		{name: "apiguard-validate-json-1KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: ordertest.Body(1 << 10), status: 200},
 		{name: "apiguard-validate-json-64KiB", module: "plugin.wasm", config: validatedOrders, path: "/api/v1/orders/42", body: ordertest.Body(64 << 10), status: 200},
 	}
@@ -227,6 +230,10 @@ func peerRoutes() string {
 }
 
 // validatedOrders validates an order body against ordertest.Schema.
+var typedParams = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none",
+  "validate": {"path": {"id": {"type": "integer", "minimum": 1}}, "query": {"params": {"limit": {"schema": {"type": "integer", "maximum": 100}},
+    "tenant": {"schema": {"type": "string", "pattern": "^[a-z0-9-]{1,32}$"}}}}}}]}`
+
 var validatedOrders = `{"routes": [{"name": "orders", "match": {"path": "/api/v1/orders/{id}"}, "auth": "none",
   "validate": {"path": {"id": {"type": "integer"}}, "body": {"max_bytes": 1048576, "schema": ` + ordertest.Schema + `}}}]}`
 

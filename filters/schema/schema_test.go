@@ -242,6 +242,10 @@ func TestCheckText(t *testing.T) {
 		{`{"enum": ["asc", "desc"]}`, "up", "enum"},
 		{`{"type": "string", "pattern": "^[a-z]+$"}`, "a\"b\\\\c\x01", "pattern"},
 		{`{"type": "string"}`, "\xff", "utf8"},
+		{`{"type": "integer"}`, "\xff", "type,utf8"},
+		{`false`, "7", "false"},
+		{`{"enum": [2, "1"]}`, "1", ""},
+		{`{"enum": [1, "2"]}`, "1", "enum"},
 	}
 	for _, tc := range tests {
 		var got []string
@@ -250,6 +254,27 @@ func TestCheckText(t *testing.T) {
 		}
 		if g := strings.Join(got, ","); g != tc.want {
 			t.Errorf("%s on %q: %q, want %q", tc.schema, tc.text, g, tc.want)
+		}
+	}
+}
+
+// TestCheckTextAllocatesNothing: a request's parameters are checked in
+// place, valid or not, on the path of every request their route takes.
+func TestCheckTextAllocatesNothing(t *testing.T) {
+	tests := []struct{ schema, text string }{
+		{`{"type": "integer", "minimum": 1, "maximum": 100}`, "42"},
+		{`{"type": "number", "minimum": 0.5}`, "2.75"},
+		{`{"type": "string", "pattern": "^[a-z0-9-]{1,32}$", "maxLength": 32}`, "acme-corp"},
+		{`{"type": "string", "format": "uuid"}`, "0f8fad5b-d9cb-469f-a165-70867728950e"},
+		{`{"type": "boolean"}`, "true"},
+	}
+	for _, tc := range tests {
+		s := compile(t, tc.schema)
+		if v := s.CheckText(tc.text, DefaultLimits); len(v) > 0 {
+			t.Fatalf("%s on %q: %v", tc.schema, tc.text, v)
+		}
+		if n := testing.AllocsPerRun(100, func() { s.CheckText(tc.text, DefaultLimits) }); n > 0 {
+			t.Errorf("%s on %q: %.0f allocations", tc.schema, tc.text, n)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Violation is one place where a document breaks its schema or apiguard's
@@ -583,9 +584,14 @@ func (v *checker) str(n *node) {
 		return
 	}
 	s, ok := v.readKey()
-	if !ok {
-		return
+	if ok {
+		v.text(n, s)
 	}
+}
+
+// text checks a string's text, unescaped, against n: its length, pattern,
+// format and enum.
+func (v *checker) text(n *node, s []byte) {
 	if n.minLen >= 0 || n.maxLen >= 0 {
 		l := utf8.RuneCount(s)
 		if n.minLen >= 0 && l < n.minLen {
@@ -598,7 +604,8 @@ func (v *checker) str(n *node) {
 	if n.pattern != nil && !n.pattern.Match(s) {
 		v.report("pattern", nil)
 	}
-	if n.format != "" && !FormatValid(n.format, string(s)) {
+	// FormatValid keeps nothing of the string: a view of s, not a copy.
+	if n.format != "" && !FormatValid(n.format, unsafe.String(unsafe.SliceData(s), len(s))) {
 		v.report("format", nil)
 	}
 	if len(n.enum) > 0 {
@@ -800,16 +807,31 @@ func FormatValid(format, s string) bool {
 // has no JSON type of its own) against s: as a number when it is written
 // as one and s accepts numbers, as true or false when s accepts booleans,
 // and as a string otherwise. "1.0" is not an integer, as in a body; text
-// that is not UTF-8 breaks the utf8 rule.
+// that is not UTF-8 breaks the utf8 rule. It reads text in place: a
+// request's parameters are checked without allocating.
 func (s *Schema) CheckText(text string, lim Limits) []Violation {
 	n := follow(s.root)
-	doc := []byte(text)
-	if !n.accepts(kNumber|kInteger) || !isNumber(doc) {
-		if !n.accepts(kBoolean) || text != "true" && text != "false" {
-			doc = quote(text)
-		}
+	// Read only: the checker never writes to the document.
+	doc := unsafe.Slice(unsafe.StringData(text), len(text))
+	if n.accepts(kNumber|kInteger) && isNumber(doc) || n.accepts(kBoolean) && (text == "true" || text == "false") {
+		return s.Check(doc, lim)
 	}
-	return s.Check(doc, lim)
+	// A string, checked as the JSON string of its text would be.
+	v := checker{lim: lim}
+	if n != nil && n.never {
+		v.report(RuleFalse, nil)
+		n = nil
+	}
+	if !v.typeOK(n, kString) {
+		n = nil
+	}
+	switch {
+	case !utf8.Valid(doc):
+		v.fail(RuleText)
+	case n != nil && n.checksText:
+		v.text(n, doc)
+	}
+	return v.out
 }
 
 func (n *node) accepts(k kind) bool { return n != nil && n.types&k != 0 }
@@ -822,23 +844,4 @@ func isNumber(b []byte) bool {
 	v := checker{b: b, lim: Limits{Depth: 1, Violations: 1}}
 	v.number(nil)
 	return !v.stop && v.i == len(b)
-}
-
-// quote writes text as a JSON string, byte for byte but for the escapes
-// JSON requires.
-func quote(text string) []byte {
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, len(text)+2)
-	out = append(out, '"')
-	for i := 0; i < len(text); i++ {
-		switch c := text[i]; {
-		case c == '"' || c == '\\':
-			out = append(out, '\\', c)
-		case c < 0x20:
-			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			out = append(out, c)
-		}
-	}
-	return append(out, '"')
 }
