@@ -20,7 +20,7 @@ func TestMatchesAsRegexp(t *testing.T) {
 		"éé", "αβγ", "word", "a word here", "x\n", "\xff", "\xe2\x82", "\U0010FFFF", "aaaaaaaaaaaaaaaa", "ababababababababab"}
 	for _, expr := range expressions {
 		want := regexp.MustCompile(expr)
-		got := MustCompile(expr)
+		got := mustCompile(t, expr)
 		for _, in := range inputs {
 			if g, w := got.MatchString(in), want.MatchString(in); g != w {
 				t.Errorf("%s on %q: %t, regexp says %t", expr, in, g, w)
@@ -41,7 +41,7 @@ func TestWhatBecomesADFA(t *testing.T) {
 		`^[^@\s]+@[^@\s]+\.[a-z]{2,}$`: true, `^.{3,8}$`: true,
 		`\bword\b`: false, `(?m)^x$`: false, `^[\p{L}]+$`: false, `(a|b)*a(a|b){12}`: false,
 	} {
-		if got := MustCompile(expr).dfa != nil; got != want {
+		if got := mustCompile(t, expr).dfa != nil; got != want {
 			t.Errorf("%s: DFA %t, want %t", expr, got, want)
 		}
 	}
@@ -66,7 +66,7 @@ func FuzzMatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got := MustCompile(expr)
+		got := mustCompile(t, expr)
 		if g, w := got.MatchString(in), want.MatchString(in); g != w {
 			t.Fatalf("%q on %q: %t, regexp says %t (DFA %t)", expr, in, g, w, got.dfa != nil)
 		}
@@ -74,4 +74,13 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("%q on %q as bytes: %t", expr, in, g)
 		}
 	})
+}
+
+func mustCompile(t testing.TB, expr string) *Pattern {
+	t.Helper()
+	p, err := Compile(expr)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return p
 }
