@@ -246,14 +246,14 @@ func (v *checker) members(n *node, depth, base int) {
 			prop := n.property(key)
 			// Member names are compared after unescaping: "a" and "\u0061"
 			// are one name, which two readers would resolve differently.
+			var dup bool
 			if prop >= 0 && prop < 64 {
-				if props&(1<<prop) != 0 {
-					v.path = append(v.path, segment{key: key, index: -1})
-					v.fail(RuleDuplicateKey)
-					return
-				}
+				dup = props&(1<<prop) != 0
 				props |= 1 << prop
-			} else if !v.remember(base, &set, key) {
+			} else {
+				dup = !v.remember(base, &set, key)
+			}
+			if dup {
 				v.path = append(v.path, segment{key: key, index: -1})
 				v.fail(RuleDuplicateKey)
 				return

@@ -21,9 +21,8 @@ import (
 // Pattern is a compiled expression, immutable and safe for concurrent use.
 // It holds a DFA or, for an expression the DFA does not cover, a regexp.
 type Pattern struct {
-	expr string
-	dfa  *dfa
-	re   *regexp.Regexp
+	dfa *dfa
+	re  *regexp.Regexp
 }
 
 // Compile parses expr as regexp.Compile does, with its errors.
@@ -33,17 +32,14 @@ func Compile(expr string) (*Pattern, error) {
 		return nil, err
 	}
 	if d := buildDFA(re); d != nil {
-		return &Pattern{expr: expr, dfa: d}, nil
+		return &Pattern{dfa: d}, nil
 	}
 	std, err := regexp.Compile(expr)
 	if err != nil {
 		return nil, err
 	}
-	return &Pattern{expr: expr, re: std}, nil
+	return &Pattern{re: std}, nil
 }
-
-// String is the expression as compiled.
-func (p *Pattern) String() string { return p.expr }
 
 // Match reports whether b contains a match, as regexp.Regexp.Match: bytes
 // that are not UTF-8 read as U+FFFD each.
