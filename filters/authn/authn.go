@@ -325,7 +325,9 @@ func (a *Authenticator) verify(p *provider, pi int, raw string, in *Input) (tok 
 	if d := p.verifier.Verify(tok, keys); d.Denied() {
 		return nil, false, d
 	}
-	p.claimHeaders(tok) // before Put, so the cache counts the headers too
+	// Put before the claim headers are computed (edits): they alias the
+	// token's raw text, which Put copies out of the request's headers, and
+	// the cache counts them when the token stores them.
 	if in.Cache != nil {
 		in.Cache.Put(p.verifier, tok)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/jwt"
@@ -155,6 +156,28 @@ func TestPayloadHeaderAndTokenRemoval(t *testing.T) {
 	res = authenticate(b, req, Input{Headers: [][2]string{{"cookie", "theme=dark; session=" + partnerToken()}}, Now: now, Keys: keys[1:]})
 	if res.Denied() || !contains(res.Set, [2]string{"cookie", "theme=dark"}) {
 		t.Errorf("cookie result %+v", res)
+	}
+}
+
+// The host hands the plugin each request's headers in a buffer of its own;
+// a cached token's claim headers must not point into it.
+func TestCachedClaimHeadersOutliveTheRequestBuffer(t *testing.T) {
+	a, keys := compile(t)
+	idpOnly, _ := a.Require("r", []string{"idp"}, false)
+	tok := idpToken("sub", `"alice"`)
+	cache := jwt.NewCache(0, 0)
+	buf := []byte("Bearer " + tok)
+	first := authenticate(a, idpOnly, Input{Headers: [][2]string{{"authorization", unsafe.String(&buf[0], len(buf))}}, Now: now, Keys: keys, Cache: cache})
+	var want [][2]string
+	for _, kv := range first.Set {
+		want = append(want, [2]string{strings.Clone(kv[0]), strings.Clone(kv[1])})
+	}
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	again := authenticate(a, idpOnly, Input{Headers: [][2]string{{"authorization", "Bearer " + tok}}, Now: now, Keys: keys, Cache: cache})
+	if first.Denied() || !again.Cached || !slices.Equal(again.Set, want) {
+		t.Errorf("cache hit after the request's buffer changed: cached %v, set %q; want %q", again.Cached, again.Set, want)
 	}
 }
 

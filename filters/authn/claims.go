@@ -1,7 +1,6 @@
 package authn
 
 import (
-	"encoding/base64"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -15,9 +14,9 @@ func (p *provider) claimHeaders(tok *jwt.Token) *jwt.ClaimHeaders {
 		return h
 	}
 	h := &jwt.ClaimHeaders{}
-	claims := tok.Claims()
 	for _, ch := range p.ClaimHeaders {
-		v, ok, d := claimValue(claims, ch.Claim)
+		claim, _ := tok.Claim(ch.Claim)
+		v, ok, d := claimValue(claim)
 		if d.Denied() {
 			h.Set, h.Refused = nil, d
 			break
@@ -27,26 +26,22 @@ func (p *provider) claimHeaders(tok *jwt.Token) *jwt.ClaimHeaders {
 		}
 	}
 	if p.PayloadHeader != "" && !h.Refused.Denied() {
-		h.Set = append(h.Set, [2]string{p.PayloadHeader, base64.RawURLEncoding.EncodeToString([]byte(claims.Raw))})
+		// The token's own payload part, as Envoy forwards it: decoding
+		// checked that it is canonical base64url, so encoding the payload
+		// again would give the same bytes.
+		h.Set = append(h.Set, [2]string{p.PayloadHeader, tok.PayloadPart()})
 	}
 	tok.SetClaimHeaders(h)
 	return h
 }
 
-// claimValue renders a top-level claim (looked up by its literal name, so
-// "a.b" is never the nested path a -> b) as a header value: strings, numbers
-// and booleans (the latter two as JSON), or an array of those, each element
-// encoded by encodeClaim and joined with ",". Any other shape, or a control
-// character, is refused.
-func claimValue(claims gjson.Result, name string) (string, bool, verdict.Decision) {
-	var v gjson.Result
-	claims.ForEach(func(k, val gjson.Result) bool {
-		if k.String() == name {
-			v = val
-			return false
-		}
-		return true
-	})
+// claimValue renders a top-level claim (looked up by its literal name with
+// jwt.Token.Claim, so "a.b" is never the nested path a -> b) as a header
+// value: strings, numbers and booleans (the latter two as JSON), or an array
+// of those, each element encoded by encodeClaim and joined with ",". Any
+// other shape, or a control character, is refused; a claim the token does
+// not have is no value (false) and no denial.
+func claimValue(v gjson.Result) (string, bool, verdict.Decision) {
 	if !v.Exists() {
 		return "", false, verdict.Decision{}
 	}

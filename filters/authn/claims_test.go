@@ -38,7 +38,7 @@ func TestClaimValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok, d := claimValue(gjson.Parse(`{"c":`+tc.claim+`}`), "c")
+			got, ok, d := claimValue(gjson.Parse(tc.claim))
 			if d.Reason != tc.reason {
 				t.Fatalf("reason %s, want %s", d.Reason.Code(), tc.reason.Code())
 			}
@@ -46,6 +46,12 @@ func TestClaimValue(t *testing.T) {
 				t.Errorf("got %q (%v), want %q", got, ok, tc.want)
 			}
 		})
+	}
+}
+
+func TestAbsentClaimIsNoHeader(t *testing.T) {
+	if got, ok, d := claimValue(gjson.Result{}); ok || got != "" || d.Denied() {
+		t.Errorf("claimValue of an absent claim = %q, %v, %v; want no value and no denial", got, ok, d)
 	}
 }
 

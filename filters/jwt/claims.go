@@ -2,7 +2,6 @@ package jwt
 
 import (
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -20,8 +19,11 @@ func numericDate(v gjson.Result) (float64, bool) {
 	if v.Type != gjson.Number {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(v.Raw, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > maxNumericDate {
+	// gjson parsed the number with strconv.ParseFloat already; its only
+	// error on a well-formed number (strictObject checked the grammar) is
+	// out of range, which reads as an infinity.
+	f := v.Num
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > maxNumericDate {
 		return 0, false
 	}
 	return f, true

@@ -33,7 +33,7 @@ type boundKey struct {
 	kid    string
 	hasKid bool
 	alg    string
-	key    any // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or []byte
+	key    any // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or *macKey
 }
 
 // Len is the number of keys.
@@ -217,9 +217,11 @@ func bindKey(el gjson.Result) (boundKey, *KeyError) {
 		if !ok {
 			return boundKey{}, keyErr("k", "must be base64url")
 		}
-		k.key = secret
 		if k.alg, err = pick(declared, "HS256", "HS256", "HS384", "HS512"); err == nil && len(secret) < hmacMinBytes(k.alg) {
 			return boundKey{}, keyErr("k", "%s secret of %d bytes; at least %d required", k.alg, len(secret), hmacMinBytes(k.alg))
+		}
+		if err == nil {
+			k.key = &macKey{secret: secret, hash: hashOf(k.alg)}
 		}
 	default:
 		return boundKey{}, keyErr("kty", "unsupported key type %q", kty)

@@ -6,27 +6,30 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rsa"
-	_ "crypto/sha256" // registers SHA-256 for crypto.Hash
-	_ "crypto/sha512" // registers SHA-384 and SHA-512
+	"crypto/sha256"
+	"crypto/sha512"
+	"hash"
 	"math/big"
+	"sync/atomic"
+	"unsafe"
 )
 
 // verifySignature checks a JWS signature (RFC 7518 section 3) over the
 // signing input with a key already bound to alg. The primitives are the
 // standard library's; this only maps JWS encodings onto them.
 func verifySignature(alg string, key any, input string, sig []byte) bool {
-	h := hashOf(alg)
-	if secret, ok := key.([]byte); ok {
-		mac := hmac.New(h.New, secret)
-		mac.Write([]byte(input))
-		return hmac.Equal(mac.Sum(nil), sig)
+	// The hashes read the input and keep nothing of it (io.Writer's
+	// contract): copying a token's text to hash it would be an allocation
+	// per verification.
+	msg := unsafe.Slice(unsafe.StringData(input), len(input))
+	switch k := key.(type) {
+	case *macKey:
+		return k.verify(msg, sig)
+	case ed25519.PublicKey:
+		return ed25519.Verify(k, msg, sig)
 	}
-	if pub, ok := key.(ed25519.PublicKey); ok {
-		return ed25519.Verify(pub, []byte(input), sig)
-	}
-	digest := h.New()
-	digest.Write([]byte(input))
-	sum := digest.Sum(nil)
+	var buf [sha512.Size]byte
+	h, sum := hashOf(alg), digest(alg, msg, &buf)
 	switch pub := key.(type) {
 	case *rsa.PublicKey:
 		if alg[0] == 'P' {
@@ -37,6 +40,50 @@ func verifySignature(alg string, key any, input string, sig []byte) bool {
 		return verifyECDSA(pub, sum, sig)
 	}
 	return false
+}
+
+// digest hashes msg with alg's SHA-2 function into buf.
+func digest(alg string, msg []byte, buf *[sha512.Size]byte) []byte {
+	switch hashOf(alg) {
+	case crypto.SHA384:
+		*(*[sha512.Size384]byte)(buf[:]) = sha512.Sum384(msg)
+		return buf[:sha512.Size384]
+	case crypto.SHA512:
+		*buf = sha512.Sum512(msg)
+		return buf[:]
+	}
+	*(*[sha256.Size]byte)(buf[:]) = sha256.Sum256(msg)
+	return buf[:sha256.Size]
+}
+
+// macKey is an HMAC secret and a MAC keyed with it, kept for the next
+// verification: building a MAC costs allocations and a hash block each for
+// the inner and outer pads, which a MAC reset after use restores from its
+// saved state instead. A verification takes the spare MAC, or builds one if
+// another goroutine holds it, and puts it back, so a KeySet stays safe to
+// share.
+type macKey struct {
+	secret []byte
+	hash   crypto.Hash
+	spare  atomic.Pointer[mac]
+}
+
+type mac struct {
+	hash.Hash
+	sum []byte
+}
+
+func (k *macKey) verify(msg, sig []byte) bool {
+	m := k.spare.Swap(nil)
+	if m == nil {
+		m = &mac{Hash: hmac.New(k.hash.New, k.secret)}
+	}
+	m.Write(msg)
+	m.sum = m.Sum(m.sum[:0])
+	ok := hmac.Equal(m.sum, sig)
+	m.Reset()
+	k.spare.Store(m)
+	return ok
 }
 
 // verifyECDSA accepts only the fixed-size r||s encoding of exactly twice the

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -48,25 +49,47 @@ var (
 //
 // The scan is a single linear pass within lim.
 func strictObject(b []byte, lim jsonLimits) (gjson.Result, error) {
+	if _, err := checkObject(b, lim); err != nil {
+		return gjson.Result{}, err
+	}
+	return gjson.ParseBytes(b), nil
+}
+
+// ownedObject is strictObject within tokenLimits for a token part that
+// decodePart has just decoded: nothing else refers to b or changes it, so the
+// result aliases b instead of a copy of it. members is the object's number
+// of members.
+func ownedObject(b []byte) (doc gjson.Result, members int, err error) {
+	if members, err = checkObject(b, tokenLimits); err != nil {
+		return gjson.Result{}, 0, err
+	}
+	return gjson.Parse(unsafe.String(unsafe.SliceData(b), len(b))), members, nil
+}
+
+// checkObject is strictObject's check, which also counts the object's
+// members.
+func checkObject(b []byte, lim jsonLimits) (members int, err error) {
 	s := jsonScanner{b: b, lim: lim, names: make([]memberName, 0, byHash)}
 	s.space()
 	if s.i >= len(b) || b[s.i] != '{' {
-		return gjson.Result{}, errNotJSONObject
+		return 0, errNotJSONObject
 	}
 	if err := s.value(0); err != nil {
-		return gjson.Result{}, err
+		return 0, err
 	}
 	if s.space(); s.i != len(b) {
-		return gjson.Result{}, errNotJSONObject
+		return 0, errNotJSONObject
 	}
-	return gjson.ParseBytes(b), nil
+	return s.members, nil
 }
 
 type jsonScanner struct {
 	b      []byte
 	i      int
 	values int
-	lim    jsonLimits
+	// members counts the outermost object's members.
+	members int
+	lim     jsonLimits
 	// names holds the member names of the objects being read, innermost
 	// last; arena holds the folded names that are not the input itself.
 	names []memberName
@@ -248,6 +271,9 @@ func (s *jsonScanner) object(depth int) error {
 			return err
 		}
 		s.names = append(s.names, n)
+		if depth == 1 {
+			s.members++
+		}
 		s.space()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
 			return errNotJSONObject

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -91,6 +92,10 @@ func FuzzStrictObject(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		doc, err := strictObject(b, tokenLimits)
+		owned, members, ownedErr := ownedObject(bytes.Clone(b))
+		if err != ownedErr || err == nil && (owned.Raw != doc.Raw || members != len(indexMembers(owned, members))) {
+			t.Fatalf("ownedObject = %q, %d members, %v; strictObject = %q, %v", owned.Raw, members, ownedErr, doc.Raw, err)
+		}
 		if err != nil {
 			return
 		}

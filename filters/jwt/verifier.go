@@ -140,18 +140,18 @@ func (v *Verifier) Check(raw string, now time.Time) (*Token, verdict.Decision) {
 	if d := parseHeader(t, hPart, v.typ); d.Denied() {
 		return nil, d
 	}
-	if _, ok := decodePart(sPart); !ok {
+	if !canonicalPart(sPart) {
 		return nil, malformed("signature is not canonical base64url")
 	}
 	payload, ok := decodePart(pPart)
 	if !ok {
 		return nil, malformed("payload is not canonical base64url")
 	}
-	claims, err := strictObject(payload, tokenLimits)
+	claims, members, err := ownedObject(payload)
 	if err != nil {
 		return nil, jsonDenial("payload", err)
 	}
-	t.claims, t.members = claims, indexMembers(claims)
+	t.claims, t.members = claims, indexMembers(claims, members)
 	if d := v.checkClaims(t, now); d.Denied() {
 		return nil, d
 	}

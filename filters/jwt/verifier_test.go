@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -390,4 +391,40 @@ func TestMediaTypeNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An HMAC key keeps a MAC between verifications; goroutines sharing a key
+// set (a native caller's) each get a correct answer, a forgery after a
+// valid token and a valid token after a forgery alike.
+func TestHMACKeysVerifyRepeatedlyAndConcurrently(t *testing.T) {
+	v, set := newVerifier(t), providerKeys(t)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				for _, alg := range []string{"HS256", "HS384", "HS512"} {
+					good := testKeys()[alg].Token(claims("jti", strconv.Quote(fmt.Sprint(g, i))))
+					sig := strings.Split(good, ".")[2]
+					forged := replacePart(good, 2, sig[:len(sig)-1]+map[bool]string{true: "A", false: "Q"}[sig[len(sig)-1] != 'A'])
+					for _, tc := range []struct {
+						tok  string
+						want verdict.Reason
+					}{{good, verdict.None}, {forged, verdict.TokenSignature}, {good, verdict.None}} {
+						tok, d := v.Check(tc.tok, now)
+						if d.Denied() {
+							t.Errorf("%s: Check: %v", alg, d)
+							return
+						}
+						if got := v.Verify(tok, set).Reason; got != tc.want {
+							t.Errorf("%s: Verify = %s, want %s", alg, got.Code(), tc.want.Code())
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
