@@ -98,9 +98,6 @@ func (t *Token) resize(delta int) {
 	}
 }
 
-// Claims is the verified payload; read it with gjson paths.
-func (t *Token) Claims() gjson.Result { return t.claims }
-
 // PayloadPart is the token's payload as it came, base64url-encoded; it
 // aliases the token's text, which a Cache holding the token owns.
 func (t *Token) PayloadPart() string {
@@ -179,11 +176,12 @@ func jsonDenial(part string, err error) verdict.Decision {
 
 // decodePart decodes one base64url part strictly: the URL-safe alphabet only
 // (Go's decoder would skip CR and LF), no padding, canonical trailing bits.
+// canonicalPart checked all of that, so the plain decoder cannot fail.
 func decodePart(s string) ([]byte, bool) {
 	if !canonicalPart(s) {
 		return nil, false
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
 	return b, err == nil
 }
 

@@ -29,7 +29,8 @@ func verifySignature(alg string, key any, input string, sig []byte) bool {
 		return ed25519.Verify(k, msg, sig)
 	}
 	var buf [sha512.Size]byte
-	h, sum := hashOf(alg), digest(alg, msg, &buf)
+	h := hashOf(alg)
+	sum := digest(h, msg, &buf)
 	switch pub := key.(type) {
 	case *rsa.PublicKey:
 		if alg[0] == 'P' {
@@ -42,9 +43,9 @@ func verifySignature(alg string, key any, input string, sig []byte) bool {
 	return false
 }
 
-// digest hashes msg with alg's SHA-2 function into buf.
-func digest(alg string, msg []byte, buf *[sha512.Size]byte) []byte {
-	switch hashOf(alg) {
+// digest hashes msg with h, a SHA-2 function of hashOf, into buf.
+func digest(h crypto.Hash, msg []byte, buf *[sha512.Size]byte) []byte {
+	switch h {
 	case crypto.SHA384:
 		*(*[sha512.Size384]byte)(buf[:]) = sha512.Sum384(msg)
 		return buf[:sha512.Size384]

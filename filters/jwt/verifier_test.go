@@ -91,7 +91,7 @@ func TestVerifyAcceptsEveryAlgorithm(t *testing.T) {
 			if d := v.Verify(tok, set); d.Denied() {
 				t.Fatalf("Verify: %v %s", d.Reason.Code(), d.Detail())
 			}
-			if got := tok.Claims().Get("iss").Str; got != issuer {
+			if got, _ := tok.Claim("iss"); got.Str != issuer {
 				t.Errorf("claims iss = %q", got)
 			}
 		})
