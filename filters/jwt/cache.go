@@ -48,7 +48,7 @@ const entryOverhead = 256
 // them (claim headers, the payload header, SetDerived's value), the index of
 // its claims, and fixed overhead.
 func entrySize(t *Token) int {
-	return len(t.raw) + len(t.claims.Raw) + len(t.members)*memberSize + t.headersSize + t.derived.size + entryOverhead
+	return len(t.raw) + len(t.payload) + len(t.members)*memberSize + t.headersSize + t.derived.size + entryOverhead
 }
 
 // NewCache bounds the cache; zero values take 512 entries and 1 MiB,

@@ -87,11 +87,11 @@ func TestCacheCountsWhatEntriesHold(t *testing.T) {
 	var toks []*Token
 	for i := 0; i < 8; i++ {
 		tok := checked(t, v, testKeys()["HS256"].Token(claims("n", fmt.Sprint(i), "pad", pad)))
-		tok.SetClaimHeaders(&ClaimHeaders{Set: [][2]string{{"x-payload", strings.Repeat("e", 4*len(tok.claims.Raw)/3)}}}) // a payload header's base64
+		tok.SetClaimHeaders(&ClaimHeaders{Set: [][2]string{{"x-payload", strings.Repeat("e", 4*len(tok.payload)/3)}}}) // a payload header's base64
 		toks = append(toks, tok)
 	}
 	one := entrySize(toks[0])
-	if raw := len(toks[0].raw); one < raw+len(toks[0].claims.Raw)+4*len(toks[0].claims.Raw)/3 {
+	if raw := len(toks[0].raw); one < raw+len(toks[0].payload)+4*len(toks[0].payload)/3 {
 		t.Fatalf("entry of %d bytes counted as %d", raw, one)
 	}
 	c := NewCache(100, 4*one)

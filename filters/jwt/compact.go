@@ -1,8 +1,8 @@
 package jwt
 
 import (
-	"encoding/base64"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -16,9 +16,10 @@ type Token struct {
 	alg    string
 	kid    string
 	hasKid bool
-	claims gjson.Result
-	// members are the top-level claims, indexed once when the payload is
-	// parsed: a cached token's claims are read on every request.
+	// payload is the decoded payload; members, its top-level claims found
+	// when it was checked, alias it: a cached token's claims are read on
+	// every request.
+	payload []byte
 	members []member
 	// exp is the expiry in Unix seconds; 0 when the token has none (allowed
 	// only with AllowMissingExp).
@@ -112,19 +113,9 @@ type member struct {
 	value gjson.Result
 }
 
-// memberSize approximates what indexing one claim keeps: its name and
-// value alias the payload.
-const memberSize = 64
-
-// indexMembers lists the n members of claims.
-func indexMembers(claims gjson.Result, n int) []member {
-	ms := make([]member, 0, n)
-	claims.ForEach(func(k, v gjson.Result) bool {
-		ms = append(ms, member{k.Str, v})
-		return true
-	})
-	return ms
-}
+// memberSize is what indexing one claim keeps: its name and value alias
+// the payload.
+const memberSize = int(unsafe.Sizeof(member{}))
 
 // Claim returns the top-level claim named name, compared byte for byte:
 // "a.b" is the claim named so, never a gjson path. A payload has no
@@ -175,14 +166,42 @@ func jsonDenial(part string, err error) verdict.Decision {
 }
 
 // decodePart decodes one base64url part strictly: the URL-safe alphabet only
-// (Go's decoder would skip CR and LF), no padding, canonical trailing bits.
-// canonicalPart checked all of that, so the plain decoder cannot fail.
+// (Go's decoder would skip CR and LF), no padding, canonical trailing bits;
+// canonicalPart accepts exactly the same strings. It decodes in the same pass
+// as it checks: in wasm, the check then encoding/base64's decoder cost 1.8
+// times as many instructions.
 func decodePart(s string) ([]byte, bool) {
-	if !canonicalPart(s) {
+	tail := len(s) % 4
+	if tail == 1 {
 		return nil, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	return b, err == nil
+	out := make([]byte, len(s)/4*3+max(tail-1, 0))
+	o, i := 0, 0
+	for ; i+4 <= len(s); i, o = i+4, o+3 {
+		q, dst := s[i:i+4], out[o:o+3] // one bounds check each
+		a, b, c, d := base64URL[q[0]], base64URL[q[1]], base64URL[q[2]], base64URL[q[3]]
+		if a|b|c|d > 63 {
+			return nil, false
+		}
+		v := uint(a)<<18 | uint(b)<<12 | uint(c)<<6 | uint(d)
+		dst[0], dst[1], dst[2] = byte(v>>16), byte(v>>8), byte(v)
+	}
+	switch tail {
+	case 2:
+		a, b := base64URL[s[i]], base64URL[s[i+1]]
+		if a|b > 63 || b&0x0f != 0 {
+			return nil, false
+		}
+		out[o] = a<<2 | b>>4
+	case 3:
+		a, b, c := base64URL[s[i]], base64URL[s[i+1]], base64URL[s[i+2]]
+		if a|b|c > 63 || c&0x03 != 0 {
+			return nil, false
+		}
+		v := uint(a)<<12 | uint(b)<<6 | uint(c)
+		out[o], out[o+1] = byte(v>>10), byte(v>>2)
+	}
+	return out, true
 }
 
 // canonicalPart reports whether decodePart would accept s, without decoding
@@ -190,7 +209,7 @@ func decodePart(s string) ([]byte, bool) {
 // and zero bits after the last of them.
 func canonicalPart(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if base64URL[s[i]] == 0 {
+		if base64URL[s[i]] == invalid64 {
 			return false
 		}
 	}
@@ -198,22 +217,28 @@ func canonicalPart(s string) bool {
 	case 1:
 		return false
 	case 2: // one byte: the last character carries 4 bits that must be zero
-		return (base64URL[s[len(s)-1]]-1)&0x0f == 0
+		return base64URL[s[len(s)-1]]&0x0f == 0
 	case 3: // two bytes: 2 bits
-		return (base64URL[s[len(s)-1]]-1)&0x03 == 0
+		return base64URL[s[len(s)-1]]&0x03 == 0
 	}
 	return true
 }
 
-// base64URL maps each character of the URL-safe alphabet to its value plus
-// one, and every other byte to 0.
+// base64URL maps each character of the URL-safe alphabet to its value, and
+// every other byte to invalid64: OR-ed values stay under 64 unless one is
+// invalid.
 var base64URL = func() (t [256]byte) {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range t {
+		t[i] = invalid64
+	}
 	for i := range len(alphabet) {
-		t[alphabet[i]] = byte(i + 1)
+		t[alphabet[i]] = byte(i)
 	}
 	return t
 }()
+
+const invalid64 = 0xff
 
 // splitCompact returns the three parts of a compact JWS, refusing JWE (five
 // parts) and any other shape.
@@ -242,31 +267,32 @@ func parseHeader(t *Token, part, wantTyp string) verdict.Decision {
 	if !ok {
 		return malformed("header is not canonical base64url")
 	}
-	h, _, err := ownedObject(b)
+	// A header has a handful of members: their list stays on the stack.
+	var room [8]member
+	members, err := ownedObject(b, room[:0])
 	if err != nil {
 		return jsonDenial("header", err)
 	}
-	// One pass over the members (strictObject refused duplicates), not a
+	// The members as the check found them (it refused duplicates), not a
 	// scan of the header per name.
 	var alg, typ, kid, b64 gjson.Result
 	encrypted, critical := false, false
-	h.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	for i := range members {
+		switch m := &members[i]; m.name {
 		case "alg":
-			alg = v
+			alg = m.value
 		case "typ":
-			typ = v
+			typ = m.value
 		case "kid":
-			kid = v
+			kid = m.value
 		case "b64":
-			b64 = v
+			b64 = m.value
 		case "enc", "zip":
 			encrypted = true
 		case "crit":
 			critical = true
 		}
-		return true
-	})
+	}
 	switch {
 	case alg.Type != gjson.String:
 		return verdict.Deny(verdict.TokenAlgorithm, "alg must be a string")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"hash/maphash"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -55,61 +56,106 @@ func strictObject(b []byte, lim jsonLimits) (gjson.Result, error) {
 	return gjson.ParseBytes(b), nil
 }
 
-// ownedObject is strictObject within tokenLimits for a token part that
-// decodePart has just decoded: nothing else refers to b or changes it, so the
-// result aliases b instead of a copy of it. members is the object's number
-// of members.
-func ownedObject(b []byte) (doc gjson.Result, members int, err error) {
-	if members, err = checkObject(b, tokenLimits); err != nil {
-		return gjson.Result{}, 0, err
+// ownedObject is strictObject's check within tokenLimits for a token part
+// that decodePart has just decoded, returning the object's top-level members
+// as the check found them, so that nothing scans the part again: nothing
+// else refers to b or changes it, so the members alias it. They are appended
+// to ms[:0] when it has room for them all, else to a list of their own.
+func ownedObject(b []byte, ms []member) ([]member, error) {
+	s, err := checkObject(b, tokenLimits)
+	if err != nil {
+		return nil, err
 	}
-	return gjson.Parse(unsafe.String(unsafe.SliceData(b), len(b))), members, nil
+	if ms = ms[:0]; cap(ms) < len(s.names) {
+		ms = make([]member, 0, len(s.names))
+	}
+	for _, n := range s.names {
+		ms = append(ms, member{name: s.name(n), value: s.parsed(n.valFrom, n.valTo)})
+	}
+	return ms, nil
 }
 
-// checkObject is strictObject's check, which also counts the object's
-// members.
-func checkObject(b []byte, lim jsonLimits) (members int, err error) {
+// parsed is the checked value b[from:to] as gjson.Parse reads it. The check
+// knows where it ends, so only numbers, for their value, and strings with
+// escapes, to unescape them, are read again.
+func (s *jsonScanner) parsed(from, to int) gjson.Result {
+	raw := s.owned(from, to)
+	switch raw[0] {
+	case '{', '[':
+		return gjson.Result{Type: gjson.JSON, Raw: raw}
+	case 't':
+		return gjson.Result{Type: gjson.True, Raw: raw}
+	case 'f':
+		return gjson.Result{Type: gjson.False, Raw: raw}
+	case 'n':
+		return gjson.Result{Type: gjson.Null, Raw: raw}
+	case '"':
+		if strings.IndexByte(raw, '\\') < 0 {
+			return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1]}
+		}
+	}
+	return gjson.Parse(raw)
+}
+
+// checkObject is strictObject's check. The scanner it returns holds the
+// object's top-level member names, with their values' spans.
+func checkObject(b []byte, lim jsonLimits) (jsonScanner, error) {
 	s := jsonScanner{b: b, lim: lim, names: make([]memberName, 0, byHash)}
 	s.space()
 	if s.i >= len(b) || b[s.i] != '{' {
-		return 0, errNotJSONObject
+		return s, errNotJSONObject
 	}
 	if err := s.value(0); err != nil {
-		return 0, err
+		return s, err
 	}
 	if s.space(); s.i != len(b) {
-		return 0, errNotJSONObject
+		return s, errNotJSONObject
 	}
-	return s.members, nil
+	return s, nil
 }
 
 type jsonScanner struct {
 	b      []byte
 	i      int
 	values int
-	// members counts the outermost object's members.
-	members int
-	lim     jsonLimits
+	lim    jsonLimits
 	// names holds the member names of the objects being read, innermost
-	// last; arena holds the folded names that are not the input itself.
+	// last, and at the end those of the outermost object; arena holds the
+	// folded names that are not the input itself.
 	names []memberName
 	arena []byte
 }
 
-// memberName is one member name: fold is its case-folded form (a slice of
-// the input when the name is its own fold, as lower-case ASCII names without
-// escapes are, else of the arena), raw the input between its quotes.
+// memberName is one member name: from:to is the input between its quotes,
+// valFrom:valTo its value's (set in the outermost object only), and
+// foldFrom:foldTo its case-folded form, in the input when the name is its own
+// fold (as lower-case ASCII names without escapes are), else in the arena.
+// Offsets, not slices, keep a list of names free of pointers, which the
+// collector need not scan.
 type memberName struct {
-	fold     []byte
-	from, to int
+	from, to, valFrom, valTo, foldFrom, foldTo int
+	inArena                                    bool
 }
 
-// plain is the name unescaped, for the rare comparison of two names that
-// fold equal.
-func (s *jsonScanner) plain(n memberName) string {
-	raw := s.b[n.from:n.to]
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw)
+// fold is n's case-folded form.
+func (s *jsonScanner) fold(n *memberName) []byte {
+	if n.inArena {
+		return s.arena[n.foldFrom:n.foldTo]
+	}
+	return s.b[n.foldFrom:n.foldTo]
+}
+
+// owned is b[from:to] as a string without a copy: compared and dropped,
+// or kept by ownedObject, whose input nothing else changes.
+func (s *jsonScanner) owned(from, to int) string {
+	return unsafe.String(unsafe.SliceData(s.b[from:]), to-from)
+}
+
+// name is n unescaped; a name without escapes is the input itself, and the
+// rest (rare) are unescaped by gjson.
+func (s *jsonScanner) name(n memberName) string {
+	if bytes.IndexByte(s.b[n.from:n.to], '\\') < 0 {
+		return s.owned(n.from, n.to)
 	}
 	return gjson.ParseBytes(s.b[n.from-1 : n.to+1]).Str
 }
@@ -253,7 +299,9 @@ var foldSeed = maphash.MakeSeed()
 
 func (s *jsonScanner) object(depth int) error {
 	first, arenaStart := len(s.names), len(s.arena)
-	defer func() { s.names, s.arena = s.names[:first], s.arena[:arenaStart] }()
+	if depth > 1 {
+		defer func() { s.names, s.arena = s.names[:first], s.arena[:arenaStart] }()
+	}
 	var index map[uint64]struct{}
 	for more := !s.empty('}'); more; {
 		s.space()
@@ -271,17 +319,20 @@ func (s *jsonScanner) object(depth int) error {
 			return err
 		}
 		s.names = append(s.names, n)
-		if depth == 1 {
-			s.members++
-		}
 		s.space()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
 			return errNotJSONObject
 		}
 		s.i++
 		s.space()
+		from := s.i
 		if err := s.value(depth); err != nil {
 			return err
+		}
+		if depth == 1 {
+			// Nested objects dropped their names: this member is the last.
+			last := &s.names[len(s.names)-1]
+			last.valFrom, last.valTo = from, s.i
 		}
 		var err error
 		if more, err = s.more('}'); err != nil {
@@ -299,13 +350,13 @@ func (s *jsonScanner) unique(n memberName, first int, index *map[uint64]struct{}
 	earlier := s.names[first:]
 	if *index == nil && len(earlier) >= byHash {
 		*index = make(map[uint64]struct{}, s.lim.members)
-		for _, e := range earlier {
-			(*index)[maphash.Bytes(foldSeed, e.fold)] = struct{}{}
+		for i := range earlier {
+			(*index)[maphash.Bytes(foldSeed, s.fold(&earlier[i]))] = struct{}{}
 		}
 	}
 	match := -1
 	if *index != nil {
-		h := maphash.Bytes(foldSeed, n.fold)
+		h := maphash.Bytes(foldSeed, s.fold(&n))
 		if _, hit := (*index)[h]; hit {
 			match = s.scan(n, earlier)
 		}
@@ -316,15 +367,16 @@ func (s *jsonScanner) unique(n memberName, first int, index *map[uint64]struct{}
 	switch {
 	case match < 0:
 		return nil
-	case s.plain(earlier[match]) == s.plain(n):
+	case s.name(earlier[match]) == s.name(n):
 		return errDuplicateKey
 	}
 	return errCaseVariant
 }
 
 func (s *jsonScanner) scan(n memberName, earlier []memberName) int {
-	for i, e := range earlier {
-		if bytes.Equal(e.fold, n.fold) {
+	fold := s.fold(&n)
+	for i := range earlier {
+		if bytes.Equal(s.fold(&earlier[i]), fold) {
 			return i
 		}
 	}
@@ -340,7 +392,20 @@ func (s *jsonScanner) str(n *memberName) error {
 	// plain is a member name's unescaped bytes once an escape was seen; until
 	// then the name is the input itself.
 	var plain []byte
+	skip := &valueBytes
+	if n != nil {
+		skip = &nameBytes
+	}
 	for {
+		if plain == nil {
+			// Most bytes need no more than this lookup; the cases below take
+			// the rest, and a name's bytes once it has an escape.
+			b, i := s.b, s.i
+			for i < len(b) && skip[b[i]] {
+				i++
+			}
+			s.i = i
+		}
 		if s.i >= len(s.b) {
 			return errNotJSONObject
 		}
@@ -349,15 +414,14 @@ func (s *jsonScanner) str(n *memberName) error {
 		case c == '"':
 			if n != nil {
 				n.from, n.to = start, s.i
-				if folded {
-					n.fold = s.b[start:s.i]
-				} else {
+				n.foldFrom, n.foldTo, n.inArena = start, s.i, !folded
+				if !folded {
 					if plain == nil {
 						plain = s.b[start:s.i]
 					}
-					from := len(s.arena)
+					n.foldFrom = len(s.arena)
 					s.arena = appendFolded(s.arena, plain)
-					n.fold = s.arena[from:]
+					n.foldTo = len(s.arena)
 				}
 			}
 			s.i++
@@ -395,6 +459,17 @@ func (s *jsonScanner) str(n *memberName) error {
 		}
 	}
 }
+
+// valueBytes marks the bytes a string holds as they are, with nothing to
+// check: printable ASCII but the quote and the backslash. nameBytes leaves
+// out the capital letters too, which make a name differ from its fold.
+var valueBytes, nameBytes = func() (value, name [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		value[c] = c != '"' && c != '\\'
+		name[c] = value[c] && (c < 'A' || c > 'Z')
+	}
+	return value, name
+}()
 
 // escape reads one escape sequence after the backslash; a \u escape of a
 // surrogate must be a high one followed by a low one.
