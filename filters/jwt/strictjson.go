@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -50,7 +51,9 @@ var (
 //
 // The scan is a single linear pass within lim.
 func strictObject(b []byte, lim jsonLimits) (gjson.Result, error) {
-	if _, err := checkObject(b, lim); err != nil {
+	s, err := checkObject(b, lim)
+	s.release()
+	if err != nil {
 		return gjson.Result{}, err
 	}
 	return gjson.ParseBytes(b), nil
@@ -63,6 +66,7 @@ func strictObject(b []byte, lim jsonLimits) (gjson.Result, error) {
 // to ms[:0] when it has room for them all, else to a list of their own.
 func ownedObject(b []byte, ms []member) ([]member, error) {
 	s, err := checkObject(b, tokenLimits)
+	defer s.release()
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +102,11 @@ func (s *jsonScanner) parsed(from, to int) gjson.Result {
 }
 
 // checkObject is strictObject's check. The scanner it returns holds the
-// object's top-level member names, with their values' spans.
+// object's top-level member names, with their values' spans, until its
+// release.
 func checkObject(b []byte, lim jsonLimits) (jsonScanner, error) {
-	s := jsonScanner{b: b, lim: lim, names: make([]memberName, 0, byHash)}
+	list := nameLists.Get().(*[]memberName)
+	s := jsonScanner{b: b, lim: lim, list: list, names: (*list)[:0]}
 	s.space()
 	if s.i >= len(b) || b[s.i] != '{' {
 		return s, errNotJSONObject
@@ -121,9 +127,34 @@ type jsonScanner struct {
 	lim    jsonLimits
 	// names holds the member names of the objects being read, innermost
 	// last, and at the end those of the outermost object; arena holds the
-	// folded names that are not the input itself.
+	// folded names that are not the input itself. list is where names came
+	// from, and goes back to at release.
 	names []memberName
+	list  *[]memberName
 	arena []byte
+}
+
+// nameLists keeps the scanners' name lists between documents. A token
+// would otherwise allocate one for its header and one for its payload:
+// more than half of the bytes its checks allocate, and allocation is what
+// brings on the collector, which marks the whole pipeline each cycle.
+var nameLists = sync.Pool{New: func() any {
+	list := make([]memberName, 0, byHash)
+	return &list
+}}
+
+// maxPooledNames bounds a list kept for reuse: a key set's many nested
+// names may grow one past what tokens need.
+const maxPooledNames = 256
+
+// release gives the scanner's name list back for reuse; the scanner's
+// names must not be read after it.
+func (s *jsonScanner) release() {
+	if cap(s.names) <= maxPooledNames {
+		*s.list = s.names[:0]
+		nameLists.Put(s.list)
+	}
+	s.names, s.list = nil, nil
 }
 
 // memberName is one member name: from:to is the input between its quotes,
