@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -120,6 +121,62 @@ func TestACollectionEndsInTheCallbackThatStartedIt(t *testing.T) {
 		if n := vm.PollOneoffCalls(); n != 0 {
 			t.Errorf("the VM called poll_oneoff %d times", n)
 		}
+	}
+}
+
+// TestAFirstLoadCollectsOnlyWhenTheRuntimeWould: a VM's first
+// configuration replaces nothing, so its load ends with a collection only
+// if it took the heap past the collector's trigger, as it would have
+// without the collector held off; a push always ends with one, which
+// frees the pipeline it replaced. Collecting after every first load
+// marked the whole new pipeline, and under V8 compiled the collector
+// inside on_configure.
+func TestAFirstLoadCollectsOnlyWhenTheRuntimeWould(t *testing.T) {
+	const started, ended = "runtime.gcResetMarkState", "runtime.gcSweep"
+	cases := []struct {
+		name   string
+		config string
+		// collects: the first load passes the trigger (the runtime's first
+		// goal is 4 MiB; 3,000 authz routes allocate about 9 MB).
+		collects bool
+	}{
+		{name: "ten routes", config: manyRoutes(10)},
+		{name: "3,000 authz routes", config: authzRoutes(3000), collects: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env, err := host.NewEnv(host.Config{Module: module(t, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
+				Configuration: []byte(c.config), CountCalls: []string{started, ended}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(env.Close)
+			vm, err := env.StartVM()
+			if err != nil {
+				env.WriteLogs(os.Stderr)
+				t.Fatal(err)
+			}
+			cycles := func(after string) uint32 {
+				t.Helper()
+				n := vm.TakeCallCountsByName()
+				if n[started] != n[ended] {
+					t.Fatalf("after %s: %d collections started, %d ended", after, n[started], n[ended])
+				}
+				return n[started]
+			}
+			switch n := cycles("the first load"); {
+			case c.collects && n == 0:
+				t.Error("the first load passed the trigger and ran no collection")
+			case !c.collects && n > 0:
+				t.Errorf("the first load ran %d collections, where the runtime would have run none", n)
+			}
+			if err := env.UpdateConfiguration([]byte(c.config + " ")); err != nil {
+				t.Fatal(err)
+			}
+			if n := cycles("a push"); n == 0 {
+				t.Error("a push ran no collection: the pipeline it replaced stays until one comes")
+			}
+		})
 	}
 }
 

@@ -14,8 +14,7 @@ const loadMemoryLimit = 64 << 20
 // back on. Most of what loading allocates is the new policy, which
 // survives; at a push the old pipeline is live too, and every cycle during
 // the load marked both again (a third of configure for 1,000 authz routes).
-// What the load leaves as garbage goes in the collection that ends the
-// load (collectGarbage). A VM already
+// What the load leaves as garbage goes when endLoad says. A VM already
 // past the limit collects as the limit makes it, within the runtime's cap
 // on the collector's share of the CPU.
 func holdCollector() (release func()) {
@@ -43,8 +42,8 @@ var writeBarrier struct {
 }
 
 // finishCollection runs a collection that is marking to its end before the
-// callback returns to the host: the end of each stream calls it, and each
-// configuration ends with a whole collection, so a cycle started in any
+// callback returns to the host: the end of each stream and of each
+// configuration's load calls it (endLoad), so a cycle started in any
 // callback ends there or at the next of those. Elsewhere, background mark
 // workers finish a cycle on their own threads; in a wasip1 module Go runs
 // other goroutines only while the callback's own waits, so a cycle that an
@@ -58,10 +57,31 @@ func finishCollection() {
 	}
 }
 
-// collectGarbage runs a whole collection, for the end of a configuration's
-// load: the old pipeline and what the load left are garbage, and the
-// collector's goal still reflects the heap before the load.
-func collectGarbage() { assistCollector(false) }
+// replacing is set once the VM has loaded a configuration: a later load
+// is a push, whose new root context replaces a pipeline.
+var replacing bool
+
+// endLoad ends a configuration's load. The VM's first load leaves its
+// garbage to the collector's first goal, as the runtime would without
+// holdCollector: an allocation tests the heap against the trigger (an
+// 8 KiB object fills its span, so allocating one always takes a new span,
+// which tests it), and a cycle that starts ends here. Collecting anyway
+// marked the whole new pipeline (3 ms of the 15 for 1,000 plain routes in
+// wazero) and made V8 compile the collector during on_configure, for a
+// cycle that warm streams, which allocate nothing, might never need. A
+// push collects at once: the pipeline it replaced is garbage, and the
+// collector's goal, twice the heap the last cycle left, still counts both,
+// so thirty pushes without a collection grew the VM to 22 MiB.
+func endLoad() {
+	if replacing {
+		assistCollector(false)
+		return
+	}
+	replacing = true
+	assistSink = new([8 << 10]byte)
+	assistSink = nil
+	finishCollection()
+}
 
 // assistCollector runs the collector on this goroutine until a cycle ends:
 // the one marking, or else a new one. It must not wait for the mark, as

@@ -61,7 +61,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	release := holdCollector()
 	pl, errs := pipeline.Load(raw)
 	release()
-	defer collectGarbage()
+	defer endLoad()
 	if len(errs) > 0 {
 		for _, e := range errs {
 			proxywasm.LogCriticalf("apiguard: invalid configuration: %v", e)
