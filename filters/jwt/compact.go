@@ -170,12 +170,22 @@ func jsonDenial(part string, err error) verdict.Decision {
 // canonicalPart accepts exactly the same strings. It decodes in the same pass
 // as it checks: in wasm, the check then encoding/base64's decoder cost 1.8
 // times as many instructions.
-func decodePart(s string) ([]byte, bool) {
+func decodePart(s string) ([]byte, bool) { return decodePartInto(nil, s) }
+
+// decodePartInto is decodePart into room when the bytes fit in its
+// capacity, for a caller that keeps them no longer than its own frame.
+func decodePartInto(room []byte, s string) ([]byte, bool) {
 	tail := len(s) % 4
 	if tail == 1 {
 		return nil, false
 	}
-	out := make([]byte, len(s)/4*3+max(tail-1, 0))
+	n := len(s)/4*3 + max(tail-1, 0)
+	out := room[:0]
+	if cap(out) >= n {
+		out = out[:n]
+	} else {
+		out = make([]byte, n)
+	}
 	o, i := 0, 0
 	for ; i+4 <= len(s); i, o = i+4, o+3 {
 		q, dst := s[i:i+4], out[o:o+3] // one bounds check each
@@ -243,15 +253,16 @@ const invalid64 = 0xff
 // splitCompact returns the three parts of a compact JWS, refusing JWE (five
 // parts) and any other shape.
 func splitCompact(raw string) (header, payload, sig string, d verdict.Decision) {
-	switch strings.Count(raw, ".") {
-	case 2:
-	case 4:
-		return "", "", "", malformed("encrypted tokens (JWE) are not accepted")
-	default:
+	// Cut and IndexByte, not Count: Go's wasm port has an assembly
+	// IndexByte, and counts a byte at a time in Go.
+	header, rest, ok := strings.Cut(raw, ".")
+	payload, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.IndexByte(sig, '.') >= 0 {
+		if strings.Count(raw, ".") == 4 {
+			return "", "", "", malformed("encrypted tokens (JWE) are not accepted")
+		}
 		return "", "", "", malformed("not a compact JWS: want three dot-separated parts")
 	}
-	header, rest, _ := strings.Cut(raw, ".")
-	payload, sig, _ = strings.Cut(rest, ".")
 	if header == "" || payload == "" || sig == "" {
 		return "", "", "", malformed("empty token part")
 	}

@@ -200,7 +200,10 @@ func (v *Verifier) Verify(t *Token, keys *KeySet) verdict.Decision {
 		return malformed("kid is required: the provider has several keys of the token's alg")
 	}
 	dot := strings.LastIndexByte(t.raw, '.')
-	sig, _ := decodePart(t.raw[dot+1:])
+	// Check accepted the signature's encoding. Up to RSA-4096's 512 bytes
+	// it is decoded on the stack: it lives only for this call.
+	var room [512]byte
+	sig, _ := decodePartInto(room[:], t.raw[dot+1:])
 	for _, key := range candidates {
 		if verifySignature(t.alg, key, t.raw[:dot], sig) {
 			return verdict.Decision{}
