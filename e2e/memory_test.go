@@ -137,7 +137,7 @@ func TestAFirstLoadCollectsOnlyWhenTheRuntimeWould(t *testing.T) {
 		name   string
 		config string
 		// collects: the first load passes the trigger (the runtime's first
-		// goal is 4 MiB; 3,000 authz routes allocate about 9 MB).
+		// goal is 4 MiB; 3,000 authz routes allocate about 10 MB).
 		collects bool
 	}{
 		{name: "ten routes", config: manyRoutes(10)},

@@ -14,7 +14,7 @@ const loadMemoryLimit = 64 << 20
 // back on. Most of what loading allocates is the new policy, which
 // survives; at a push the old pipeline is live too, and every cycle during
 // the load marked both again (a third of configure for 1,000 authz routes).
-// What the load leaves as garbage goes when endLoad says. A VM already
+// endLoad decides when what the load left as garbage goes. A VM already
 // past the limit collects as the limit makes it, within the runtime's cap
 // on the collector's share of the CPU.
 func holdCollector() (release func()) {
