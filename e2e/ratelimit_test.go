@@ -15,16 +15,19 @@ import (
 // rateLimitedAPI limits each peer to 5 requests a second with a burst of 4
 // before authentication, and each user (the token's sub) to 10 a minute
 // with a burst of 2 after it; premium users get 30 a minute with a burst
-// of 5.
+// of 5. Both rules have the most slots a rule may have, so that the tests'
+// clients, each expected to have a budget of its own, never share a slot
+// (the slots are seeded at random, and a collision makes a limit stricter,
+// by design).
 func rateLimitedAPI() string {
 	return fmt.Sprintf(`{
   "providers": {"idp": {"issuer": %q, "audiences": ["orders-api"], "jwks": {"inline": %s}}},
   "rate_limit": {"headers": "draft_and_x", "rules": [
-    {"name": "per-peer", "key": ["peer"], "rate": 5, "per": "second", "burst": 4}
+    {"name": "per-peer", "key": ["peer"], "rate": 5, "per": "second", "burst": 4, "slots": 4194304}
   ]},
   "routes": [
     {"name": "orders", "match": {"path": "/orders/**"}, "auth": {"providers": ["idp"]},
-     "rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 10, "per": "minute", "burst": 2,
+     "rate_limit": {"rules": [{"name": "per-user", "key": ["claim:/sub"], "rate": 10, "per": "minute", "burst": 2, "slots": 4194304,
        "tiers": [{"claim": "/roles", "has": "premium", "rate": 30, "burst": 5}]}]}},
     {"name": "catalogue", "match": {"path": "/catalogue/**"}, "auth": "none"}
   ]
