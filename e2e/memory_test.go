@@ -72,21 +72,14 @@ func TestWarmStreamsAllocateNothing(t *testing.T) {
 // only while a callback waits, so a cycle left marking stayed so for as
 // long as later streams allocated nothing, and each of them paid the write
 // barrier on every pointer it wrote. Finishing it must not wait either
-// (see finishCollection). The host counts the runtime's cycle
-// starts (gcResetMarkState) and ends (gcSweep, which mark termination
-// calls): both run on the system stack, where no goroutine switch re-enters
-// them, so each run is one cycle.
+// (see finishCollection). The host counts the runtime's cycle starts and
+// ends (collectionCalls).
 func TestACollectionEndsInTheCallbackThatStartedIt(t *testing.T) {
-	const started, ended = "runtime.gcResetMarkState", "runtime.gcSweep"
-	counting := func(c *host.Config) { c.CountCalls = []string{started, ended} }
+	counting := func(c *host.Config) { c.CountCalls = collectionCalls }
 	cycles := 0
 	balanced := func(vm *host.VM, after string) {
 		t.Helper()
-		n := vm.TakeCallCountsByName()
-		if n[started] != n[ended] {
-			t.Fatalf("after %s: %d collections started, %d ended", after, n[started], n[ended])
-		}
-		cycles += int(n[started])
+		cycles += int(endedCollections(t, vm, after))
 	}
 	// Loading 1,000 routes, then the same again in a push, takes the heap
 	// past the collector's first goal.
@@ -124,6 +117,24 @@ func TestACollectionEndsInTheCallbackThatStartedIt(t *testing.T) {
 	}
 }
 
+// collectionCalls are the runtime functions that start a collection
+// (gcResetMarkState) and end it (gcSweep, which mark termination calls):
+// both run on the system stack, where no goroutine switch re-enters them,
+// so each run is one cycle. A VM counts them with host.Config.CountCalls.
+var collectionCalls = []string{"runtime.gcResetMarkState", "runtime.gcSweep"}
+
+// endedCollections is how many collections vm ran since the last count,
+// failing the test unless every one it started has ended.
+func endedCollections(t *testing.T, vm *host.VM, after string) uint32 {
+	t.Helper()
+	n := vm.TakeCallCountsByName()
+	started, ended := n[collectionCalls[0]], n[collectionCalls[1]]
+	if started != ended {
+		t.Fatalf("after %s: %d collections started, %d ended", after, started, ended)
+	}
+	return started
+}
+
 // TestAFirstLoadCollectsOnlyWhenTheRuntimeWould: a VM's first
 // configuration replaces nothing, so its load ends with a collection only
 // if it took the heap past the collector's trigger, as it would have
@@ -132,7 +143,6 @@ func TestACollectionEndsInTheCallbackThatStartedIt(t *testing.T) {
 // marked the whole new pipeline, and under V8 compiled the collector
 // inside on_configure.
 func TestAFirstLoadCollectsOnlyWhenTheRuntimeWould(t *testing.T) {
-	const started, ended = "runtime.gcResetMarkState", "runtime.gcSweep"
 	cases := []struct {
 		name   string
 		config string
@@ -146,7 +156,7 @@ func TestAFirstLoadCollectsOnlyWhenTheRuntimeWould(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env, err := host.NewEnv(host.Config{Module: module(t, "plugin.wasm"), Name: "apiguard", RootID: "apiguard", VMID: "apiguard",
-				Configuration: []byte(c.config), CountCalls: []string{started, ended}})
+				Configuration: []byte(c.config), CountCalls: collectionCalls})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,15 +166,7 @@ func TestAFirstLoadCollectsOnlyWhenTheRuntimeWould(t *testing.T) {
 				env.WriteLogs(os.Stderr)
 				t.Fatal(err)
 			}
-			cycles := func(after string) uint32 {
-				t.Helper()
-				n := vm.TakeCallCountsByName()
-				if n[started] != n[ended] {
-					t.Fatalf("after %s: %d collections started, %d ended", after, n[started], n[ended])
-				}
-				return n[started]
-			}
-			switch n := cycles("the first load"); {
+			switch n := endedCollections(t, vm, "the first load"); {
 			case c.collects && n == 0:
 				t.Error("the first load passed the trigger and ran no collection")
 			case !c.collects && n > 0:
@@ -173,7 +175,7 @@ func TestAFirstLoadCollectsOnlyWhenTheRuntimeWould(t *testing.T) {
 			if err := env.UpdateConfiguration([]byte(c.config + " ")); err != nil {
 				t.Fatal(err)
 			}
-			if n := cycles("a push"); n == 0 {
+			if n := endedCollections(t, vm, "a push"); n == 0 {
 				t.Error("a push ran no collection: the pipeline it replaced stays until one comes")
 			}
 		})
