@@ -34,8 +34,20 @@ func isOverrideHeader(name string) bool {
 
 // Policy is one route's compiled authorization; immutable.
 type Policy struct {
+	*rules
 	// path is the route's "authz" field, for ForRoute's errors.
-	path     string
+	path string
+	// Set by ForRoute.
+	roles    []providerRoles
+	outcomes []outcome
+	// rule names the route's policy in the audit record.
+	rule string
+}
+
+// rules are what a route's "authz" field compiles to, shared by the routes
+// whose fields are the same text (parser.compiled): a route's own Policy
+// is a few words around them.
+type rules struct {
 	settings *Settings
 	// allow holds for the methods methods does not list; nil allows none
 	// of them. deny applies to every method.
@@ -50,20 +62,16 @@ type Policy struct {
 	denyAll   bool
 	forbidden verdict.Reason
 	// params are the bindings to path parameters (AppendPathParams), each at
-	// its path below path.
+	// its path below the field's.
 	params []use
-	// tokenUse, roleUse and peerUse are the paths, below path, of the
-	// first conditions needing a token, roles and a peer identity, checked
-	// by ForRoute; "" for none (a condition is never the field itself).
+	// tokenUse, roleUse and peerUse are the paths, below the field's, of
+	// the first conditions needing a token, roles and a peer identity,
+	// checked by ForRoute; "" for none (a condition is never the field
+	// itself).
 	tokenUse, roleUse, peerUse string
 	// vocab numbers the document's role and scope names and claim paths;
 	// tokens keep their facts under it.
 	vocab *vocabulary
-	// Set by ForRoute.
-	roles    []providerRoles
-	outcomes []outcome
-	// rule names the route's policy in the audit record.
-	rule string
 }
 
 // outcome is what a route does for one denial reason it can give: its
@@ -109,19 +117,26 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	if p.peerUse != "" && !rt.Peer {
 		errs = append(errs, config.Errorf(p.path+p.peerUse, `needs a verified peer identity, but the route has no "peer" requirement`))
 	}
-	q := *p
+	bound := &boundPolicy{Policy: *p}
+	q := &bound.Policy
 	q.roles = nil
 	for _, name := range rt.Providers {
-		pr := providerRoles{provider: name}
-		if p.settings != nil {
-			for _, s := range p.settings.rolesFrom {
-				if s.provider == name {
-					pr = s
-				}
-			}
+		var pr providerRoles
+		k := p.settings.roleSources(name)
+		if k >= 0 {
+			pr = p.settings.rolesFrom[k]
+		} else {
+			pr.provider = name
 		}
 		if p.roleUse != "" && pr.sources == nil {
 			errs = append(errs, config.Errorf(p.path+p.roleUse, "provider %q has no roles: list its role claims in authz.roles_from.%s", name, name))
+		}
+		if len(rt.Providers) == 1 && k >= 0 {
+			// The settings' own entry, capped so that nothing appends to
+			// it: most routes accept one provider, and a list each was an
+			// allocation.
+			q.roles = p.settings.rolesFrom[k : k+1 : k+1]
+			continue
 		}
 		q.roles = append(q.roles, pr)
 	}
@@ -159,7 +174,7 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 	}
 	all := b.String()
 	q.rule, all = all[:names], all[names:]
-	q.outcomes = make([]outcome, len(reasons))
+	q.outcomes = bound.outcomes[:len(reasons)]
 	for i, r := range reasons {
 		n := len(prefix) + len(segment) + len(kind(r)) + len(r.Code())
 		q.outcomes[i] = outcome{reason: r, counter: stage.NewRouteCounter(all[:n])}
@@ -171,7 +186,14 @@ func (p *Policy) ForRoute(rt stage.Route) (stage.Stage, []config.Error) {
 			}
 		}
 	}
-	return &q, errs
+	return q, errs
+}
+
+// boundPolicy is a Policy bound to its route, with room for its outcomes:
+// ForRoute returns the Policy inside, one allocation for both.
+type boundPolicy struct {
+	Policy
+	outcomes [4]outcome
 }
 
 // RequestHeaders decides, and enforces unless the route is in dry run: then

@@ -38,6 +38,20 @@ type Settings struct {
 	dryRun bool
 }
 
+// roleSources is the index in s.rolesFrom of provider's role claims, -1
+// if s lists none for it (or s is nil).
+func (s *Settings) roleSources(provider string) int {
+	if s == nil {
+		return -1
+	}
+	for k := range s.rolesFrom {
+		if s.rolesFrom[k].provider == provider {
+			return k
+		}
+	}
+	return -1
+}
+
 type providerRoles struct {
 	provider string
 	sources  []roleSource
@@ -114,7 +128,7 @@ type parser struct {
 	tokenUse, roleUse, peerUse string
 	// pol, queries, headers and status are the route's field as read;
 	// has* tell which rules it has.
-	pol                                      *Policy
+	pol                                      *rules
 	queries, headers                         []string
 	status                                   int64
 	hasAllow, hasDeny, hasMethods, hasStatus bool
@@ -134,7 +148,7 @@ type parser struct {
 	// and compiling them again, which for 1,000 routes cost a third of
 	// configure in wasm. A policy is immutable; what differs per route is
 	// its path and what ForRoute adds.
-	compiled map[string]*Policy
+	compiled map[string]*rules
 }
 
 type parserKey struct{}
@@ -194,11 +208,9 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	// The paths a policy keeps are copies: the reader's own live in chunks
 	// of many, which one kept path would keep whole.
 	if prev := p.compiled[v.Raw]; prev != nil && prev.settings == st {
-		pol := *prev
-		pol.path = strings.Clone(path)
-		return &pol
+		return &Policy{rules: prev, path: strings.Clone(path)}
 	}
-	pol := &Policy{path: strings.Clone(path), forbidden: verdict.Forbidden, vocab: p.vocab}
+	pol := &rules{forbidden: verdict.Forbidden, vocab: p.vocab}
 	if st != nil {
 		pol.settings = st
 		pol.dryRun = st.dryRun
@@ -244,11 +256,11 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	// route reports its own.
 	if len(r.Errors()) == errs {
 		if p.compiled == nil {
-			p.compiled = map[string]*Policy{}
+			p.compiled = map[string]*rules{}
 		}
 		p.compiled[v.Raw] = pol
 	}
-	return pol
+	return &Policy{rules: pol, path: strings.Clone(path)}
 }
 
 type methodRules struct {

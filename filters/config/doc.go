@@ -21,26 +21,40 @@ type doc struct {
 	// where the document's strings and numbers end for the walk too.
 	bytes []byte
 	// starts are the offsets of the containers' opening brackets, in
-	// document order; ends[k] is the offset after container k's closing
-	// one, and next[k] the first container after it (len(starts) if none).
-	starts, ends, next []int32
-	open               []int32 // while checking: the containers not yet closed
+	// document order; boxes[k] is the rest of what is known of container k.
+	starts []int32
+	boxes  []box
+	open   []int32 // while checking: the containers not yet closed
 	// last is the container each last yielded: the one a reader walks
 	// next, nearly always, so container finds it without a search.
 	last int
 }
 
+// box is where one object or array of the document ends: the offset
+// after its closing bracket, and the first container after it (len(boxes)
+// if none).
+type box struct{ end, next int32 }
+
+// bytesPerBox is the fewest bytes of document per container that the
+// index is first sized for: a policy's routes have a container every 24
+// to 32 bytes, and configure for 1,000 of them indexes thousands, which
+// lists grown from empty copied ten times. A denser document grows them.
+const bytesPerBox = 16
+
 func (d *doc) opened(i int) {
-	d.open = append(d.open, int32(len(d.starts)))
+	if d.boxes == nil {
+		n := len(d.bytes)/bytesPerBox + 8
+		d.starts, d.boxes = make([]int32, 0, n), make([]box, 0, n)
+	}
+	d.open = append(d.open, int32(len(d.boxes)))
 	d.starts = append(d.starts, int32(i))
-	d.ends = append(d.ends, 0)
-	d.next = append(d.next, 0)
+	d.boxes = append(d.boxes, box{})
 }
 
 func (d *doc) closed(i int) {
 	k := d.open[len(d.open)-1]
 	d.open = d.open[:len(d.open)-1]
-	d.ends[k], d.next[k] = int32(i+1), int32(len(d.starts))
+	d.boxes[k].end, d.boxes[k].next = int32(i+1), int32(len(d.boxes))
 }
 
 // container is the index of v's object or array, if v is one of the
@@ -59,7 +73,7 @@ func (d *doc) container(v gjson.Result) (int, bool) {
 	}
 	// The root's Raw runs to the end of the document, spaces included
 	// (gjson.Parse).
-	if end := v.Index + len(v.Raw); int(d.ends[k]) != end && (k != 0 || end != len(d.json)) {
+	if end := v.Index + len(v.Raw); int(d.boxes[k].end) != end && (k != 0 || end != len(d.json)) {
 		return 0, false
 	}
 	return k, true
@@ -69,7 +83,7 @@ func (d *doc) container(v gjson.Result) (int, bool) {
 // array), as gjson's ForEach would give them, until fn returns false.
 func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 	json, bytes := d.json, d.bytes
-	i, end := int(d.starts[k])+1, int(d.ends[k])-1
+	i, end := int(d.starts[k])+1, int(d.boxes[k].end)-1
 	object := json[i-1] == '{'
 	child := k + 1
 	for {
@@ -90,8 +104,8 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 		v := gjson.Result{Index: i}
 		switch c := json[i]; c {
 		case '{', '[':
-			v.Type, v.Raw = gjson.JSON, json[i:d.ends[child]]
-			d.last, child = child, int(d.next[child])
+			v.Type, v.Raw = gjson.JSON, json[i:d.boxes[child].end]
+			d.last, child = child, int(d.boxes[child].next)
 		case '"':
 			j, _ := scanString(bytes, i+1)
 			v.Type, v.Raw = gjson.String, json[i:j]

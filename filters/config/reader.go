@@ -137,19 +137,20 @@ func covered(path string, errs []Error) bool {
 	return false
 }
 
-// Parse checks the bytes are one JSON value and returns it.
+// Parse checks the bytes are one JSON value and returns it. The document
+// keeps raw, without a copy: the strings read from it point into it, and a
+// pipeline keeps them (route names, paths), so the caller must not change
+// raw afterwards.
 func (r *Reader) Parse(raw []byte) (gjson.Result, bool) {
 	if len(raw) == 0 {
 		r.Errorf("configuration", "empty; expected a JSON object")
 		return gjson.Result{}, false
 	}
-	r.doc = doc{}
+	r.doc = doc{json: unsafe.String(&raw[0], len(raw)), bytes: raw}
 	if offset, msg := checkSyntax(raw, &r.doc); msg != "" {
 		r.Errorf("configuration", "invalid JSON at byte %d: %s", offset, msg)
 		return gjson.Result{}, false
 	}
-	r.doc.json = string(raw)
-	r.doc.bytes = unsafe.Slice(unsafe.StringData(r.doc.json), len(r.doc.json))
 	return gjson.Parse(r.doc.json), true
 }
 

@@ -18,7 +18,8 @@ import (
 // plugin and of the check command, so the two can never disagree. It returns
 // every error found, each at its JSON path, or the pipeline. Each stage reads
 // its own section and owns its defaults and ranges; this reads only the
-// document's frame (routes, default, hosts).
+// document's frame (routes, default, hosts). The pipeline keeps raw, whose
+// bytes its names and paths are: the caller must not change it afterwards.
 func Load(raw []byte) (*Pipeline, []config.Error) {
 	r := &config.Reader{}
 	doc, ok := r.Parse(raw)
