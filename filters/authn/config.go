@@ -161,10 +161,30 @@ func ReadRouteAuth(r *config.Reader, path string, v gjson.Result) RouteAuth {
 		r.Errorf(path, `must be "none" or an object with providers, got %s`, config.Kind(v))
 		return ra
 	}
-	return config.ReadInto(r, path, v, RouteAuth{}, func(ra *RouteAuth) config.Fields {
+	last := r.Memo(lastRouteAuthKey{}, func() any { return &lastRouteAuth{} }).(*lastRouteAuth)
+	if last.raw != "" && last.raw == v.Raw {
+		return last.ra
+	}
+	errs := len(r.Errors())
+	ra = config.ReadInto(r, path, v, RouteAuth{}, func(ra *RouteAuth) config.Fields {
 		return config.Fields{
 			"providers": {Required: true, Read: func(p string, v gjson.Result) { ra.Providers = r.Strings(p, v) }},
 			"optional":  {Read: func(p string, v gjson.Result) { ra.Optional = r.Bool(p, v) }},
 		}
 	})
+	if len(r.Errors()) == errs {
+		last.raw, last.ra = v.Raw, ra
+	}
+	return ra
 }
+
+// lastRouteAuth is the last route's "auth" object as read without an
+// error: the next route's, written the same, is the same, providers list
+// included. Routes come in runs that accept the same providers, and
+// reading the object again was a tenth of reading such a route.
+type lastRouteAuth struct {
+	raw string
+	ra  RouteAuth
+}
+
+type lastRouteAuthKey struct{}

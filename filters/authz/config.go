@@ -205,10 +205,11 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 	}
 	p := r.Memo(parserKey{}, func() any { return newParser(r) }).(*parser)
 	st, _ := global.(*Settings)
-	// The paths a policy keeps are copies: the reader's own live in chunks
-	// of many, which one kept path would keep whole.
+	// The paths the rules keep are copies: the reader's own live in chunks
+	// of many, which one kept path would keep whole. The route's own path
+	// is the reader's until ForRoute copies it with the route's names.
 	if prev := p.compiled[v.Raw]; prev != nil && prev.settings == st {
-		return &Policy{rules: prev, path: strings.Clone(path)}
+		return &Policy{rules: prev, path: path}
 	}
 	pol := &rules{forbidden: verdict.Forbidden, vocab: p.vocab}
 	if st != nil {
@@ -260,7 +261,7 @@ func Compile(r *config.Reader, path string, v gjson.Result, global any) stage.St
 		}
 		p.compiled[v.Raw] = pol
 	}
-	return &Policy{rules: pol, path: strings.Clone(path)}
+	return &Policy{rules: pol, path: path}
 }
 
 type methodRules struct {

@@ -56,7 +56,12 @@ func Load(raw []byte) (*Pipeline, []config.Error) {
 			n := 0
 			r.ForEach(v, func(string, gjson.Result) bool { n++; return true })
 			cfg.Routes = make([]Route, 0, n)
-			r.Array(p, v, func(p string, _ int, v gjson.Result) { cfg.Routes = append(cfg.Routes, rr.read(p, v)) })
+			// Read in place: a Route is many words, and copies of it cost
+			// in wasm.
+			r.Array(p, v, func(p string, i int, v gjson.Result) {
+				cfg.Routes = cfg.Routes[:i+1]
+				rr.read(&cfg.Routes[i], p, v)
+			})
 		}},
 		"default": {Read: func(p string, v gjson.Result) { cfg.DefaultAllow = readDefault(r, p, v) }},
 		"audit":   {Read: func(p string, v gjson.Result) { cfg.Audit = audit.Read(r, p, v) }},
@@ -112,7 +117,7 @@ type routeReader struct {
 	fields  *config.FieldSet
 	// rt is the route being read; stages its optional stages, by index in
 	// Stages, own[i] set when it has stage i's field.
-	rt     Route
+	rt     *Route
 	stages []stage.Stage
 	own    []bool
 	// lists hand out the routes' lists of stages.
@@ -139,8 +144,8 @@ func newRouteReader(r *config.Reader, globals []any) *routeReader {
 }
 
 // read reads the route at path.
-func (rr *routeReader) read(path string, v gjson.Result) Route {
-	rr.rt = Route{}
+func (rr *routeReader) read(rt *Route, path string, v gjson.Result) {
+	rr.rt = rt
 	clear(rr.stages)
 	clear(rr.own)
 	rr.r.ObjectOf(path, v, rr.fields)
@@ -161,5 +166,5 @@ func (rr *routeReader) read(path string, v gjson.Result) Route {
 			rr.rt.Stages = append(rr.rt.Stages, st)
 		}
 	}
-	return rr.rt
+	rr.rt = nil
 }

@@ -185,9 +185,9 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 		known[pc.Name] = true
 	}
 	specs := make([]route.Spec, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		specs[i] = r.Match
-		specs[i].Name = r.Name
+	for i := range cfg.Routes {
+		specs[i] = cfg.Routes[i].Match
+		specs[i].Name = cfg.Routes[i].Name
 	}
 	// The table first, its errors reported after the routes': each route's
 	// stages are checked against the path parameters it parsed.
@@ -196,7 +196,9 @@ func Compile(cfg Config) (*Pipeline, []config.Error) {
 	firstByName := make(map[string]int, len(cfg.Routes))
 	p := &Pipeline{routes: make([]compiledRoute, len(cfg.Routes))}
 	var lists routeLists
-	for i, r := range cfg.Routes {
+	// By index: a Route is many words, and copies of it cost in wasm.
+	for i := range cfg.Routes {
+		r := &cfg.Routes[i]
 		switch prev, dup := firstByName[r.Name]; {
 		case r.Name == "":
 			errs = append(errs, config.Errorf(routePath(i, ".name"), "must not be empty"))
@@ -302,7 +304,7 @@ type authKey struct {
 // compileRoute compiles route i into p.routes[i]: its stages in the order
 // they run, and its responders, with its errors appended to errs. table is
 // nil when the routes' table has errors.
-func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *route.Table, a *authn.Authenticator, known map[string]bool, lists *routeLists) []config.Error {
+func (p *Pipeline) compileRoute(errs []config.Error, i int, r *Route, table *route.Table, a *authn.Authenticator, known map[string]bool, lists *routeLists) []config.Error {
 	cr := &p.routes[i]
 	*cr = compiledRoute{name: r.Name, public: r.Auth.Public}
 	// The route's own stages replace what Compile returned (the caller's
@@ -380,7 +382,7 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r Route, table *rout
 
 // authenticate is the authentication stage of route i, which requires a
 // token, nil when its providers are unknown or failed to compile.
-func authenticate(errs []config.Error, i int, r Route, a *authn.Authenticator, known map[string]bool) (*authStage, []config.Error) {
+func authenticate(errs []config.Error, i int, r *Route, a *authn.Authenticator, known map[string]bool) (*authStage, []config.Error) {
 	// Checked here too, so that a route naming an unknown provider is
 	// reported even when the providers themselves failed to compile.
 	unknown := false
@@ -427,7 +429,7 @@ func credentialSources(providers []authn.ProviderConfig) (map[string]string, []s
 }
 
 // checkOrToken refuses or_token where no token could stand in for the peer.
-func checkOrToken(path string, r Route) []config.Error {
+func checkOrToken(path string, r *Route) []config.Error {
 	switch {
 	case !r.Peer.OrToken():
 	case r.Auth.Public:
