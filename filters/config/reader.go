@@ -255,8 +255,15 @@ func (r *Reader) object(path string, v gjson.Result, fields Fields, fs *FieldSet
 		r.Errorf(path, "must be an object, got %s", Kind(v))
 		return
 	}
+	// The walk's own callback, not eachKey's: each level of callbacks
+	// copies every member's gjson.Result, ten words that wasm copies with a
+	// call, for every field of every route.
 	var seen keySet
-	r.eachKey(path, v, &seen, func(p, key string, val gjson.Result) {
+	r.ForEach(v, func(key string, val gjson.Result) bool {
+		if !seen.add(key) {
+			r.Errorf(Join(path, key), "duplicate key")
+			return true
+		}
 		var f Field
 		var known bool
 		if fs != nil {
@@ -265,10 +272,11 @@ func (r *Reader) object(path string, v gjson.Result, fields Fields, fs *FieldSet
 			f, known = fields[key]
 		}
 		if known {
-			f.Read(p, val)
+			f.Read(r.Join(path, key), val)
 		} else {
-			r.Errorf(p, "unknown field")
+			r.Errorf(Join(path, key), "unknown field")
 		}
+		return true
 	})
 	if fs != nil {
 		for _, key := range fs.required {

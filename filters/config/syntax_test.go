@@ -61,6 +61,34 @@ func TestCheckSyntax(t *testing.T) {
 	}
 }
 
+// TestStringsAreScannedAtEveryOffset: scanString reads eight bytes at a
+// time up to the first quote, backslash or control character; each of
+// them, and a byte that is none of them, at every place in and past the
+// first words of a string, in strings that end at and before the
+// document's end, gets encoding/json's verdict, offset and message.
+func TestStringsAreScannedAtEveryOffset(t *testing.T) {
+	for _, special := range []string{`"`, `\`, `\"`, `\u00e9`, `\x`, "\n", "\t", "\x1f", " ", "\x7f", "\x80", "\xff", "!", "#", "[", "]", `\\`} {
+		for at := 0; at < 20; at++ {
+			for _, tail := range []string{`"`, `", "b"]`, ``, `a`} {
+				data := []byte(`["` + strings.Repeat("a", at) + special + strings.Repeat("b", 9) + tail)
+				offset, msg := checkSyntax(data, nil)
+				var raw json.RawMessage
+				wantOffset, wantMsg := 0, ""
+				if err := json.Unmarshal(data, &raw); err != nil {
+					var syn *json.SyntaxError
+					if !errors.As(err, &syn) {
+						t.Fatalf("encoding/json: %v", err)
+					}
+					wantOffset, wantMsg = int(syn.Offset), syn.Error()
+				}
+				if offset != wantOffset || msg != wantMsg {
+					t.Errorf("%q: checkSyntax = %d %q, encoding/json %d %q", data, offset, msg, wantOffset, wantMsg)
+				}
+			}
+		}
+	}
+}
+
 // FuzzCheckSyntax holds checkSyntax to encoding/json's verdict, offset and
 // message on any input: the configuration errors operators saw before it
 // replaced json.Unmarshal.
