@@ -1,9 +1,9 @@
 package config
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"strconv"
+
+	"github.com/apiguard/apiguard/internal/swar"
 )
 
 // maxDepth is encoding/json's nesting limit, kept so that a document it
@@ -159,15 +159,7 @@ func scanString(data []byte, i int) (int, string) {
 	// character: in wasm, Go compiles each turn of a loop to a jump through
 	// the function's dispatch table, and a byte at a time cost a hundred
 	// instructions a byte of configuration.
-	for n := len(data); i+8 <= n; i += 8 {
-		if m := specialInString(binary.LittleEndian.Uint64(data[i:])); m != 0 {
-			i += bits.TrailingZeros64(m) / 8
-			if data[i] == '"' {
-				return i + 1, ""
-			}
-			break
-		}
-	}
+	i += swar.PlainPrefix(data[i:])
 	for n := len(data); i < n; i++ {
 		switch c := data[i]; {
 		case c == '"':
@@ -193,15 +185,6 @@ func scanString(data []byte, i int) (int, string) {
 	}
 	// Running out of bytes in a string is not an error of the last byte.
 	return len(data), "unexpected end of JSON input"
-}
-
-// specialInString has the high bit set in each byte of w (eight bytes of a
-// string, little-endian) that is a quote, a backslash or below 0x20, and
-// maybe in bytes after the first such: the lowest set bit is the first.
-func specialInString(w uint64) uint64 {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := w^(ones*'"'), w^(ones*'\\')
-	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs
 }
 
 // scanNumber returns the index after the number starting at data[i], or where

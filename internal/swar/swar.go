@@ -81,6 +81,28 @@ func Tail(s string) uint64 {
 	return bits.RotateLeft64(load(p, len(s)-16), 29) ^ load(p, len(s)-8)
 }
 
+// PlainPrefix returns how many of b's first bytes a JSON string holds as they
+// are: up to its first quote, backslash or byte below 0x20, or all of b.
+func PlainPrefix(b []byte) int {
+	p := unsafe.Pointer(unsafe.SliceData(b))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := load(p, i)
+		quote, backslash := w^(ones*'"'), w^(ones*'\\')
+		// Each term borrows through the high bit of a byte that matches, and
+		// of none before it: the lowest bit set is the first match.
+		if m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return i
+}
+
 func load(p unsafe.Pointer, i int) uint64 {
 	return *(*uint64)(unsafe.Add(p, i))
 }

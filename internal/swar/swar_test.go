@@ -111,6 +111,40 @@ func FuzzHasLess(f *testing.F) {
 	})
 }
 
+// plainPrefix is PlainPrefix a byte at a time.
+func plainPrefix(b []byte) int {
+	for i, c := range b {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// TestPlainPrefix puts each byte that ends a plain run, and bytes that do
+// not, at every place in and past the first words.
+func TestPlainPrefix(t *testing.T) {
+	for _, c := range []byte{'"', '\\', 0, '\n', 0x1f, ' ', '!', '#', '[', ']', 0x7f, 0x80, 0xff} {
+		for at := 0; at < 20; at++ {
+			for n := at; n < at+10; n++ {
+				b := []byte(strings.Repeat("a", at) + string(c) + strings.Repeat("b", n-at))
+				if got, want := PlainPrefix(b), plainPrefix(b); got != want {
+					t.Errorf("PlainPrefix(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzPlainPrefix(f *testing.F) {
+	f.Add([]byte(`routes": [{"name": "a\"b"}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := PlainPrefix(b), plainPrefix(b); got != want {
+			t.Fatalf("PlainPrefix(%q) = %d, want %d", b, got, want)
+		}
+	})
+}
+
 // TestTail: a token's key is its last 16 bytes, whatever comes before.
 func TestTail(t *testing.T) {
 	sig := "0123456789abcdefXYZ_-"
