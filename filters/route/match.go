@@ -223,7 +223,10 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 		t.group(h)
 	}
 	var errs []config.Error
-	for i, s := range specs {
+	// By index and pointer: a Spec and a compiled are many words, which
+	// Go's wasm port copies with a call.
+	for i := range specs {
+		s := &specs[i]
 		field := matchPath(i)
 		segs, names, err := parseTemplate(s.Path, &t.blocks.strings)
 		if err != nil {
@@ -236,7 +239,8 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 		if err != nil || len(merrs) > 0 || len(herrs) > 0 {
 			continue
 		}
-		c := compiled{params: names, methods: methods}
+		c := &t.routes[i]
+		*c = compiled{params: names, methods: methods}
 		switch last := len(segs) - 1; {
 		case segs[last] == "**":
 			c.segs, c.glob = segs[:last], true
@@ -253,7 +257,6 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 			}
 			c.slash = eitherSlash
 		}
-		t.routes[i] = c
 		for k, g := range groups {
 			// The routes of one shape in a group, the path without its
 			// parameters' names and trailing slash, end at the same
@@ -388,7 +391,7 @@ func overlap(a []string, b []string) bool {
 
 // insert adds the nodes of c's path below n and returns the terminal its
 // route ends at, for the caller to add its entry.
-func (t *Table) insert(n *node, c compiled) *terminal {
+func (t *Table) insert(n *node, c *compiled) *terminal {
 	for _, s := range c.segs {
 		if strings.HasPrefix(s, "{") {
 			if n.param == nil {
