@@ -181,7 +181,7 @@ func ReadRouteAuth(r *config.Reader, path string, v gjson.Result) RouteAuth {
 // lastRouteAuth is the last route's "auth" object as read without an
 // error: the next route's, written the same, is the same, providers list
 // included. Routes come in runs that accept the same providers, and
-// reading the object again was a tenth of reading such a route.
+// reading the object again was a fifth of reading such a route in wasm.
 type lastRouteAuth struct {
 	raw string
 	ra  RouteAuth

@@ -142,12 +142,12 @@ type parser struct {
 	testsFields *config.FieldSet
 	// vocab numbers the document's role and scope names and claim paths.
 	vocab *vocabulary
-	// compiled are the policies compiled without an error, by their
-	// field's JSON text: routes with the same rules, common in a policy
-	// generated from an OpenAPI document, share them instead of reading
-	// and compiling them again, which for 1,000 routes cost a third of
-	// configure in wasm. A policy is immutable; what differs per route is
-	// its path and what ForRoute adds.
+	// compiled are the rules compiled without an error, by their field's
+	// JSON text: routes with the same rules, common in a policy generated
+	// from an OpenAPI document, share them instead of reading and
+	// compiling them again, which for 1,000 routes cost a third of
+	// configure in wasm. Rules are immutable; what differs per route is
+	// its Policy: its path and what ForRoute adds.
 	compiled map[string]*rules
 }
 
