@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 
 	"github.com/apiguard/apiguard/internal/swar"
@@ -159,7 +161,15 @@ func scanString(data []byte, i int) (int, string) {
 	// character: in wasm, Go compiles each turn of a loop to a jump through
 	// the function's dispatch table, and a byte at a time cost a hundred
 	// instructions a byte of configuration.
-	i += swar.PlainPrefix(data[i:])
+	for n := len(data); i+8 <= n; i += 8 {
+		if m := swar.StringStops(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			if data[i] == '"' {
+				return i + 1, ""
+			}
+			break
+		}
+	}
 	for n := len(data); i < n; i++ {
 		switch c := data[i]; {
 		case c == '"':

@@ -81,26 +81,14 @@ func Tail(s string) uint64 {
 	return bits.RotateLeft64(load(p, len(s)-16), 29) ^ load(p, len(s)-8)
 }
 
-// PlainPrefix returns how many of b's first bytes a JSON string holds as they
-// are: up to its first quote, backslash or byte below 0x20, or all of b.
-func PlainPrefix(b []byte) int {
-	p := unsafe.Pointer(unsafe.SliceData(b))
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		w := load(p, i)
-		quote, backslash := w^(ones*'"'), w^(ones*'\\')
-		// Each term borrows through the high bit of a byte that matches, and
-		// of none before it: the lowest bit set is the first match.
-		if m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
-		}
-	}
-	return i
+// StringStops marks the bytes of w, eight bytes of a JSON string read
+// little-endian, that end its plain run: a quote, a backslash or a byte
+// below 0x20. Each such byte has its high bit set; so may bytes after the
+// first, but none before it, so the lowest bit set is the first stop. Small
+// enough to inline: in Go's wasm port a call costs more than the scan.
+func StringStops(w uint64) uint64 {
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs
 }
 
 func load(p unsafe.Pointer, i int) uint64 {

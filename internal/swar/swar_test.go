@@ -1,6 +1,8 @@
 package swar
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -111,7 +113,8 @@ func FuzzHasLess(f *testing.F) {
 	})
 }
 
-// plainPrefix is PlainPrefix a byte at a time.
+// plainPrefix is how many of b's first bytes a JSON string holds as they
+// are, a byte at a time.
 func plainPrefix(b []byte) int {
 	for i, c := range b {
 		if c == '"' || c == '\\' || c < 0x20 {
@@ -121,26 +124,38 @@ func plainPrefix(b []byte) int {
 	return len(b)
 }
 
-// TestPlainPrefix puts each byte that ends a plain run, and bytes that do
+// plainPrefixByWords is plainPrefix eight bytes at a time with StringStops,
+// as the configuration's syntax check scans.
+func plainPrefixByWords(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if m := StringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	return i + plainPrefix(b[i:])
+}
+
+// TestStringStops puts each byte that ends a plain run, and bytes that do
 // not, at every place in and past the first words.
-func TestPlainPrefix(t *testing.T) {
+func TestStringStops(t *testing.T) {
 	for _, c := range []byte{'"', '\\', 0, '\n', 0x1f, ' ', '!', '#', '[', ']', 0x7f, 0x80, 0xff} {
 		for at := 0; at < 20; at++ {
 			for n := at; n < at+10; n++ {
 				b := []byte(strings.Repeat("a", at) + string(c) + strings.Repeat("b", n-at))
-				if got, want := PlainPrefix(b), plainPrefix(b); got != want {
-					t.Errorf("PlainPrefix(%q) = %d, want %d", b, got, want)
+				if got, want := plainPrefixByWords(b), plainPrefix(b); got != want {
+					t.Errorf("%q: %d plain bytes by words, %d a byte at a time", b, got, want)
 				}
 			}
 		}
 	}
 }
 
-func FuzzPlainPrefix(f *testing.F) {
+func FuzzStringStops(f *testing.F) {
 	f.Add([]byte(`routes": [{"name": "a\"b"}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := PlainPrefix(b), plainPrefix(b); got != want {
-			t.Fatalf("PlainPrefix(%q) = %d, want %d", b, got, want)
+		if got, want := plainPrefixByWords(b), plainPrefix(b); got != want {
+			t.Fatalf("%q: %d plain bytes by words, %d a byte at a time", b, got, want)
 		}
 	})
 }
