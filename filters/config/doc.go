@@ -41,11 +41,14 @@ type box struct{ end, next int32 }
 // lists grown from empty copied ten times. A denser document grows them.
 const bytesPerBox = 16
 
+// newDoc is the document of raw, which it keeps, its index sized for it.
+func newDoc(raw []byte) doc {
+	n := len(raw)/bytesPerBox + 8
+	return doc{json: unsafe.String(unsafe.SliceData(raw), len(raw)), bytes: raw,
+		starts: make([]int32, 0, n), boxes: make([]box, 0, n)}
+}
+
 func (d *doc) opened(i int) {
-	if d.boxes == nil {
-		n := len(d.bytes)/bytesPerBox + 8
-		d.starts, d.boxes = make([]int32, 0, n), make([]box, 0, n)
-	}
 	d.open = append(d.open, int32(len(d.boxes)))
 	d.starts = append(d.starts, int32(i))
 	d.boxes = append(d.boxes, box{})

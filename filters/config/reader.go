@@ -146,7 +146,7 @@ func (r *Reader) Parse(raw []byte) (gjson.Result, bool) {
 		r.Errorf("configuration", "empty; expected a JSON object")
 		return gjson.Result{}, false
 	}
-	r.doc = doc{json: unsafe.String(&raw[0], len(raw)), bytes: raw}
+	r.doc = newDoc(raw)
 	if offset, msg := checkSyntax(raw, &r.doc); msg != "" {
 		r.Errorf("configuration", "invalid JSON at byte %d: %s", offset, msg)
 		return gjson.Result{}, false
