@@ -7,6 +7,9 @@ BUILD := $(CURDIR)/build
 WASM_ENV := GOWORK=$(BUILD)/go.work GOOS=wasip1 GOARCH=wasm
 WASM_FLAGS := -buildmode=c-shared -trimpath
 GO_SOURCES := $(shell find plugin filters internal -name '*.go' -not -name '*_test.go') go.mod go.sum
+# What every module's build runs after the linker: wasmshrink (e2e/wasmshrink: the runtime's findfunctab written by a
+# start function, not 65,000 data segments), then wasmcheck.
+POSTLINK := $(wildcard e2e/wasmbin/*.go e2e/wasmshrink/*.go e2e/cmd/wasmshrink/*.go e2e/cmd/wasmcheck/*.go)
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
@@ -40,22 +43,26 @@ $(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi
 	  printf 'go 1.25.0\n\nuse ..\n\nreplace $(SDK_MOD) %s => ./sdk\n\nreplace $(PRETTY_MOD) %s => ./pretty\n' "$$v" "$$p" > $(BUILD)/go.work
 	@touch $@
 
-$(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES)
+$(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES) $(POSTLINK)
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./plugin
+	@$(GO) run ./e2e/cmd/wasmshrink $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 # The benchmark floors (the null plugin; a replay of a stream's host calls) and the host's own test module, built the
 # same way.
-$(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go
+$(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go $(POSTLINK)
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/nullplugin
+	@$(GO) run ./e2e/cmd/wasmshrink $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
-$(BUILD)/replayplugin.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/replayplugin/*.go e2e/replay/*.go)
+$(BUILD)/replayplugin.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/replayplugin/*.go e2e/replay/*.go) $(POSTLINK)
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/replayplugin
+	@$(GO) run ./e2e/cmd/wasmshrink $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
-$(BUILD)/probe.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/testplugins/probe/*.go)
+$(BUILD)/probe.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/testplugins/probe/*.go) $(POSTLINK)
 	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/testplugins/probe
+	@$(GO) run ./e2e/cmd/wasmshrink $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 # What plugin.wasm is made of: its sections, then its code per Go package, largest first; and what it adds to the
@@ -123,7 +130,7 @@ FUZZ_PARALLEL ?= $(shell nproc 2>/dev/null || echo 2)
 # (go.dev/issue/75804, fixed in Go 1.27): a run that fails so, with no new file in the target's corpus, is not a
 # finding.
 fuzz: build
-	@for pkg in $$($(GO) list ./filters/... ./internal/swar ./internal/pattern ./plugin/... ./e2e ./e2e/host ./e2e/gateway); do \
+	@for pkg in $$($(GO) list ./filters/... ./internal/swar ./internal/pattern ./plugin/... ./e2e ./e2e/host ./e2e/gateway ./e2e/wasmbin); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; corpus=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
 	    before=$$(ls "$$corpus" 2>/dev/null | wc -l); \

@@ -12,7 +12,6 @@
 package wasmsize
 
 import (
-	"bytes"
 	"debug/gosym"
 	"encoding/binary"
 	"errors"
@@ -20,6 +19,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/apiguard/apiguard/e2e/wasmbin"
 )
 
 // Section is one section of the module, with its whole size in bytes
@@ -69,8 +70,9 @@ var sectionNames = [...]string{"custom", "type", "import", "function", "table", 
 // Read parses a module built by the Go toolchain (GOARCH=wasm). It needs
 // the name section, which `-ldflags=-s` removes.
 func Read(b []byte) (*Module, error) {
-	if len(b) < 8 || !bytes.Equal(b[:8], []byte("\x00asm\x01\x00\x00\x00")) {
-		return nil, errors.New("not a WebAssembly 1.0 module")
+	sections, err := wasmbin.Sections(b)
+	if err != nil {
+		return nil, err
 	}
 	m := &Module{Size: len(b)}
 	var (
@@ -78,58 +80,52 @@ func Read(b []byte) (*Module, error) {
 		code, data    []byte
 		names         map[int]string
 	)
-	for r := (reader{b: b, off: 8}); r.off < len(b); {
-		start := r.off
-		id := r.byte()
-		size := r.u32()
-		body := r.bytes(size)
-		if r.err != nil {
-			return nil, fmt.Errorf("section at offset %d: %w", start, r.err)
-		}
-		name := fmt.Sprintf("unknown(%d)", id)
-		if int(id) < len(sectionNames) {
-			name = sectionNames[id]
+	for _, s := range sections {
+		name := fmt.Sprintf("unknown(%d)", s.ID)
+		if int(s.ID) < len(sectionNames) {
+			name = sectionNames[s.ID]
 		}
 		var err error
-		switch id {
-		case 0:
-			sr := reader{b: body}
-			custom := string(sr.bytes(sr.u32()))
+		switch s.ID {
+		case wasmbin.Custom:
+			var custom string
+			var rest []byte
+			custom, rest, err = wasmbin.CustomName(s)
 			name = "custom:" + custom
-			if custom == "name" && sr.err == nil {
-				names, err = readFunctionNames(body[sr.off:])
+			if custom == "name" && err == nil {
+				names, err = readFunctionNames(rest)
 			}
-		case 2:
-			importedFuncs, err = countImportedFuncs(body)
-		case 10:
-			code = body
-		case 11:
-			data = body
+		case wasmbin.Import:
+			importedFuncs, err = wasmbin.ImportedFuncs(s.Body)
+		case wasmbin.Code:
+			code = s.Body
+		case wasmbin.Data:
+			data = s.Body
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s section: %w", name, err)
 		}
-		m.Sections = append(m.Sections, Section{Name: name, Size: r.off - start})
+		m.Sections = append(m.Sections, Section{Name: name, Size: s.Size})
 	}
 	if names == nil {
 		return nil, errors.New("no function names: was the module linked with -ldflags=-s?")
 	}
-	image, err := initialMemory(data)
+	segs, err := wasmbin.Segments(data)
 	if err != nil {
 		return nil, fmt.Errorf("data section: %w", err)
 	}
-	realNames, pclntab := goFuncNames(image)
+	realNames, pclntab := goFuncNames(wasmbin.Image(segs))
 	m.PCLNTab = pclntab
 
-	r := reader{b: code}
-	n := r.u32()
+	r := wasmbin.Reader{B: code}
+	n := r.U32()
 	for i := range n {
-		start := r.off
-		r.bytes(r.u32())
-		if r.err != nil {
-			return nil, fmt.Errorf("code section: body %d: %w", i, r.err)
+		start := r.Off
+		r.Bytes(r.U32())
+		if r.Err != nil {
+			return nil, fmt.Errorf("code section: body %d: %w", i, r.Err)
 		}
-		f := Func{Name: names[importedFuncs+i], WasmName: names[importedFuncs+i], Size: r.off - start}
+		f := Func{Name: names[importedFuncs+i], WasmName: names[importedFuncs+i], Size: r.Off - start}
 		if real, ok := realNames[f.Name]; ok {
 			f.Name, f.Package = real, packageOf(real)
 		}
@@ -185,11 +181,6 @@ func packageOf(symbol string) string {
 // mangle is what cmd/link does to a symbol name for the name section.
 var mangle = regexp.MustCompile(`[^\w.]`)
 
-// pclntabMagic starts the Go 1.20+ function table on a little-endian
-// 64-bit target: magic 0xfffffff1, two pad bytes, minimum instruction size
-// 1, pointer size 8.
-var pclntabMagic = []byte{0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8}
-
 // goFuncNames reads the runtime's function table out of the module's
 // initial memory and maps each mangled name to the real one. Two real names
 // that mangle alike keep the first: they differ only in punctuation, so in
@@ -197,28 +188,18 @@ var pclntabMagic = []byte{0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8}
 // found (another toolchain, another layout): the caller then leaves every
 // function without a package.
 func goFuncNames(image []byte) (map[string]string, int) {
-	for off := 0; ; off += 8 {
-		i := bytes.Index(image[off:], pclntabMagic)
-		if i < 0 {
-			return nil, 0
-		}
-		off += i &^ 7
-		if i&7 != 0 {
-			continue
-		}
-		table, err := gosym.NewTable(nil, gosym.NewLineTable(image[off:], 0))
-		if err != nil || len(table.Funcs) == 0 {
-			continue
-		}
-		names := make(map[string]string, len(table.Funcs))
-		for _, f := range table.Funcs {
-			k := mangle.ReplaceAllString(f.Name, "_")
-			if _, dup := names[k]; !dup {
-				names[k] = f.Name
-			}
-		}
-		return names, pclntabSize(image[off:])
+	at, table, ok := wasmbin.PCLNTab(image)
+	if !ok {
+		return nil, 0
 	}
+	names := make(map[string]string, len(table.Funcs))
+	for _, f := range table.Funcs {
+		k := mangle.ReplaceAllString(f.Name, "_")
+		if _, dup := names[k]; !dup {
+			names[k] = f.Name
+		}
+	}
+	return names, pclntabSize(image[at:])
 }
 
 // pclntabSize is the table's extent. Its header (runtime.pcHeader) points
@@ -236,158 +217,21 @@ func pclntabSize(t []byte) int {
 	return lastFunc + funcFixed + 4*(npcdata+nfuncdata)
 }
 
-// initialMemory lays the data section's active segments out as the memory
-// the module starts with.
-func initialMemory(data []byte) ([]byte, error) {
-	type segment struct {
-		at   int
-		data []byte
-	}
-	var segs []segment
-	r := reader{b: data}
-	n := r.u32()
-	end := 0
-	for i := 0; i < n && r.err == nil; i++ {
-		if flags := r.u32(); flags != 0 {
-			return nil, fmt.Errorf("segment %d: flags %d: only active segments of memory 0 are supported", i, flags)
-		}
-		if op := r.byte(); op != 0x41 { // i32.const
-			return nil, fmt.Errorf("segment %d: offset expression starts with opcode %#x, not i32.const", i, op)
-		}
-		at := r.s32()
-		if r.byte() != 0x0b {
-			return nil, fmt.Errorf("segment %d: offset expression is not one constant", i)
-		}
-		s := segment{at: at, data: r.bytes(r.u32())}
-		if at < 0 {
-			return nil, fmt.Errorf("segment %d: negative offset %d", i, at)
-		}
-		end = max(end, at+len(s.data))
-		segs = append(segs, s)
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	image := make([]byte, end)
-	for _, s := range segs {
-		copy(image[s.at:], s.data)
-	}
-	return image, nil
-}
-
-func countImportedFuncs(body []byte) (int, error) {
-	r := reader{b: body}
-	n := r.u32()
-	funcs := 0
-	for i := 0; i < n && r.err == nil; i++ {
-		r.bytes(r.u32()) // module
-		r.bytes(r.u32()) // field
-		switch kind := r.byte(); kind {
-		case 0: // function: type index
-			r.u32()
-			funcs++
-		case 1: // table: reference type and limits
-			r.byte()
-			r.limits()
-		case 2: // memory
-			r.limits()
-		case 3: // global: value type and mutability
-			r.byte()
-			r.byte()
-		default:
-			return 0, fmt.Errorf("import %d: unknown kind %d", i, kind)
-		}
-	}
-	return funcs, r.err
-}
-
 func readFunctionNames(b []byte) (map[int]string, error) {
-	r := reader{b: b}
-	for r.off < len(b) && r.err == nil {
-		id := r.byte()
-		sub := reader{b: r.bytes(r.u32())}
-		if id != 1 || r.err != nil {
+	r := wasmbin.Reader{B: b}
+	for r.Off < len(b) && r.Err == nil {
+		id := r.Byte()
+		sub := wasmbin.Reader{B: r.Bytes(r.U32())}
+		if id != 1 || r.Err != nil {
 			continue
 		}
-		n := sub.u32()
+		n := sub.U32()
 		names := make(map[int]string, n)
-		for i := 0; i < n && sub.err == nil; i++ {
-			idx := sub.u32()
-			names[idx] = string(sub.bytes(sub.u32()))
+		for i := 0; i < n && sub.Err == nil; i++ {
+			idx := sub.U32()
+			names[idx] = string(sub.Bytes(sub.U32()))
 		}
-		return names, sub.err
+		return names, sub.Err
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return nil, nil
-}
-
-// reader decodes the module's LEB128 integers and byte vectors; the first
-// error sticks and makes every later read return zero values.
-type reader struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (r *reader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("truncated %s at offset %d", what, r.off)
-	}
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || r.off >= len(r.b) {
-		r.fail("byte")
-		return 0
-	}
-	r.off++
-	return r.b[r.off-1]
-}
-
-func (r *reader) u32() int {
-	var v uint64
-	for shift := 0; shift < 35; shift += 7 {
-		c := r.byte()
-		v |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			return int(v)
-		}
-	}
-	r.fail("LEB128 u32")
-	return 0
-}
-
-func (r *reader) s32() int {
-	var v int64
-	shift := 0
-	for ; shift < 35; shift += 7 {
-		c := r.byte()
-		v |= int64(c&0x7f) << shift
-		if c < 0x80 {
-			if shift+7 < 64 && c&0x40 != 0 {
-				v |= -1 << (shift + 7)
-			}
-			return int(int32(v))
-		}
-	}
-	r.fail("LEB128 s32")
-	return 0
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil || n < 0 || n > len(r.b)-r.off {
-		r.fail("vector")
-		return nil
-	}
-	r.off += n
-	return r.b[r.off-n : r.off]
-}
-
-func (r *reader) limits() {
-	if r.byte()&1 != 0 {
-		r.u32()
-	}
-	r.u32()
+	return nil, r.Err
 }
