@@ -8,7 +8,8 @@ WASM_ENV := GOWORK=$(BUILD)/go.work GOOS=wasip1 GOARCH=wasm
 WASM_FLAGS := -buildmode=c-shared -trimpath
 GO_SOURCES := $(shell find plugin filters internal -name '*.go' -not -name '*_test.go') go.mod go.sum
 # What every module's build runs after the linker: wasmshrink (e2e/wasmshrink: the runtime's findfunctab written by a
-# start function, not 65,000 data segments), then wasmcheck.
+# start function, not 65,000 data segments), then wasmcheck. The linker writes X.wasm.linked, which wasmshrink leaves
+# as it is: `go build` relinks only when that file's build ID is stale, and the rewrite keeps the build ID.
 POSTLINK := $(wildcard e2e/wasmbin/*.go e2e/wasmshrink/*.go e2e/cmd/wasmshrink/*.go e2e/cmd/wasmcheck/*.go)
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
@@ -44,25 +45,25 @@ $(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi
 	@touch $@
 
 $(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES) $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./plugin
-	@$(GO) run ./e2e/cmd/wasmshrink $@
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./plugin
+	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 # The benchmark floors (the null plugin; a replay of a stream's host calls) and the host's own test module, built the
 # same way.
 $(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/nullplugin
-	@$(GO) run ./e2e/cmd/wasmshrink $@
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./e2e/nullplugin
+	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 $(BUILD)/replayplugin.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/replayplugin/*.go e2e/replay/*.go) $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/replayplugin
-	@$(GO) run ./e2e/cmd/wasmshrink $@
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./e2e/replayplugin
+	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 $(BUILD)/probe.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/testplugins/probe/*.go) $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@ ./e2e/testplugins/probe
-	@$(GO) run ./e2e/cmd/wasmshrink $@
+	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./e2e/testplugins/probe
+	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
 	@$(GO) run ./e2e/cmd/wasmcheck $@
 
 # What plugin.wasm is made of: its sections, then its code per Go package, largest first; and what it adds to the
