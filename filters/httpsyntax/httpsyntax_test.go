@@ -113,3 +113,23 @@ func TestTrimOWS(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenCharsAreRFC9110s: every byte is a tchar exactly when RFC 9110
+// section 5.6.2 lists it: "!#$%&'*+-.^_`|~", a digit or a letter.
+func TestTokenCharsAreRFC9110s(t *testing.T) {
+	for c := range 256 {
+		b := byte(c)
+		want := strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0 || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+		if IsTokenChar(b) != want {
+			t.Errorf("IsTokenChar(%q) = %v", b, !want)
+		}
+	}
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{{"GET", true}, {"x-api-key", true}, {"", false}, {"a b", false}, {"a:b", false}, {"caf\xc3\xa9", false}} {
+		if IsToken(tc.s) != tc.want {
+			t.Errorf("IsToken(%q) = %v", tc.s, !tc.want)
+		}
+	}
+}

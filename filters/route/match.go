@@ -283,9 +283,9 @@ func Compile(specs []Spec, hosts ...string) (*Table, []config.Error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	allows := map[string]string{}
+	var allows allowLines
 	for _, g := range t.groups {
-		g.root.finish(allows)
+		g.root.finish(&allows)
 	}
 	t.blocks = blocks{}
 	return t, nil
@@ -449,10 +449,23 @@ func (n *node) index(i int) {
 
 // finish precomputes each terminal's Allow header and puts method-restricted
 // entries before an any-method one.
-func (n *node) finish(allows map[string]string) {
+func (n *node) finish(allows *allowLines) {
 	for _, t := range [2]*terminal{n.exact, n.glob} {
-		for f := 0; t != nil && f < len(t.allow); f++ {
-			t.has[f], t.allow[f] = allowHeader(t.entries, f, allows)
+		switch {
+		case t == nil:
+		case len(t.entries) == 1:
+			// Most terminals end one route: its methods are the line.
+			e := &t.entries[0]
+			line := allows.of(e.methods)
+			for f := range t.allow {
+				if t.has[f] = e.slash.serves(f); t.has[f] {
+					t.allow[f] = line
+				}
+			}
+		default:
+			for f := range t.allow {
+				t.has[f], t.allow[f] = allowHeader(t.entries, f, allows)
+			}
 		}
 	}
 	for _, c := range n.literals {
@@ -470,10 +483,32 @@ func (n *node) finish(allows map[string]string) {
 // the resource allows no method at all (RFC 9110 section 10.2.1).
 const anyMethodAllow = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 
-// allowHeader lists the methods of the entries serving slash form f. The
-// lists repeat across a table's routes (most say GET, HEAD), so allows
-// keeps one string per distinct list.
-func allowHeader(entries []entry, f int, allows map[string]string) (bool, string) {
+// allowLines builds the Allow lines of a table. The lists repeat across
+// its routes (most say GET, HEAD), so it keeps one string per distinct
+// line, and remembers the list it last saw: consecutive routes mostly list
+// the same methods, and comparing two short lists costs a fraction of
+// sorting and joining one in wasm.
+type allowLines struct {
+	byLine   map[string]string
+	last     []string
+	lastLine string
+}
+
+// of is the Allow line of one route's methods (nil: any).
+func (a *allowLines) of(methods []string) string {
+	if methods == nil {
+		return anyMethodAllow
+	}
+	if a.last != nil && slices.Equal(methods, a.last) {
+		return a.lastLine
+	}
+	_, line := allowHeader([]entry{{methods: methods}}, 0, a)
+	a.last, a.lastLine = methods, line
+	return line
+}
+
+// allowHeader lists the methods of the entries serving slash form f.
+func allowHeader(entries []entry, f int, allows *allowLines) (bool, string) {
 	has := false
 	var buf [16]string
 	ms := buf[:0]
@@ -502,10 +537,13 @@ func allowHeader(entries []entry, f int, allows map[string]string) (bool, string
 		}
 		b = append(b, m...)
 	}
-	if s, ok := allows[string(b)]; ok {
+	if s, ok := allows.byLine[string(b)]; ok {
 		return true, s
 	}
 	s := string(b)
-	allows[s] = s
+	if allows.byLine == nil {
+		allows.byLine = map[string]string{}
+	}
+	allows.byLine[s] = s
 	return true, s
 }

@@ -1,10 +1,13 @@
 package route
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/slab"
 )
 
 var shopRoutes = []Spec{
@@ -399,4 +402,48 @@ func TestTemplateBytes(t *testing.T) {
 			t.Errorf("byte %q: error %v, want refused %v", c, err, refused)
 		}
 	}
+}
+
+// FuzzParseTemplate: a path the parser takes starts with "/", is UTF-8,
+// and splits at every "/" into the segments strings.Split finds, with the
+// names of its {param} segments in order; a path that starts with "/" but
+// is not UTF-8 is refused as such.
+func FuzzParseTemplate(f *testing.F) {
+	for _, p := range []string{"/", "/a/b", "/svc1/items/{id}", "/a//b", "/{a}/{b}/**", "/caf\xc3\xa9/{x}", "/bad\xff", "/x/", "{a}"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		var strs slab.Slab[string]
+		segs, names, err := parseTemplate(p, &strs)
+		if strings.HasPrefix(p, "/") && !utf8.ValidString(p) {
+			if err == nil || err.Error() != "not valid UTF-8" {
+				t.Fatalf("%q: error %v, want not valid UTF-8", p, err)
+			}
+			return
+		}
+		if err != nil {
+			return
+		}
+		if want := strings.Split(p[1:], "/"); !slices.Equal(segs, want) {
+			t.Fatalf("%q: segments %q, want %q", p, segs, want)
+		}
+		var want []string
+		for _, s := range segs {
+			if strings.HasPrefix(s, "{") {
+				want = append(want, s[1:len(s)-1])
+			}
+		}
+		if !slices.Equal(names, want) || len(names) > MaxParams {
+			t.Fatalf("%q: names %q, want %q", p, names, want)
+		}
+		// The lists come from the slab and must not overlap what it hands
+		// out next.
+		next := strs.Make(4)
+		for i := range next {
+			next[i] = "x"
+		}
+		if !slices.Equal(segs, strings.Split(p[1:], "/")) || !slices.Equal(names, want) {
+			t.Fatalf("%q: lists overwritten by the next slab slice", p)
+		}
+	})
 }

@@ -24,19 +24,41 @@ func (s Spec) Params() []string {
 
 // parseTemplate splits a route path into segments and validates each; the
 // lists it returns come from strs.
+//
+// It scans the path with loops of its own: in wasm, each call of a strings
+// function (Count, Cut, ValidString) costs about a thousand instructions,
+// and they were most of compiling a route.
 func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error) {
-	if !strings.HasPrefix(p, "/") {
+	if len(p) == 0 || p[0] != '/' {
 		return nil, nil, fmt.Errorf("%q must start with /", p)
 	}
-	if !utf8.ValidString(p) {
+	// One pass counts the segments and the braces that may open a
+	// parameter, and finds whether the path is all ASCII, which needs no
+	// UTF-8 validation.
+	n, braces, ascii := 0, 0, true
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '/':
+			n++
+		case c == '{':
+			braces++
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.ValidString(p) {
 		return nil, nil, fmt.Errorf("not valid UTF-8")
 	}
-	segs := strs.Make(strings.Count(p, "/"))
-	for i, rest := 0, p[1:]; i < len(segs); i++ {
-		segs[i], rest, _ = strings.Cut(rest, "/")
+	segs := strs.Make(n)
+	for i, start, k := 1, 1, 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			segs[k] = p[start:i]
+			k++
+			start = i + 1
+		}
 	}
-	var buf [MaxParams]string
-	names := buf[:0]
+	// Each parameter opens with a brace, so the names fit.
+	names := strs.Make(braces)[:0]
 	for i, s := range segs {
 		last := i == len(segs)-1
 		switch {
@@ -72,7 +94,10 @@ func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error
 	if len(names) > MaxParams {
 		return nil, nil, fmt.Errorf("%q: more than %d parameters", p, MaxParams)
 	}
-	return segs, strs.Clone(names), nil
+	if len(names) == 0 {
+		names = nil
+	}
+	return segs, names, nil
 }
 
 // notInTemplate are the bytes a literal segment of a route path must not
@@ -114,7 +139,7 @@ func checkMethods(field matchPath, methods []string, strs *slab.Slab[string]) ([
 		switch {
 		case !httpsyntax.IsToken(m):
 			problem = "%q is not an HTTP method"
-		case strings.ToUpper(m) != m:
+		case hasLower(m):
 			problem = "%q must be upper-case (methods are case-sensitive)"
 		case slices.Contains(methods[:j], m):
 			problem = "%q is listed twice"
@@ -124,4 +149,16 @@ func checkMethods(field matchPath, methods []string, strs *slab.Slab[string]) ([
 		errs = append(errs, config.Errorf(field.at(".methods["+strconv.Itoa(j)+"]"), problem, m))
 	}
 	return strs.Clone(methods), errs
+}
+
+// hasLower reports an ASCII lower-case letter: a token that strings.ToUpper
+// would change. A loop, not that call, which in wasm costs more than the
+// rest of checking a method.
+func hasLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'a' <= s[i] && s[i] <= 'z' {
+			return true
+		}
+	}
+	return false
 }
