@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -71,5 +72,33 @@ func TestForEachStopsWhenAsked(t *testing.T) {
 	r.ForEach(root, func(k string, _ gjson.Result) bool { keys = append(keys, k); return k != "b" })
 	if len(keys) != 2 || keys[1] != "b" {
 		t.Fatalf("keys %v, want the walk to stop at b", keys)
+	}
+}
+
+// TestEscapesAtEveryOffset: a key or value whose first escape lies at any
+// offset from an eight-byte scan's start is decoded as gjson decodes it,
+// and a plain one at the document's very end too.
+func TestEscapesAtEveryOffset(t *testing.T) {
+	for at := 0; at < 20; at++ {
+		pad := strings.Repeat("a", at)
+		for _, doc := range []string{
+			`{"` + pad + `\"k": "` + pad + `\n\u00e9 v", "x": ["` + pad + `"]}`,
+			`["` + pad + `\\"]`,
+			`"` + pad + `"`,
+			`{"` + pad + `":"` + pad + `"}`,
+		} {
+			var r Reader
+			root, ok := r.Parse([]byte(doc))
+			if !ok {
+				t.Fatalf("%s: %v", doc, r.Errors())
+			}
+			if root.Type == gjson.String {
+				if want := gjson.Parse(doc).Str; root.Str != want {
+					t.Fatalf("%s: %q, gjson %q", doc, root.Str, want)
+				}
+				continue
+			}
+			sameMembers(t, &r, root)
+		}
 	}
 }
