@@ -400,12 +400,25 @@ func (t *Table) insert(n *node, c *compiled) *terminal {
 			n = n.param
 			continue
 		}
-		child := n.literal(s)
+		// A node with a short list scans it; one with many children
+		// looks the segment up by its number, and a segment the table
+		// has never seen is a new child wherever it is.
+		var child *node
+		if n.idMap == nil {
+			child = n.literal(s)
+		}
 		if child == nil {
 			id, ok := t.intern[s]
-			if !ok {
+			switch {
+			case !ok:
 				id = int32(len(t.intern) + 1)
 				t.intern[s] = id
+			case n.idMap != nil:
+				child = n.idMap[id]
+			}
+			if child != nil {
+				n = child
+				continue
 			}
 			child = t.blocks.nodes.New()
 			if n.literals == nil {
@@ -426,30 +439,34 @@ func (t *Table) insert(n *node, c *compiled) *terminal {
 	return *term
 }
 
-// index keeps the maps of a node with many literal children up to date
-// with its list once literal child i was added: they are built as the list
-// outgrows maxLiteralList, so that inserting many routes under one node
-// looks each segment up in a map, not in a list that grows with them.
+// index keeps the number map of a node with many literal children up to
+// date with its list once literal child i was added: it is built as the
+// list outgrows maxLiteralList, so that inserting many routes under one
+// node looks each segment up in a map, not in a list that grows with them.
+// The map by segment, which requests use, is built once by finish, at its
+// final size: grown one child at a time, it rehashed every string.
 func (n *node) index(i int) {
 	switch {
 	case len(n.literals) <= maxLiteralList:
-	case n.literalMap == nil:
-		n.literalMap = make(map[string]*node, 2*len(n.literals))
+	case n.idMap == nil:
 		n.idMap = make(map[int32]*node, 2*len(n.literals))
 		for _, c := range n.literals {
-			n.literalMap[c.segment] = c.child
 			n.idMap[c.id] = c.child
 		}
 	default:
-		c := n.literals[i]
-		n.literalMap[c.segment] = c.child
-		n.idMap[c.id] = c.child
+		n.idMap[n.literals[i].id] = n.literals[i].child
 	}
 }
 
-// finish precomputes each terminal's Allow header and puts method-restricted
-// entries before an any-method one.
+// finish builds the segment map of a node with many literal children and
+// precomputes each terminal's Allow header.
 func (n *node) finish(allows *allowLines) {
+	if n.idMap != nil {
+		n.literalMap = make(map[string]*node, len(n.literals))
+		for _, c := range n.literals {
+			n.literalMap[c.segment] = c.child
+		}
+	}
 	for _, t := range [2]*terminal{n.exact, n.glob} {
 		switch {
 		case t == nil:

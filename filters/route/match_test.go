@@ -190,19 +190,46 @@ func TestParamNames(t *testing.T) {
 	}
 }
 
+// TestManyLiteralChildrenUseAMap: a node with more literal children than
+// its list holds finds them by map, by segment for a request and by number
+// when a walk backtracks, and a literal met again under such a node (a
+// second route below the same prefix) joins the child it has.
 func TestManyLiteralChildrenUseAMap(t *testing.T) {
 	var specs []Spec
 	for _, s := range strings.Split("a b c d e f g h i j k l", " ") {
-		specs = append(specs, Spec{Name: s, Path: "/" + s})
+		specs = append(specs, Spec{Name: s, Path: "/" + s}, Spec{Name: s + "/x", Path: "/" + s + "/x"},
+			Spec{Name: s + "/{p}/y", Path: "/" + s + "/{p}/y"})
 	}
+	specs = append(specs, Spec{Name: "{q}/b/z", Path: "/{q}/b/z"})
 	table, errs := Compile(specs)
 	if errs != nil {
 		t.Fatal(errs)
 	}
 	var p Params
 	for i, s := range specs {
+		if strings.Contains(s.Path, "{") {
+			continue
+		}
 		if got, _ := table.Match(AnyHost, "GET", s.Path, &p); got != i {
 			t.Errorf("%s matched route %d, want %d", s.Path, got, i)
+		}
+	}
+	for _, tc := range []struct{ path, want string }{
+		{"/c/7/y", "c/{p}/y"},
+		// "/k/b/z" tries k's literal and parameter children, then backtracks
+		// to {q}, whose child b is found by number.
+		{"/k/b/z", "{q}/b/z"},
+		{"/zz/b/z", "{q}/b/z"},
+		{"/zz", ""},
+		{"/c/7/z", ""},
+	} {
+		got, _ := table.Match(AnyHost, "GET", tc.path, &p)
+		name := ""
+		if got >= 0 {
+			name = specs[got].Name
+		}
+		if name != tc.want {
+			t.Errorf("%s matched %q, want %q", tc.path, name, tc.want)
 		}
 	}
 }
