@@ -84,6 +84,46 @@ func TestShrunkModuleStartsWithTheSameMemory(t *testing.T) {
 	if !strings.HasPrefix(want, "main.main ") || got != want {
 		t.Errorf("shrunk module printed %q, the original %q", got, want)
 	}
+	checkStartIsNamed(t, shrunk)
+}
+
+// checkStartIsNamed reads the start section and the function names as
+// proxy-wasm-cpp-host reads them for its backtraces (BytecodeUtil::
+// getFunctionNameIndex, which refuses a subsection whose entries do not end
+// where its size says): the start function is named StartName.
+func checkStartIsNamed(t *testing.T, module []byte) {
+	t.Helper()
+	sections, err := wasmbin.Sections(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, names := -1, map[int]string{}
+	for _, s := range sections {
+		switch name, rest, _ := wasmbin.CustomName(s); {
+		case s.ID == wasmbin.Start:
+			r := wasmbin.Reader{B: s.Body}
+			start = r.U32()
+		case s.ID == wasmbin.Custom && name == "name":
+			r := wasmbin.Reader{B: rest}
+			for r.Off < len(rest) && r.Err == nil {
+				id := r.Byte()
+				sub := wasmbin.Reader{B: r.Bytes(r.U32())}
+				if id != 1 {
+					continue
+				}
+				for n := sub.U32(); n > 0; n-- {
+					i := sub.U32()
+					names[i] = string(sub.Bytes(sub.U32()))
+				}
+				if sub.Err != nil || sub.Off != len(sub.B) {
+					t.Fatalf("function names end at %d of %d bytes: %v", sub.Off, len(sub.B), sub.Err)
+				}
+			}
+		}
+	}
+	if start < 0 || names[start] != StartName {
+		t.Errorf("start function %d is named %q, want %q", start, names[start], StartName)
+	}
 }
 
 func runOutput(t *testing.T, module []byte) string {
