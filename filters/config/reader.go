@@ -62,31 +62,46 @@ type Reader struct {
 // keeps one keeps a copy (authz).
 const pathChunk = 8 << 10
 
-// path returns a + b + c + d as a string in r.paths.
-func (r *Reader) path(a, b, c, d string) string {
-	n := len(a) + len(b) + len(c) + len(d)
+// grow makes room for n more bytes of paths in r.paths and returns them.
+func (r *Reader) grow(n int) []byte {
 	if cap(r.paths)-len(r.paths) < n {
 		r.paths = make([]byte, 0, max(pathChunk, n))
 	}
-	if n == 0 {
-		return ""
-	}
 	start := len(r.paths)
 	r.paths = r.paths[:start+n]
-	p := r.paths[start:]
-	p = p[copy(p, a):]
-	p = p[copy(p, b):]
-	copy(p[copy(p, c):], d)
-	return unsafe.String(&r.paths[start], n)
+	return r.paths[start:]
 }
 
 // Join is the package's Join, in the reader's own buffer: for the paths a
 // stage builds for every route, whether or not it reports an error there.
+// The separator is stored, not copied: in wasm, each copy is a call.
 func (r *Reader) Join(path, key string) string {
 	if path == "" {
 		return key
 	}
-	return r.path(path, ".", key, "")
+	p := r.grow(len(path) + 1 + len(key))
+	copy(p, path)
+	p[len(path)] = '.'
+	copy(p[len(path)+1:], key)
+	return unsafe.String(&p[0], len(p))
+}
+
+// element is the path of element i of the array at path, its digits
+// written in place.
+func (r *Reader) element(path string, i int) string {
+	digits := 1
+	for v := i; v >= 10; v /= 10 {
+		digits++
+	}
+	p := r.grow(len(path) + digits + 2)
+	copy(p, path)
+	p[len(path)] = '['
+	for k, v := len(p)-2, i; k > len(path); k-- {
+		p[k] = byte('0' + v%10)
+		v /= 10
+	}
+	p[len(p)-1] = ']'
+	return unsafe.String(&p[0], len(p))
 }
 
 type memo struct{ key, value any }
@@ -309,8 +324,7 @@ func (r *Reader) Array(path string, v gjson.Result, each func(path string, i int
 	}
 	i := 0
 	r.ForEach(v, func(_ string, el gjson.Result) bool {
-		var digits [20]byte
-		each(r.path(path, "[", string(strconv.AppendInt(digits[:0], int64(i), 10)), "]"), i, el)
+		each(r.element(path, i), i, el)
 		i++
 		return true
 	})

@@ -128,3 +128,17 @@ func TestPathsOutliveTheirChunk(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsAtTheRoot: an element or member of the document itself has no
+// parent path to start with.
+func TestPathsAtTheRoot(t *testing.T) {
+	r := &Reader{}
+	var got []string
+	r.Array("", gjson.Parse(`[0,1,2,3,4,5,6,7,8,9,10]`), func(p string, _ int, _ gjson.Result) { got = append(got, p) })
+	if len(got) != 11 || got[0] != "[0]" || got[10] != "[10]" {
+		t.Errorf("element paths %q", got)
+	}
+	if p := r.Join("", "routes"); p != "routes" {
+		t.Errorf("Join(\"\", routes) = %q", p)
+	}
+}
