@@ -128,6 +128,9 @@ func Shrink(module []byte) ([]byte, Result, error) {
 	sections[idx[wasmbin.Code]].Body = code
 	sections[idx[wasmbin.Data]].Body = wasmbin.EncodeSegments(kept)
 	for i, s := range sections {
+		if s.ID != wasmbin.Custom {
+			continue
+		}
 		if name, rest, err := wasmbin.CustomName(s); err == nil && name == "name" {
 			if sections[i].Body, err = nameFunction(s.Body[:len(s.Body)-len(rest)], rest, funcIndex, StartName); err != nil {
 				return nil, res, fmt.Errorf("name section: %w", err)
