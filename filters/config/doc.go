@@ -1,15 +1,11 @@
 package config
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"slices"
 	"strconv"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
-
-	"github.com/apiguard/apiguard/internal/swar"
 )
 
 // doc is the document a Reader parsed, with where each of its objects and
@@ -101,8 +97,8 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 		}
 		var key string
 		if object {
-			j, plain := stringEnd(bytes, i+1)
-			key, i = unquote(json[i:j], plain), j
+			j, escaped, _ := scanString(bytes, i+1)
+			key, i = unquote(json[i:j], escaped), j
 			for json[i] <= ' ' || json[i] == ':' {
 				i++
 			}
@@ -113,9 +109,9 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 			v.Type, v.Raw = gjson.JSON, json[i:d.boxes[child].end]
 			d.last, child = child, int(d.boxes[child].next)
 		case '"':
-			j, plain := stringEnd(bytes, i+1)
+			j, escaped, _ := scanString(bytes, i+1)
 			v.Type, v.Raw = gjson.String, json[i:j]
-			v.Str = unquote(v.Raw, plain)
+			v.Str = unquote(v.Raw, escaped)
 		case 't':
 			v.Type, v.Raw = gjson.True, json[i:i+4]
 		case 'f':
@@ -134,38 +130,12 @@ func (d *doc) each(k int, fn func(key string, v gjson.Result) bool) {
 	}
 }
 
-// stringEnd is where a checked string whose contents start at i ends, after
-// its closing quote, and whether it is plain, without escapes: the first
-// byte to stop the scan is its quote. Finding that here spares a search for
-// a backslash in each string, a call that costs hundreds of instructions in
-// wasm.
-func stringEnd(data []byte, i int) (int, bool) {
-	for n := len(data); i+8 <= n; i += 8 {
-		if m := swar.StringStops(binary.LittleEndian.Uint64(data[i:])); m != 0 {
-			i += bits.TrailingZeros64(m) / 8
-			if data[i] == '"' {
-				return i + 1, true
-			}
-			j, _ := scanString(data, i)
-			return j, false
-		}
-	}
-	for n := len(data); i < n; i++ {
-		switch data[i] {
-		case '"':
-			return i + 1, true
-		case '\\':
-			j, _ := scanString(data, i)
-			return j, false
-		}
-	}
-	return len(data), true
-}
-
-// unquote is the value of a quoted JSON string: its bytes if plain (see
-// stringEnd), else decoded by gjson.
-func unquote(raw string, plain bool) string {
-	if plain {
+// unquote is the value of a quoted JSON string: its bytes if it has no
+// escapes (scanString says, which spares a search for a backslash in each
+// string, a call that costs hundreds of instructions in wasm), else decoded
+// by gjson.
+func unquote(raw string, escaped bool) string {
+	if !escaped {
 		return raw[1 : len(raw)-1]
 	}
 	return gjson.Parse(raw).Str

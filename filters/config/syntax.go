@@ -65,7 +65,7 @@ value:
 		}
 		goto key
 	case c == '"':
-		if i, msg = scanString(data, i+1); msg != "" {
+		if i, _, msg = scanString(data, i+1); msg != "" {
 			return syntaxErr(data, i, msg)
 		}
 	case c == '-' || '0' <= c && c <= '9':
@@ -138,7 +138,7 @@ key:
 	if data[i] != '"' {
 		return syntaxErr(data, i, "looking for beginning of object key string")
 	}
-	if i, msg = scanString(data, i+1); msg != "" {
+	if i, _, msg = scanString(data, i+1); msg != "" {
 		return syntaxErr(data, i, msg)
 	}
 	for i < n && isSpace(data[i]) {
@@ -155,8 +155,10 @@ key:
 }
 
 // scanString returns the index after the string whose first byte after the
-// opening quote is data[i], or where it goes wrong and how.
-func scanString(data []byte, i int) (int, string) {
+// opening quote is data[i] and whether it holds an escape, or where it goes
+// wrong and how. The walk of a checked document reads a string without
+// escapes as its bytes (unquote).
+func scanString(data []byte, i int) (end int, escaped bool, msg string) {
 	// Eight bytes at a time up to the first quote, backslash or control
 	// character: in wasm, Go compiles each turn of a loop to a jump through
 	// the function's dispatch table, and a byte at a time cost a hundred
@@ -165,7 +167,7 @@ func scanString(data []byte, i int) (int, string) {
 		if m := swar.StringStops(binary.LittleEndian.Uint64(data[i:])); m != 0 {
 			i += bits.TrailingZeros64(m) / 8
 			if data[i] == '"' {
-				return i + 1, ""
+				return i + 1, false, ""
 			}
 			break
 		}
@@ -173,28 +175,29 @@ func scanString(data []byte, i int) (int, string) {
 	for n := len(data); i < n; i++ {
 		switch c := data[i]; {
 		case c == '"':
-			return i + 1, ""
+			return i + 1, escaped, ""
 		case c < 0x20:
-			return i, "in string literal"
+			return i, escaped, "in string literal"
 		case c == '\\':
+			escaped = true
 			if i++; i == n {
-				return i, "in string escape code"
+				return i, escaped, "in string escape code"
 			}
 			switch data[i] {
 			case 'b', 'f', 'n', 'r', 't', '\\', '/', '"':
 			case 'u':
 				for k := 0; k < 4; k++ {
 					if i++; i == n || !isHex(data[i]) {
-						return i, `in \u hexadecimal character escape`
+						return i, escaped, `in \u hexadecimal character escape`
 					}
 				}
 			default:
-				return i, "in string escape code"
+				return i, escaped, "in string escape code"
 			}
 		}
 	}
 	// Running out of bytes in a string is not an error of the last byte.
-	return len(data), "unexpected end of JSON input"
+	return len(data), escaped, "unexpected end of JSON input"
 }
 
 // scanNumber returns the index after the number starting at data[i], or where
