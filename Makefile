@@ -7,10 +7,16 @@ BUILD := $(CURDIR)/build
 WASM_ENV := GOWORK=$(BUILD)/go.work GOOS=wasip1 GOARCH=wasm
 WASM_FLAGS := -buildmode=c-shared -trimpath
 GO_SOURCES := $(shell find plugin filters internal -name '*.go' -not -name '*_test.go') go.mod go.sum
-# What every module's build runs after the linker: wasmshrink (e2e/wasmshrink: the runtime's findfunctab written by a
-# start function, not 65,000 data segments), then wasmcheck. The linker writes X.wasm.linked, which wasmshrink leaves
-# as it is: `go build` relinks only when that file's build ID is stale, and the rewrite keeps the build ID.
+# Every module is built the same way (wasm_module, the package to build): the linker writes X.wasm.linked, wasmshrink
+# (e2e/wasmshrink: the runtime's findfunctab written by a start function, not 65,000 data segments) writes X.wasm from
+# it, and wasmcheck refuses what Envoy would not load. The linker's file stays as it is: `go build` relinks only when
+# that file's build ID is stale, and the rewrite keeps the build ID. POSTLINK are the sources of the last two steps.
 POSTLINK := $(wildcard e2e/wasmbin/*.go e2e/wasmshrink/*.go e2e/cmd/wasmshrink/*.go e2e/cmd/wasmcheck/*.go)
+define wasm_module
+$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked $(1)
+@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
+@$(GO) run ./e2e/cmd/wasmcheck $@
+endef
 FUZZTIME ?= 10s
 SOAK_STREAMS ?= 1000000
 
@@ -45,26 +51,18 @@ $(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi
 	@touch $@
 
 $(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES) $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./plugin
-	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
-	@$(GO) run ./e2e/cmd/wasmcheck $@
+	$(call wasm_module,./plugin)
 
 # The benchmark floors (the null plugin; a replay of a stream's host calls) and the host's own test module, built the
 # same way.
 $(BUILD)/nullplugin.wasm: $(BUILD)/sdk/.patched e2e/nullplugin/main.go $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./e2e/nullplugin
-	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
-	@$(GO) run ./e2e/cmd/wasmcheck $@
+	$(call wasm_module,./e2e/nullplugin)
 
 $(BUILD)/replayplugin.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/replayplugin/*.go e2e/replay/*.go) $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./e2e/replayplugin
-	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
-	@$(GO) run ./e2e/cmd/wasmcheck $@
+	$(call wasm_module,./e2e/replayplugin)
 
 $(BUILD)/probe.wasm: $(BUILD)/sdk/.patched $(wildcard e2e/testplugins/probe/*.go) $(POSTLINK)
-	$(WASM_ENV) $(GO) build $(WASM_FLAGS) -o $@.linked ./e2e/testplugins/probe
-	@$(GO) run ./e2e/cmd/wasmshrink $@.linked $@
-	@$(GO) run ./e2e/cmd/wasmcheck $@
+	$(call wasm_module,./e2e/testplugins/probe)
 
 # What plugin.wasm is made of: its sections, then its code per Go package, largest first; and what it adds to the
 # null plugin, per package. To measure a change: keep a copy of the module, rebuild, and

@@ -15,10 +15,10 @@ import (
 // host calls (one per counter defined); start-ms a worker's whole start,
 // instantiate + _initialize + vm_start + configure (issue 26's target:
 // 30 ms), of which instantiate-ms is wazero instantiating the compiled
-// module (its data segments and start function); linear-MiB the VM's memory after the push. "plain" are public
-// routes (the start-up scenario apiguard-1000-routes), "authz" token
-// routes with role and claim conditions (the stream scenario
-// apiguard-jwt-cached-authz-1000-routes).
+// module (its data segments and start function); linear-MiB the VM's
+// memory after the push. "plain" are public routes (the start-up scenario
+// apiguard-1000-routes), "authz" token routes with role and claim
+// conditions (the stream scenario apiguard-jwt-cached-authz-1000-routes).
 // Each iteration instantiates a VM too, which the metrics leave out.
 func BenchmarkConfigure(b *testing.B) {
 	for _, bc := range configureScenarios() {
