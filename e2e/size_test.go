@@ -11,15 +11,17 @@ import (
 // `go run ./e2e/cmd/wasmsize -diff OLD.wasm build/plugin.wasm` tell where
 // the bytes went. Raise it with the reason in the commit; the target is
 // under 6 MB (README, Module size).
-const moduleBudget = 7_035_000
+const moduleBudget = 6_690_000
 
 // unneeded are packages plugin.wasm has linked for nothing it needs, each
 // with what replaced it. A change that brings one back fails here.
 var unneeded = map[string]string{
-	"net/url":       "format uri is checked against RFC 3986 by hand (filters/schema/uri.go), query tokens decoded with httpsyntax.Unescape",
-	"encoding/json": "filters/config checks the configuration's syntax itself (checkSyntax), and the build patches tidwall/pretty (plugin/_pretty)",
-	"net":           "it imports WASI functions Envoy does not provide (RATIONALE: JOSE library)",
-	"crypto/x509":   "keys are mapped from JWK fields onto the standard library's key types (filters/jwt/keys.go)",
+	"net/url":         "format uri is checked against RFC 3986 by hand (filters/schema/uri.go), query tokens decoded with httpsyntax.Unescape",
+	"encoding/json":   "filters/config checks the configuration's syntax itself (checkSyntax), and the build patches tidwall/pretty (plugin/_pretty)",
+	"net":             "it imports WASI functions Envoy does not provide (RATIONALE: JOSE library)",
+	"crypto/x509":     "keys are mapped from JWK fields onto crypto/rsa and crypto/ed25519 keys and filippo.io/nistec points (filters/jwt/keys.go)",
+	"crypto/ecdsa":    "ECDSA signatures are verified over filippo.io/nistec (filters/jwt/ecdsa.go): crypto/ecdsa links P-224, crypto/elliptic and the FIPS module's signing self-tests",
+	"crypto/elliptic": "JWK curves are filippo.io/nistec's (filters/jwt/ecdsa.go)",
 }
 
 // TestPluginSizeStaysInBudget: plugin.wasm is within moduleBudget and

@@ -1,9 +1,7 @@
 package jwt
 
 import (
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -33,7 +31,7 @@ type boundKey struct {
 	kid    string
 	hasKid bool
 	alg    string
-	key    any // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or *macKey
+	key    any // *rsa.PublicKey, *ecdsaPublicKey[P], ed25519.PublicKey or *macKey
 }
 
 // Len is the number of keys.
@@ -190,7 +188,7 @@ func bindKey(el gjson.Result) (boundKey, *KeyError) {
 		k.key = pub
 		k.alg, err = pick(declared, "RS256", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 	case "EC":
-		curve, alg := curveOf(el.Get("crv").String())
+		curve := curveOf(el.Get("crv").String())
 		if curve == nil {
 			return boundKey{}, keyErr("crv", "unsupported EC curve %q", el.Get("crv").String())
 		}
@@ -199,12 +197,12 @@ func bindKey(el gjson.Result) (boundKey, *KeyError) {
 		if !okX || !okY {
 			return boundKey{}, keyErr("", "x and y must be base64url coordinates of the curve's size")
 		}
-		pub, perr := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, x...), y...))
+		pub, perr := curve.publicKey(append(append([]byte{4}, x...), y...))
 		if perr != nil {
 			return boundKey{}, keyErr("", "the point is not on the curve")
 		}
 		k.key = pub
-		k.alg, err = pick(declared, alg, alg)
+		k.alg, err = pick(declared, curve.alg(), curve.alg())
 	case "OKP":
 		x, ok := decodePart(el.Get("x").String())
 		if el.Get("crv").String() != "Ed25519" || !ok || len(x) != ed25519.PublicKeySize {
@@ -277,23 +275,11 @@ func rsaKey(el gjson.Result) (*rsa.PublicKey, *KeyError) {
 	return pub, nil
 }
 
-func curveOf(crv string) (elliptic.Curve, string) {
-	switch crv {
-	case "P-256":
-		return elliptic.P256(), "ES256"
-	case "P-384":
-		return elliptic.P384(), "ES384"
-	case "P-521":
-		return elliptic.P521(), "ES512"
-	}
-	return nil, ""
-}
-
 // coordinate decodes an EC coordinate, which RFC 7518 section 6.2.1.2 fixes
 // at the curve's byte size.
-func coordinate(v gjson.Result, curve elliptic.Curve) ([]byte, bool) {
+func coordinate(v gjson.Result, curve ecCurve) ([]byte, bool) {
 	b, ok := decodePart(v.String())
-	return b, ok && v.Type == gjson.String && len(b) == (curve.Params().BitSize+7)/8
+	return b, ok && v.Type == gjson.String && len(b) == curve.size()
 }
 
 // pick returns the declared alg if it is one of allowed, else def when none

@@ -2,16 +2,16 @@ package jwt
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"hash"
-	"math/big"
 	"sync/atomic"
 	"unsafe"
+
+	"filippo.io/nistec"
 )
 
 // verifySignature checks a JWS signature (RFC 7518 section 3) over the
@@ -37,8 +37,15 @@ func verifySignature(alg string, key any, input string, sig []byte) bool {
 			return rsa.VerifyPSS(pub, h, sum, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 		}
 		return rsa.VerifyPKCS1v15(pub, h, sum, sig) == nil
-	case *ecdsa.PublicKey:
-		return verifyECDSA(pub, sum, sig)
+	// Concrete types, not an interface: through an interface call sig would
+	// escape, and the signature the caller decoded on its stack would move
+	// to the heap for every algorithm.
+	case *ecdsaPublicKey[*nistec.P256Point]:
+		return pub.verify(sum, sig)
+	case *ecdsaPublicKey[*nistec.P384Point]:
+		return pub.verify(sum, sig)
+	case *ecdsaPublicKey[*nistec.P521Point]:
+		return pub.verify(sum, sig)
 	}
 	return false
 }
@@ -85,22 +92,6 @@ func (k *macKey) verify(msg, sig []byte) bool {
 	m.Reset()
 	k.spare.Store(m)
 	return ok
-}
-
-// verifyECDSA accepts only the fixed-size r||s encoding of exactly twice the
-// curve's size with r and s in [1, n-1]: CVE-2022-21449's r = s = 0 and
-// over-long or DER encodings never reach the math.
-func verifyECDSA(pub *ecdsa.PublicKey, digest, sig []byte) bool {
-	size := (pub.Curve.Params().BitSize + 7) / 8
-	if len(sig) != 2*size {
-		return false
-	}
-	r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
-	n := pub.Curve.Params().N
-	if r.Sign() <= 0 || s.Sign() <= 0 || r.Cmp(n) >= 0 || s.Cmp(n) >= 0 {
-		return false
-	}
-	return ecdsa.Verify(pub, digest, r, s)
 }
 
 func hashOf(alg string) crypto.Hash {
