@@ -17,6 +17,7 @@ import (
 	"github.com/apiguard/apiguard/filters/httpsyntax"
 	"github.com/apiguard/apiguard/filters/stage"
 	"github.com/apiguard/apiguard/filters/verdict"
+	"github.com/apiguard/apiguard/internal/rfc3339"
 )
 
 // Policy is the compiled "audit" section.
@@ -165,9 +166,9 @@ func Decide(s *stage.Stream) Outcome {
 // Append writes the stream's record, of outcome o (Decide), to b, without
 // a newline.
 func (p *Policy) Append(b []byte, s *stage.Stream, in *Input, o Outcome) []byte {
-	b = append(b, `{"time":`...)
-	b = verdict.AppendJSONString(b, in.Start.UTC().Format(time.RFC3339Nano))
-	b = append(b, `,"duration_us":`...)
+	b = append(b, `{"time":"`...)
+	b = rfc3339.Append(b, in.Start)
+	b = append(b, `","duration_us":`...)
 	b = strconv.AppendInt(b, in.Duration.Microseconds(), 10)
 	b = field(b, "request_id", in.RequestID)
 	b = field(b, "route", s.Route)

@@ -3,6 +3,7 @@ package audit
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/apiguard/apiguard/filters/verdict"
 )
 
-func read(t *testing.T, section string) (*Policy, []config.Error) {
+func read(t testing.TB, section string) (*Policy, []config.Error) {
 	t.Helper()
 	r := &config.Reader{}
 	p := Read(r, "audit", gjson.Parse(section))
@@ -99,4 +100,42 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %q", section, errs, want)
 		}
 	}
+}
+
+// TestAppendAllocatesNothing: a record is written into the caller's buffer,
+// its timestamp included, with no garbage per audited stream.
+func TestAppendAllocatesNothing(t *testing.T) {
+	p, errs := read(t, `{"query": "drop"}`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	s, in := sampleRecord()
+	b := make([]byte, 0, 1024)
+	b = p.Append(b[:0], s, in, Decide(s))
+	if !strings.HasPrefix(string(b), `{"time":"2026-12-04T23:05:09.120345Z","duration_us":1250,"request_id":"r-1","route":"orders"`) {
+		t.Errorf("record %s", b)
+	}
+	if n := testing.AllocsPerRun(100, func() { b = p.Append(b[:0], s, in, Decide(s)) }); n > 0 {
+		t.Errorf("Append allocates %v objects per record", n)
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	p, errs := read(b, `{"query": "drop"}`)
+	if errs != nil {
+		b.Fatal(errs)
+	}
+	s, in := sampleRecord()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = p.Append(buf[:0], s, in, Decide(s))
+	}
+}
+
+func sampleRecord() (*stage.Stream, *Input) {
+	s := &stage.Stream{Route: "orders", Path: "/orders/7?page=2"}
+	in := &Input{Start: time.Date(2026, 12, 4, 23, 5, 9, 120_345_000, time.UTC), Duration: 1250 * time.Microsecond,
+		RequestID: "r-1", Method: "GET", Client: "10.0.0.7", Status: 200}
+	return s, in
 }
