@@ -105,11 +105,7 @@ func TestConfigErrors(t *testing.T) {
 // TestAppendAllocatesNothing: a record is written into the caller's buffer,
 // its timestamp included, with no garbage per audited stream.
 func TestAppendAllocatesNothing(t *testing.T) {
-	p, errs := read(t, `{"query": "drop"}`)
-	if errs != nil {
-		t.Fatal(errs)
-	}
-	s, in := sampleRecord()
+	p, s, in := sampleRecord(t)
 	b := make([]byte, 0, 1024)
 	b = p.Append(b[:0], s, in, Decide(s))
 	if !strings.HasPrefix(string(b), `{"time":"2026-12-04T23:05:09.120345Z","duration_us":1250,"request_id":"r-1","route":"orders"`) {
@@ -121,11 +117,7 @@ func TestAppendAllocatesNothing(t *testing.T) {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	p, errs := read(b, `{"query": "drop"}`)
-	if errs != nil {
-		b.Fatal(errs)
-	}
-	s, in := sampleRecord()
+	p, s, in := sampleRecord(b)
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -133,9 +125,14 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-func sampleRecord() (*stage.Stream, *Input) {
+// sampleRecord is a policy that drops the query and a stream to record.
+func sampleRecord(tb testing.TB) (*Policy, *stage.Stream, *Input) {
+	p, errs := read(tb, `{"query": "drop"}`)
+	if errs != nil {
+		tb.Fatal(errs)
+	}
 	s := &stage.Stream{Route: "orders", Path: "/orders/7?page=2"}
 	in := &Input{Start: time.Date(2026, 12, 4, 23, 5, 9, 120_345_000, time.UTC), Duration: 1250 * time.Microsecond,
 		RequestID: "r-1", Method: "GET", Client: "10.0.0.7", Status: 200}
-	return s, in
+	return p, s, in
 }
