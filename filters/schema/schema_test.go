@@ -1,9 +1,12 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -275,6 +278,48 @@ func TestCheckTextAllocatesNothing(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(100, func() { s.CheckText(tc.text, DefaultLimits) }); n > 0 {
 			t.Errorf("%s on %q: %.0f allocations", tc.schema, tc.text, n)
+		}
+	}
+}
+
+// TestStringsAtEveryOffset puts what ends a string's plain run (an escape,
+// a multi-byte character, a byte that is not UTF-8, a control character) at
+// every place of strings of up to 24 bytes, around the eight-byte words the
+// scan reads: as a value, whose unescaped length is checked, and as a
+// member name, which must match the schema's after unescaping.
+func TestStringsAtEveryOffset(t *testing.T) {
+	for _, tc := range []struct {
+		raw, text string // in the document, and unescaped
+		rule      string // what the document breaks, "" for nothing
+	}{
+		{raw: `\"`, text: `"`},
+		{raw: `\u00e9`, text: "é"},
+		{raw: "é", text: "é"},
+		{raw: "\U0001F600", text: "\U0001F600"},
+		{raw: "\xff", rule: RuleText},
+		{raw: "\x01", rule: RuleSyntax},
+	} {
+		for n := 0; n <= 24; n++ {
+			for at := 0; at <= n; at++ {
+				raw := strings.Repeat("a", at) + tc.raw + strings.Repeat("b", n-at)
+				text := strings.Repeat("a", at) + tc.text + strings.Repeat("b", n-at)
+				length := utf8.RuneCountInString(text)
+				value := compile(t, `{"type": "string", "minLength": `+strconv.Itoa(length)+`, "maxLength": `+strconv.Itoa(length)+`}`)
+				name, _ := json.Marshal(text)
+				member := compile(t, `{"type": "object", "additionalProperties": false, "required": [`+string(name)+`], "properties": {`+string(name)+`: {"type": "integer"}}}`)
+				for _, c := range []struct {
+					s   *Schema
+					doc string
+				}{{value, `"` + raw + `"`}, {member, `{"` + raw + `": 1}`}} {
+					var rules []string
+					for _, v := range c.s.Check([]byte(c.doc), DefaultLimits) {
+						rules = append(rules, v.Rule)
+					}
+					if got := strings.Join(rules, ","); got != tc.rule && !(tc.rule != "" && c.s == member && strings.HasPrefix(got, tc.rule)) {
+						t.Errorf("%q: %q, want %q", c.doc, got, tc.rule)
+					}
+				}
+			}
 		}
 	}
 }

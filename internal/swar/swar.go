@@ -91,6 +91,13 @@ func StringStops(w uint64) uint64 {
 	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*0x20)&^w) & highs
 }
 
+// TextStops is StringStops with every byte from 0x80 up a stop too: what
+// ends a run of printable ASCII in a JSON string, for a reader that checks
+// the UTF-8 of the rest itself.
+func TextStops(w uint64) uint64 {
+	return StringStops(w) | w&highs
+}
+
 func load(p unsafe.Pointer, i int) uint64 {
 	return *(*uint64)(unsafe.Add(p, i))
 }

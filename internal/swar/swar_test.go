@@ -114,37 +114,45 @@ func FuzzHasLess(f *testing.F) {
 }
 
 // plainPrefix is how many of b's first bytes a JSON string holds as they
-// are, a byte at a time.
-func plainPrefix(b []byte) int {
+// are, a byte at a time; with ascii, how many of them are printable ASCII
+// too.
+func plainPrefix(b []byte, ascii bool) int {
 	for i, c := range b {
-		if c == '"' || c == '\\' || c < 0x20 {
+		if c == '"' || c == '\\' || c < 0x20 || ascii && c >= 0x80 {
 			return i
 		}
 	}
 	return len(b)
 }
 
-// plainPrefixByWords is plainPrefix eight bytes at a time with StringStops,
-// as the configuration's syntax check scans.
-func plainPrefixByWords(b []byte) int {
+// plainPrefixByWords is plainPrefix eight bytes at a time with StringStops
+// (as the configuration's syntax check scans) or, with ascii, TextStops (as
+// the schema's check does).
+func plainPrefixByWords(b []byte, ascii bool) int {
+	stops := StringStops
+	if ascii {
+		stops = TextStops
+	}
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		if m := StringStops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+		if m := stops(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
-	return i + plainPrefix(b[i:])
+	return i + plainPrefix(b[i:], ascii)
 }
 
 // TestStringStops puts each byte that ends a plain run, and bytes that do
-// not, at every place in and past the first words.
+// not, at every place in and past the first words, for both scans.
 func TestStringStops(t *testing.T) {
-	for _, c := range []byte{'"', '\\', 0, '\n', 0x1f, ' ', '!', '#', '[', ']', 0x7f, 0x80, 0xff} {
-		for at := 0; at < 20; at++ {
-			for n := at; n < at+10; n++ {
-				b := []byte(strings.Repeat("a", at) + string(c) + strings.Repeat("b", n-at))
-				if got, want := plainPrefixByWords(b), plainPrefix(b); got != want {
-					t.Errorf("%q: %d plain bytes by words, %d a byte at a time", b, got, want)
+	for _, ascii := range []bool{false, true} {
+		for _, c := range []byte{'"', '\\', 0, '\n', 0x1f, ' ', '!', '#', '[', ']', 0x7f, 0x80, 0xc3, 0xff} {
+			for at := 0; at < 20; at++ {
+				for n := at; n < at+10; n++ {
+					b := []byte(strings.Repeat("a", at) + string(c) + strings.Repeat("b", n-at))
+					if got, want := plainPrefixByWords(b, ascii), plainPrefix(b, ascii); got != want {
+						t.Errorf("%q (ASCII only: %v): %d plain bytes by words, %d a byte at a time", b, ascii, got, want)
+					}
 				}
 			}
 		}
@@ -153,9 +161,12 @@ func TestStringStops(t *testing.T) {
 
 func FuzzStringStops(f *testing.F) {
 	f.Add([]byte(`routes": [{"name": "a\"b"}]`))
+	f.Add([]byte("caf\xc3\xa9 cr\xc3\xa8me \"br\xc3\xbbl\xc3\xa9e\""))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := plainPrefixByWords(b), plainPrefix(b); got != want {
-			t.Fatalf("%q: %d plain bytes by words, %d a byte at a time", b, got, want)
+		for _, ascii := range []bool{false, true} {
+			if got, want := plainPrefixByWords(b, ascii), plainPrefix(b, ascii); got != want {
+				t.Fatalf("%q (ASCII only: %v): %d plain bytes by words, %d a byte at a time", b, ascii, got, want)
+			}
 		}
 	})
 }
