@@ -280,7 +280,8 @@ func sharedCounters(routes []Route, firstByName map[string]int) []config.Error {
 // route), built only for an error: most routes have none.
 func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + "]" + sub }
 
-// routeLists hand out the compiled routes' lists of stages; params is the
+// routeLists hand out the compiled routes' lists of stages, and know the
+// roles of the stage types met so far (stageTypes); params is the
 // list each route's stages append their path parameters to, reused. auth
 // is the authentication stage the last token route compiled, which the
 // next route shares if it requires the same: routes are mostly written in
@@ -288,6 +289,7 @@ func routePath(i int, sub string) string { return "routes[" + strconv.Itoa(i) + 
 // requirement and the path its errors would have had, was five of the
 // allocations of a route.
 type routeLists struct {
+	types      stageTypes
 	stages     slab.Slab[stage.Stage]
 	responders slab.Slab[stage.ResponseHeadersStage]
 	params     []stage.ParamUse
@@ -313,9 +315,9 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r *Route, table *rou
 	var buf [8]stage.Stage
 	own := append(buf[:0], r.Stages...)
 	for j, st := range own {
-		if rs, ok := st.(stage.RouteStage); ok {
+		if lists.types.of(st)&routeStage != 0 {
 			var stErrs []config.Error
-			own[j], stErrs = rs.ForRoute(stage.Route{Name: r.Name, Providers: r.Auth.Providers, Peer: r.Peer != nil})
+			own[j], stErrs = st.(stage.RouteStage).ForRoute(stage.Route{Name: r.Name, Providers: r.Auth.Providers, Peer: r.Peer != nil})
 			errs = append(errs, stErrs...)
 		}
 	}
@@ -331,28 +333,29 @@ func (p *Pipeline) compileRoute(errs []config.Error, i int, r *Route, table *rou
 		captured = table.ParamNames(i)
 	}
 	for _, st := range own {
-		if ps, ok := st.(stage.ParamStage); ok {
+		roles := lists.types.of(st)
+		if roles&paramStage != 0 {
 			if table == nil && captured == nil {
 				captured = r.Match.Params()
 			}
-			lists.params = ps.AppendPathParams(lists.params[:0])
+			lists.params = st.(stage.ParamStage).AppendPathParams(lists.params[:0])
 			for _, u := range lists.params {
 				if !slices.Contains(captured, u.Name) {
 					errs = append(errs, config.Errorf(u.Path+u.Sub, "the route's path template captures no parameter {%s}", u.Name))
 				}
 			}
 		}
-		if rs, ok := st.(stage.ResponseHeadersStage); ok {
-			responders = append(responders, rs)
+		if roles&responder != 0 {
+			responders = append(responders, st.(stage.ResponseHeadersStage))
 		}
-		if es, ok := st.(stage.EarlyStage); ok {
-			early = append(early, beforeAuthentication{es})
+		if roles&earlyStage != 0 {
+			early = append(early, beforeAuthentication{st.(stage.EarlyStage)})
 		}
-		if ps, ok := st.(stage.PreflightStage); ok && ps.AnswersPreflights() {
+		if roles&preflightStage != 0 && st.(stage.PreflightStage).AnswersPreflights() {
 			cr.preflight, p.preflights = true, true
 		}
-		if ls, ok := st.(stage.LastStage); ok {
-			last = append(last, afterOthers{ls})
+		if roles&lastStage != 0 {
+			last = append(last, afterOthers{st.(stage.LastStage)})
 		}
 	}
 	cr.responders = lists.responders.Clone(responders)
