@@ -491,6 +491,10 @@ func (s *keySet) has(key string) bool {
 			return true
 		}
 	}
+	if s.long == nil {
+		// Not a lookup in a nil map: in wasm that is still a call.
+		return false
+	}
 	_, ok := s.long[key]
 	return ok
 }
