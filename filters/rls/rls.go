@@ -3,8 +3,8 @@
 // RateLimitRequest and decodes a RateLimitResponse (the messages, without
 // gRPC's framing, which is the transport's).
 //
-// The messages are written and read field by field with protowire rather
-// than through generated types: the generated ones would pull the
+// The messages are written and read field by field (wire.go) rather than
+// through generated types: the generated ones would pull the
 // reflection-based protobuf runtime and Envoy's API packages into
 // plugin.wasm for three messages. The tests check every field against the
 // generated types of github.com/envoyproxy/go-control-plane.
@@ -13,8 +13,6 @@ package rls
 import (
 	"errors"
 	"time"
-
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Service and Method name the call.
@@ -102,14 +100,14 @@ func AppendRequest(b []byte, domain string, entries []Entry) []byte {
 	descriptor := 0
 	for _, e := range entries {
 		n := stringField(1, e.Key) + stringField(2, e.Value)
-		descriptor += protowire.SizeTag(1) + protowire.SizeBytes(n)
+		descriptor += sizeTag(1) + sizeBytes(n)
 	}
 	b = appendString(b, 1, domain)
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(descriptor))
+	b = appendTag(b, 2, bytesType)
+	b = appendVarint(b, uint64(descriptor))
 	for _, e := range entries {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(stringField(1, e.Key)+stringField(2, e.Value)))
+		b = appendTag(b, 1, bytesType)
+		b = appendVarint(b, uint64(stringField(1, e.Key)+stringField(2, e.Value)))
 		b = appendString(b, 1, e.Key)
 		b = appendString(b, 2, e.Value)
 	}
@@ -118,19 +116,20 @@ func AppendRequest(b []byte, domain string, entries []Entry) []byte {
 
 // stringField is the encoded size of a string field, 0 for "" (proto3 omits
 // empty strings).
-func stringField(num protowire.Number, s string) int {
+func stringField(num int, s string) int {
 	if s == "" {
 		return 0
 	}
-	return protowire.SizeTag(num) + protowire.SizeBytes(len(s))
+	return sizeTag(num) + sizeBytes(len(s))
 }
 
-func appendString(b []byte, num protowire.Number, s string) []byte {
+func appendString(b []byte, num int, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
+	b = appendTag(b, num, bytesType)
+	b = appendVarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // maxStatuses bounds the statuses decoded: apiguard sends one descriptor,
@@ -147,11 +146,11 @@ var (
 // skipped; a malformed message is an error, never a panic.
 func DecodeResponse(msg []byte) (Response, error) {
 	var r Response
-	err := fields(msg, func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error {
+	err := fields(msg, func(num int, typ wireType, v uint64, b []byte) error {
 		switch {
-		case num == 1 && typ == protowire.VarintType:
+		case num == 1 && typ == varintType:
 			r.Overall = code(v)
-		case num == 2 && typ == protowire.BytesType:
+		case num == 2 && typ == bytesType:
 			if len(r.Statuses) == maxStatuses {
 				return ErrTooManyRows
 			}
@@ -168,32 +167,32 @@ func DecodeResponse(msg []byte) (Response, error) {
 
 func decodeStatus(msg []byte) (Status, error) {
 	var st Status
-	err := fields(msg, func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error {
+	err := fields(msg, func(num int, typ wireType, v uint64, b []byte) error {
 		switch {
-		case num == 1 && typ == protowire.VarintType:
+		case num == 1 && typ == varintType:
 			st.Code = code(v)
-		case num == 2 && typ == protowire.BytesType:
+		case num == 2 && typ == bytesType:
 			st.HasLimit = true
-			return fields(b, func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error {
+			return fields(b, func(num int, typ wireType, v uint64, b []byte) error {
 				switch {
-				case num == 1 && typ == protowire.VarintType:
+				case num == 1 && typ == varintType:
 					st.RequestsPerUnit = uint32(v)
-				case num == 2 && typ == protowire.VarintType && v <= uint64(Week):
+				case num == 2 && typ == varintType && v <= uint64(Week):
 					st.Unit = Unit(v)
-				case num == 3 && typ == protowire.BytesType:
+				case num == 3 && typ == bytesType:
 					st.Name = string(b)
 				}
 				return nil
 			})
-		case num == 3 && typ == protowire.VarintType:
+		case num == 3 && typ == varintType:
 			st.Remaining = uint32(v)
-		case num == 4 && typ == protowire.BytesType:
+		case num == 4 && typ == bytesType:
 			var secs, nanos int64
-			err := fields(b, func(num protowire.Number, typ protowire.Type, v uint64, _ []byte) error {
+			err := fields(b, func(num int, typ wireType, v uint64, _ []byte) error {
 				switch {
-				case num == 1 && typ == protowire.VarintType:
+				case num == 1 && typ == varintType:
 					secs = int64(v)
-				case num == 2 && typ == protowire.VarintType:
+				case num == 2 && typ == varintType:
 					nanos = int64(int32(v))
 				}
 				return nil
@@ -230,9 +229,9 @@ func code(v uint64) Code {
 
 // fields calls f for each field of msg: varints with v set, length-delimited
 // fields with b set; fixed-width and group fields are skipped.
-func fields(msg []byte, f func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error) error {
+func fields(msg []byte, f func(num int, typ wireType, v uint64, b []byte) error) error {
 	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
+		num, typ, n := consumeTag(msg)
 		if n < 0 {
 			return ErrMalformed
 		}
@@ -240,18 +239,18 @@ func fields(msg []byte, f func(num protowire.Number, typ protowire.Type, v uint6
 		var v uint64
 		var b []byte
 		switch typ {
-		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(msg)
-		case protowire.BytesType:
-			b, n = protowire.ConsumeBytes(msg)
+		case varintType:
+			v, n = consumeVarint(msg)
+		case bytesType:
+			b, n = consumeBytes(msg)
 		default:
-			n = protowire.ConsumeFieldValue(num, typ, msg)
+			n = skipValue(num, typ, msg, 0)
 		}
 		if n < 0 {
 			return ErrMalformed
 		}
 		msg = msg[n:]
-		if typ == protowire.VarintType || typ == protowire.BytesType {
+		if typ == varintType || typ == bytesType {
 			if err := f(num, typ, v, b); err != nil {
 				return err
 			}

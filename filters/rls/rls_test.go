@@ -8,7 +8,6 @@ import (
 
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/ratelimit/v3"
 	rlsv3 "github.com/envoyproxy/go-control-plane/envoy/service/ratelimit/v3"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -184,7 +183,7 @@ func FuzzRequest(f *testing.F) {
 		if err := (proto.UnmarshalOptions{}).Unmarshal(msg, &got); err != nil {
 			// Non-UTF-8 strings are invalid proto3 strings: the stage sends
 			// only what it checked. The bytes must still parse as fields.
-			if fields(msg, func(protowire.Number, protowire.Type, uint64, []byte) error { return nil }) != nil {
+			if fields(msg, func(int, wireType, uint64, []byte) error { return nil }) != nil {
 				t.Fatal(err)
 			}
 			return
