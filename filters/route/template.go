@@ -34,9 +34,9 @@ func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error
 	}
 	// One pass counts the segments and the braces that may open a
 	// parameter, and finds whether the path is all ASCII, which needs no
-	// UTF-8 validation.
-	// The counts are sums of table entries, with no branch per byte: in
-	// wasm a taken branch is a jump through the function's block table.
+	// UTF-8 validation. The counts are sums of table entries, with no
+	// branch per byte: in wasm a taken branch is a jump through the
+	// function's block table.
 	var n, braces, high int
 	for i := 0; i < len(p); i++ {
 		k := templateBytes[p[i]]
