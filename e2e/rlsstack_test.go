@@ -40,7 +40,8 @@ func startRLS(t testing.TB, serviceConfig string) *rlsStack {
 			t.Fatalf("%s: %v: run `make test`, which installs redis-server and builds the rate limit service", bin, err)
 		}
 	}
-	st := &rlsStack{t: t, dir: t.TempDir(), redisPort: freePort(t), port: freePort(t), grpcPort: freePort(t), dbgPort: freePort(t)}
+	ports := freePorts(t, 4)
+	st := &rlsStack{t: t, dir: t.TempDir(), redisPort: ports[0], port: ports[1], grpcPort: ports[2], dbgPort: ports[3]}
 	cfgDir := filepath.Join(st.dir, "ratelimit", "config")
 	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -138,13 +139,20 @@ func stopProcess(c *exec.Cmd) {
 	_ = c.Wait()
 }
 
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// freePorts are n distinct free ports: each listener stays open until all
+// are picked, since the kernel may hand a just-closed port out again (a
+// service whose gRPC and debug ports were one answered 503 in CI).
+func freePorts(t testing.TB, n int) []int {
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 func dial(port int) bool {
