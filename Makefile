@@ -129,7 +129,7 @@ FUZZ_PARALLEL ?= $(shell nproc 2>/dev/null || echo 2)
 # (go.dev/issue/75804, fixed in Go 1.27): a run that fails so, with no new file in the target's corpus, is not a
 # finding.
 fuzz: build
-	@for pkg in $$($(GO) list ./filters/... ./internal/swar ./internal/pattern ./internal/rfc3339 ./plugin/... ./e2e ./e2e/host ./e2e/gateway ./e2e/wasmbin); do \
+	@for pkg in $$($(GO) list ./filters/... ./internal/swar ./internal/pattern ./internal/rfc3339 ./plugin/... ./e2e ./e2e/host ./e2e/gateway ./e2e/wasmbin ./e2e/wasmprof); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; corpus=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
 	    before=$$(ls "$$corpus" 2>/dev/null | wc -l); \
