@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apiguard/apiguard/e2e/host"
+	"github.com/apiguard/apiguard/e2e/wasmprof"
 )
 
 // TestProfileStream attributes a stream's time to the guest's Go functions
@@ -205,10 +206,6 @@ func perfMapHasGuest() bool {
 	return err == nil && bytes.Contains(b, []byte("].runtime."))
 }
 
-// guestName matches a wasm function in the perf map: "[index/count]." then
-// the Go function's name with "/" as "_", and a block suffix ":::::L3".
-var guestName = regexp.MustCompile(`^\[\d+/\d+\]\.(.*?)(:::::.*)?$`)
-
 // sampleName is a sample's function, "guest " or "host " first; a line of
 // `perf script -F ip,sym,dso` is "address symbol (dso)".
 func sampleName(line string) string {
@@ -222,8 +219,8 @@ func sampleName(line string) string {
 	case strings.Contains(dso, "kernel"):
 		return "kernel"
 	case strings.HasPrefix(filepath.Base(dso), "perf-"):
-		if m := guestName.FindStringSubmatch(sym); m != nil {
-			return "guest " + m[1]
+		if fn, ok := wasmprof.GuestFunction(sym); ok {
+			return "guest " + fn
 		}
 		// Trampolines into host functions and entry preambles.
 		return "wazero " + strings.SplitN(sym, ":", 2)[0]

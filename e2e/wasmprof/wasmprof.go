@@ -130,10 +130,9 @@ type Count struct {
 }
 
 // Attribute adds up costs by the symbol whose range holds each address:
-// by Go function (the perf map's names without their block label and
-// function index) and by block (the names as they are). wazero's perf map
-// covers its code block by block; addresses outside every symbol are the
-// host's, and are left out.
+// by Go function (GuestFunction; wazero's own code by its name) and by
+// block (the names as they are). wazero's perf map covers its code block by
+// block; addresses outside every symbol are the host's, and are left out.
 func Attribute(syms []Symbol, costs map[uint64]uint64) (funcs, blocks []Count) {
 	byFunc, byBlock := map[string]uint64{}, map[string]uint64{}
 	for addr, c := range costs {
@@ -142,23 +141,43 @@ func Attribute(syms []Symbol, costs map[uint64]uint64) (funcs, blocks []Count) {
 			continue
 		}
 		byBlock[syms[i].Name] += c
-		byFunc[FunctionName(syms[i].Name)] += c
+		fn, ok := GuestFunction(syms[i].Name)
+		if !ok {
+			fn, _, _ = strings.Cut(syms[i].Name, ":")
+		}
+		byFunc[fn] += c
 	}
 	return sorted(byFunc), sorted(byBlock)
 }
 
-// FunctionName is a perf map name without its block label (:::::Lk) and
-// wazero's function index ([i/n].).
-func FunctionName(name string) string {
-	if i := strings.Index(name, ":::::L"); i >= 0 {
-		name = name[:i]
+// GuestFunction is the Go function that a name in wazero's perf map names:
+// "[index/count]." then the function's name (its "/" written "_") and, for
+// a block, ":::::Lk". ok is false for wazero's own code (trampolines, entry
+// preambles).
+func GuestFunction(name string) (fn string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "[")
+	if !ok {
+		return "", false
 	}
-	if strings.HasPrefix(name, "[") {
-		if i := strings.Index(name, "]."); i >= 0 {
-			name = name[i+2:]
+	index, rest, ok := strings.Cut(rest, "].")
+	if !ok {
+		return "", false
+	}
+	i, n, ok := strings.Cut(index, "/")
+	if !ok || !digits(i) || !digits(n) {
+		return "", false
+	}
+	fn, _, _ = strings.Cut(rest, ":::::")
+	return fn, true
+}
+
+func digits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
 		}
 	}
-	return name
+	return s != ""
 }
 
 func sorted(m map[string]uint64) []Count {

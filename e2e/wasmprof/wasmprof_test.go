@@ -64,6 +64,25 @@ func TestCountsByFunctionAndBlock(t *testing.T) {
 	}
 }
 
+func TestGuestFunction(t *testing.T) {
+	for _, tc := range []struct {
+		name, fn string
+		ok       bool
+	}{
+		{"[12/4426].github.com_apiguard_apiguard_filters_schema.__checker_.members:::::L113", "github.com_apiguard_apiguard_filters_schema.__checker_.members", true},
+		{"[6/4426].memeqbody", "memeqbody", true},
+		{"[1/2].a:b:::::L0", "a:b", true},
+		{"memory_grow_trampoline", "", false},
+		{"[x/2].f", "", false},
+		{"[1/].f", "", false},
+		{"[12].f", "", false},
+	} {
+		if fn, ok := GuestFunction(tc.name); fn != tc.fn || ok != tc.ok {
+			t.Errorf("GuestFunction(%q) = %q, %v; want %q, %v", tc.name, fn, ok, tc.fn, tc.ok)
+		}
+	}
+}
+
 func TestSelfCostsNeedsInstructionPositions(t *testing.T) {
 	if _, err := SelfCosts(strings.NewReader("positions: line\nevents: Ir\n")); err == nil {
 		t.Error("a record without --dump-instr=yes was read")

@@ -16,6 +16,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 
@@ -39,21 +40,11 @@ func main() {
 }
 
 func run(mapFile, cgFile string, runs uint64, top, blocks int) error {
-	m, err := os.Open(mapFile)
+	syms, err := readFile(mapFile, wasmprof.ReadMap)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
-	syms, err := wasmprof.ReadMap(m)
-	if err != nil {
-		return err
-	}
-	cg, err := os.Open(cgFile)
-	if err != nil {
-		return err
-	}
-	defer cg.Close()
-	costs, err := wasmprof.SelfCosts(cg)
+	costs, err := readFile(cgFile, wasmprof.SelfCosts)
 	if err != nil {
 		return err
 	}
@@ -75,4 +66,15 @@ func run(mapFile, cgFile string, runs uint64, top, blocks int) error {
 		list(byBlock, blocks)
 	}
 	return w.Flush()
+}
+
+// readFile reads file with read.
+func readFile[T any](file string, read func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	return read(f)
 }
