@@ -115,12 +115,12 @@ func (pc *phaseCode) largest(n int) string {
 // than the null plugin's (the Go runtime's own start): package-level
 // initializers only, which every worker pays before its first request. It
 // was 386 KB with two package-level regexps (the regexp compiler and its
-// Unicode tables) and the 5xx bodies built in harden's init; it is 209 KB,
-// nearly all the standard library's own initializers for what the plugin
-// links: regexp's Unicode tables (66 KB), edwards25519's constants, the
-// FIPS self-test registrations, net/netip's unique handles, protowire's
-// errors (formatted with fmt).
-const initializeBudget = 220_000
+// Unicode tables) and the 5xx bodies built in harden's init, 209 KB with
+// protowire's errors (formatted with fmt); it is 183 KB, nearly all the
+// standard library's own initializers for what the plugin links: regexp's
+// Unicode tables (66 KB), edwards25519's constants, the FIPS self-test
+// registrations, net/netip's unique handles.
+const initializeBudget = 190_000
 
 // TestStartupRunsLittleCode: plugin.wasm's _initialize runs at most
 // initializeBudget bytes of code beyond the null plugin's. A package-level
