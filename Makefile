@@ -3,6 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 SDK_MOD := github.com/tetratelabs/proxy-wasm-go-sdk
 PRETTY_MOD := github.com/tidwall/pretty
+GJSON_MOD := github.com/tidwall/gjson
 BUILD := $(CURDIR)/build
 WASM_ENV := GOWORK=$(BUILD)/go.work GOOS=wasip1 GOARCH=wasm
 WASM_FLAGS := -buildmode=c-shared -trimpath
@@ -26,10 +27,12 @@ all: build
 
 build: $(BUILD)/plugin.wasm $(BUILD)/nullplugin.wasm $(BUILD)/replayplugin.wasm $(BUILD)/probe.wasm
 
-# The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md), and a copy of tidwall/pretty that
-# decodes a string without encoding/json (plugin/_pretty/README.md). `go mod download` first: on a fresh machine the
-# module cache is empty and `go list -m` would print no directory. Each step says what failed.
-$(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go plugin/_abi/lend_wasip1.go plugin/_pretty/unquote.go
+# The SDK copy patched with our upstream-Go ABI binding (plugin/_abi/README.md), a copy of tidwall/pretty that
+# decodes a string without encoding/json (plugin/_pretty/README.md), and a copy of tidwall/gjson whose table of
+# modifiers (@pretty, @group, ...) is empty, so that none of them is linked (RATIONALE, "Why does the build empty
+# gjson's table of modifiers?"). `go mod download` first: on a fresh machine the module cache is empty and
+# `go list -m` would print no directory. Each step says what failed.
+$(BUILD)/sdk/.patched: Makefile go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi/exports_wasip1.go plugin/_abi/lend_wasip1.go plugin/_pretty/unquote.go
 	@rm -rf $(BUILD)/sdk && mkdir -p $(BUILD)
 	@$(GO) mod download || { echo "make: 'go mod download' failed: is the Go module proxy ($$($(GO) env GOPROXY)) reachable?" >&2; exit 1; }
 	@src=$$($(GO) list -m -f '{{.Dir}}' $(SDK_MOD)) && test -n "$$src" && test -d "$$src" || \
@@ -46,8 +49,17 @@ $(BUILD)/sdk/.patched: go.mod go.sum plugin/_abi/hostcalls_wasip1.go plugin/_abi
 	  { echo "make: $(PRETTY_MOD) changed shape: pretty.go no longer decodes a key with json.Unmarshal(s, &str) (plugin/_pretty/README.md)" >&2; exit 1; }
 	@sed -i -e '/^	"encoding\/json"$$/d' -e 's/^			json.Unmarshal(s, &str)$$/			str = unquote(s)/' $(BUILD)/pretty/pretty.go
 	@cp plugin/_pretty/unquote.go plugin/_pretty/unquote_test.go $(BUILD)/pretty/
+	@rm -rf $(BUILD)/gjson && src=$$($(GO) list -m -f '{{.Dir}}' $(GJSON_MOD)) && test -n "$$src" && \
+	  cp -r "$$src" $(BUILD)/gjson && chmod -R u+w $(BUILD)/gjson || { echo "make: cannot copy $(GJSON_MOD) to $(BUILD)/gjson" >&2; exit 1; }
+	@grep -q '^	stockModifiers = map\[string\]func(json, arg string) string{$$' $(BUILD)/gjson/gjson.go && \
+	  grep -q '^		"pretty":  modPretty,$$' $(BUILD)/gjson/gjson.go || \
+	  { echo "make: $(GJSON_MOD) changed shape: gjson.go no longer fills stockModifiers in its init (RATIONALE, gjson's table of modifiers)" >&2; exit 1; }
+	@sed -i '/^	stockModifiers = map\[string\]func(json, arg string) string{$$/,/^	}$$/c\	stockModifiers = map[string]func(json, arg string) string{}' $(BUILD)/gjson/gjson.go
+	@! grep -q 'modPretty,' $(BUILD)/gjson/gjson.go || { echo "make: could not empty $(GJSON_MOD)'s stockModifiers" >&2; exit 1; }
 	@v=$$($(GO) list -m -f '{{.Version}}' $(SDK_MOD)) && p=$$($(GO) list -m -f '{{.Version}}' $(PRETTY_MOD)) && \
-	  printf 'go 1.25.0\n\nuse ..\n\nreplace $(SDK_MOD) %s => ./sdk\n\nreplace $(PRETTY_MOD) %s => ./pretty\n' "$$v" "$$p" > $(BUILD)/go.work
+	  j=$$($(GO) list -m -f '{{.Version}}' $(GJSON_MOD)) && \
+	  printf 'go 1.25.0\n\nuse ..\n\nreplace $(SDK_MOD) %s => ./sdk\n\nreplace $(PRETTY_MOD) %s => ./pretty\n\nreplace $(GJSON_MOD) %s => ./gjson\n' \
+	  "$$v" "$$p" "$$j" > $(BUILD)/go.work
 	@touch $@
 
 $(BUILD)/plugin.wasm: $(BUILD)/sdk/.patched $(GO_SOURCES) $(POSTLINK)
