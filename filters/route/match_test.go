@@ -1,6 +1,7 @@
 package route
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -473,4 +474,86 @@ func FuzzParseTemplate(f *testing.F) {
 			t.Fatalf("%q: lists overwritten by the next slab slice", p)
 		}
 	})
+}
+
+// FuzzDescendIsWalk holds Match, which tries descend before walk, to walk
+// alone, on tables and paths the fuzzer writes from a few segments that
+// make literal, {param} and /** siblings meet: the route, the denial and
+// its Allow header, and the captures must be walk's.
+func FuzzDescendIsWalk(f *testing.F) {
+	f.Add([]byte{0x11, 0x12, 0x03, 0x34}, []byte{0, 3}, uint8(0))
+	f.Add([]byte{0x10, 0x21, 0xf3, 0x44, 0x15, 0x26, 0x37}, []byte{0, 2, 1, 5}, uint8(1))
+	f.Add([]byte{0x40, 0x41, 0x42, 0x03, 0x14, 0x25}, []byte{1, 0, 0}, uint8(2))
+	f.Fuzz(func(t *testing.T, routes, path []byte, m uint8) {
+		segments := [...]string{"a", "b", "{p}", "{q}", "a", "**"}
+		methods := [...][]string{nil, {"GET"}, {"POST"}, {"GET", "DELETE"}}
+		var specs []Spec
+		var p strings.Builder
+		for _, b := range routes {
+			if b == 0xff || p.Len() > 40 {
+				specs = append(specs, Spec{Name: fmt.Sprint(len(specs)), Path: p.String() + "/", Methods: methods[len(specs)%4], StrictSlash: len(specs)%3 == 0})
+				p.Reset()
+				continue
+			}
+			seg := segments[int(b&0x0f)%len(segments)]
+			p.WriteString("/" + seg)
+			// A glob ends its path: the route is made and the next starts.
+			if b>>4&1 == 1 || seg == "**" {
+				specs = append(specs, Spec{Name: fmt.Sprint(len(specs)), Path: p.String(), Methods: methods[int(b>>5)%4], StrictSlash: b>>7 == 1})
+			}
+			if seg == "**" {
+				p.Reset()
+			}
+		}
+		table, errs := Compile(specs)
+		if errs != nil {
+			return
+		}
+		// The path's segments come from the same letters, and ones no
+		// literal holds; 6 is an empty segment, 7 ends the path with "/".
+		var req strings.Builder
+		for _, b := range path {
+			c := b % 8
+			if c >= 6 {
+				req.WriteString("/")
+				if c == 7 {
+					break
+				}
+				continue
+			}
+			req.WriteString("/" + [...]string{"a", "b", "c", "x", "a", "bb"}[c])
+		}
+		if req.Len() == 0 {
+			req.WriteString("/")
+		}
+		method := [...]string{"GET", "POST", "DELETE", "HEAD"}[m%4]
+		var got, want Params
+		i, d := table.Match(AnyHost, method, req.String(), &got)
+		j, e := walkOnly(table, method, req.String(), &want)
+		if i != j || d.Reason != e.Reason || fmt.Sprint(d.Headers()) != fmt.Sprint(e.Headers()) {
+			t.Fatalf("%s %q on %v: Match says %d %v %v, walk %d %v %v", method, req.String(), specs, i, d.Reason, d.Headers(), j, e.Reason, e.Headers())
+		}
+		if got.Len() != want.Len() || fmt.Sprint(got.names, got.values[:got.Len()]) != fmt.Sprint(want.names, want.values[:want.Len()]) {
+			t.Fatalf("%s %q on %v: Match captured %v %v, walk %v %v", method, req.String(), specs, got.names, got.values[:got.Len()], want.names, want.values[:want.Len()])
+		}
+	})
+}
+
+// walkOnly is Match without descend: walk's backtracking search alone.
+func walkOnly(t *Table, method, path string, params *Params) (int, verdict.Decision) {
+	params.Reset()
+	if !strings.HasPrefix(path, "/") {
+		return -1, verdict.Deny(verdict.NoRoute, "")
+	}
+	params.memo.known, params.memo.looked = 0, 0
+	s := search{method: method, params: params}
+	if i, ok := t.walk(t.groups[AnyHost].root, path[1:], false, 0, 0, &s); ok {
+		params.names = t.routes[i].params
+		return i, verdict.Decision{}
+	}
+	params.Reset()
+	if s.matched {
+		return -1, verdict.DenyWith(verdict.MethodNotAllowed, &verdict.Denial{Headers: [][2]string{{"allow", s.allow}}})
+	}
+	return -1, verdict.Deny(verdict.NoRoute, "")
 }

@@ -103,9 +103,15 @@ func (t *Table) Match(g int, method, path string, params *Params) (int, verdict.
 	if !strings.HasPrefix(path, "/") {
 		return -1, verdict.Deny(verdict.NoRoute, "")
 	}
-	params.memo.known, params.memo.looked = 0, 0
 	s := search{method: method, params: params}
-	if i, ok := t.walk(t.groups[g].root, path[1:], false, 0, 0, &s); ok {
+	i, ok, sure := t.descend(t.groups[g].root, path[1:], &s)
+	if !sure {
+		params.Reset()
+		params.memo.known, params.memo.looked = 0, 0
+		s = search{method: method, params: params}
+		i, ok = t.walk(t.groups[g].root, path[1:], false, 0, 0, &s)
+	}
+	if ok {
 		params.names = t.routes[i].params
 		return i, verdict.Decision{}
 	}
@@ -114,6 +120,56 @@ func (t *Table) Match(g int, method, path string, params *Params) (int, verdict.
 		return -1, verdict.DenyWith(verdict.MethodNotAllowed, &verdict.Denial{Headers: [][2]string{{"allow", s.allow}}})
 	}
 	return -1, verdict.Deny(verdict.NoRoute, "")
+}
+
+// descend is walk without its backtracking, in a loop: at each segment it
+// takes walk's first choice (the literal child, else the {param} child,
+// else the node's glob) and tries the terminals where the path ends. Where
+// no segment offered a second choice, walk would have followed that one
+// path, so descend's answer is walk's, search state included (the first
+// terminal serving the path, for a 405): sure is then true. It is false
+// when descend found nothing after passing over a choice, and walk must
+// search. Most tables give most paths a single choice per segment, and in
+// wasm walk's call per segment costs more than the rest of matching.
+func (t *Table) descend(n *node, rest string, s *search) (i int, ok, sure bool) {
+	passed, done, depth := false, false, 0
+	for !done && rest != "" {
+		seg, tail, more := rest, "", false
+		for j := 0; j < len(rest); j++ {
+			if rest[j] == '/' {
+				seg, tail, more = rest[:j], rest[j+1:], true
+				break
+			}
+		}
+		param := n.param != nil && seg != "" && depth < MaxParams
+		var c *node
+		if len(n.literals) > 0 {
+			c = n.literal(seg)
+		}
+		switch {
+		case c != nil:
+			passed = passed || param || n.glob != nil
+		case param:
+			s.params.values[depth] = seg
+			depth++
+			s.params.n = depth
+			c = n.param
+			passed = passed || n.glob != nil
+		default:
+			i, ok = s.try(n.glob, 0)
+			return i, ok, ok || !passed
+		}
+		n, rest, done = c, tail, !more
+	}
+	trailing := 0
+	if !done {
+		trailing = 1
+	}
+	if i, ok = s.try(n.exact, trailing); ok {
+		return i, true, true
+	}
+	i, ok = s.try(n.glob, trailing)
+	return i, ok, ok || !passed
 }
 
 // walk tries n's children for segment d, at the head of rest, in precedence
