@@ -341,9 +341,7 @@ func exportOnDelete(contextID uint32) {
 		if s.inCallouts {
 			delete(currentState.contextIDToRootID, contextID)
 		}
-		// Field by field: a struct literal stored into the heap is built
-		// aside and copied through a call in wasm.
-		s.id, s.root, s.inCallouts, s.ctx = 0, 0, false, nil
+		*s = streamEntry{}
 		return
 	}
 	if contextID == lastRoot.id {
