@@ -325,7 +325,9 @@ func (st *Stage) refusal(s *stage.Stream, w *stage.Worker, k *kept, checks []che
 func (st *Stage) refuse(k *kept, detail string, retryAfter int64, items []item, wait time.Duration) verdict.Decision {
 	k.refusal = append(k.refusal[:0], [2]string{"retry-after", k.formatInt(retryAfter)})
 	k.refusal = st.appendHeaders(k, k.refusal, items, wait)
-	k.denial = verdict.Denial{Detail: detail, Headers: k.refusal}
+	// Field by field: a Denial is more than four words, whose literal wasm
+	// would build aside and copy through a call.
+	k.denial.Detail, k.denial.Headers, k.denial.Violations = detail, k.refusal, nil
 	return verdict.DenyWith(verdict.RateLimited, &k.denial)
 }
 
