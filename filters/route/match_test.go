@@ -545,15 +545,7 @@ func walkOnly(t *Table, method, path string, params *Params) (int, verdict.Decis
 	if !strings.HasPrefix(path, "/") {
 		return -1, verdict.Deny(verdict.NoRoute, "")
 	}
-	params.memo.known, params.memo.looked = 0, 0
 	s := search{method: method, params: params}
-	if i, ok := t.walk(t.groups[AnyHost].root, path[1:], false, 0, 0, &s); ok {
-		params.names = t.routes[i].params
-		return i, verdict.Decision{}
-	}
-	params.Reset()
-	if s.matched {
-		return -1, verdict.DenyWith(verdict.MethodNotAllowed, &verdict.Denial{Headers: [][2]string{{"allow", s.allow}}})
-	}
-	return -1, verdict.Deny(verdict.NoRoute, "")
+	i, ok := t.backtrack(AnyHost, path, &s)
+	return t.result(i, ok, &s)
 }

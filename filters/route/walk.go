@@ -106,16 +106,27 @@ func (t *Table) Match(g int, method, path string, params *Params) (int, verdict.
 	s := search{method: method, params: params}
 	i, ok, sure := t.descend(t.groups[g].root, path[1:], &s)
 	if !sure {
-		params.Reset()
-		params.memo.known, params.memo.looked = 0, 0
-		s = search{method: method, params: params}
-		i, ok = t.walk(t.groups[g].root, path[1:], false, 0, 0, &s)
+		i, ok = t.backtrack(g, path, &s)
 	}
+	return t.result(i, ok, &s)
+}
+
+// backtrack searches group g for a path starting with "/" with walk,
+// afresh: nothing of an earlier search of s counts.
+func (t *Table) backtrack(g int, path string, s *search) (int, bool) {
+	s.params.Reset()
+	s.params.memo.known, s.params.memo.looked = 0, 0
+	s.allow, s.matched = "", false
+	return t.walk(t.groups[g].root, path[1:], false, 0, 0, s)
+}
+
+// result is Match's answer for a search that found route i (ok) or not.
+func (t *Table) result(i int, ok bool, s *search) (int, verdict.Decision) {
 	if ok {
-		params.names = t.routes[i].params
+		s.params.names = t.routes[i].params
 		return i, verdict.Decision{}
 	}
-	params.Reset()
+	s.params.Reset()
 	if s.matched {
 		return -1, verdict.DenyWith(verdict.MethodNotAllowed, &verdict.Denial{Headers: [][2]string{{"allow", s.allow}}})
 	}
