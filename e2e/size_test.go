@@ -12,7 +12,7 @@ import (
 // `go run ./e2e/cmd/wasmsize -diff OLD.wasm build/plugin.wasm` tell where
 // the bytes went. Raise it with the reason in the commit; the target is
 // under 6 MB (README, Module size).
-const moduleBudget = 6_575_000
+const moduleBudget = 6_580_000
 
 // unneeded are packages plugin.wasm has linked for nothing it needs, each
 // with what replaced it. A change that brings one back fails here.
