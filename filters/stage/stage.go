@@ -148,10 +148,15 @@ type Input struct {
 // Begin starts a phase's run of stages on the stream and returns their input. The
 // input lives in the stream, so a run allocates nothing for it.
 func (s *Stream) Begin(h Headers, w *Worker) *Input {
-	// Field by field, as in Reset: Input is more than four words.
-	s.in.headers, s.in.worker, s.in.all, s.in.read, s.in.err, s.in.now = h, w, nil, false, nil, time.Time{}
+	s.in.begin(h, w)
 	s.Wait = nil
 	return &s.in
+}
+
+// begin makes in a phase's fresh input, field by field as Stream.Reset
+// writes: Input is more than four words.
+func (in *Input) begin(h Headers, w *Worker) {
+	in.headers, in.worker, in.all, in.read, in.err, in.now = h, w, nil, false, nil, time.Time{}
 }
 
 // All returns every header of the phase.
@@ -322,7 +327,7 @@ func (s *Stream) Reset() {
 	s.Edits.Remove, s.Edits.Set, s.Edits.Path, s.Response.Remove, s.Response.Set, s.Response.Path = nil, nil, "", nil, nil, ""
 	s.Wait, s.Call, s.Attempted, s.CacheHit = nil, nil, "", false
 	s.Stages, s.Next, s.Responders = nil, 0, nil
-	s.in.headers, s.in.worker, s.in.all, s.in.read, s.in.err, s.in.now = nil, nil, nil, false, nil, time.Time{}
+	s.in.begin(nil, nil)
 	s.BodyLimit, s.BodyReaders = 0, s.BodyReaders[:0]
 	s.Outcomes, s.Denied = s.Outcomes[:0], verdict.None
 	// Only the ended stream's values are kept: one no stage takes back (a
