@@ -110,8 +110,15 @@ func TestBenchmarkTable(t *testing.T) {
 		}
 	}
 	verify := bareVerify(t, node, budget)
+	startups := []engineStartups{{"wazero", wzStartup}}
+	for _, r := range runs {
+		startups = append(startups, engineStartups{engineName(r), r.Startup})
+	}
 	var b bytes.Buffer
-	writeTable(&b, scenarios, wz, nullRounds, wzStartup, runs, load1, loadAverage())
+	writeHeader(&b, scenarios, nullRounds, runs, load1, loadAverage())
+	writeTargets(&b, judge(judgedRun{scenarios: scenarios, engines: streamEngines(append(slices.Clone(wz), wzFloors...), runs),
+		startups: startups, verify: verify, moduleBytes: float64(fileSize("plugin.wasm"))}))
+	writeTable(&b, scenarios, wz, wzStartup, runs)
 	writeFloorTable(&b, scenarios, wz, wzFloors, runs)
 	writeVerifyTable(&b, wz, runs, verify)
 	writeStartupCode(&b, code)
@@ -352,16 +359,7 @@ func withFloors(scenarios []streamScenario, floors map[string]streamScenario) []
 // and its own work (the rest), p50 in each engine.
 func writeFloorTable(w *bytes.Buffer, scenarios []streamScenario, wz, wzFloors []streamStats, runs []v8Run) {
 	fmt.Fprintf(w, "\n## The host calls' floor\n\nEach apiguard stream recorded by the e2e host (host.VM.Record) and replayed by e2e/replayplugin, a module built like the others that makes the same host calls in the same callbacks with the same arguments, and nothing else (TestReplayMakesTheHostCallsOfTheStream checks the calls and the outcome are the same). p50 of a whole stream in µs; host calls alone × null is the least a stream making those calls costs in that engine, whatever the code around them; apiguard's own is its p50 minus the replay's: the routing, the checks and the decisions.\n\n")
-	engines := []struct {
-		name  string
-		stats []streamStats
-	}{{"wazero", append(slices.Clone(wz), wzFloors...)}}
-	for _, r := range runs {
-		engines = append(engines, struct {
-			name  string
-			stats []streamStats
-		}{engineName(r), r.Streams})
-	}
+	engines := streamEngines(append(slices.Clone(wz), wzFloors...), runs)
 	fmt.Fprintf(w, "| scenario | proxy calls |")
 	for _, e := range engines {
 		fmt.Fprintf(w, " %s: null | host calls alone | × null | apiguard | × null | apiguard's own |", e.name)
@@ -394,16 +392,7 @@ func writeFloorTable(w *bytes.Buffer, scenarios []streamScenario, wz, wzFloors [
 func writeVerifyTable(w *bytes.Buffer, wz []streamStats, runs []v8Run, verify map[string]map[string]float64) {
 	fmt.Fprintf(w, "\n## Cold verification: whole stream vs bare verify\n\nThe bare verify is filters/jwt's BenchmarkVerify (every check of the token and its signature, same key types and sizes) compiled to wasm and run in the same engine, best of three runs: wazero through e2e/cmd/wasirun, V8 through e2e/v8/wasi.mjs. The stream is a whole cold-token stream of the table above, and the cached one a whole stream whose token the cache holds (µs, p50): what a stream costs besides the verification, which bounds the ratio from below at 1 + cached ÷ verify.\n\n")
 	fmt.Fprintf(w, "| algorithm | engine | cold stream | bare verify | stream ÷ verify | cached-token stream | 1 + cached ÷ verify |\n|---|---|---:|---:|---:|---:|---:|\n")
-	engines := []struct {
-		name  string
-		stats []streamStats
-	}{{"wazero", wz}}
-	for _, r := range runs {
-		engines = append(engines, struct {
-			name  string
-			stats []streamStats
-		}{engineName(r), r.Streams})
-	}
+	engines := streamEngines(wz, runs)
 	for _, alg := range []string{"RS256", "ES256", "EdDSA", "HS256"} {
 		for _, e := range engines {
 			s, cached, bare := find(e.stats, "apiguard-jwt-cold-"+alg), find(e.stats, "apiguard-jwt-cached"), verify[e.name][alg]
@@ -488,7 +477,8 @@ func wazeroVersion() string {
 
 func us(ns float64) string { return strconv.FormatFloat(ns/1000, 'f', 1, 64) }
 
-func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, nullRounds []float64, wzStartup []startupStats, runs []v8Run, loadBefore, loadAfter string) {
+// writeHeader is what the run was made on and how.
+func writeHeader(w *bytes.Buffer, scenarios []streamScenario, nullRounds []float64, runs []v8Run, loadBefore, loadAfter string) {
 	fmt.Fprintf(w, "# Benchmarks\n\nWritten by `make bench` (TestBenchmarkTable in e2e/benchtable_test.go); do not edit by hand.\n\n")
 	fmt.Fprintf(w, "- Machine: %s; load average %s before, %s after. The machine is shared: compare ratios within one run, not absolute times across runs.\n", machine(), loadBefore, loadAfter)
 	if len(nullRounds) > 0 {
@@ -511,6 +501,10 @@ func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, n
 		fmt.Fprintf(w, "- V8: not measured (node is not installed).\n")
 	}
 	fmt.Fprintf(w, "- Per stream: a whole stream (context create, request headers [and body], response headers, log, done, delete), mean over the streams shown after a warm-up; p50/p99 from per-stream timings, the median of the rounds' own. × null is against the null plugin with the same body size. In plugin (wazero): the stream's time inside the module's callbacks, the host functions they call included, without the host's own modelling of Envoy around them (sanitizing the request, building header maps, the upstream, the result), which a whole stream counts for the null plugin too. Host calls are proxy_* and WASI calls, counted by the host. Guest allocations are the Go runtime's `runtime.mallocgc` calls and bytes (a wazero function listener reads the size from the Go stack), over 1,000 streams.\n\n")
+}
+
+// writeTable is the streams' table and the start-up phases'.
+func writeTable(w *bytes.Buffer, scenarios []streamScenario, wz []streamStats, wzStartup []startupStats, runs []v8Run) {
 	fmt.Fprintf(w, "## Per stream\n\nTimes in µs: mean, p50 and p99 of one stream; × null is the mean's ratio, then the p50's (steadier on a busy machine).\n\n")
 	fmt.Fprintf(w, "| scenario | wazero streams | host calls | guest allocs | guest bytes | linear MiB | wazero mean | p50 | p99 | × null | × null p50 | in plugin mean | p50 | p99 | × null | × null p50 |")
 	for _, r := range runs {
