@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 // syntaxCases cover every way checkSyntax can refuse a document, and the
@@ -116,17 +118,71 @@ func FuzzCheckSyntax(f *testing.F) {
 	})
 }
 
-// BenchmarkCheckSyntax checks a 1,000-route policy, as configure does.
-func BenchmarkCheckSyntax(b *testing.B) {
+// thousandRoutes is the policy of the e2e start-up scenario
+// apiguard-1000-routes (97 KB), whose on_configure these benchmarks bound.
+func thousandRoutes() []byte {
 	routes := make([]string, 1000)
 	for i := range routes {
 		routes[i] = `{"name": "svc` + strconv.Itoa(i) + `", "match": {"path": "/svc` + strconv.Itoa(i) + `/items/{id}", "methods": ["GET"]}, "auth": "none"}`
 	}
-	data := []byte(`{"routes": [` + strings.Join(routes, ",\n") + `]}`)
+	return []byte(`{"routes": [` + strings.Join(routes, ",\n") + `]}`)
+}
+
+// BenchmarkCheckSyntax checks a 1,000-route policy, as configure does.
+func BenchmarkCheckSyntax(b *testing.B) {
+	data := thousandRoutes()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		if _, msg := checkSyntax(data, nil); msg != "" {
 			b.Fatal(msg)
 		}
 	}
+}
+
+// BenchmarkReadingFloor is what reading the 1,000-route policy costs before
+// any check or compile of apiguard's: "bytes" a loop that only counts its
+// quotes, "gjson-walk" gjson's own walk visiting every value once. Compiled
+// to wasm (GOOS=wasip1 ... -exec build/wasirun), they are what a Go reader
+// of this document pays in Go's wasm port, where each turn of a loop is a
+// jump through the function's table of blocks (README, "Against the
+// targets": on_configure for 1,000 routes).
+func BenchmarkReadingFloor(b *testing.B) {
+	data := thousandRoutes()
+	b.Run("bytes", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		quotes := 0
+		for b.Loop() {
+			quotes = 0
+			for _, c := range data {
+				if c == '"' {
+					quotes++
+				}
+			}
+		}
+		if quotes != 1000*18+2 {
+			b.Fatalf("%d quotes", quotes)
+		}
+	})
+	b.Run("gjson-walk", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		doc := string(data)
+		values := 0
+		var visit func(v gjson.Result)
+		visit = func(v gjson.Result) {
+			values++
+			if v.IsObject() || v.IsArray() {
+				v.ForEach(func(_, e gjson.Result) bool {
+					visit(e)
+					return true
+				})
+			}
+		}
+		for b.Loop() {
+			values = 0
+			visit(gjson.Parse(doc))
+		}
+		if values != 1000*7+2 {
+			b.Fatalf("%d values", values)
+		}
+	})
 }
