@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -142,12 +143,18 @@ func judge(r judgedRun) []judged {
 		if !ok {
 			continue
 		}
-		null, nullOK := startupSum(e.stats, "null-plugin")
+		var nullStart startupStats
+		for _, s := range e.stats {
+			if s.Name == "null-plugin" {
+				nullStart = s
+			}
+		}
+		null, nullOK := startupSum(nullStart)
 		for _, s := range e.stats {
 			if s.Name == "null-plugin" {
 				continue
 			}
-			v, ok := startupSum(e.stats, s.Name)
+			v, ok := startupSum(s)
 			if !ok {
 				continue
 			}
@@ -174,7 +181,7 @@ func judge(r judgedRun) []judged {
 // streamRatio is scenario name's p50 over its null plugin's in engine e,
 // with its host calls' replay as the floor.
 func (r judgedRun) streamRatio(e engineStreams, name string) (judged, bool) {
-	i := scenarioIndex(r.scenarios, name)
+	i := slices.IndexFunc(r.scenarios, func(sc streamScenario) bool { return sc.name == name })
 	if i < 0 {
 		return judged{}, false
 	}
@@ -240,32 +247,18 @@ func (r judgedRun) wazeroStartups() []startupStats {
 }
 
 // startupSum is a start-up scenario's instantiate + _initialize, vm_start,
-// configure and first request, in milliseconds.
-func startupSum(stats []startupStats, name string) (float64, bool) {
-	for _, s := range stats {
-		if s.Name != name {
-			continue
+// configure and first request, in milliseconds; false if a phase is
+// missing.
+func startupSum(s startupStats) (float64, bool) {
+	sum := 0.0
+	for _, p := range []string{"initialize", "vm_start", "configure", "first_request"} {
+		ms, ok := s.Ms[p]
+		if !ok {
+			return 0, false
 		}
-		sum := 0.0
-		for _, p := range []string{"initialize", "vm_start", "configure", "first_request"} {
-			ms, ok := s.Ms[p]
-			if !ok {
-				return 0, false
-			}
-			sum += ms
-		}
-		return sum, true
+		sum += ms
 	}
-	return 0, false
-}
-
-func scenarioIndex(scenarios []streamScenario, name string) int {
-	for i, sc := range scenarios {
-		if sc.name == name {
-			return i
-		}
-	}
-	return -1
+	return sum, true
 }
 
 // writeTargets is the run's verdict on each target, first in BENCHMARKS.md.
