@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -432,12 +433,14 @@ func TestTemplateBytes(t *testing.T) {
 	}
 }
 
-// FuzzParseTemplate: a path the parser takes starts with "/", is UTF-8,
-// and splits at every "/" into the segments strings.Split finds, with the
-// names of its {param} segments in order; a path that starts with "/" but
-// is not UTF-8 is refused as such.
+// FuzzParseTemplate: the parser takes a path exactly when it follows the
+// rules as templateFollowsRules states them over strings.Split's segments,
+// and then returns those segments, with the names of its {param} segments
+// in order; a path that starts with "/" but is not UTF-8 is refused as
+// such.
 func FuzzParseTemplate(f *testing.F) {
-	for _, p := range []string{"/", "/a/b", "/svc1/items/{id}", "/a//b", "/{a}/{b}/**", "/caf\xc3\xa9/{x}", "/bad\xff", "/x/", "{a}"} {
+	for _, p := range []string{"/", "/a/b", "/svc1/items/{id}", "/a//b", "/{a}/{b}/**", "/caf\xc3\xa9/{x}", "/bad\xff", "/x/", "{a}",
+		"/a/**/b", "/.../{a}/{a}", "/a{b}/c", "/ab/../c", "/a\x7fb", "/{_x9}/{9x}", "/a/*", "/v1/*/**"} {
 		f.Add(p)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -448,6 +451,9 @@ func FuzzParseTemplate(f *testing.F) {
 				t.Fatalf("%q: error %v, want not valid UTF-8", p, err)
 			}
 			return
+		}
+		if follows := templateFollowsRules(p); (err == nil) != follows {
+			t.Fatalf("%q: error %v, but the rules say taken %v", p, err, follows)
 		}
 		if err != nil {
 			return
@@ -474,6 +480,44 @@ func FuzzParseTemplate(f *testing.F) {
 			t.Fatalf("%q: lists overwritten by the next slab slice", p)
 		}
 	})
+}
+
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// templateFollowsRules states what a route path may be, segment by segment
+// as strings.Split cuts it: "**" only last, "{name}" with a distinct
+// identifier, "" only last, no "." or "..", and literals without controls
+// or ?#%\;{}*; at most MaxSegments segments and MaxParams parameters.
+func templateFollowsRules(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	segs := strings.Split(p[1:], "/")
+	var names []string
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch {
+		case s == "**" || s == "":
+			if !last {
+				return false
+			}
+		case len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}':
+			name := s[1 : len(s)-1]
+			if !paramName.MatchString(name) || slices.Contains(names, name) {
+				return false
+			}
+			names = append(names, name)
+		case s == "." || s == "..":
+			return false
+		default:
+			for _, c := range []byte(s) {
+				if c < 0x20 || c == 0x7f || strings.IndexByte("?#%\\;{}*", c) >= 0 {
+					return false
+				}
+			}
+		}
+	}
+	return len(segs) <= MaxSegments && len(names) <= MaxParams
 }
 
 // FuzzDescendIsWalk holds Match, which tries descend before walk, to walk

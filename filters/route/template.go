@@ -48,43 +48,29 @@ func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error
 		return nil, nil, fmt.Errorf("not valid UTF-8")
 	}
 	segs := strs.Make(n)
-	for i, start, k := 1, 1, 0; i <= len(p); i++ {
-		if i == len(p) || p[i] == '/' {
-			segs[k] = p[start:i]
-			k++
-			start = i + 1
-		}
-	}
 	// Each parameter opens with a brace, so the names fit.
 	names := strs.Make(braces)[:0]
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch {
-		case s == "**":
-			if !last {
-				return nil, nil, fmt.Errorf("%q: /** may only end a path", p)
-			}
-		case strings.HasPrefix(s, "{") || strings.HasSuffix(s, "}"):
-			name, ok := strings.CutPrefix(s, "{")
-			name, ok2 := strings.CutSuffix(name, "}")
-			if !ok || !ok2 || !isIdent(name) {
-				return nil, nil, fmt.Errorf("%q: parameter %q must be a whole segment {name} with name [A-Za-z_][A-Za-z0-9_]*", p, s)
-			}
-			if slices.Contains(names, name) {
-				return nil, nil, fmt.Errorf("%q: parameter {%s} appears twice", p, name)
-			}
-			names = append(names, name)
-		case s == "" && !last:
-			return nil, nil, fmt.Errorf("%q: empty segment (//)", p)
-		case s == "." || s == "..":
-			return nil, nil, fmt.Errorf("%q: dot segments never match a normalized path", p)
-		default:
-			for _, c := range []byte(s) {
-				if notInTemplate[c] {
-					return nil, nil, fmt.Errorf("%q: character %q is not allowed in a route path", p, c)
-				}
+	// Splitting classes each segment's bytes as it goes: a segment longer
+	// than two bytes with none that a literal refuses is a literal, known
+	// without a second loop over it; the rest (parameters, globs, dots,
+	// empty and refused segments, and short literals) are told apart by
+	// checkSegment.
+	var refused uint8
+	for i, start, k := 1, 1, 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			refused |= literalRefuses[p[i]]
+			continue
+		}
+		s := p[start:i]
+		segs[k] = s
+		k++
+		if refused != 0 || len(s) <= 2 {
+			var err error
+			if names, err = checkSegment(p, s, k == len(segs), names); err != nil {
+				return nil, nil, err
 			}
 		}
+		start, refused = i+1, 0
 	}
 	if len(segs) > MaxSegments {
 		return nil, nil, fmt.Errorf("%q: more than %d segments", p, MaxSegments)
@@ -98,6 +84,38 @@ func parseTemplate(p string, strs *slab.Slab[string]) ([]string, []string, error
 	return segs, names, nil
 }
 
+// checkSegment checks segment s of path p, the last one if last, and
+// returns names with the parameter it names, if it is one.
+func checkSegment(p, s string, last bool, names []string) ([]string, error) {
+	switch {
+	case s == "**":
+		if !last {
+			return nil, fmt.Errorf("%q: /** may only end a path", p)
+		}
+	case strings.HasPrefix(s, "{") || strings.HasSuffix(s, "}"):
+		name, ok := strings.CutPrefix(s, "{")
+		name, ok2 := strings.CutSuffix(name, "}")
+		if !ok || !ok2 || !isIdent(name) {
+			return nil, fmt.Errorf("%q: parameter %q must be a whole segment {name} with name [A-Za-z_][A-Za-z0-9_]*", p, s)
+		}
+		if slices.Contains(names, name) {
+			return nil, fmt.Errorf("%q: parameter {%s} appears twice", p, name)
+		}
+		names = append(names, name)
+	case s == "" && !last:
+		return nil, fmt.Errorf("%q: empty segment (//)", p)
+	case s == "." || s == "..":
+		return nil, fmt.Errorf("%q: dot segments never match a normalized path", p)
+	default:
+		for i := 0; i < len(s); i++ {
+			if literalRefuses[s[i]] != 0 {
+				return nil, fmt.Errorf("%q: character %q is not allowed in a route path", p, s[i])
+			}
+		}
+	}
+	return names, nil
+}
+
 // templateBytes classes a path's bytes for parseTemplate's counts: 1 a
 // slash, 2 an opening brace, 4 a byte of a multi-byte character.
 var templateBytes = func() (t [256]uint8) {
@@ -108,16 +126,17 @@ var templateBytes = func() (t [256]uint8) {
 	return t
 }()
 
-// notInTemplate are the bytes a literal segment of a route path must not
-// hold: controls, and what a normalized path never holds raw or what marks
-// a parameter or a glob. A table: in wasm, strings.IndexByte is a call.
-var notInTemplate = func() (t [256]bool) {
+// literalRefuses is 1 for the bytes a literal segment of a route path must
+// not hold: controls, and what a normalized path never holds raw or what
+// marks a parameter or a glob. A table: in wasm, strings.IndexByte is a
+// call. Bytes, so that a segment's are ORed without a branch.
+var literalRefuses = func() (t [256]uint8) {
 	for c := range 0x20 {
-		t[c] = true
+		t[c] = 1
 	}
-	t[0x7f] = true
+	t[0x7f] = 1
 	for _, c := range []byte("?#%\\;{}*") {
-		t[c] = true
+		t[c] = 1
 	}
 	return t
 }()
