@@ -141,7 +141,10 @@ func BenchmarkCheckSyntax(b *testing.B) {
 
 // BenchmarkReadingFloor is what reading the 1,000-route policy costs before
 // any check or compile of apiguard's: "bytes" a loop that only counts its
-// quotes, "gjson-walk" gjson's own walk visiting every value once. Compiled
+// quotes, "gjson-walk" gjson's own walk visiting every value once; and,
+// with "reader-walk", what the Reader's design pays before reading any
+// field: its syntax check, which indexes the containers, and its own walk
+// visiting every value once, with no path, type or key checked. Compiled
 // to wasm (GOOS=wasip1 ... -exec build/wasirun), they are what a Go reader
 // of this document pays in Go's wasm port, where each turn of a loop is a
 // jump through the function's table of blocks (README, "Against the
@@ -180,6 +183,30 @@ func BenchmarkReadingFloor(b *testing.B) {
 		for b.Loop() {
 			values = 0
 			visit(gjson.Parse(doc))
+		}
+		if values != 1000*7+2 {
+			b.Fatalf("%d values", values)
+		}
+	})
+	b.Run("reader-walk", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		var r Reader
+		values := 0
+		var visit func(key string, v gjson.Result) bool
+		visit = func(_ string, v gjson.Result) bool {
+			values++
+			if v.IsObject() || v.IsArray() {
+				r.ForEach(v, visit)
+			}
+			return true
+		}
+		for b.Loop() {
+			r, values = Reader{}, 0
+			root, ok := r.Parse(data)
+			if !ok {
+				b.Fatal(r.Errors())
+			}
+			visit("", root)
 		}
 		if values != 1000*7+2 {
 			b.Fatalf("%d values", values)
